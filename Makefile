@@ -1,0 +1,114 @@
+# The one entry point: the README, buildspecs/ and .github/workflows/ call these
+# targets, so a laptop, CodeBuild and GitHub Actions run the same commands.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+BOOT := .venv-bootstrap
+UV := $(BOOT)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .venv-tools
+CDK := node_modules/.bin/cdk
+OUT ?= cdk.out
+PYTEST_WORKERS ?= auto
+
+# Node 20 prints an end-of-life banner on every jsii start; the CLI must not phone home.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+LOCK_FLAGS := --python-version 3.11 --generate-hashes --no-header --quiet
+SERVICE_REQUIREMENTS := $(wildcard services/*/requirements.in)
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- install
+$(UV): requirements-bootstrap.lock
+	$(PYTHON) -m venv $(BOOT)
+	$(BOOT)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements-bootstrap.lock
+	touch $@
+
+$(VENV)/.installed: requirements.lock $(UV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(UV) pip sync --quiet --python $(PY) --require-hashes requirements.lock
+	touch $@
+
+$(TOOLS)/.installed: requirements-tools.lock $(UV)
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(UV) pip sync --quiet --python $(TOOLS)/bin/python --require-hashes requirements-tools.lock
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed ## Install the project venv, the scanner venv and the pinned CDK CLI from their locks
+
+.PHONY: lock
+lock: $(UV) ## Re-resolve every lock file from pyproject.toml and services/*/requirements.in
+	echo "uv==$(UV_VERSION)" | $(UV) pip compile - $(LOCK_FLAGS) -o requirements-bootstrap.lock
+	$(UV) pip compile pyproject.toml $(SERVICE_REQUIREMENTS) --group pyproject.toml:dev \
+		$(LOCK_FLAGS) -o requirements.lock
+	$(UV) pip compile --group pyproject.toml:tools $(LOCK_FLAGS) -o requirements-tools.lock
+	npm install --package-lock-only --no-audit --no-fund --loglevel=error
+
+# ---------------------------------------------------------------- synth and gate
+.PHONY: synth
+synth: $(VENV)/.installed node_modules/.installed ## Synthesize the pipeline and every environment into cdk.out (cdk-nag runs here)
+	rm -rf $(OUT)
+	$(CDK) synth --quiet --no-notices --output $(OUT)
+
+.PHONY: gate
+gate: $(TOOLS)/.installed ## Policy gate over cdk.out: cfn-lint and checkov (cdk-nag already ran in synth)
+	$(PY) -m policies.gate $(OUT)
+
+.PHONY: plan
+plan: $(VENV)/.installed ## Print the plan read from cdk.out: environments, stacks, pipeline stages
+	$(PY) -m pipeline.plan $(OUT)
+
+.PHONY: run
+run: install synth gate plan ## Install, synthesize, pass the policy gate and print the plan
+
+# ---------------------------------------------------------------- quality
+.PHONY: lint
+lint: $(VENV)/.installed ## ruff (lint + format check) and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+.PHONY: format
+format: $(VENV)/.installed ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: pytest
+pytest: install ## The pytest suite alone, in parallel
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+.PHONY: test
+test: install lint pytest ## Everything CI runs: lint, types and the whole test suite
+
+.PHONY: snapshot-update
+snapshot-update: install ## Accept template changes into the snapshot files (review the diff!)
+	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -p no:xdist
+
+.PHONY: bench
+bench: install ## Benchmarks: print figures (never asserted)
+	$(PY) bench/synth.py
+
+.PHONY: clean
+clean: ## Remove build output (keeps the virtualenvs)
+	rm -rf $(OUT) build .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: distclean
+distclean: clean ## Remove build output and every installed toolchain
+	rm -rf $(VENV) $(TOOLS) $(BOOT) node_modules
