@@ -64,6 +64,7 @@ lock: $(UV) ## Re-resolve every lock file from pyproject.toml and services/*/req
 # ---------------------------------------------------------------- synth and gate
 .PHONY: synth
 synth: $(VENV)/.installed node_modules/.installed ## Synthesize the pipeline and every environment into cdk.out (cdk-nag runs here)
+	$(PY) -m pipeline.config $(DELIVERY_CONFIG)
 	rm -rf $(OUT)
 	$(CDK) synth --quiet --no-notices --output $(OUT)
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""CDK entry point. The only place that reads configuration files and the environment.
+
+DELIVERY_CONFIG names an alternative environment file (tests and forks' experiments use it).
+A bad file ends the process with one line naming the file, environment and field, exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from pipeline.config import CONFIG_ERROR_EXIT_CODE, DEFAULT_CONFIG_FILE, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent
+
+
+def cli_version() -> str:
+    """The CDK CLI version pinned in package.json, so the pipeline runs the same CLI."""
+    package = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    return str(package["devDependencies"]["aws-cdk"])
+
+
+def main() -> int:
+    try:
+        config = load_config(Path(os.environ.get("DELIVERY_CONFIG") or DEFAULT_CONFIG_FILE))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT_CODE
+
+    # Imported after validation: a bad file is reported without waiting for jsii to start.
+    from pipeline.app import build_app  # noqa: PLC0415
+    from pipeline.buildspec import Buildspec  # noqa: PLC0415
+
+    app = build_app(
+        config=config, cli_version=cli_version(), synth_buildspec=Buildspec.load("synth")
+    )
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from infra.access_logs.bucket import AccessLogBucket
+
+__all__ = ["AccessLogBucket"]

@@ -1,0 +1,118 @@
+"""Scoped, explained exceptions to the policy gate.
+
+Every acknowledgment names exactly one rule and one resource, and says which compensating
+control makes the finding acceptable. Blanket suppressions (a rule for a whole stack, a skip
+without a reason) are impossible to write through these helpers, and tests reject them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+MIN_REASON_LENGTH = 20
+NAG_PACK = "AwsSolutions"
+
+
+def _checked_reason(rule: str, reason: str) -> str:
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(
+            f"the reason for {rule} must name the compensating control "
+            f"(at least {MIN_REASON_LENGTH} characters), got {reason!r}"
+        )
+    return reason.strip()
+
+
+def _single_resource(construct: IConstruct) -> CfnResource:
+    """The one CloudFormation resource a construct stands for (itself or its default child)."""
+    if isinstance(construct, CfnResource):
+        return construct
+    child = construct.node.default_child
+    if isinstance(child, CfnResource):
+        return child
+    raise TypeError(f"{construct.node.path} is not a single CloudFormation resource")
+
+
+def acknowledge_nag(construct: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge one cdk-nag AwsSolutions rule on one resource."""
+    resource = _single_resource(construct)
+    Validations.of(resource).acknowledge(
+        Acknowledgment(id=f"{NAG_PACK}::{rule}", reason=_checked_reason(rule, reason))
+    )
+
+
+def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
+    """Skip one checkov check on one resource, recorded in the template's resource metadata."""
+    resource = _single_resource(construct)
+    existing = resource.get_metadata("checkov") or {}
+    skips = [*existing.get("skip", []), {"id": check_id, "comment": _checked_reason(check_id, reason)}]
+    resource.add_metadata("checkov", {"skip": skips})
+
+
+def _flatten(value: Any) -> str:
+    """Render a resolved CloudFormation value the way cdk-nag names it in IAM5 findings."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (intrinsic, argument), = value.items()
+        if intrinsic == "Ref":
+            return f"<{argument}>"
+        if intrinsic == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if intrinsic == "Fn::Sub" and isinstance(argument, str):
+            return re.sub(r"\$\{([^}]+)\}", r"<\1>", argument)
+        if intrinsic == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(_flatten(part) for part in parts)
+    raise ValueError(f"cannot name the IAM value {value!r} as cdk-nag does")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def wildcard_findings(policy: iam.CfnPolicy) -> list[str]:
+    """The IAM5 finding ids cdk-nag raises for the wildcards in ``policy``'s document."""
+    document = Stack.of(policy).resolve(policy.policy_document)
+    findings: list[str] = []
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in _as_list(statement.get("Action", [])):
+            if "*" in action:
+                findings.append(f"Action::{action}")
+        for resource in _as_list(statement.get("Resource", [])):
+            flat = _flatten(resource)
+            if "*" in flat:
+                findings.append(f"Resource::{flat}")
+    return list(dict.fromkeys(findings))
+
+
+def acknowledge_wildcards(policy: iam.CfnPolicy, reason: str) -> None:
+    """Acknowledge every AwsSolutions-IAM5 wildcard finding of one policy, with one reason.
+
+    cdk-nag v3 acknowledges findings one by one; the findings are derived from the policy
+    itself, so a wildcard added later is covered only if it lands in this same policy.
+    """
+    checked = _checked_reason("AwsSolutions-IAM5", reason)
+    findings = wildcard_findings(policy)
+    if not findings:
+        raise ValueError(f"{policy.node.path} has no wildcard to acknowledge")
+    Validations.of(policy).acknowledge(
+        *(Acknowledgment(id=f"{NAG_PACK}::AwsSolutions-IAM5[{finding}]", reason=checked)
+          for finding in findings)
+    )
+
+
+def ignore_cfn_lint(construct: IConstruct, rule: str, reason: str) -> None:
+    """Ignore one cfn-lint rule on one resource (cfn-lint reads Metadata.cfn-lint)."""
+    resource = _single_resource(construct)
+    checked = _checked_reason(rule, reason)
+    existing = resource.get_metadata("cfn-lint") or {}
+    ignored = [*existing.get("config", {}).get("ignore_checks", []), rule]
+    reasons = {**existing.get("reasons", {}), rule: checked}
+    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ignored}, "reasons": reasons})

@@ -1,0 +1,38 @@
+"""Builds the CDK app from already-validated inputs (app.py reads the files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from pipeline.buildspec import Buildspec
+from pipeline.config import DeliveryConfig
+from pipeline.pipeline_stack import PipelineStack
+
+
+def build_app(
+    *,
+    config: DeliveryConfig,
+    cli_version: str,
+    synth_buildspec: Buildspec,
+    outdir: Path | None = None,
+) -> App:
+    # No analytics resource: the CLI would add one, in-process synth would not, and the
+    # templates must be byte-identical however they are produced.
+    app = App(outdir=str(outdir) if outdir else None, analytics_reporting=False)
+    PipelineStack(
+        app,
+        "Pipeline",
+        stack_name=f"{config.project.name}-pipeline",
+        description=f"{config.project.name}: the self-mutating delivery pipeline",
+        env=Environment(account=config.pipeline.account, region=config.pipeline.region),
+        termination_protection=True,
+        config=config,
+        cli_version=cli_version,
+        synth_buildspec=synth_buildspec,
+    )
+    # cdk-nag runs at every synth, over every stage: an unacknowledged finding stops synthesis.
+    Validations.of(app).add_plugins(AwsSolutionsChecks())
+    return app

@@ -1,0 +1,45 @@
+"""Buildspec files of buildspecs/ turned into the parts a CDK Pipelines step takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BUILDSPEC_DIR = Path(__file__).resolve().parent.parent / "buildspecs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Buildspec:
+    """A buildspec split the way CodeBuildStep wants it.
+
+    CDK Pipelines generates the step's buildspec itself and merges a partial one into it,
+    so install and build commands are passed as commands and the rest (runtime versions,
+    variables, reports) as the partial buildspec.
+    """
+
+    name: str
+    install_commands: list[str]
+    commands: list[str]
+    partial: dict[str, Any]
+
+    @classmethod
+    def load(cls, name: str, directory: Path = BUILDSPEC_DIR) -> Buildspec:
+        path = directory / f"{name}.yml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict) or "phases" not in document:
+            raise ValueError(f"{path}: not a CodeBuild buildspec (no 'phases')")
+        phases = dict(document["phases"])
+        install = dict(phases.pop("install", {}))
+        build = dict(phases.pop("build", {}))
+        install_commands = list(install.pop("commands", []))
+        commands = list(build.pop("commands", []))
+        if not commands:
+            raise ValueError(f"{path}: phases.build.commands is empty")
+        partial_phases = {key: value for key, value in {"install": install, **phases}.items() if value}
+        partial = {key: value for key, value in document.items() if key != "phases"}
+        if partial_phases:
+            partial["phases"] = partial_phases
+        return cls(name=name, install_commands=install_commands, commands=commands, partial=partial)

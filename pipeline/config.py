@@ -1,0 +1,250 @@
+"""The typed model of the one environment file, and its loader.
+
+Everything a fork changes lives in ``pipeline/environments.toml``. This module is the only
+place that reads it; app.py hands the validated objects to stacks and constructs, which never
+read files, environment variables or CDK context themselves.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import sys
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent / "environments.toml"
+CONFIG_ERROR_EXIT_CODE = 2
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_CONNECTION_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):"
+    r"(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[0-9a-f-]{36}$"
+)
+
+
+class ConfigError(Exception):
+    """A problem in the environment file, already phrased for the person who edits it."""
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Regions of every AWS partition, from the endpoint data that ships with botocore.
+
+    Offline and exact for the pinned botocore; a region newer than the lock needs a
+    dependency update, which is what dependabot is for.
+    """
+    import boto3  # noqa: PLC0415 - imported lazily: only validation needs it
+
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+def _account_id(value: str) -> str:
+    if not _ACCOUNT_RE.fullmatch(value):
+        raise ValueError(f"must be a 12-digit AWS account id, got {value!r}")
+    return value
+
+
+def _region(value: str) -> str:
+    if value not in known_regions():
+        raise ValueError(f"unknown AWS region {value!r}")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as error:
+        raise ValueError(f"must be an IPv4 CIDR block, got {value!r} ({error})") from None
+    if not 16 <= network.prefixlen <= 24:
+        raise ValueError(f"prefix must be between /16 and /24 (VPC limits), got /{network.prefixlen}")
+    if not network.is_private:
+        raise ValueError(f"must be a private (RFC 1918) range, got {value!r}")
+    return value
+
+
+AccountId = Annotated[str, AfterValidator(_account_id)]
+Region = Annotated[str, AfterValidator(_region)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")]
+# Values CloudWatch Logs accepts for a retention period.
+RetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
+
+
+class _Model(BaseModel):
+    # strict: "2" is not an int and 1 is not a string; unknown keys are typos.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ProjectConfig(_Model):
+    name: Name
+    owner: Annotated[str, Field(min_length=1, max_length=128)]
+    cost_center: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class SourceConfig(_Model):
+    repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")]
+    branch: Annotated[str, Field(min_length=1, max_length=255)]
+    connection_arn: str
+
+    @model_validator(mode="after")
+    def _connection_arn_shape(self) -> Self:
+        if not _CONNECTION_ARN_RE.fullmatch(self.connection_arn):
+            raise ValueError(
+                "connection_arn must look like "
+                "arn:aws:codeconnections:<region>:<account>:connection/<uuid>"
+            )
+        return self
+
+
+class PipelineConfig(_Model):
+    account: AccountId
+    region: Region
+    source: SourceConfig
+
+
+class NetworkConfig(_Model):
+    cidr: Cidr
+    max_azs: Annotated[int, Field(ge=2, le=3)]
+    nat_gateways: Annotated[int, Field(ge=1, le=3)]
+    flow_log_retention_days: RetentionDays
+
+    @model_validator(mode="after")
+    def _nat_per_az_at_most(self) -> Self:
+        if self.nat_gateways > self.max_azs:
+            raise ValueError(
+                f"nat_gateways ({self.nat_gateways}) cannot exceed max_azs ({self.max_azs})"
+            )
+        return self
+
+
+class EnvironmentConfig(_Model):
+    name: Name
+    account: AccountId
+    region: Region
+    approval_required: bool
+    # Stacks refuse deletion, and stateful resources are retained or snapshotted on removal.
+    protect_data: bool
+    termination_protection: bool
+    network: NetworkConfig
+
+
+class DeliveryConfig(_Model):
+    project: ProjectConfig
+    pipeline: PipelineConfig
+    environments: Annotated[list[EnvironmentConfig], Field(min_length=1)]
+
+    @property
+    def cross_account(self) -> bool:
+        """True when any environment lives outside the pipeline account.
+
+        Only then does the pipeline need customer-managed KMS keys on its artifacts, which
+        cost money every month, so the shared-account layout does not create them.
+        """
+        return any(env.account != self.pipeline.account for env in self.environments)
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise KeyError(name)
+
+
+def _describe_location(raw: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """Split a pydantic error location into ("environment \"x\"" or "[section]", field path)."""
+    if len(loc) >= 2 and loc[0] == "environments" and isinstance(loc[1], int):
+        envs = raw.get("environments")
+        name = None
+        if isinstance(envs, list) and loc[1] < len(envs) and isinstance(envs[loc[1]], dict):
+            name = envs[loc[1]].get("name")
+        where = f'environment "{name}"' if isinstance(name, str) else f"environments[{loc[1]}]"
+        return where, ".".join(str(part) for part in loc[2:]) or "(whole entry)"
+    if len(loc) >= 2:
+        return f"[{loc[0]}]", ".".join(str(part) for part in loc[1:])
+    return "top level", ".".join(str(part) for part in loc) or "(file)"
+
+
+def _format_error(path: Path, raw: dict[str, Any], error: Any) -> str:
+    where, field = _describe_location(raw, tuple(error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (not part of the environment file schema)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    return f"{path}: {where}: field {field!r}: {message}"
+
+
+def _duplicate_names(config: DeliveryConfig) -> list[str]:
+    seen: set[str] = set()
+    duplicates = []
+    for env in config.environments:
+        if env.name in seen:
+            duplicates.append(env.name)
+        seen.add(env.name)
+    return duplicates
+
+
+def _display_path(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(DEFAULT_CONFIG_FILE.parent.parent)
+    except ValueError:
+        return path
+
+
+def load_config(path: Path = DEFAULT_CONFIG_FILE) -> DeliveryConfig:
+    """Read and validate the environment file; every problem becomes one ConfigError line."""
+    shown = _display_path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}: file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{shown}: cannot be read ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{shown}: not valid TOML: {error}") from None
+
+    try:
+        config = DeliveryConfig.model_validate(raw)
+    except ValidationError as error:
+        lines = [_format_error(shown, raw, detail) for detail in error.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+    for name in _duplicate_names(config):
+        raise ConfigError(
+            f'{shown}: environment "{name}": field \'name\': duplicate environment name {name!r}'
+        )
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pipeline.config [FILE]`: validate the environment file, one line per problem."""
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0]) if args else DEFAULT_CONFIG_FILE
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT_CODE
+    names = ", ".join(env.name for env in config.environments)
+    print(f"{_display_path(path)}: ok ({names})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""One environment of the application, as the pipeline deploys it."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, RemovalPolicy, Stage, Tags
+from constructs import Construct
+
+from infra.network import NetworkStack
+from pipeline.config import EnvironmentConfig, ProjectConfig
+
+
+class EnvironmentStage(Stage):
+    """Every stack of one environment (dev, staging, prod...) with its account and region."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project: ProjectConfig,
+        environment: EnvironmentConfig,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=environment.account, region=environment.region),
+        )
+        prefix = f"{project.name}-{environment.name}"
+        removal_policy = RemovalPolicy.RETAIN if environment.protect_data else RemovalPolicy.DESTROY
+
+        self.network = NetworkStack(
+            self,
+            "Network",
+            stack_name=f"{prefix}-network",
+            description=f"{project.name} {environment.name}: VPC, subnets, NAT, flow logs",
+            termination_protection=environment.termination_protection,
+            cidr=environment.network.cidr,
+            max_azs=environment.network.max_azs,
+            nat_gateways=environment.network.nat_gateways,
+            flow_log_retention_days=environment.network.flow_log_retention_days,
+            removal_policy=removal_policy,
+        )
+
+        # Cost allocation: every taggable resource of the environment carries these.
+        for key, value in {
+            "project": project.name,
+            "environment": environment.name,
+            "owner": project.owner,
+            "cost-center": project.cost_center,
+        }.items():
+            Tags.of(self).add(key, value)

@@ -1,0 +1,160 @@
+"""The policy gate over a synthesized cloud assembly: cfn-lint and checkov.
+
+cdk-nag already ran inside synthesis (an unacknowledged finding stops it), so here it is only
+reported. The scanners run from their own virtualenv (.venv-tools) because checkov pins an old
+boto3. `python -m policies.gate cdk.out` prints a summary and exits 1 on any finding.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS_BIN = ROOT / ".venv-tools" / "bin"
+CHECKOV_CONFIG = Path(__file__).resolve().parent / "checkov.yaml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    tool: str
+    rule: str
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.tool} {self.rule} {self.location}: {self.message}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckovReport:
+    passed: int
+    failed: list[Finding]
+    skipped: list[dict[str, Any]]
+
+
+def templates_in(assembly: Path) -> list[Path]:
+    templates = sorted(assembly.rglob("*.template.json"))
+    if not templates:
+        raise FileNotFoundError(f"no *.template.json under {assembly}: run `make synth` first")
+    return templates
+
+
+def run_cfn_lint(templates: list[Path]) -> list[Finding]:
+    """cfn-lint errors and warnings (informational notes do not count)."""
+    completed = subprocess.run(
+        [str(TOOLS_BIN / "cfn-lint"), "--format", "json", "--", *map(str, templates)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        matches = json.loads(completed.stdout or "[]")
+    except json.JSONDecodeError:
+        raise RuntimeError(f"cfn-lint failed to run: {completed.stderr.strip()}") from None
+    return [
+        Finding(
+            tool="cfn-lint",
+            rule=match["Rule"]["Id"],
+            location=f"{match['Filename']}:{match['Location']['Start']['LineNumber']}",
+            message=match["Message"],
+        )
+        for match in matches
+        if match["Level"] in {"Error", "Warning"}
+    ]
+
+
+def run_checkov(assembly: Path) -> CheckovReport:
+    completed = subprocess.run(
+        [
+            str(TOOLS_BIN / "checkov"),
+            "--config-file",
+            str(CHECKOV_CONFIG),
+            "--directory",
+            str(assembly),
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        document = json.loads(completed.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"checkov failed to run: {completed.stderr.strip()}") from None
+    reports = document if isinstance(document, list) else [document]
+    passed, failed, skipped = 0, [], []
+    for report in reports:
+        results = report.get("results", {})
+        passed += len(results.get("passed_checks", []))
+        skipped += results.get("skipped_checks", [])
+        failed += [
+            Finding(
+                tool="checkov",
+                rule=check["check_id"],
+                location=f"{check['file_path']} {check['resource']}",
+                message=check["check_name"],
+            )
+            for check in results.get("failed_checks", [])
+        ]
+    return CheckovReport(passed=passed, failed=failed, skipped=skipped)
+
+
+def nag_report(assembly: Path) -> tuple[list[Finding], int]:
+    """Unacknowledged and acknowledged cdk-nag findings from the synth's validation report."""
+    report_file = assembly / "validation-report.json"
+    if not report_file.exists():
+        raise FileNotFoundError(f"{report_file} is missing: synth did not run the nag plugin")
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    violations, acknowledged = [], 0
+    for plugin in report["pluginReports"]:
+        for violation in plugin.get("violations", []):
+            violations += [
+                Finding(
+                    tool=plugin["pluginName"],
+                    rule=violation["ruleName"],
+                    location=construct["constructPath"],
+                    message=violation["description"],
+                )
+                for construct in violation["violatingConstructs"]
+            ]
+        for suppressed in plugin.get("suppressedViolations", []):
+            acknowledged += len(suppressed["violatingConstructs"])
+    return violations, acknowledged
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    assembly = Path(args[0] if args else "cdk.out")
+    try:
+        nag, acknowledged = nag_report(assembly)
+        templates = templates_in(assembly)
+        lint = run_cfn_lint(templates)
+        checkov = run_checkov(assembly)
+    except (FileNotFoundError, RuntimeError) as error:
+        print(f"policy gate: {error}", file=sys.stderr)
+        return 1
+
+    print(f"Policy gate over {len(templates)} templates in {assembly}")
+    print(f"  cdk-nag AwsSolutions  {len(nag)} findings ({acknowledged} acknowledged with a reason)")
+    print(f"  cfn-lint              {len(lint)} errors/warnings")
+    print(
+        f"  checkov               {checkov.passed} passed, {len(checkov.failed)} failed, "
+        f"{len(checkov.skipped)} skipped with a reason"
+    )
+    for finding in [*nag, *lint, *checkov.failed]:
+        print(f"    {finding}")
+    if nag or lint or checkov.failed:
+        print("policy gate: FAILED")
+        return 1
+    print("policy gate: passed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
