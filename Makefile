@@ -100,7 +100,7 @@ test: install lint pytest ## Everything CI runs: lint, types and the whole test 
 
 .PHONY: snapshot-update
 snapshot-update: install ## Accept template changes into the snapshot files (review the diff!)
-	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -p no:xdist
+	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -n 0
 
 .PHONY: bench
 bench: install ## Benchmarks: print figures (never asserted)

@@ -49,7 +49,10 @@ def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
     """Skip one checkov check on one resource, recorded in the template's resource metadata."""
     resource = _single_resource(construct)
     existing = resource.get_metadata("checkov") or {}
-    skips = [*existing.get("skip", []), {"id": check_id, "comment": _checked_reason(check_id, reason)}]
+    skips = [
+        *existing.get("skip", []),
+        {"id": check_id, "comment": _checked_reason(check_id, reason)},
+    ]
     resource.add_metadata("checkov", {"skip": skips})
 
 
@@ -58,7 +61,7 @@ def _flatten(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
-        (intrinsic, argument), = value.items()
+        ((intrinsic, argument),) = value.items()
         if intrinsic == "Ref":
             return f"<{argument}>"
         if intrinsic == "Fn::GetAtt":
@@ -103,8 +106,10 @@ def acknowledge_wildcards(policy: iam.CfnPolicy, reason: str) -> None:
     if not findings:
         raise ValueError(f"{policy.node.path} has no wildcard to acknowledge")
     Validations.of(policy).acknowledge(
-        *(Acknowledgment(id=f"{NAG_PACK}::AwsSolutions-IAM5[{finding}]", reason=checked)
-          for finding in findings)
+        *(
+            Acknowledgment(id=f"{NAG_PACK}::AwsSolutions-IAM5[{finding}]", reason=checked)
+            for finding in findings
+        )
     )
 
 

@@ -24,9 +24,6 @@ _BY_DAYS: dict[int, logs.RetentionDays] = {
     3653: logs.RetentionDays.TEN_YEARS,
 }
 
-# Checkov's bar for log retention (CKV_AWS_338); shorter retention needs a scoped skip.
-CHECKOV_MIN_RETENTION_DAYS = 365
-
 
 def retention_days(days: int) -> logs.RetentionDays:
     try:

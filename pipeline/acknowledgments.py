@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
 
-from infra.compliance import acknowledge_wildcards, ignore_cfn_lint, skip_checkov
+from infra.compliance import acknowledge_nag, acknowledge_wildcards, ignore_cfn_lint, skip_checkov
+from infra.escape_hatch import cfn_resource
 
 _ARTIFACTS = (
     "the wildcards are object keys of this pipeline's own artifact bucket and the "
@@ -57,12 +60,13 @@ def acknowledge_generated_policies(pipeline: pipelines.CodePipeline) -> None:
                 break
 
 
-def explain_generated_resources(pipeline: pipelines.CodePipeline) -> None:
+def explain_generated_resources(pipeline: pipelines.CodePipeline, *, cross_account: bool) -> None:
     """Reasons for the scanner findings on resources CDK Pipelines generates."""
     acknowledge_generated_policies(pipeline)
+    if not cross_account:
+        _explain_projects_without_customer_key(pipeline)
 
-    cfn_pipeline = pipeline.pipeline.node.default_child
-    assert cfn_pipeline is not None
+    cfn_pipeline = cfn_resource(pipeline.pipeline, codepipeline.CfnPipeline)
     ignore_cfn_lint(
         cfn_pipeline,
         "E3703",
@@ -83,3 +87,14 @@ def explain_generated_resources(pipeline: pipelines.CodePipeline) -> None:
         "asset publishing projects; publishing itself goes through the tag-conditioned "
         "bootstrap file-publishing roles",
     )
+
+
+def _explain_projects_without_customer_key(pipeline: pipelines.CodePipeline) -> None:
+    reason = (
+        "single-account layout: artifacts never leave this account and are encrypted with "
+        "the AWS managed S3 key; a customer key would add cost without narrowing access"
+    )
+    for construct in pipeline.node.find_all():
+        if isinstance(construct, codebuild.CfnProject):
+            acknowledge_nag(construct, "AwsSolutions-CB4", reason)
+            skip_checkov(construct, "CKV_AWS_147", reason)

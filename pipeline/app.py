@@ -19,9 +19,17 @@ def build_app(
     synth_buildspec: Buildspec,
     outdir: Path | None = None,
 ) -> App:
-    # No analytics resource: the CLI would add one, in-process synth would not, and the
-    # templates must be byte-identical however they are produced.
-    app = App(outdir=str(outdir) if outdir else None, analytics_reporting=False)
+    # Same commit, same bytes: no analytics resource (the CLI would add one, in-process synth
+    # would not) and no stack traces in metadata (they embed jsii's temporary paths).
+    app = App(
+        outdir=str(outdir) if outdir else None,
+        analytics_reporting=False,
+        stack_traces=False,
+        post_cli_context={
+            "aws:cdk:disable-stack-trace": True,
+            "aws:cdk:disable-creation-stack-traces": True,
+        },
+    )
     PipelineStack(
         app,
         "Pipeline",

@@ -38,7 +38,9 @@ class Buildspec:
         commands = list(build.pop("commands", []))
         if not commands:
             raise ValueError(f"{path}: phases.build.commands is empty")
-        partial_phases = {key: value for key, value in {"install": install, **phases}.items() if value}
+        partial_phases = {
+            key: value for key, value in {"install": install, **phases}.items() if value
+        }
         partial = {key: value for key, value in document.items() if key != "phases"}
         if partial_phases:
             partial["phases"] = partial_phases

@@ -73,7 +73,9 @@ def _cidr(value: str) -> str:
     except ValueError as error:
         raise ValueError(f"must be an IPv4 CIDR block, got {value!r} ({error})") from None
     if not 16 <= network.prefixlen <= 24:
-        raise ValueError(f"prefix must be between /16 and /24 (VPC limits), got /{network.prefixlen}")
+        raise ValueError(
+            f"prefix must be between /16 and /24 (VPC limits), got /{network.prefixlen}"
+        )
     if not network.is_private:
         raise ValueError(f"must be a private (RFC 1918) range, got {value!r}")
     return value
@@ -227,7 +229,7 @@ def load_config(path: Path = DEFAULT_CONFIG_FILE) -> DeliveryConfig:
 
     for name in _duplicate_names(config):
         raise ConfigError(
-            f'{shown}: environment "{name}": field \'name\': duplicate environment name {name!r}'
+            f"{shown}: environment \"{name}\": field 'name': duplicate environment name {name!r}"
         )
     return config
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import pipelines
 from constructs import Construct
 
 from infra.access_logs import AccessLogBucket
+from infra.escape_hatch import cfn_resource
 from pipeline.acknowledgments import explain_generated_resources
 from pipeline.buildspec import Buildspec
 from pipeline.config import DeliveryConfig
@@ -122,13 +122,12 @@ class PipelineStack(Stack):
             self.pipeline.pipeline.artifact_bucket, prefix="pipeline-artifacts/"
         )
         _version_artifacts(self.pipeline.pipeline.artifact_bucket)
-        explain_generated_resources(self.pipeline)
+        explain_generated_resources(self.pipeline, cross_account=config.cross_account)
 
 
 def _version_artifacts(bucket: s3.IBucket) -> None:
     """Keep overwritten pipeline artifacts for a while (investigations), then expire them."""
-    cfn_bucket = bucket.node.default_child
-    assert isinstance(cfn_bucket, s3.CfnBucket)
+    cfn_bucket = cfn_resource(bucket, s3.CfnBucket)
     cfn_bucket.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(
         status="Enabled"
     )

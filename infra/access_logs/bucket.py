@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.compliance import acknowledge_nag, skip_checkov
+from infra.escape_hatch import cfn_resource
 
 
 class AccessLogBucket(Construct):
@@ -55,7 +56,6 @@ class AccessLogBucket(Construct):
             "S3 server access log delivery supports only SSE-S3 on the target bucket",
         )
 
-
     def accept_logs_from(self, source: s3.IBucket, *, prefix: str) -> None:
         """Turn on server access logging of ``source`` into this bucket under ``prefix``.
 
@@ -63,12 +63,10 @@ class AccessLogBucket(Construct):
         by setting the CloudFormation property directly, and lets only that bucket's log
         delivery write, only under its prefix.
         """
-        cfn_source = source.node.default_child
-        if not isinstance(cfn_source, s3.CfnBucket):
-            raise TypeError(f"{source.node.path} is not a bucket defined in this app")
-        cfn_source.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+        logging = s3.CfnBucket.LoggingConfigurationProperty(
             destination_bucket_name=self.bucket.bucket_name, log_file_prefix=prefix
         )
+        cfn_resource(source, s3.CfnBucket).logging_configuration = logging
         stack = Stack.of(self)
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(

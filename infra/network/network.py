@@ -9,7 +9,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.compliance import ignore_cfn_lint, skip_checkov
-from infra.retention import CHECKOV_MIN_RETENTION_DAYS, retention_days
+from infra.escape_hatch import cfn_resource
+from infra.retention import retention_days
 
 
 class Network(Construct):
@@ -52,9 +53,7 @@ class Network(Construct):
         )
         # Nothing should ever be launched into a public subnet with a public IP by default.
         for subnet in self.vpc.public_subnets:
-            cfn_subnet = subnet.node.default_child
-            assert isinstance(cfn_subnet, ec2.CfnSubnet)
-            cfn_subnet.map_public_ip_on_launch = False
+            cfn_resource(subnet, ec2.CfnSubnet).map_public_ip_on_launch = False
 
         self.flow_log_group = logs.LogGroup(
             self,
@@ -63,13 +62,6 @@ class Network(Construct):
             encryption_key=log_encryption_key,
             removal_policy=removal_policy,
         )
-        if flow_log_retention_days < CHECKOV_MIN_RETENTION_DAYS:
-            skip_checkov(
-                self.flow_log_group,
-                "CKV_AWS_338",
-                f"flow logs of this environment are kept {flow_log_retention_days} days by "
-                "configuration to bound cost; production keeps a year",
-            )
         self.flow_log = self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
@@ -114,4 +106,3 @@ def _explain_default_sg_handler(stack: Stack) -> None:
         "W3005",
         "the redundant DependsOn on its role is emitted by CDK core and is harmless",
     )
-

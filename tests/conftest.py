@@ -1,0 +1,66 @@
+"""Session fixtures. The app is synthesized once per test run, shared by all xdist workers."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from filelock import FileLock
+
+from pipeline.config import DEFAULT_CONFIG_FILE, DeliveryConfig, load_config
+from tests.support.assembly import Assembly, synthesize_or_fail
+
+
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    # Every xdist worker has its own basetemp below one shared parent.
+    return base.parent if worker_id != "master" else base
+
+
+def _synthesize_once(shared: Path, name: str, config_file: Path | None = None) -> Path:
+    outdir = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (outdir / "manifest.json").exists():
+            synthesize_or_fail(outdir, config_file=config_file)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def config() -> DeliveryConfig:
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def raw_config() -> dict[str, Any]:
+    return tomllib.loads(DEFAULT_CONFIG_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Assembly:
+    """The shipped environment file, synthesized by the real entry point."""
+    return Assembly(_synthesize_once(_shared_dir(tmp_path_factory, worker_id), "cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def shared_account_assembly(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, raw_config: dict[str, Any]
+) -> Iterator[Assembly]:
+    """The same system with every environment in the pipeline's account."""
+    import tomli_w  # noqa: PLC0415
+
+    shared = _shared_dir(tmp_path_factory, worker_id)
+    config_file = shared / "shared-account.toml"
+    with FileLock(str(shared / "shared-account.toml.lock")):
+        if not config_file.exists():
+            document = {
+                **raw_config,
+                "environments": [
+                    {**env, "account": raw_config["pipeline"]["account"]}
+                    for env in raw_config["environments"]
+                ],
+            }
+            config_file.write_text(tomli_w.dumps(document), encoding="utf-8")
+    yield Assembly(_synthesize_once(shared, "cdk.out.shared-account", config_file))

@@ -1,0 +1,195 @@
+"""The environment file: the shipped one is valid, every kind of mistake gets one clear line."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+from pipeline.config import ConfigError, DeliveryConfig, load_config
+from tests.support.assembly import ROOT
+
+Raw = dict[str, Any]
+
+
+def _env(raw: Raw, name: str) -> Raw:
+    return next(env for env in raw["environments"] if env["name"] == name)
+
+
+def _write(tmp_path: Path, document: Raw) -> Path:
+    path = tmp_path / "environments.toml"
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_shipped_file_is_valid_and_describes_three_environments(config: DeliveryConfig) -> None:
+    assert [env.name for env in config.environments] == ["dev", "staging", "prod"]
+    assert config.cross_account
+    assert [env.approval_required for env in config.environments] == [False, True, True]
+    assert config.environment("dev").network.nat_gateways == 1
+    assert (
+        config.environment("prod").network.nat_gateways
+        == config.environment("prod").network.max_azs
+    )
+
+
+def test_cross_account_is_false_when_every_environment_shares_the_pipeline_account(
+    raw_config: Raw, tmp_path: Path
+) -> None:
+    document = copy.deepcopy(raw_config)
+    for env in document["environments"]:
+        env["account"] = document["pipeline"]["account"]
+    assert not load_config(_write(tmp_path, document)).cross_account
+
+
+def _remove_staging_region(raw: Raw) -> None:
+    del _env(raw, "staging")["region"]
+
+
+def _short_dev_account(raw: Raw) -> None:
+    _env(raw, "dev")["account"] = "2222"
+
+
+def _unknown_prod_region(raw: Raw) -> None:
+    _env(raw, "prod")["region"] = "eu-west-9"
+
+
+def _duplicate_name(raw: Raw) -> None:
+    _env(raw, "staging")["name"] = "dev"
+
+
+def _nat_as_string(raw: Raw) -> None:
+    _env(raw, "dev")["network"]["nat_gateways"] = "1"
+
+
+def _unknown_key(raw: Raw) -> None:
+    _env(raw, "dev")["colour"] = "blue"
+
+
+def _more_nat_than_azs(raw: Raw) -> None:
+    _env(raw, "staging")["network"]["nat_gateways"] = 3
+
+
+def _public_cidr(raw: Raw) -> None:
+    _env(raw, "prod")["network"]["cidr"] = "8.8.0.0/16"
+
+
+def _bad_pipeline_account(raw: Raw) -> None:
+    raw["pipeline"]["account"] = "abc"
+
+
+def _bad_connection_arn(raw: Raw) -> None:
+    raw["pipeline"]["source"]["connection_arn"] = "arn:aws:s3:::bucket"
+
+
+def _no_environments(raw: Raw) -> None:
+    raw["environments"] = []
+
+
+def _bad_retention(raw: Raw) -> None:
+    _env(raw, "dev")["network"]["flow_log_retention_days"] = 31
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            _remove_staging_region,
+            "environment \"staging\": field 'region': required field is missing",
+        ),
+        (
+            _short_dev_account,
+            "environment \"dev\": field 'account': must be a 12-digit AWS account id, got '2222'",
+        ),
+        (
+            _unknown_prod_region,
+            "environment \"prod\": field 'region': unknown AWS region 'eu-west-9'",
+        ),
+        (_duplicate_name, "environment \"dev\": field 'name': duplicate environment name 'dev'"),
+        (
+            _nat_as_string,
+            "environment \"dev\": field 'network.nat_gateways': Input should be a valid integer",
+        ),
+        (_unknown_key, "environment \"dev\": field 'colour': unknown key"),
+        (
+            _more_nat_than_azs,
+            "environment \"staging\": field 'network': nat_gateways (3) cannot exceed max_azs (2)",
+        ),
+        (
+            _public_cidr,
+            "environment \"prod\": field 'network.cidr': must be a private (RFC 1918) range",
+        ),
+        (_bad_pipeline_account, "[pipeline]: field 'account': must be a 12-digit AWS account id"),
+        (_bad_connection_arn, "[pipeline]: field 'source': connection_arn must look like"),
+        (_no_environments, "top level: field 'environments': List should have at least 1 item"),
+        (
+            _bad_retention,
+            "environment \"dev\": field 'network.flow_log_retention_days': Input should be 1, 3",
+        ),
+    ],
+    ids=lambda value: getattr(value, "__name__", "")[1:] if callable(value) else "",
+)
+def test_each_mistake_is_named_with_file_environment_and_field(
+    raw_config: Raw, tmp_path: Path, mutate: Callable[[Raw], None], expected: str
+) -> None:
+    document = copy.deepcopy(raw_config)
+    mutate(document)
+    path = _write(tmp_path, document)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.count("\n") == 0, message
+    assert message.startswith(f"{path}: "), message
+    assert expected in message
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "environments.toml"
+    path.write_text('[project]\nname = "todo\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*line 2"):
+        load_config(path)
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def _run(args: list[str], config_file: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DELIVERY_CONFIG": str(config_file),
+        "CDK_OUTDIR": str(config_file.parent / "out"),
+    }
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    "entry_point", [["app.py"], ["-m", "pipeline.config"]], ids=["synth", "validate"]
+)
+def test_bad_file_ends_the_process_with_one_line_and_exit_2(
+    raw_config: Raw, tmp_path: Path, entry_point: list[str]
+) -> None:
+    document = copy.deepcopy(raw_config)
+    _short_dev_account(document)
+    path = _write(tmp_path, document)
+    args = [*entry_point, str(path)] if entry_point[0] == "-m" else entry_point
+
+    completed = _run(args, path)
+
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.splitlines() == [
+        f"error: {path}: environment \"dev\": field 'account': "
+        "must be a 12-digit AWS account id, got '2222'"
+    ]
+    assert not (tmp_path / "out").exists(), "a bad file must not leave a partial cloud assembly"

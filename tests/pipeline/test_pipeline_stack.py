@@ -1,0 +1,193 @@
+"""The synthesized AWS::CodePipeline::Pipeline: order, gates, source, build projects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pipeline.buildspec import Buildspec
+from pipeline.config import DeliveryConfig
+from tests.support.assembly import ROOT, Assembly, properties, ref_target, resources
+
+
+@pytest.fixture(scope="module")
+def pipeline(assembly: Assembly) -> dict[str, Any]:
+    (props,) = properties(assembly.pipeline_template, "AWS::CodePipeline::Pipeline")
+    return props
+
+
+def _stage(pipeline: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(stage for stage in pipeline["Stages"] if stage["Name"] == name)
+
+
+def _actions(stage: dict[str, Any], category: str) -> list[dict[str, Any]]:
+    return [a for a in stage["Actions"] if a["ActionTypeId"]["Category"] == category]
+
+
+def _build_project(assembly: Assembly, action: dict[str, Any]) -> dict[str, Any]:
+    project = ref_target(
+        assembly.pipeline_template, {"Ref": action["Configuration"]["ProjectName"]["Ref"]}
+    )
+    return dict(project["Properties"])
+
+
+def test_pipeline_is_v2_and_restarts_itself_after_mutation(pipeline: dict[str, Any]) -> None:
+    assert pipeline["PipelineType"] == "V2"
+    assert pipeline["RestartExecutionOnUpdate"] is True
+
+
+def test_stage_order_runs_build_mutation_assets_then_environments_in_promotion_order(
+    pipeline: dict[str, Any], config: DeliveryConfig
+) -> None:
+    names = [stage["Name"] for stage in pipeline["Stages"]]
+    assert names == [
+        "Source",
+        "Build",
+        "UpdatePipeline",
+        "Assets",
+        *[env.name for env in config.environments],
+    ]
+
+
+def test_first_environment_deploys_without_approval(
+    pipeline: dict[str, Any], config: DeliveryConfig
+) -> None:
+    first = _stage(pipeline, config.environments[0].name)
+    assert _actions(first, "Approval") == []
+    assert _actions(first, "Deploy")
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_approval_precedes_every_deploy_action_of_gated_environments(
+    pipeline: dict[str, Any], environment: str
+) -> None:
+    stage = _stage(pipeline, environment)
+    (approval,) = _actions(stage, "Approval")
+    deploys = _actions(stage, "Deploy")
+    assert approval["ActionTypeId"]["Provider"] == "Manual"
+    assert deploys
+    assert all(approval["RunOrder"] < deploy["RunOrder"] for deploy in deploys)
+    assert environment in approval["Configuration"]["CustomData"]
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_deploy_actions_target_the_environment_account_and_its_stacks(
+    pipeline: dict[str, Any], config: DeliveryConfig, environment: str
+) -> None:
+    env = config.environment(environment)
+    deploys = _actions(_stage(pipeline, environment), "Deploy")
+    suffix = f"{env.account}:role/cdk-hnb659fds-deploy-role-{env.account}-{env.region}"
+    for action in deploys:
+        assert action["Configuration"]["StackName"].startswith(
+            f"{config.project.name}-{environment}-"
+        )
+        assert json.dumps(action["RoleArn"]).endswith(f':iam::{suffix}"]]}}')
+        assert action.get("Region", config.pipeline.region) == env.region
+    change_sets = [a for a in deploys if a["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"]
+    assert change_sets, "every stack is deployed through a reviewed change set"
+    for action in change_sets:
+        execution_role = json.dumps(action["Configuration"]["RoleArn"])
+        assert f":iam::{env.account}:role/cdk-hnb659fds-cfn-exec-role-" in execution_role
+
+
+def test_source_is_the_configured_github_branch_through_codeconnections(
+    pipeline: dict[str, Any], config: DeliveryConfig
+) -> None:
+    (action,) = _stage(pipeline, "Source")["Actions"]
+    assert action["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert action["Configuration"] == {
+        "ConnectionArn": config.pipeline.source.connection_arn,
+        "FullRepositoryId": config.pipeline.source.repository,
+        "BranchName": config.pipeline.source.branch,
+        "DetectChanges": True,
+    }
+
+
+def test_build_action_runs_the_commands_of_buildspecs_synth(
+    assembly: Assembly, pipeline: dict[str, Any]
+) -> None:
+    (action,) = _stage(pipeline, "Build")["Actions"]
+    project = _build_project(assembly, action)
+    spec = json.loads(project["Source"]["BuildSpec"])
+    expected = Buildspec.load("synth")
+    assert spec["phases"]["install"]["commands"] == expected.install_commands
+    assert spec["phases"]["build"]["commands"] == expected.commands
+    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "20"}
+    assert spec["artifacts"]["base-directory"] == "cdk.out"
+
+
+def test_self_mutation_installs_the_cli_version_pinned_in_package_json(
+    assembly: Assembly, pipeline: dict[str, Any]
+) -> None:
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    (action,) = _stage(pipeline, "UpdatePipeline")["Actions"]
+    spec = json.loads(_build_project(assembly, action)["Source"]["BuildSpec"])
+    assert spec["phases"]["install"]["commands"] == [f"npm install -g aws-cdk@{pinned}"]
+
+
+def test_assets_are_published_serially_by_one_action_per_asset_type(
+    pipeline: dict[str, Any],
+) -> None:
+    actions = _stage(pipeline, "Assets")["Actions"]
+    assert [a["Name"] for a in actions] == ["FileAssets"]
+
+
+def test_every_build_project_uses_the_pinned_image_a_timeout_and_encrypted_retained_logs(
+    assembly: Assembly,
+) -> None:
+    template = assembly.pipeline_template
+    projects = properties(template, "AWS::CodeBuild::Project")
+    assert len(projects) == 3
+    for project in projects:
+        assert project["Environment"]["Image"] == "aws/codebuild/standard:7.0"
+        assert 0 < project["TimeoutInMinutes"] <= 60
+        log_group = ref_target(template, project["LogsConfig"]["CloudWatchLogs"]["GroupName"])
+        assert log_group["Properties"]["RetentionInDays"] == 365
+        assert "KmsKeyId" in log_group["Properties"]
+
+
+def _artifact_bucket(template: dict[str, Any]) -> dict[str, Any]:
+    (pipeline,) = properties(template, "AWS::CodePipeline::Pipeline")
+    return dict(ref_target(template, pipeline["ArtifactStore"]["Location"])["Properties"])
+
+
+def test_cross_account_artifacts_are_encrypted_with_a_rotating_customer_key(
+    assembly: Assembly,
+) -> None:
+    template = assembly.pipeline_template
+    encryption = _artifact_bucket(template)["BucketEncryption"][
+        "ServerSideEncryptionConfiguration"
+    ][0]
+    key = ref_target(template, encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_shared_account_layout_creates_no_artifact_key(shared_account_assembly: Assembly) -> None:
+    template = shared_account_assembly.pipeline_template
+    encryption = _artifact_bucket(template)["BucketEncryption"][
+        "ServerSideEncryptionConfiguration"
+    ][0]
+    # SSE-KMS with the AWS managed key: no KMSMasterKeyID, so no customer key to pay for.
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}
+    aliases = [a["AliasName"] for a in properties(template, "AWS::KMS::Alias")]
+    assert not [alias for alias in aliases if "codepipeline" in alias]
+    # Only the build-log key remains; nothing cross-account.
+    assert len(resources(template, "AWS::KMS::Key")) == 1
+
+
+def test_artifact_bucket_is_versioned_private_and_logged(assembly: Assembly) -> None:
+    bucket = _artifact_bucket(assembly.pipeline_template)
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    target = ref_target(
+        assembly.pipeline_template, bucket["LoggingConfiguration"]["DestinationBucketName"]
+    )
+    assert target["Type"] == "AWS::S3::Bucket"

@@ -1,0 +1,127 @@
+"""Synthesize the real app once and read the cloud assembly it wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+Template = dict[str, Any]
+
+
+def synthesize(
+    outdir: Path, *, config_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point (what `cdk synth` runs) into ``outdir``."""
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(outdir),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "DELIVERY_CONFIG": str(config_file) if config_file else "",
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def synthesize_or_fail(outdir: Path, *, config_file: Path | None = None) -> Path:
+    completed = synthesize(outdir, config_file=config_file)
+    if completed.returncode != 0:
+        raise RuntimeError(f"synth failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+    return outdir
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Assembly:
+    root: Path
+
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        return dict(_read(self.root / "manifest.json"))
+
+    def _stack_artifacts(self, directory: Path) -> dict[str, dict[str, Any]]:
+        manifest = _read(directory / "manifest.json")
+        return {
+            artifact["properties"].get("stackName", artifact_id): {**artifact, "dir": directory}
+            for artifact_id, artifact in manifest["artifacts"].items()
+            if artifact["type"] == "aws:cloudformation:stack"
+        }
+
+    @cached_property
+    def pipeline_artifact(self) -> dict[str, Any]:
+        (artifact,) = self._stack_artifacts(self.root).values()
+        return artifact
+
+    @cached_property
+    def pipeline_template(self) -> Template:
+        return dict(_read(self.root / self.pipeline_artifact["properties"]["templateFile"]))
+
+    def stage_dir(self, environment: str) -> Path:
+        matches: list[Path] = [
+            self.root / str(artifact["properties"]["directoryName"])
+            for artifact in self.manifest["artifacts"].values()
+            if artifact["type"] == "cdk:cloud-assembly"
+            and artifact["properties"]["directoryName"].endswith(f"-{environment}")
+        ]
+        (directory,) = matches
+        return directory
+
+    def stack_artifacts(self, environment: str) -> dict[str, dict[str, Any]]:
+        return self._stack_artifacts(self.stage_dir(environment))
+
+    def template(self, stack_name: str) -> Template:
+        for artifact in self._all_stack_artifacts():
+            if artifact["properties"].get("stackName") == stack_name:
+                return dict(_read(artifact["dir"] / artifact["properties"]["templateFile"]))
+        raise KeyError(stack_name)
+
+    def _all_stack_artifacts(self) -> list[dict[str, Any]]:
+        artifacts = list(self._stack_artifacts(self.root).values())
+        for artifact in self.manifest["artifacts"].values():
+            if artifact["type"] == "cdk:cloud-assembly":
+                nested = self.root / artifact["properties"]["directoryName"]
+                artifacts += self._stack_artifacts(nested).values()
+        return artifacts
+
+    def template_files(self) -> list[Path]:
+        return sorted(self.root.rglob("*.template.json"))
+
+
+def resources(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
+    """Resources of one type, by logical id (ids are only used to follow Refs, never pinned)."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] == resource_type
+    }
+
+
+def properties(template: Template, resource_type: str) -> list[dict[str, Any]]:
+    return [
+        resource.get("Properties", {}) for resource in resources(template, resource_type).values()
+    ]
+
+
+def ref_target(template: Template, value: Any) -> dict[str, Any]:
+    """The resource a {"Ref": id} or {"Fn::GetAtt": [id, attr]} points at."""
+    if isinstance(value, dict) and "Ref" in value:
+        return dict(template["Resources"][value["Ref"]])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return dict(template["Resources"][value["Fn::GetAtt"][0]])
+    raise ValueError(f"not a reference: {value!r}")
