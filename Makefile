@@ -23,6 +23,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 LOCK_FLAGS := --python-version 3.11 --generate-hashes --no-header --quiet
 SERVICE_REQUIREMENTS := $(wildcard services/*/requirements.in)
+# Each deployable service gets its own runtime lock (what its image installs);
+# services/common is a library the services include with `-r`, not an image.
+SERVICE_LOCKS := $(patsubst %.in,%.lock,$(filter-out services/common/%,$(SERVICE_REQUIREMENTS)))
 
 .PHONY: help
 help: ## List the targets
@@ -59,6 +62,9 @@ lock: $(UV) ## Re-resolve every lock file from pyproject.toml and services/*/req
 	$(UV) pip compile pyproject.toml $(SERVICE_REQUIREMENTS) --group pyproject.toml:dev \
 		$(LOCK_FLAGS) -o requirements.lock
 	$(UV) pip compile --group pyproject.toml:tools $(LOCK_FLAGS) -o requirements-tools.lock
+	for lock in $(SERVICE_LOCKS); do \
+		$(UV) pip compile $${lock%.lock}.in -c requirements.lock $(LOCK_FLAGS) -o $$lock; \
+	done
 	npm install --package-lock-only --no-audit --no-fund --loglevel=error
 
 # ---------------------------------------------------------------- synth and gate
