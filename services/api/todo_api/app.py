@@ -56,6 +56,7 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
     app.state.uow_factory = UnitOfWorkFactory(create_session_factory(db))
     app.include_router(todos.router)
     app.include_router(health.router)
+    app.state.api_routes = [*todos.router.routes, *health.router.routes]
     install_problem_handlers(app)
     # Added last runs first: the request id exists before the body is checked.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)

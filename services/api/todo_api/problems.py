@@ -221,10 +221,25 @@ def _http_problem(request: Request, exc: StarletteHTTPException) -> ProblemError
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"{request.url.path} does not exist"
-    elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = allowed_methods(request) or headers.get("Allow", "")
+        headers["Allow"] = allowed
         detail = f"{request.method} is not allowed here; allowed: {allowed}"
-    return ProblemError(exc.status_code, detail, headers=exc.headers)
+    return ProblemError(exc.status_code, detail, headers=headers)
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette reports only the
+    first route's). Routes are listed in ``app.state.api_routes``."""
+    methods: set[str] = set()
+    for route in getattr(request.app.state, "api_routes", ()):
+        if route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods, key=lambda m: (_METHOD_ORDER + (m,)).index(m)))
 
 
 def _database_problem(exc: Exception) -> ProblemError:
