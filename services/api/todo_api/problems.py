@@ -239,7 +239,7 @@ def allowed_methods(request: Request) -> str:
     for route in getattr(request.app.state, "api_routes", ()):
         if route.path_regex.match(request.url.path):
             methods |= route.methods or set()
-    return ", ".join(sorted(methods, key=lambda m: (_METHOD_ORDER + (m,)).index(m)))
+    return ", ".join(sorted(methods, key=lambda m: (*_METHOD_ORDER, m).index(m)))
 
 
 def _database_problem(exc: Exception) -> ProblemError:

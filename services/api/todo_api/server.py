@@ -1,9 +1,8 @@
 """Start-up and graceful shutdown.
 
-Reads the settings (an invalid one ends the process with exit code 2 and one
-line on stderr naming the variable), migrates the database, binds the socket,
-logs the URL and serves with uvicorn until SIGTERM or SIGINT. Then uvicorn
-stops accepting, lets in-flight requests finish for at most
+Migrates the database, binds the socket, logs the URL and serves with
+uvicorn until SIGTERM or SIGINT. Then uvicorn stops accepting, lets
+in-flight requests finish for at most
 ``API_SHUTDOWN_TIMEOUT_SECONDS``, the lifespan closes the pool, and the
 process exits 0.
 """
@@ -14,7 +13,6 @@ import ipaddress
 import logging
 import signal
 import socket
-import sys
 from types import FrameType
 
 import uvicorn
@@ -26,17 +24,18 @@ from todo_api.settings import ApiSettings
 from todo_common.database import DatabaseConfigError, create_db_engine
 from todo_common.logs import configure_logging
 from todo_common.migrate import upgrade
-from todo_common.settings import SettingsError, load_settings
 
 log = logging.getLogger("todo_api")
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """Bind before serving, so the logged URL has the real port (port 0 works)."""
+    """Bind and listen before serving: the logged URL has the real port (port 0
+    works) and accepts connections from the moment it is logged."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(2048)
     return sock
 
 
@@ -54,12 +53,8 @@ def _note_signal(signum: int, _frame: FrameType | None) -> None:
     log.info("stopped by %s", signal.Signals(signum).name)
 
 
-def main() -> int:
-    try:
-        settings = load_settings(ApiSettings)
-    except SettingsError as error:
-        print(error, file=sys.stderr)
-        return 2
+def serve(settings: ApiSettings) -> int:
+    """Migrate, bind and serve until SIGTERM/SIGINT; the process's exit code."""
     configure_logging(settings.log_level, settings.service_name)
 
     try:
