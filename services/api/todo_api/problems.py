@@ -155,6 +155,7 @@ _MESSAGES = {
     "missing": "is required",
     "extra_forbidden": "is not an allowed field",
     "string_type": "must be a string",
+    "string_unicode": "must be valid Unicode text",
     "bool_type": "must be a boolean",
     "int_type": "must be an integer",
     "int_parsing": "must be an integer",

@@ -27,15 +27,13 @@ _ALLOWED_CONTROL = {"\t", "\n", "\r"}
 
 
 def clean_text(value: str) -> str:
-    """Surrounding whitespace is dropped; blank text and characters the
-    database cannot store (NUL, other control characters, lone surrogates)
-    are refused."""
+    """Surrounding whitespace is dropped; blank text and control characters
+    (PostgreSQL cannot store NUL) are refused. Lone surrogates never get here:
+    pydantic refuses them as invalid Unicode."""
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
     for char in value:
-        if unicodedata.category(char) == "Cs":
-            raise ValueError("must be valid Unicode text")
         if unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROL:
             raise ValueError("must not contain control characters")
     return value

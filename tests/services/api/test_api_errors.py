@@ -63,7 +63,8 @@ def test_lone_surrogate_text_is_refused_not_a_500(client: TestClient, db: Databa
     response = client.post(
         "/api/todos", content=b'{"text": "\\ud800"}', headers={"content-type": "application/json"}
     )
-    assert_problem(response, 422, field="text")
+    problem = assert_problem(response, 422, field="text")
+    assert problem["errors"][0]["message"] == "must be valid Unicode text"
     assert db.count() == 0
 
 

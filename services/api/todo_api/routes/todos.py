@@ -21,7 +21,13 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
 # A str, not a UUID: a malformed id is "no such todo" (404), not a 422.
-TodoId = Annotated[str, Path(description="The todo's id (a UUID); anything else is a 404.")]
+TodoId = Annotated[
+    str,
+    Path(
+        description="The todo's id (a UUID); anything else is a 404.",
+        json_schema_extra={"format": "uuid"},
+    ),
+]
 
 
 def _parse_id(raw: str) -> uuid.UUID:
