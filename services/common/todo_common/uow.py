@@ -40,6 +40,11 @@ class UnitOfWork:
         if self._write:
             # Opens the transaction now, as a write transaction (see WRITE_OPTION).
             self._session.connection(execution_options={WRITE_OPTION: True})
+        elif self._session.get_bind().dialect.name == "postgresql":
+            # A read is one statement, atomic on its own: autocommit saves the
+            # BEGIN and ROLLBACK round trips. The pool restores the isolation
+            # level when the connection is returned.
+            self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         self.todos = TodoRepository(self._session)
         return self
 
