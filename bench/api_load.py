@@ -259,9 +259,11 @@ def main() -> int:
         drop_database()
 
     ceiling = results[0].rps
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"\nAPI load benchmark: {label}, {args.connections} connections, "
-        f"{args.duration}s per scenario, loopback, {os.cpu_count()} cores shared"
+        f"{args.duration}s per scenario, loopback, {os.cpu_count()} cores shared; "
+        f"load average after the run: {load}"
     )
     print(f"{'scenario':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs hello':>10}")
     for result in results:

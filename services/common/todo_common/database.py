@@ -103,10 +103,10 @@ class SecretCredentials:
         self._cached: Credentials | None = None
         self._fetched_at = 0.0
 
-    def get(self, *, refresh: bool = False) -> Credentials:
+    def get(self) -> Credentials:
         with self._lock:
             expired = self._clock() - self._fetched_at >= self._ttl
-            if self._cached is None or refresh or expired:
+            if self._cached is None or expired:
                 if self._client is None:
                     self._client = self._client_factory()
                 response = self._client.get_secret_value(SecretId=self.secret_arn)
