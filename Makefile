@@ -93,7 +93,7 @@ lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
-	$(TOOLS)/bin/hadolint $(DOCKERFILES)
+	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
 
 .PHONY: format
 format: $(VENV)/.installed ## Apply ruff's fixes and formatting
