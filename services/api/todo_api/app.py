@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
@@ -38,6 +39,11 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The endpoints that touch the database run in worker threads; no more
+        # of them than pooled connections, so requests queue on the event loop
+        # (cheap) instead of in threads blocked on the pool (and its timeout).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = settings.database_pool_size + settings.database_max_overflow
         yield
         db.dispose()
         log.info("database pool closed")

@@ -169,15 +169,23 @@ def resolve_url(
 
 
 def postgres_connect_args(settings: CommonSettings, *, from_secret: bool) -> dict[str, Any]:
-    """libpq parameters: timeouts, search_path, TLS."""
-    options = [f"-c statement_timeout={settings.database_statement_timeout_ms}"]
-    if settings.database_schema:
-        options.append(f"-c search_path={settings.database_schema}")
+    """libpq parameters: timeouts, search_path, TLS, prepared statements."""
     args: dict[str, Any] = {
         "connect_timeout": settings.database_connect_timeout_seconds,
         "application_name": settings.service_name,
-        "options": " ".join(options),
     }
+    options = []
+    if settings.database_statement_timeout_ms:
+        options.append(f"-c statement_timeout={settings.database_statement_timeout_ms}")
+    if settings.database_schema:
+        options.append(f"-c search_path={settings.database_schema}")
+    if options:
+        args["options"] = " ".join(options)
+    if from_secret:
+        # RDS Proxy pins a client connection to one database connection once
+        # it sees a named prepared statement; psycopg prepares statements it
+        # has run 5 times, unless told not to.
+        args["prepare_threshold"] = None
     # A secret means Aurora behind RDS Proxy: TLS, verified against the
     # system's CA bundle (the proxy presents an ACM certificate) unless told otherwise.
     sslmode = settings.database_sslmode or ("verify-full" if from_secret else None)

@@ -45,12 +45,18 @@ class CommonSettings(BaseSettings):
     database_secret_ttl_seconds: int = Field(default=300, ge=0, le=86_400)
     data_dir: Path = Path("data")
 
-    database_pool_size: int = Field(default=5, ge=1, le=100)
-    database_max_overflow: int = Field(default=10, ge=0, le=100)
+    # A fixed pool by default: overflow connections are opened and closed per
+    # burst, and a new PostgreSQL connection (TLS to the proxy) costs far more
+    # than waiting for a pooled one. The API also caps its worker threads at
+    # pool size + overflow, so a request thread never waits for a connection.
+    database_pool_size: int = Field(default=10, ge=1, le=100)
+    database_max_overflow: int = Field(default=0, ge=0, le=100)
     database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     database_pool_recycle_seconds: int = Field(default=1800, ge=-1, le=86_400)
     database_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
-    database_statement_timeout_ms: int = Field(default=10_000, ge=0, le=3_600_000)
+    # 0: the server's (or the role's) setting. Sent as a startup option, which
+    # RDS Proxy refuses: behind the proxy set it on the role instead.
+    database_statement_timeout_ms: int = Field(default=0, ge=0, le=3_600_000)
     database_migrate: bool = True
 
     @field_validator("log_level", mode="before")
@@ -86,6 +92,16 @@ class CommonSettings(BaseSettings):
     def _one_source(self) -> Self:
         if self.database_url and self.database_secret_arn:
             raise ValueError("DATABASE_URL, DATABASE_SECRET_ARN: set one of them, not both")
+        if self.database_secret_arn and (
+            self.database_statement_timeout_ms or self.database_schema
+        ):
+            # A secret means RDS Proxy, which refuses connections that carry
+            # startup options (FATAL: feature not supported).
+            raise ValueError(
+                "DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_SCHEMA: not supported with "
+                "DATABASE_SECRET_ARN (RDS Proxy refuses startup options); "
+                "set them on the database role"
+            )
         return self
 
     @property

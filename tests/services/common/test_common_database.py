@@ -85,11 +85,21 @@ def test_secret_gives_host_port_db_and_the_proxy_host_overrides() -> None:
     assert url.password is None  # injected per connection, never kept in the URL
 
 
-def test_secret_mode_defaults_to_verified_tls() -> None:
+def test_secret_mode_is_fit_for_rds_proxy() -> None:
     args = postgres_connect_args(CommonSettings(database_secret_arn=ARN), from_secret=True)
     assert args["sslmode"] == "verify-full"
     assert args["sslrootcert"] == "system"
-    assert "statement_timeout=10000" in args["options"]
+    assert "options" not in args  # RDS Proxy refuses startup options
+    assert args["prepare_threshold"] is None  # named prepared statements pin
+
+
+def test_statement_timeout_is_a_startup_option_for_direct_connections() -> None:
+    settings = CommonSettings(
+        database_url="postgresql://u@db/todo", database_statement_timeout_ms=2500
+    )
+    args = postgres_connect_args(settings, from_secret=False)
+    assert args["options"] == "-c statement_timeout=2500"
+    assert "prepare_threshold" not in args
 
 
 def test_tls_settings_are_honoured_for_a_plain_url() -> None:

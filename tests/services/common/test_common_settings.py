@@ -26,6 +26,8 @@ def test_defaults_need_nothing_installed() -> None:
     assert settings.api_host == "127.0.0.1"
     assert settings.api_port == 8000
     assert settings.api_max_body_bytes == 64 * 1024
+    assert (settings.database_pool_size, settings.database_max_overflow) == (10, 0)
+    assert settings.database_statement_timeout_ms == 0
     assert settings.service_name == "todo-api"
 
 
@@ -68,6 +70,18 @@ def test_url_and_secret_together_are_refused(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/d")
     monkeypatch.setenv("DATABASE_SECRET_ARN", ARN)
     with pytest.raises(SettingsError, match=r"DATABASE_URL, DATABASE_SECRET_ARN: set one"):
+        load_settings(CommonSettings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("DATABASE_STATEMENT_TIMEOUT_MS", "5000"), ("DATABASE_SCHEMA", "app")]
+)
+def test_startup_options_are_refused_with_a_secret(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("DATABASE_SECRET_ARN", ARN)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match="RDS Proxy refuses startup options"):
         load_settings(CommonSettings)
 
 

@@ -47,7 +47,9 @@ class JsonRoute(APIRoute):
         return json_only
 
 
-def get_uow_factory(request: Request) -> UnitOfWorkFactory:
+async def get_uow_factory(request: Request) -> UnitOfWorkFactory:
+    # async: FastAPI would run a plain def dependency in a worker thread,
+    # one more thread hop per request for a dictionary look-up.
     factory = request.app.state.uow_factory
     if not isinstance(factory, UnitOfWorkFactory):  # pragma: no cover - wiring error
         raise TypeError("app.state.uow_factory is not a UnitOfWorkFactory")
