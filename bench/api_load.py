@@ -253,6 +253,8 @@ def main() -> int:
             seed(base, SEED_TODOS)
             warm = argparse.Namespace(**{**vars(args), "duration": 1})
             generator("warm-up", base + "/api/todos", "GET", warm)
+            # Framework and middleware alone (no database), for reading the ratio.
+            results.append(generator("GET /api/health (no DB)", base + "/api/health", "GET", args))
             results.append(generator("GET /api/todos (50/page)", base + "/api/todos", "GET", args))
             results.append(generator("POST /api/todos", base + "/api/todos", "POST", args))
     finally:
