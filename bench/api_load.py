@@ -233,7 +233,7 @@ def main() -> int:
     hello = [sys.executable, "-m", "uvicorn", "hello_app:app", "--host", "127.0.0.1"]
     hello += ["--port", str(hello_port), "--no-access-log", "--no-server-header"]
     hello += ["--timeout-keep-alive", "65", "--log-level", "info"]
-    with server(hello, {}, "Application startup complete"):
+    with server(hello, {}, "Uvicorn running on"):
         base = f"http://127.0.0.1:{hello_port}"
         generator("warm-up", base + "/", "GET", argparse.Namespace(**{**vars(args), "duration": 1}))
         results.append(generator("hello (bare ASGI)", base + "/", "GET", args))
