@@ -2,7 +2,7 @@
 
 ``db`` is parametrized over the embedded SQLite file and the real PostgreSQL
 (marker ``postgres``). PostgreSQL isolation across pytest-xdist workers: each
-worker migrates its own schema (``todo_test_<worker>``) once, and every test
+worker migrates its own schema (``todo_test_<run>_<worker>``) once, and every test
 starts from an empty ``todos`` table. Where PostgreSQL is unreachable those
 tests skip with the reason, unless ``REQUIRE_POSTGRES=1`` (CI), which turns
 the skip into a failure.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,8 +49,11 @@ def postgres_admin() -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def postgres_schema(postgres_admin: Engine) -> Iterator[str]:
     """This worker's own schema, migrated to head; dropped at the end."""
+    # Unique per run and worker: several checkouts on one machine share its
+    # PostgreSQL, and may run their suites at the same time.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    schema = f"todo_test_{worker}".lower()
+    schema = f"todo_test_{run}_{worker}".lower()
     with postgres_admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +20,10 @@ from todo_common.models import Base
 from todo_common.settings import CommonSettings
 
 
-def _postgres_schema(request: pytest.FixtureRequest, tmp_path: Path) -> CommonSettings:
+def _postgres_schema(request: pytest.FixtureRequest) -> CommonSettings:
     """Settings for a fresh, empty schema of the test database (dropped after)."""
     admin: Engine = request.getfixturevalue("postgres_admin")
-    schema = f"todo_migrate_{tmp_path.name}".lower().replace("-", "_")[:60]
+    schema = f"todo_migrate_{uuid.uuid4().hex}"
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -40,7 +41,7 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
     if request.param == "sqlite":
         settings = CommonSettings(data_dir=tmp_path)
     else:
-        settings = _postgres_schema(request, tmp_path)
+        settings = _postgres_schema(request)
     engine = create_db_engine(settings)
     yield engine
     engine.dispose()
@@ -70,8 +71,8 @@ def test_upgrade_twice_is_a_no_op_and_downgrade_undoes(empty_engine: Engine) -> 
 
 
 @pytest.mark.postgres
-def test_concurrent_starts_migrate_once(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    settings = _postgres_schema(request, tmp_path)
+def test_concurrent_starts_migrate_once(request: pytest.FixtureRequest) -> None:
+    settings = _postgres_schema(request)
     errors: list[BaseException] = []
 
     def start() -> None:
