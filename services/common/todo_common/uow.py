@@ -9,6 +9,10 @@ Every change to the data goes through a write unit of work::
 so recording a domain event in the same transaction (the transactional outbox
 of a later issue) is one more repository here and one more ``add`` in
 :mod:`todo_common.todos`.
+
+Reads use ``write=False``. On PostgreSQL those run in autocommit, each
+statement with its own snapshot: a read that needs several statements to see
+one consistent state opens a write unit of work instead.
 """
 
 from __future__ import annotations
