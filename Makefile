@@ -23,6 +23,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 LOCK_FLAGS := --python-version 3.11 --generate-hashes --no-header --quiet
 SERVICE_REQUIREMENTS := $(wildcard services/*/requirements.in)
+# Each deployable service gets its own runtime lock (what its image installs);
+# services/common is a library the services include with `-r`, not an image.
+SERVICE_LOCKS := $(patsubst %.in,%.lock,$(filter-out services/common/%,$(SERVICE_REQUIREMENTS)))
+DOCKERFILES := $(wildcard services/*/Dockerfile)
+# The services are not installed packages; their import roots, as in the images.
+SERVICES_PYTHONPATH := services/common:services/api
 
 .PHONY: help
 help: ## List the targets
@@ -59,6 +65,9 @@ lock: $(UV) ## Re-resolve every lock file from pyproject.toml and services/*/req
 	$(UV) pip compile pyproject.toml $(SERVICE_REQUIREMENTS) --group pyproject.toml:dev \
 		$(LOCK_FLAGS) -o requirements.lock
 	$(UV) pip compile --group pyproject.toml:tools $(LOCK_FLAGS) -o requirements-tools.lock
+	for lock in $(SERVICE_LOCKS); do \
+		$(UV) pip compile $${lock%.lock}.in -c requirements.lock $(LOCK_FLAGS) -o $$lock; \
+	done
 	npm install --package-lock-only --no-audit --no-fund --loglevel=error
 
 # ---------------------------------------------------------------- synth and gate
@@ -81,10 +90,11 @@ run: install synth gate plan ## Install, synthesize, pass the policy gate and pr
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint
-lint: $(VENV)/.installed ## ruff (lint + format check) and mypy --strict
+lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict and hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
 
 .PHONY: format
 format: $(VENV)/.installed ## Apply ruff's fixes and formatting
@@ -105,6 +115,16 @@ snapshot-update: install ## Accept template changes into the snapshot files (rev
 .PHONY: bench
 bench: install ## Benchmarks: print figures (never asserted)
 	$(PY) bench/synth.py
+
+.PHONY: bench-api
+bench-api: $(VENV)/.installed ## API load benchmark on loopback: list and create (uvicorn, PostgreSQL) vs a bare ASGI hello
+	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) bench/api_load.py $(BENCH_ARGS)
+
+# ---------------------------------------------------------------- services
+.PHONY: dev
+dev: $(VENV)/.installed ## Run the Todo API locally (SQLite in data/ unless DATABASE_URL is set)
+	@echo "Todo API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000}/api/todos (docs: /api/docs). Ctrl-C stops it."
+	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_api
 
 .PHONY: clean
 clean: ## Remove build output (keeps the virtualenvs)

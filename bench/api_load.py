@@ -1,0 +1,280 @@
+"""API load benchmark: list and create against the real API (uvicorn +
+PostgreSQL), side by side with a bare ASGI "hello" app on the same uvicorn
+settings (the ceiling), in the same run. Prints requests/s, p50 and p99.
+
+    make bench-api                      # wrk if installed, else the Python generator
+    make bench-api BENCH_ARGS="--generator python --duration 5"
+
+Loopback only (127.0.0.1), every run bounded in time (and the Python
+generator also in request count); the servers are stopped at the end.
+
+Limits: the machine has 2 cores shared by the server, PostgreSQL and the
+load generator, so the figures are a relative measure (API vs ceiling on the
+same box), not a capacity plan. wrk (C, one thread) steals less CPU from the
+server than the Python generator does, so its figures are higher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHONPATH = os.pathsep.join(
+    str(ROOT / part) for part in ("services/common", "services/api", "bench")
+)
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SCHEMA = "todo_bench"
+SEED_TODOS = 1000
+CREATE_BODY = b'{"text": "benchmark todo"}'
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+# ------------------------------------------------------------------ servers
+@contextmanager
+def server(command: list[str], env: dict[str, str], ready: str) -> Iterator[str]:
+    """Start a server subprocess; yield once a log line contains ``ready``."""
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": PYTHONPATH, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stdout = proc.stdout
+    if stdout is None:
+        raise RuntimeError("no stdout pipe")
+    deadline = time.monotonic() + 30
+    line = ""
+    while ready not in line:
+        line = stdout.readline()
+        if (not line and proc.poll() is not None) or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{command} did not start")
+    # Keep draining the logs so the server never blocks on a full pipe.
+    threading.Thread(target=lambda: sum(1 for _ in stdout), daemon=True).start()
+    try:
+        yield line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def prepare_database() -> None:
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        conn.execute(f"CREATE SCHEMA {SCHEMA}")
+
+
+def seed(base: str, count: int) -> None:
+    async def run() -> None:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for _ in range(count):
+            writer.write(request_bytes("POST", "/api/todos", CREATE_BODY))
+            await read_response(reader)
+        writer.close()
+
+    asyncio.run(run())
+
+
+def drop_database() -> None:
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+
+
+# ----------------------------------------------------------- wrk generator
+WRK_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(name: str, url: str, method: str, args: argparse.Namespace) -> Result:
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "request.lua"
+        lines = [f'wrk.method = "{method}"']
+        if method == "POST":
+            lines += [
+                f"wrk.body = '{CREATE_BODY.decode()}'",
+                'wrk.headers["Content-Type"] = "application/json"',
+            ]
+        script.write_text("\n".join(lines) + "\n")
+        command = [
+            "wrk",
+            "-t1",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    latency = {p: float(v) * UNIT[u] for p, v, u in WRK_LATENCY.findall(out)}
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    seconds = float(re.search(r"requests in ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return Result(name, total, errors, seconds, latency["50"], latency["99"])
+
+
+# -------------------------------------------------- Python asyncio generator
+def request_bytes(method: str, path: str, body: bytes = b"") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    if match:
+        await reader.readexactly(int(match.group(1)))
+    return status
+
+
+def run_python(name: str, url: str, method: str, args: argparse.Namespace) -> Result:
+    host_port, _, path = url.removeprefix("http://").partition("/")
+    host, port = host_port.split(":")
+    payload = request_bytes(method, "/" + path, CREATE_BODY if method == "POST" else b"")
+    latencies: list[float] = []
+    errors = 0
+
+    async def connection(stop: float, budget: list[int]) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while time.perf_counter() < stop and budget[0] > 0:
+                budget[0] -= 1
+                started = time.perf_counter()
+                writer.write(payload)
+                status = await read_response(reader)
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += status >= 400
+        finally:
+            writer.close()
+
+    async def main() -> float:
+        started = time.perf_counter()
+        budget = [args.max_requests]
+        stop = started + args.duration
+        await asyncio.gather(*(connection(stop, budget) for _ in range(args.connections)))
+        return time.perf_counter() - started
+
+    seconds = asyncio.run(main())
+    cuts = statistics.quantiles(latencies, n=100)
+    return Result(name, len(latencies), errors, seconds, cuts[49], cuts[98])
+
+
+# --------------------------------------------------------------------- main
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="python generator cap")
+    args = parser.parse_args()
+    if not 1 <= args.duration <= 60 or not 1 <= args.connections <= 256:
+        parser.error("duration must be 1..60 s and connections 1..256")
+    use_wrk = args.generator == "wrk" or (args.generator == "auto" and shutil.which("wrk"))
+    generator = run_wrk if use_wrk else run_python
+    label = "wrk (1 thread)" if use_wrk else "python asyncio"
+
+    results: list[Result] = []
+    hello_port = free_port()
+    hello = [sys.executable, "-m", "uvicorn", "hello_app:app", "--host", "127.0.0.1"]
+    hello += ["--port", str(hello_port), "--no-access-log", "--no-server-header"]
+    hello += ["--timeout-keep-alive", "65", "--log-level", "info"]
+    with server(hello, {}, "Uvicorn running on"):
+        base = f"http://127.0.0.1:{hello_port}"
+        generator("warm-up", base + "/", "GET", argparse.Namespace(**{**vars(args), "duration": 1}))
+        results.append(generator("hello (bare ASGI)", base + "/", "GET", args))
+
+    prepare_database()
+    api_env = {
+        "DATABASE_URL": POSTGRES,
+        "DATABASE_SCHEMA": SCHEMA,
+        "API_PORT": "0",
+        "DATABASE_POOL_SIZE": "10",
+        "LOG_LEVEL": "INFO",
+    }
+    try:
+        api = [sys.executable, "-m", "todo_api"]
+        with server(api, api_env, "Todo API listening on") as line:
+            base = json.loads(line)["url"]
+            seed(base, SEED_TODOS)
+            warm = argparse.Namespace(**{**vars(args), "duration": 1})
+            generator("warm-up", base + "/api/todos", "GET", warm)
+            # Framework and middleware alone (no database), for reading the ratio.
+            results.append(generator("GET /api/health (no DB)", base + "/api/health", "GET", args))
+            results.append(generator("GET /api/todos (50/page)", base + "/api/todos", "GET", args))
+            results.append(generator("POST /api/todos", base + "/api/todos", "POST", args))
+    finally:
+        drop_database()
+
+    ceiling = results[0].rps
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"\nAPI load benchmark: {label}, {args.connections} connections, "
+        f"{args.duration}s per scenario, loopback, {os.cpu_count()} cores shared; "
+        f"load average after the run: {load}"
+    )
+    print(f"{'scenario':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs hello':>10}")
+    for result in results:
+        print(
+            f"{result.name:<26}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
+            f"{result.errors:>8}{result.rps / ceiling:>10.1%}"
+        )
+    return 1 if any(result.errors for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

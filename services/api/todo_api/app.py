@@ -1,0 +1,102 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy import Engine
+
+from todo_api import __version__
+from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from todo_api.problems import PROBLEM_JSON, install_problem_handlers
+from todo_api.routes import health, todos
+from todo_api.settings import ApiSettings
+from todo_common.database import create_db_engine, create_session_factory
+from todo_common.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+The Todo API. Errors are RFC 9457 `application/problem+json` documents carrying
+the request id (also in the `X-Request-ID` response header). The list is a bare
+JSON array, newest first; the next page's URL is in the `Link` response header.
+"""
+
+
+def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
+    """Build the API on ``engine`` (made from ``settings`` if not given).
+
+    The lifespan closes the engine's pool at shutdown, after uvicorn has let
+    the in-flight requests finish.
+    """
+    db = engine if engine is not None else create_db_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The endpoints that touch the database run in worker threads; no more
+        # of them than pooled connections, so requests queue on the event loop
+        # (cheap) instead of in threads blocked on the pool (and its timeout).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = settings.database_pool_size + settings.database_max_overflow
+        yield
+        db.dispose()
+        log.info("database pool closed")
+
+    app = FastAPI(
+        title="Todo API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+    )
+    app.state.engine = db
+    app.state.uow_factory = UnitOfWorkFactory(create_session_factory(db))
+    app.include_router(todos.router)
+    app.include_router(health.router)
+    app.state.api_routes = [*todos.router.routes, *health.router.routes]
+    install_problem_handlers(app)
+    # Added last runs first: the request id exists before the body is checked.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = problem_json_errors(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def problem_json_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document every 4xx/5xx as ``application/problem+json`` with the Problem
+    schema, replacing FastAPI's default 422 body (which this API never sends)."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for code, response in operation.get("responses", {}).items():
+                if code.isdigit() and int(code) >= 400:
+                    response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+                    if code == "422":
+                        response["description"] = (
+                            "The body or a parameter fails validation; `errors` names the fields."
+                        )
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema

@@ -1,0 +1,153 @@
+"""Pure ASGI middleware: request id + access log + last-resort 500, body limit.
+
+Both are plain ASGI (no BaseHTTPMiddleware): they add no task per request and
+never buffer a response.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from todo_api.problems import problem_response
+from todo_common.logs import request_id_var
+
+log = logging.getLogger("todo_api.access")
+errors_log = logging.getLogger("todo_api.errors")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming id is kept only if it is short and harmless in logs and headers.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Gives every request an id, logs one line per request, answers 500s.
+
+    The id comes from the client's ``X-Request-ID`` when it is well-formed,
+    else it is generated; it is echoed in the response header, stored in
+    ``scope["state"]["request_id"]`` for the error handlers and in a context
+    variable for every log line written while serving the request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            errors_log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
+            if status == 0:
+                response = problem_response(
+                    status=500,
+                    detail="the server failed to handle this request; quote the request id",
+                    instance=scope["path"],
+                    request_id=request_id,
+                )
+                await response(scope, receive, send_with_id)
+            else:  # the response had started: all we can do is cut it short
+                raise
+        finally:
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "request_id": request_id,
+                },
+            )
+            request_id_var.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """413 for a body over ``max_bytes``, decided before anything parses it.
+
+    A declared ``Content-Length`` over the limit is refused without reading;
+    otherwise the body is read (at most ``max_bytes`` + one chunk) and handed
+    on whole, so handlers never see a partial body.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if declared is None and not chunked:
+            await self.app(scope, receive, send)
+            return
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            status=413,
+            detail=f"body: must be at most {self.max_bytes} bytes",
+            instance=scope["path"],
+            request_id=str(scope.get("state", {}).get("request_id", "")),
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)

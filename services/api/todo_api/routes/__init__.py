@@ -1,0 +1,1 @@
+"""HTTP routes: ``/api/todos`` and the health probes."""

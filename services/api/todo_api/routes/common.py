@@ -1,0 +1,75 @@
+"""What every route module shares: the JSON-only route class, dependencies and
+the documented error responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from todo_api.problems import Problem, ProblemError
+from todo_common.uow import UnitOfWorkFactory
+
+
+def is_json_media_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class JsonRoute(APIRoute):
+    """A route whose request body, if it takes one, must be JSON (else 415).
+
+    Checked after routing (so a wrong method is still a 405) and before the
+    body is parsed.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def json_only(request: Request) -> Response:
+            content_type = request.headers.get("content-type", "")
+            if not is_json_media_type(content_type):
+                shown = content_type.split(";", 1)[0].strip() or "none"
+                raise ProblemError(
+                    415,
+                    f"Content-Type: must be application/json, got {shown}",
+                    headers={"Accept-Post": "application/json"},
+                )
+            return await handler(request)
+
+        return json_only
+
+
+async def get_uow_factory(request: Request) -> UnitOfWorkFactory:
+    # async: FastAPI would run a plain def dependency in a worker thread,
+    # one more thread hop per request for a dictionary look-up.
+    factory = request.app.state.uow_factory
+    if not isinstance(factory, UnitOfWorkFactory):  # pragma: no cover - wiring error
+        raise TypeError("app.state.uow_factory is not a UnitOfWorkFactory")
+    return factory
+
+
+Uow = Annotated[UnitOfWorkFactory, Depends(get_uow_factory)]
+
+
+def problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+BAD_INPUT: dict[int | str, dict[str, Any]] = {
+    400: problem("Malformed JSON or an invalid cursor."),
+    422: problem("The body or a parameter fails validation; `errors` names the fields."),
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No todo has this id.")}
+BODY: dict[int | str, dict[str, Any]] = {
+    413: problem("The body is over 64 KiB."),
+    415: problem("The body is not application/json."),
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: problem("The database is not answering.")}

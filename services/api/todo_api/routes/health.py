@@ -1,0 +1,42 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from todo_api.problems import DATABASE_UNAVAILABLE, ProblemError
+from todo_api.routes.common import UNAVAILABLE, JsonRoute
+from todo_api.schemas import Health
+from todo_common.database import ping
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["health"], route_class=JsonRoute)
+
+
+@router.get("/health", summary="Liveness: the process serves")
+async def health() -> Health:
+    """200 while the process serves requests. Calls no dependency: the load
+    balancer's health check must not fail a task because the database blinked."""
+    return Health(status="ok")
+
+
+@router.get("/ready", summary="Readiness: the database answers", responses=UNAVAILABLE)
+def ready(request: Request) -> Health:
+    """200 when a database round-trip succeeds, 503 otherwise."""
+    engine: Engine = request.app.state.engine
+    try:
+        ping(engine)
+    except SQLAlchemyError as error:
+        log.warning("not ready: %s", type(error).__name__)
+        raise ProblemError(
+            503,
+            "the database is not answering",
+            type_=DATABASE_UNAVAILABLE,
+            title="Database unavailable",
+            headers={"Retry-After": "1"},
+        ) from None
+    return Health(status="ok")

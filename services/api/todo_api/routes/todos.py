@@ -1,0 +1,170 @@
+"""``/api/todos``: the Todo resource."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from todo_api.pagination import MAX_CURSOR_LENGTH, InvalidCursorError, decode_cursor, encode_cursor
+from todo_api.problems import INVALID_CURSOR, NOT_FOUND, FieldError, ProblemError
+from todo_api.routes.common import BAD_INPUT, BODY, UNAVAILABLE, JsonRoute, Uow
+from todo_api.routes.common import NOT_FOUND as NOT_FOUND_RESPONSE
+from todo_api.schemas import TodoCreate, TodoOut, TodoUpdate
+from todo_common import todos
+from todo_common.repository import Position
+
+router = APIRouter(prefix="/api/todos", tags=["todos"], route_class=JsonRoute)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+# A str, not a UUID: a malformed id is "no such todo" (404), not a 422.
+TodoId = Annotated[
+    str,
+    Path(
+        description="The todo's id (a UUID); anything else is a 404.",
+        json_schema_extra={"format": "uuid"},
+    ),
+]
+
+
+def _parse_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise _not_found(raw) from None
+
+
+def _not_found(raw: str) -> ProblemError:
+    shown = raw if len(raw) <= 64 else raw[:61] + "..."
+    return ProblemError(404, f"id: no todo {shown!r}", type_=NOT_FOUND, title="Todo not found")
+
+
+@router.get(
+    "",
+    summary="List todos, newest first",
+    response_model=list[TodoOut],
+    responses={
+        200: {
+            "description": "A page of todos, newest first (a bare JSON array).",
+            "headers": {
+                "Link": {
+                    "description": (
+                        'The next page, `</api/todos?limit=50&cursor=...>; rel="next"`; '
+                        "absent on the last page."
+                    ),
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **BAD_INPUT,
+        **UNAVAILABLE,
+    },
+)
+def list_todos(
+    request: Request,
+    response: Response,
+    uow_factory: Uow,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1 to 100.")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR_LENGTH,
+            description="Opaque: copy it from the previous page's `Link` header.",
+        ),
+    ] = None,
+) -> list[TodoOut]:
+    after: Position | None = None
+    if cursor is not None:
+        try:
+            after = decode_cursor(cursor)
+        except InvalidCursorError:
+            raise ProblemError(
+                400,
+                "cursor: is not a cursor this API issued",
+                type_=INVALID_CURSOR,
+                title="Invalid cursor",
+                errors=[FieldError(field="cursor", message="is not a cursor this API issued")],
+            ) from None
+    with uow_factory() as uow:
+        rows = todos.list_todos(uow, limit + 1, after)
+    page = rows[:limit]
+    if len(rows) > limit:
+        last = page[-1]
+        token = encode_cursor(Position(created_at=last.created_at, id=last.id))
+        response.headers["Link"] = f'<{request.url.path}?limit={limit}&cursor={token}>; rel="next"'
+    return [TodoOut.model_validate(todo) for todo in page]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a todo",
+    responses={
+        201: {
+            "description": "Created.",
+            "headers": {
+                "Location": {"description": "The new todo's URL.", "schema": {"type": "string"}}
+            },
+        },
+        **BAD_INPUT,
+        **BODY,
+        **UNAVAILABLE,
+    },
+)
+def create_todo(
+    body: TodoCreate, request: Request, response: Response, uow_factory: Uow
+) -> TodoOut:
+    with uow_factory(write=True) as uow:
+        todo = todos.create_todo(uow, body.text)
+        uow.commit()
+    response.headers["Location"] = f"{request.url.path}/{todo.id}"
+    return TodoOut.model_validate(todo)
+
+
+@router.get(
+    "/{todo_id}",
+    summary="Get a todo",
+    responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
+)
+def get_todo(todo_id: TodoId, uow_factory: Uow) -> TodoOut:
+    key = _parse_id(todo_id)
+    with uow_factory() as uow:
+        todo = todos.get_todo(uow, key)
+    if todo is None:
+        raise _not_found(todo_id)
+    return TodoOut.model_validate(todo)
+
+
+@router.put(
+    "/{todo_id}",
+    summary="Update a todo's text and/or completed flag",
+    responses={**BAD_INPUT, **NOT_FOUND_RESPONSE, **BODY, **UNAVAILABLE},
+)
+def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow) -> TodoOut:
+    key = _parse_id(todo_id)
+    with uow_factory(write=True) as uow:
+        todo = todos.update_todo(uow, key, text=body.text, completed=body.completed)
+        if todo is None:
+            raise _not_found(todo_id)
+        uow.commit()
+    return TodoOut.model_validate(todo)
+
+
+@router.delete(
+    "/{todo_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a todo",
+    response_class=Response,
+    responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
+)
+def delete_todo(todo_id: TodoId, uow_factory: Uow) -> None:
+    key = _parse_id(todo_id)
+    with uow_factory(write=True) as uow:
+        if not todos.delete_todo(uow, key):
+            raise _not_found(todo_id)
+        uow.commit()

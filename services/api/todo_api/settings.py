@@ -1,0 +1,21 @@
+"""The API's settings: the shared ones plus the HTTP server's."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from todo_common.settings import CommonSettings
+
+
+class ApiSettings(CommonSettings):
+    service_name: str = Field(default="todo-api", min_length=1, max_length=64)
+
+    api_host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    # SIGTERM: stop accepting, let in-flight requests finish for at most this
+    # long, close the pool, exit 0. Keep it below the ECS task's stopTimeout.
+    api_shutdown_timeout_seconds: int = Field(default=20, ge=0, le=3600)
+    # Longer than the load balancer's idle timeout (60 s on an ALB), so the
+    # server never closes a connection the balancer is about to reuse.
+    api_keepalive_timeout_seconds: int = Field(default=65, ge=1, le=4000)
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)

@@ -1,0 +1,68 @@
+"""Liveness never touches the database; readiness does; a dead database is a 503."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.services.support import assert_problem
+from todo_api.app import create_app
+from todo_api.settings import ApiSettings
+
+
+def test_health_and_ready_are_200_with_a_live_database(client: TestClient) -> None:
+    for path in ("/api/health", "/api/ready"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+
+@pytest.fixture
+def dead_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def dead_db_client(dead_port: int) -> Iterator[TestClient]:
+    settings = ApiSettings(
+        database_url=f"postgresql://postgres@127.0.0.1:{dead_port}/test",
+        database_connect_timeout_seconds=1,
+        database_pool_timeout_seconds=1,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_health_stays_200_when_the_database_is_down(dead_db_client: TestClient) -> None:
+    response = dead_db_client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_ready_is_503_problem_when_the_database_is_down(dead_db_client: TestClient) -> None:
+    problem = assert_problem(dead_db_client.get("/api/ready"), 503, instance="/api/ready")
+    assert problem["type"] == "urn:todo:problem:database-unavailable"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/todos", None),
+        ("POST", "/api/todos", {"text": "x"}),
+        ("GET", "/api/todos/00000000-0000-4000-8000-000000000000", None),
+    ],
+)
+def test_requests_needing_a_dead_database_are_503_with_retry_after(
+    dead_db_client: TestClient, method: str, path: str, body: object
+) -> None:
+    response = dead_db_client.request(method, path, json=body)
+    problem = assert_problem(response, 503)
+    assert problem["type"] == "urn:todo:problem:database-unavailable"
+    assert response.headers["retry-after"] == "1"

@@ -1,0 +1,168 @@
+"""Where the database is: URL, Secrets Manager secret (RDS shape), SQLite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from sqlalchemy import Engine, text
+
+from tests.services.support import POSTGRES_URL
+from todo_common.database import (
+    DatabaseConfigError,
+    SecretCredentials,
+    create_db_engine,
+    parse_rds_secret,
+    postgres_connect_args,
+    resolve_url,
+)
+from todo_common.settings import CommonSettings
+
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:todo/db-AbCdEf"
+
+
+def rds_secret(**overrides: Any) -> str:
+    secret = {
+        "engine": "postgres",
+        "host": "todo.cluster-abc.eu-west-1.rds.amazonaws.com",
+        "port": 5432,
+        "username": "todo_app",
+        "password": "s3cr3t/with:odd@chars",
+        "dbname": "todo",
+        "dbClusterIdentifier": "todo",
+    }
+    secret.update(overrides)
+    return json.dumps(secret)
+
+
+def stubbed_client(*secret_strings: str) -> Any:
+    """A real boto3 Secrets Manager client whose answers are stubbed (no network)."""
+    client = boto3.client(
+        "secretsmanager",
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    stubber = Stubber(client)
+    for secret_string in secret_strings:
+        stubber.add_response(
+            "get_secret_value",
+            {"ARN": ARN, "Name": "todo/db", "SecretString": secret_string},
+            {"SecretId": ARN},
+        )
+    stubber.activate()
+    return client
+
+
+def test_no_url_and_no_secret_means_sqlite_under_data_dir(tmp_path: Path) -> None:
+    url, credentials = resolve_url(CommonSettings(data_dir=tmp_path))
+    assert url.drivername == "sqlite+pysqlite"
+    assert url.database == str(tmp_path / "todo.sqlite3")
+    assert credentials is None
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg2"])
+def test_postgres_urls_use_psycopg_3(scheme: str) -> None:
+    url, _ = resolve_url(CommonSettings(database_url=f"{scheme}://u:p@db:6543/todo"))
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database, url.password) == ("db", 6543, "todo", "p")
+
+
+def test_secret_gives_host_port_db_and_the_proxy_host_overrides() -> None:
+    settings = CommonSettings(
+        database_secret_arn=ARN, database_host="todo-proxy.proxy-abc.eu-west-1.rds.amazonaws.com"
+    )
+    provider = SecretCredentials(ARN, lambda: stubbed_client(rds_secret()), ttl=300)
+    url, credentials = resolve_url(settings, provider)
+    assert credentials is provider
+    assert url.drivername == "postgresql+psycopg"
+    assert url.host == "todo-proxy.proxy-abc.eu-west-1.rds.amazonaws.com"
+    assert (url.port, url.database, url.username) == (5432, "todo", "todo_app")
+    assert url.password is None  # injected per connection, never kept in the URL
+
+
+def test_secret_mode_is_fit_for_rds_proxy() -> None:
+    args = postgres_connect_args(CommonSettings(database_secret_arn=ARN), from_secret=True)
+    assert args["sslmode"] == "verify-full"
+    assert args["sslrootcert"] == "system"
+    assert "options" not in args  # RDS Proxy refuses startup options
+    assert args["prepare_threshold"] is None  # named prepared statements pin
+
+
+def test_statement_timeout_is_a_startup_option_for_direct_connections() -> None:
+    settings = CommonSettings(
+        database_url="postgresql://u@db/todo", database_statement_timeout_ms=2500
+    )
+    args = postgres_connect_args(settings, from_secret=False)
+    assert args["options"] == "-c statement_timeout=2500"
+    assert "prepare_threshold" not in args
+
+
+def test_tls_settings_are_honoured_for_a_plain_url() -> None:
+    settings = CommonSettings(
+        database_url="postgresql://u@db/todo",
+        database_sslmode="verify-ca",
+        database_sslrootcert="/etc/ssl/rds-global-bundle.pem",
+        database_schema="todo_app",
+    )
+    args = postgres_connect_args(settings, from_secret=False)
+    assert args["sslmode"] == "verify-ca"
+    assert args["sslrootcert"] == "/etc/ssl/rds-global-bundle.pem"
+    assert "search_path=todo_app" in args["options"]
+    assert "sslmode" not in postgres_connect_args(
+        CommonSettings(database_url="postgresql://u@db/todo"), from_secret=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ("not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        (rds_secret(engine="mysql"), "not PostgreSQL"),
+        (rds_secret(password=""), "lacks password"),
+        (rds_secret(port="abc"), "port is not a number"),
+    ],
+)
+def test_bad_secrets_are_clear_errors(secret: str, message: str) -> None:
+    with pytest.raises(DatabaseConfigError, match=message):
+        parse_rds_secret(secret)
+
+
+def test_credentials_are_cached_then_refetched_after_the_ttl() -> None:
+    now = [0.0]
+    client = stubbed_client(rds_secret(password="one"), rds_secret(password="two"))
+    provider = SecretCredentials(ARN, lambda: client, ttl=60, clock=lambda: now[0])
+    assert provider.get().password == "one"
+    now[0] = 59
+    assert provider.get().password == "one"  # cached: one call so far
+    now[0] = 61
+    assert provider.get().password == "two"  # rotated secret picked up
+
+
+@pytest.mark.postgres
+def test_an_engine_from_a_secret_connects_with_the_secret_credentials(
+    postgres_admin: Engine,
+) -> None:
+    local = postgres_admin.url
+    secret = rds_secret(host=local.host, port=local.port, dbname=local.database, password="x")
+    secret = json.dumps({**json.loads(secret), "username": local.username})
+    settings = CommonSettings(database_secret_arn=ARN, database_sslmode="disable")
+    provider = SecretCredentials(ARN, lambda: stubbed_client(secret), ttl=300)
+    engine = create_db_engine(settings, provider)
+    try:
+        with engine.connect() as conn:
+            user = conn.execute(text("SELECT current_user")).scalar_one()
+            app = conn.execute(text("SHOW application_name")).scalar_one()
+        assert user == local.username
+        assert app == "todo"
+    finally:
+        engine.dispose()
+
+
+def test_postgres_url_default_is_the_local_test_database() -> None:
+    assert "127.0.0.1:5432/test" in POSTGRES_URL

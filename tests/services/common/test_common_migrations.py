@@ -1,0 +1,97 @@
+"""Migrations own the schema: they match the models, apply once, undo cleanly."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+
+from tests.services.support import POSTGRES_URL
+from todo_common.database import create_db_engine
+from todo_common.migrate import alembic_config, current_revision, head_revision, upgrade
+from todo_common.models import Base
+from todo_common.settings import CommonSettings
+
+
+def _postgres_schema(request: pytest.FixtureRequest) -> CommonSettings:
+    """Settings for a fresh, empty schema of the test database (dropped after)."""
+    admin: Engine = request.getfixturevalue("postgres_admin")
+    schema = f"todo_migrate_{uuid.uuid4().hex}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+    request.addfinalizer(drop)
+    return CommonSettings(database_url=POSTGRES_URL, database_schema=schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        settings = CommonSettings(data_dir=tmp_path)
+    else:
+        settings = _postgres_schema(request)
+    engine = create_db_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_creates_the_schema_the_models_describe(empty_engine: Engine) -> None:
+    assert current_revision(empty_engine) is None
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
+    assert {"todos", "alembic_version"} <= set(inspect(empty_engine).get_table_names())
+    with empty_engine.connect() as conn:
+        drift = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert drift == []
+
+
+def test_upgrade_twice_is_a_no_op_and_downgrade_undoes(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
+    upgrade(empty_engine, "base") if False else None  # upgrade() only goes forward
+
+    with empty_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert "todos" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine)
+    assert "todos" in inspect(empty_engine).get_table_names()
+
+
+@pytest.mark.postgres
+def test_concurrent_starts_migrate_once(request: pytest.FixtureRequest) -> None:
+    settings = _postgres_schema(request)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        engine = create_db_engine(settings)
+        try:
+            upgrade(engine)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine = create_db_engine(settings)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

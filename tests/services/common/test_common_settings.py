@@ -1,0 +1,101 @@
+"""Typed settings: defaults, validation, and the one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from todo_api.settings import ApiSettings
+from todo_common.settings import CommonSettings, SettingsError, load_settings
+
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:todo/db-AbCdEf"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for field in ApiSettings.model_fields:
+        monkeypatch.delenv(field.upper(), raising=False)
+
+
+def test_defaults_need_nothing_installed() -> None:
+    settings = load_settings(ApiSettings)
+    assert settings.database_url is None
+    assert settings.database_secret_arn is None
+    assert settings.data_dir == Path("data")
+    assert settings.api_host == "127.0.0.1"
+    assert settings.api_port == 8000
+    assert settings.api_max_body_bytes == 64 * 1024
+    assert (settings.database_pool_size, settings.database_max_overflow) == (10, 0)
+    assert settings.database_statement_timeout_ms == 0
+    assert settings.service_name == "todo-api"
+
+
+def test_environment_is_read_case_insensitively_and_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_PORT", "9000")
+    monkeypatch.setenv("log_level", "debug")
+    monkeypatch.setenv("DATABASE_MIGRATE", "false")
+    monkeypatch.setenv("DATABASE_SECRET_ARN", ARN)
+    settings = load_settings(ApiSettings)
+    assert settings.api_port == 9000
+    assert settings.log_level == "DEBUG"
+    assert settings.database_migrate is False
+    assert settings.secret_region == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"API_PORT": "x"}, "API_PORT"),
+        ({"DATABASE_POOL_SIZE": "500"}, "DATABASE_POOL_SIZE"),
+        ({"DATABASE_URL": "redis://localhost"}, "DATABASE_URL"),
+        ({"DATABASE_SCHEMA": "Robert'); DROP TABLE todos;--"}, "DATABASE_SCHEMA"),
+        ({"DATABASE_SSLMODE": "sometimes"}, "DATABASE_SSLMODE"),
+        ({"DATABASE_SECRET_ARN": "arn:aws:iam::123456789012:role/x"}, "DATABASE_SECRET_ARN"),
+    ],
+)
+def test_invalid_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(ApiSettings)
+    message = str(caught.value)
+    assert message.startswith(f"invalid setting {named}: ")
+    assert "\n" not in message
+
+
+def test_url_and_secret_together_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/d")
+    monkeypatch.setenv("DATABASE_SECRET_ARN", ARN)
+    with pytest.raises(SettingsError, match=r"DATABASE_URL, DATABASE_SECRET_ARN: set one"):
+        load_settings(CommonSettings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("DATABASE_STATEMENT_TIMEOUT_MS", "5000"), ("DATABASE_SCHEMA", "app")]
+)
+def test_startup_options_are_refused_with_a_secret(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("DATABASE_SECRET_ARN", ARN)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match="RDS Proxy refuses startup options"):
+        load_settings(CommonSettings)
+
+
+def test_several_errors_stay_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_PORT", "-1")
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(ApiSettings)
+    message = str(caught.value)
+    assert "API_PORT: " in message
+    assert "LOG_LEVEL: " in message
+    assert len(message.splitlines()) == 1
+
+
+def test_the_database_url_is_not_shown_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://user:hunter2@db/todo")
+    assert "hunter2" not in repr(load_settings(ApiSettings))

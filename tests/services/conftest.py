@@ -1,0 +1,109 @@
+"""Fixtures shared by the service tests: a migrated, empty database per test.
+
+``db`` is parametrized over the embedded SQLite file and the real PostgreSQL
+(marker ``postgres``). PostgreSQL isolation across pytest-xdist workers: each
+worker migrates its own schema (``todo_test_<run>_<worker>``) once, and every test
+starts from an empty ``todos`` table. Where PostgreSQL is unreachable those
+tests skip with the reason, unless ``REQUIRE_POSTGRES=1`` (CI), which turns
+the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+
+from tests.services.support import POSTGRES_URL, Database, postgres_required, postgres_settings
+from todo_api.app import create_app
+from todo_api.settings import ApiSettings
+from todo_common.database import SQLITE_FILE, create_db_engine
+from todo_common.migrate import upgrade
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """An engine on the test database, or skip (fail under REQUIRE_POSTGRES=1)."""
+    engine = create_engine(POSTGRES_URL, poolclass=NullPool, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as error:
+        reason = f"PostgreSQL unreachable at {engine.url!r}: {error.orig}"
+        if postgres_required():
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema(postgres_admin: Engine) -> Iterator[str]:
+    """This worker's own schema, migrated to head; dropped at the end."""
+    # Unique per run and worker: several checkouts on one machine share its
+    # PostgreSQL, and may run their suites at the same time.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    schema = f"todo_test_{run}_{worker}".lower()
+    with postgres_admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_db_engine(postgres_settings(schema))
+    upgrade(engine)
+    engine.dispose()
+    yield schema
+    with postgres_admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test copies it (faster than migrating)."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    engine = create_db_engine(ApiSettings(data_dir=folder))
+    upgrade(engine)
+    engine.dispose()
+    return folder / SQLITE_FILE
+
+
+def make_database(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, **overrides: object
+) -> Database:
+    if kind == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copy(template, tmp_path / SQLITE_FILE)
+        settings = ApiSettings.model_validate({"data_dir": tmp_path, **overrides})
+        return Database(kind, settings, create_db_engine(settings))
+    schema: str = request.getfixturevalue("postgres_schema")
+    settings = postgres_settings(schema, **overrides)
+    engine = create_db_engine(settings)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE todos"))
+    return Database(kind, settings, engine)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    database = make_database(request.param, tmp_path, request)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def app(db: Database) -> FastAPI:
+    return create_app(db.settings, db.engine)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
