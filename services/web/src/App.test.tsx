@@ -292,3 +292,27 @@ describe('completing and deleting', () => {
     expect(alert.closest('li')?.textContent).toContain('Sticky');
   });
 });
+
+describe('activity panel', () => {
+  it('lists events by type and text and loads older pages through the Link cursor', async () => {
+    const milk = makeTodo('Buy milk');
+    const newest = makeEvent('todo.completed', milk);
+    const older = makeEvent('todo.deleted', milk, { text: null });
+    const { api, user } = setup({
+      'GET /api/todos': () => page([]),
+      'GET /api/activity': ({ query }) =>
+        query.get('cursor') === 'older' ? page([older]) : page([newest], 'older', ACTIVITY_PATH),
+    });
+    const activity = screen.getByRole('region', { name: 'Activity' });
+
+    const completed = await within(activity).findByText('todo.completed');
+    expect(completed.closest('li')?.textContent).toContain('Buy milk');
+
+    await user.click(within(activity).getByRole('button', { name: 'Load older activity' }));
+
+    const deleted = await within(activity).findByText('todo.deleted');
+    expect(deleted.closest('li')?.textContent).toContain('(text not recorded)');
+    expect(api.calls('GET /api/activity').at(-1)?.query.get('cursor')).toBe('older');
+    expect(within(activity).queryByRole('button', { name: 'Load older activity' })).toBeNull();
+  });
+});

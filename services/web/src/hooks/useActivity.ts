@@ -108,7 +108,6 @@ export function useActivity(pollMs: number = ACTIVITY_POLL_MS): UseActivity {
 
     const schedule = () => {
       clearTimeout(timer);
-      if (isPageHidden()) return;
       timer = setTimeout(poll, Math.min(pollMs * 2 ** failures, MAX_POLL_BACKOFF_MS));
     };
 
