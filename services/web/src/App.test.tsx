@@ -251,6 +251,32 @@ describe('completing and deleting', () => {
     expect(entry.closest('li')?.textContent).toContain('Buy milk');
   });
 
+  it('ticks the checkbox at once and unticks it when the API refuses', async () => {
+    const todo = makeTodo('Buy milk');
+    let answer: ((response: Response) => void) | undefined;
+    const { user } = setup({
+      'GET /api/todos': () => page([todo]),
+      'PUT /api/todos/:id': () =>
+        new Promise<Response>((resolve) => {
+          answer = resolve;
+        }),
+    });
+    const checkbox = await screen.findByRole<HTMLInputElement>('checkbox', {
+      name: 'Complete "Buy milk"',
+    });
+
+    await user.click(checkbox);
+
+    // Checked while the request is still in flight (Playwright's check() relies on it).
+    expect(checkbox.checked).toBe(true);
+    await waitFor(() => expect(answer).toBeDefined());
+    answer?.(problem(409, 'The todo was changed elsewhere; reload and try again.'));
+    expect((await screen.findByRole('alert')).textContent).toBe(
+      'The todo was changed elsewhere; reload and try again.',
+    );
+    expect(checkbox.checked).toBe(false);
+  });
+
   it('deletes a todo and moves focus to the one that took its place', async () => {
     const todos = [makeTodo('First'), makeTodo('Second'), makeTodo('Third')];
     const { api, user } = setup({

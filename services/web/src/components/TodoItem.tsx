@@ -23,6 +23,9 @@ export function TodoItem({ todo, onUpdate, onDelete, announce }: TodoItemProps) 
   const [draft, setDraft] = useState(todo.text);
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState<Pending>(null);
+  // Shown at once on click, so the checkbox follows the pointer; reverted if the API refuses.
+  const [optimisticCompleted, setOptimisticCompleted] = useState<boolean | null>(null);
+  const completed = optimisticCompleted ?? todo.completed;
   const editButtonRef = useRef<HTMLButtonElement>(null);
   const editInputRef = useRef<HTMLInputElement>(null);
   const returnFocus = useRef(false);
@@ -57,6 +60,7 @@ export function TodoItem({ todo, onUpdate, onDelete, announce }: TodoItemProps) 
   async function toggle() {
     if (pending) return;
     setPending('toggle');
+    setOptimisticCompleted(!todo.completed);
     setError(null);
     try {
       const updated = await onUpdate(todo.id, { completed: !todo.completed });
@@ -64,6 +68,7 @@ export function TodoItem({ todo, onUpdate, onDelete, announce }: TodoItemProps) 
     } catch (caught) {
       setError(errorMessage(caught));
     } finally {
+      setOptimisticCompleted(null);
       setPending(null);
     }
   }
@@ -116,7 +121,7 @@ export function TodoItem({ todo, onUpdate, onDelete, announce }: TodoItemProps) 
     }
   }
 
-  const className = ['todo', todo.completed ? 'todo--done' : '', pending ? 'todo--pending' : '']
+  const className = ['todo', completed ? 'todo--done' : '', pending ? 'todo--pending' : '']
     .filter(Boolean)
     .join(' ');
 
@@ -127,7 +132,7 @@ export function TodoItem({ todo, onUpdate, onDelete, announce }: TodoItemProps) 
           id={checkboxId}
           type="checkbox"
           className="todo__check"
-          checked={todo.completed}
+          checked={completed}
           onChange={toggle}
           aria-label={`Complete ${quoted}`}
           aria-describedby={error && !editing ? errorId : undefined}
