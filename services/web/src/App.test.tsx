@@ -21,7 +21,10 @@ const ACTIVITY_PATH = '/api/activity?limit=20';
 
 /** Renders the app against `routes`; activity polling is slowed so it stays out of the way. */
 function setup(routes: Routes) {
-  const api = mockFetch({ 'GET /api/activity': () => page([], undefined, ACTIVITY_PATH), ...routes });
+  const api = mockFetch({
+    'GET /api/activity': () => page([], undefined, ACTIVITY_PATH),
+    ...routes,
+  });
   const user = userEvent.setup();
   render(<App activityPollMs={60_000} />);
   return { api, user };
@@ -51,7 +54,9 @@ describe('todo list', () => {
     await findTodoTexts(['Buy milk', 'Walk the dog']);
 
     expect(screen.queryByText('Loading todos…')).toBeNull();
-    const done = screen.getByRole<HTMLInputElement>('checkbox', { name: 'Complete "Walk the dog"' });
+    const done = screen.getByRole<HTMLInputElement>('checkbox', {
+      name: 'Complete "Walk the dog"',
+    });
     expect(done.checked).toBe(true);
     expect(screen.getByRole('button', { name: 'Edit "Buy milk"' })).toBeTruthy();
     expect(screen.getByRole('button', { name: 'Delete "Buy milk"' })).toBeTruthy();
@@ -177,7 +182,7 @@ describe('editing', () => {
   it('turns the text into a labelled input and saves with Enter', async () => {
     const todo = makeTodo('Buy milk');
     const { api, user } = setup(
-      editRoutes(todo, ({ body }) => json({ ...todo, ...(body as object), updatedAt: todo.createdAt })),
+      editRoutes(todo, ({ body }) => json({ ...todo, ...(body as Partial<Todo>) })),
     );
     await user.click(await screen.findByRole('button', { name: 'Edit "Buy milk"' }));
 
@@ -234,7 +239,7 @@ describe('completing and deleting', () => {
       'GET /api/activity': () => page(events, undefined, ACTIVITY_PATH),
       'PUT /api/todos/:id': ({ body }) => {
         events = [makeEvent('todo.completed', todo)];
-        return json({ ...todo, ...(body as object) });
+        return json({ ...todo, ...(body as Partial<Todo>) });
       },
     });
     const checkbox = await screen.findByRole<HTMLInputElement>('checkbox', {

@@ -1,5 +1,16 @@
+// @vitest-environment node
 import { describe, expect, it } from 'vitest';
-import { html, json, makeEvent, makeTodo, mockFetch, networkDown, noContent, page, problem } from '../test/http.ts';
+import {
+  html,
+  json,
+  makeEvent,
+  makeTodo,
+  mockFetch,
+  networkDown,
+  noContent,
+  page,
+  problem,
+} from '../test/http.ts';
 import {
   ApiError,
   UNREACHABLE_MESSAGE,
@@ -82,7 +93,11 @@ describe('errors', () => {
     });
 
     const error = await rejection(createTodo(' '));
-    expect(error).toMatchObject({ kind: 'problem', status: 422, message: 'text: must not be blank' });
+    expect(error).toMatchObject({
+      kind: 'problem',
+      status: 422,
+      message: 'text: must not be blank',
+    });
     expect(error.fieldMessage('text')).toBe('must not be blank');
     expect(error.problem?.requestId).toBe('req-1');
   });
@@ -111,7 +126,11 @@ describe('errors', () => {
     mockFetch({ 'GET /api/todos': networkDown });
 
     const error = await rejection(listTodos());
-    expect(error).toMatchObject({ kind: 'unreachable', status: null, message: UNREACHABLE_MESSAGE });
+    expect(error).toMatchObject({
+      kind: 'unreachable',
+      status: null,
+      message: UNREACHABLE_MESSAGE,
+    });
   });
 
   it('reports other non-problem errors as unexpected, with the status', async () => {

@@ -78,8 +78,8 @@ async function readJsonBody(response: Response): Promise<unknown> {
 async function toApiError(response: Response): Promise<ApiError> {
   const problem = toProblem(await readJsonBody(response), response.status);
   if (problem) {
-    const message = problem.detail ?? (problem.title || `Request failed (HTTP ${response.status}).`);
-    return new ApiError('problem', message, response.status, problem);
+    const fallback = problem.title || `Request failed (HTTP ${response.status}).`;
+    return new ApiError('problem', problem.detail ?? fallback, response.status, problem);
   }
   if (GATEWAY_STATUSES.has(response.status)) {
     return new ApiError('unreachable', UNREACHABLE_MESSAGE, response.status);
@@ -118,7 +118,8 @@ async function send(
 async function decode<T>(response: Response, guard: (value: unknown) => value is T): Promise<T> {
   const body = await readJsonBody(response);
   if (!guard(body)) {
-    throw new ApiError('unexpected', 'Unexpected response from the API. Try again.', response.status);
+    const message = 'Unexpected response from the API. Try again.';
+    throw new ApiError('unexpected', message, response.status);
   }
   return body;
 }
@@ -168,5 +169,8 @@ export async function listActivity(options: ListOptions = {}): Promise<Page<Acti
   const query = listQuery(options, ACTIVITY_PAGE_SIZE);
   const response = await send('GET', `/activity?${query}`, options);
   const items = await decode(response, isActivityList);
-  return { items: items.map(toActivityEvent), nextCursor: nextCursor(response.headers.get('Link')) };
+  return {
+    items: items.map(toActivityEvent),
+    nextCursor: nextCursor(response.headers.get('Link')),
+  };
 }

@@ -55,12 +55,18 @@ export function activityReducer(state: ActivityState, action: Action): ActivityS
         ...state,
         status: 'ready',
         error: null,
-        events: state.loadedOlder ? mergeEvents(action.page.items, state.events) : action.page.items,
+        events: state.loadedOlder
+          ? mergeEvents(action.page.items, state.events)
+          : action.page.items,
         olderCursor: state.loadedOlder ? state.olderCursor : action.page.nextCursor,
       };
     case 'refreshFailed':
       // Keep what is on screen; the error says it may be stale.
-      return { ...state, status: state.status === 'loading' ? 'error' : state.status, error: action.error };
+      return {
+        ...state,
+        status: state.status === 'loading' ? 'error' : state.status,
+        error: action.error,
+      };
     case 'loadOlder':
       return { ...state, loadingOlder: true, loadOlderError: null };
     case 'loadedOlder':

@@ -62,7 +62,12 @@ export function mockFetch(routes: Routes) {
   };
 }
 
-export function json(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}) {
+interface JsonInit {
+  status?: number;
+  headers?: Record<string, string>;
+}
+
+export function json(body: unknown, init: JsonInit = {}) {
   return new Response(JSON.stringify(body), {
     status: init.status ?? 200,
     headers: { 'Content-Type': 'application/json', ...init.headers },
