@@ -70,6 +70,27 @@ lock: $(UV) ## Re-resolve every lock file from pyproject.toml and services/*/req
 	done
 	npm install --package-lock-only --no-audit --no-fund --loglevel=error
 
+# ---------------------------------------------------------------- web front end
+# services/web has its own package.json and lock (React + Vite); the infra
+# deploys its build output, services/web/dist, to S3 behind CloudFront.
+WEB := services/web
+
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: web-install
+web-install: $(WEB)/node_modules/.installed ## Install the web app's toolchain from services/web/package-lock.json
+
+.PHONY: web-test
+web-test: $(WEB)/node_modules/.installed ## Web app: strict TypeScript check and the Vitest suite
+	cd $(WEB) && npm run --silent typecheck
+	cd $(WEB) && npm run --silent test
+
+.PHONY: web-build
+web-build: $(WEB)/node_modules/.installed ## Web app: production build into services/web/dist
+	cd $(WEB) && npm run --silent build
+
 # ---------------------------------------------------------------- synth and gate
 .PHONY: synth
 synth: $(VENV)/.installed node_modules/.installed ## Synthesize the pipeline and every environment into cdk.out (cdk-nag runs here)
