@@ -127,7 +127,7 @@ pytest: install ## The pytest suite alone, in parallel
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 .PHONY: test
-test: install lint pytest ## Everything CI runs: lint, types and the whole test suite
+test: install lint pytest web-test ## Everything CI runs: lint, types, the pytest suite and the web app tests
 
 .PHONY: snapshot-update
 snapshot-update: install ## Accept template changes into the snapshot files (review the diff!)
@@ -153,4 +153,4 @@ clean: ## Remove build output (keeps the virtualenvs)
 
 .PHONY: distclean
 distclean: clean ## Remove build output and every installed toolchain
-	rm -rf $(VENV) $(TOOLS) $(BOOT) node_modules
+	rm -rf $(VENV) $(TOOLS) $(BOOT) node_modules $(WEB)/node_modules $(WEB)/dist
