@@ -35,7 +35,10 @@ def main() -> int:
     from pipeline.buildspec import Buildspec  # noqa: PLC0415
 
     app = build_app(
-        config=config, cli_version=cli_version(), synth_buildspec=Buildspec.load("synth")
+        config=config,
+        cli_version=cli_version(),
+        synth_buildspec=Buildspec.load("synth"),
+        services_dir=ROOT / "services",
     )
     app.synth()
     return 0

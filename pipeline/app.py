@@ -9,6 +9,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from pipeline.buildspec import Buildspec
 from pipeline.config import DeliveryConfig
+from pipeline.images import service_images
 from pipeline.pipeline_stack import PipelineStack
 
 
@@ -17,6 +18,7 @@ def build_app(
     config: DeliveryConfig,
     cli_version: str,
     synth_buildspec: Buildspec,
+    services_dir: Path,
     outdir: Path | None = None,
 ) -> App:
     # Same commit, same bytes: no analytics resource (the CLI would add one, in-process synth
@@ -40,6 +42,12 @@ def build_app(
         config=config,
         cli_version=cli_version,
         synth_buildspec=synth_buildspec,
+        images=service_images(
+            project=config.project.name,
+            account=config.pipeline.account,
+            region=config.pipeline.region,
+            services_dir=services_dir,
+        ),
     )
     # cdk-nag runs at every synth, over every stage: an unacknowledged finding stops synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
@@ -17,6 +18,7 @@ from infra.escape_hatch import cfn_resource
 from pipeline.acknowledgments import explain_generated_resources
 from pipeline.buildspec import Buildspec
 from pipeline.config import DeliveryConfig
+from pipeline.images import ServiceImage
 from pipeline.stage import EnvironmentStage
 
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
@@ -32,6 +34,7 @@ class PipelineStack(Stack):
         config: DeliveryConfig,
         cli_version: str,
         synth_buildspec: Buildspec,
+        images: Mapping[str, ServiceImage],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -96,7 +99,11 @@ class PipelineStack(Stack):
         self.stages: dict[str, EnvironmentStage] = {}
         for environment in config.environments:
             stage = EnvironmentStage(
-                self, environment.name, project=config.project, environment=environment
+                self,
+                environment.name,
+                project=config.project,
+                environment=environment,
+                images=images,
             )
             pre: list[pipelines.Step] = []
             if environment.approval_required:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Environment, RemovalPolicy, Stage, Tags
 from constructs import Construct
 
 from infra.network import NetworkStack
 from pipeline.config import EnvironmentConfig, ProjectConfig
+from pipeline.images import ServiceImage
 
 
 class EnvironmentStage(Stage):
@@ -19,6 +22,7 @@ class EnvironmentStage(Stage):
         *,
         project: ProjectConfig,
         environment: EnvironmentConfig,
+        images: Mapping[str, ServiceImage],
     ) -> None:
         super().__init__(
             scope,
@@ -27,6 +31,8 @@ class EnvironmentStage(Stage):
         )
         prefix = f"{project.name}-{environment.name}"
         removal_policy = RemovalPolicy.RETAIN if environment.protect_data else RemovalPolicy.DESTROY
+        # Images live in the pipeline account's repositories; every stage pulls the same URIs.
+        self.images = images
 
         self.network = NetworkStack(
             self,

@@ -11,7 +11,7 @@ import pytest
 
 from infra.compliance import MIN_REASON_LENGTH
 from policies.gate import nag_report, run_cfn_lint, run_checkov, templates_in
-from tests.support.assembly import Assembly
+from tests.support.assembly import ROOT, Assembly
 
 
 def test_cdk_nag_has_no_unacknowledged_finding(assembly: Assembly) -> None:
@@ -115,6 +115,7 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
         config=load_config(),
         cli_version="0.0.0",
         synth_buildspec=Buildspec.load("synth"),
+        services_dir=ROOT / "services",
         outdir=tmp_path,
     )
     with pytest.raises(RuntimeError, match="ValidationFailed"):
