@@ -106,6 +106,15 @@ gate: $(TOOLS)/.installed ## Policy gate over cdk.out: cfn-lint and checkov (cdk
 plan: $(VENV)/.installed ## Print the plan read from cdk.out: environments, stacks, pipeline stages
 	$(PY) -m pipeline.plan $(OUT)
 
+BASE ?= origin/main
+.PHONY: diff
+diff: $(VENV)/.installed ## What merging would change, per environment: template diff of BASE (git ref) vs this tree
+	rm -rf build/diff && mkdir -p build/diff/base
+	git archive --format=tar $(BASE) | tar -x -C build/diff/base
+	cd build/diff/base && CDK_OUTDIR=$(CURDIR)/build/diff/base.out $(CURDIR)/$(PY) app.py
+	CDK_OUTDIR=$(CURDIR)/build/diff/head.out $(PY) app.py
+	$(PY) -m pipeline.template_diff build/diff/base.out build/diff/head.out | tee build/diff/report.md
+
 .PHONY: run
 run: install synth gate plan ## Install, synthesize, pass the policy gate and print the plan
 

@@ -1,8 +1,9 @@
 """The policy gate over a synthesized cloud assembly: cfn-lint and checkov.
 
 cdk-nag already ran inside synthesis (an unacknowledged finding stops it), so here it is only
-reported. The scanners run from their own virtualenv (.venv-tools) because checkov pins an old
-boto3. `python -m policies.gate cdk.out` prints a summary and exits 1 on any finding.
+reported. checkov runs from its own virtualenv (.venv-tools) because it pins an old boto3;
+cfn-lint lives in the project environment. `python -m policies.gate cdk.out` prints a summary
+and exits 1 on any finding.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
+PROJECT_BIN = Path(sys.executable).parent
 CHECKOV_CONFIG = Path(__file__).resolve().parent / "checkov.yaml"
 
 
@@ -47,7 +49,7 @@ def templates_in(assembly: Path) -> list[Path]:
 def run_cfn_lint(templates: list[Path]) -> list[Finding]:
     """cfn-lint errors and warnings (informational notes do not count)."""
     completed = subprocess.run(  # noqa: S603 - our own tool path and file list, no shell
-        [str(TOOLS_BIN / "cfn-lint"), "--format", "json", "--", *map(str, templates)],
+        [str(PROJECT_BIN / "cfn-lint"), "--format", "json", "--", *map(str, templates)],
         capture_output=True,
         text=True,
         check=False,
