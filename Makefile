@@ -15,6 +15,7 @@ TOOLS := .venv-tools
 CDK := node_modules/.bin/cdk
 OUT ?= cdk.out
 PYTEST_WORKERS ?= auto
+SCAN_THRESHOLD ?= HIGH
 
 # Node 20 prints an end-of-life banner on every jsii start; the CLI must not phone home.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -105,6 +106,10 @@ gate: $(TOOLS)/.installed ## Policy gate over cdk.out: cfn-lint and checkov (cdk
 .PHONY: plan
 plan: $(VENV)/.installed ## Print the plan read from cdk.out: environments, stacks, pipeline stages
 	$(PY) -m pipeline.plan $(OUT)
+
+.PHONY: scan-gate
+scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRESHOLD (default HIGH) for this commit's images
+	$(PY) -m pipeline.scan_gate --threshold $(SCAN_THRESHOLD)
 
 BASE ?= origin/main
 .PHONY: diff
