@@ -111,6 +111,19 @@ plan: $(VENV)/.installed ## Print the plan read from cdk.out: environments, stac
 scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRESHOLD (default HIGH) for this commit's images
 	$(PY) -m pipeline.scan_gate --threshold $(SCAN_THRESHOLD)
 
+.PHONY: releases
+releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment
+	$(PY) -m pipeline.release list
+
+.PHONY: release-record
+release-record: $(VENV)/.installed ## Record this commit as the release of ENV (run by the pipeline after each deploy)
+	$(PY) -m pipeline.release record --environment $(ENV)
+
+.PHONY: bake
+bake: $(VENV)/.installed ## Wait BAKE_MINUTES and fail if any alarm of ENV fires (BAKE_ROLE_ARN: role to read them)
+	$(PY) -m pipeline.bake --environment $(ENV) --minutes $(BAKE_MINUTES) \
+		$(if $(BAKE_ROLE_ARN),--role-arn $(BAKE_ROLE_ARN))
+
 BASE ?= origin/main
 .PHONY: diff
 diff: $(VENV)/.installed ## What merging would change, per environment: template diff of BASE (git ref) vs this tree
