@@ -111,6 +111,12 @@ plan: $(VENV)/.installed ## Print the plan read from cdk.out: environments, stac
 scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRESHOLD (default HIGH) for this commit's images
 	$(PY) -m pipeline.scan_gate --threshold $(SCAN_THRESHOLD)
 
+.PHONY: change-report
+change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
+	$(PY) -m pipeline.change_report --environment $(ENV) --assembly $(OUT) \
+		--out build/reports/$(ENV).md --commit "$${CODEBUILD_RESOLVED_SOURCE_VERSION:-local}" \
+		$(if $(LOOKUP_ROLE_ARN),--role-arn $(LOOKUP_ROLE_ARN)) $(CHANGE_REPORT_FLAGS)
+
 .PHONY: releases
 releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment
 	$(PY) -m pipeline.release list

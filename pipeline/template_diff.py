@@ -143,7 +143,7 @@ def _read(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _stacks_by_environment(assembly: Path) -> dict[str, dict[str, dict[str, Any]]]:
+def stacks_by_environment(assembly: Path) -> dict[str, dict[str, dict[str, Any]]]:
     """{environment: {stack name: template}}; the pipeline's own stack is "pipeline"."""
     found: dict[str, dict[str, dict[str, Any]]] = {}
 
@@ -212,24 +212,30 @@ def _resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resour
     return changes
 
 
+Templates = dict[str, dict[str, Any]]  # stack name -> template
+
+
+def diff_environment(environment: str, old: Templates, new: Templates) -> EnvironmentDiff:
+    """Stack by stack changes of one environment; a stack missing on one side is added/removed."""
+    stacks = []
+    for name in sorted(old.keys() | new.keys()):
+        old_template, new_template = old.get(name), new.get(name)
+        changes = tuple(_resource_changes(old_template or {}, new_template or {}))
+        if old_template is None:
+            stacks.append(StackDiff(stack=name, kind="added", changes=changes))
+        elif new_template is None:
+            stacks.append(StackDiff(stack=name, kind="removed", changes=changes))
+        elif changes:
+            stacks.append(StackDiff(stack=name, kind="changed", changes=changes))
+    return EnvironmentDiff(environment=environment, stacks=tuple(stacks))
+
+
 def diff_assemblies(base: Path, head: Path) -> list[EnvironmentDiff]:
-    base_stacks, head_stacks = _stacks_by_environment(base), _stacks_by_environment(head)
+    base_stacks, head_stacks = stacks_by_environment(base), stacks_by_environment(head)
     ordered = list(head_stacks) + [env for env in base_stacks if env not in head_stacks]
-    diffs = []
-    for environment in ordered:
-        old_env, new_env = base_stacks.get(environment, {}), head_stacks.get(environment, {})
-        stacks = []
-        for name in sorted(old_env.keys() | new_env.keys()):
-            old, new = old_env.get(name), new_env.get(name)
-            changes = tuple(_resource_changes(old or {}, new or {}))
-            if old is None:
-                stacks.append(StackDiff(stack=name, kind="added", changes=changes))
-            elif new is None:
-                stacks.append(StackDiff(stack=name, kind="removed", changes=changes))
-            elif changes:
-                stacks.append(StackDiff(stack=name, kind="changed", changes=changes))
-        diffs.append(EnvironmentDiff(environment=environment, stacks=tuple(stacks)))
-    return diffs
+    return [
+        diff_environment(env, base_stacks.get(env, {}), head_stacks.get(env, {})) for env in ordered
+    ]
 
 
 def _row(change: ResourceChange) -> str:

@@ -1,0 +1,127 @@
+"""Change report: what deploying this commit would change in one environment, before approval.
+
+Reads the templates CloudFormation has deployed for each of the environment's stacks (through
+the read-only CDK bootstrap lookup role of that account), compares them with this commit's
+templates in cdk.out, and writes a Markdown report: resources added, changed, replaced and
+removed (stateful replacements in bold), IAM and security-group changes, and every permission
+the change would broaden. The pipeline stores the report, links it from the approval and
+sends it to the environment's notification topic.
+
+    python -m pipeline.change_report --environment staging --assembly cdk.out --out report.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from pipeline import permissions
+from pipeline.template_diff import diff_environment, render_markdown, stacks_by_environment
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+
+def deployed_template(
+    cloudformation: CloudFormationClient, stack_name: str
+) -> dict[str, Any] | None:
+    """The template of the deployed stack, or None when the stack does not exist yet."""
+    try:
+        body = cloudformation.get_template(StackName=stack_name, TemplateStage="Original")[
+            "TemplateBody"
+        ]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    # boto3 already decodes JSON bodies into a dict; YAML-deployed stacks come back as text.
+    return body if isinstance(body, dict) else json.loads(str(body))
+
+
+def build_report(
+    *,
+    environment: str,
+    deployed: dict[str, dict[str, Any]],
+    proposed: dict[str, dict[str, Any]],
+    commit: str,
+) -> tuple[str, list[permissions.Grant]]:
+    """The Markdown report and the broadened grants (for the caller's exit decision)."""
+    diff = diff_environment(environment, deployed, proposed)
+    broadened = {
+        stack: permissions.broadened(deployed.get(stack, {}), template)
+        for stack, template in proposed.items()
+    }
+    text = "\n".join(
+        [
+            f"# Change report: {environment} at {commit[:12]}",
+            "",
+            render_markdown([diff]).replace("## Template diff\n\n", ""),
+            "## Permissions",
+            "",
+            permissions.render(broadened),
+        ]
+    )
+    return text, [grant for grants in broadened.values() for grant in grants]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="What deploying this commit would change")
+    parser.add_argument("--environment", required=True)
+    parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--role-arn", help="read-only role in the environment's account")
+    parser.add_argument("--commit", default="unknown")
+    parser.add_argument(
+        "--fail-on-wildcard",
+        action="store_true",
+        help="exit 1 when the change adds a wildcard grant (used before production)",
+    )
+    args = parser.parse_args(argv)
+
+    environments = stacks_by_environment(args.assembly)
+    if args.environment not in environments:
+        print(f"change report: no stage {args.environment!r} in {args.assembly}", file=sys.stderr)
+        return 2
+    proposed = environments[args.environment]
+
+    import boto3  # noqa: PLC0415
+
+    from pipeline.config import load_config  # noqa: PLC0415
+
+    region = load_config().environment(args.environment).region
+    session = boto3.session.Session(region_name=region)
+    if args.role_arn:
+        credentials = session.client("sts").assume_role(
+            RoleArn=args.role_arn, RoleSessionName=f"change-report-{args.environment}"
+        )["Credentials"]
+        session = boto3.session.Session(
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+    cloudformation = session.client("cloudformation")
+    deployed = {
+        name: template
+        for name in proposed
+        if (template := deployed_template(cloudformation, name)) is not None
+    }
+    text, broadened = build_report(
+        environment=args.environment, deployed=deployed, proposed=proposed, commit=args.commit
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+    if args.fail_on_wildcard and any(grant.wildcard for grant in broadened):
+        print("change report: the change adds wildcard permissions", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
