@@ -107,6 +107,10 @@ gate: $(TOOLS)/.installed ## Policy gate over cdk.out: cfn-lint and checkov (cdk
 plan: $(VENV)/.installed ## Print the plan read from cdk.out: environments, stacks, pipeline stages
 	$(PY) -m pipeline.plan $(OUT)
 
+.PHONY: images
+images: $(VENV)/.installed ## Build and push this commit's service images whose tags are not published yet (needs Docker)
+	$(PY) -m pipeline.build_images
+
 .PHONY: scan-gate
 scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRESHOLD (default HIGH) for this commit's images
 	$(PY) -m pipeline.scan_gate --threshold $(SCAN_THRESHOLD)
@@ -115,7 +119,9 @@ scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRES
 change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
 	$(PY) -m pipeline.change_report --environment $(ENV) --assembly $(OUT) \
 		--out build/reports/$(ENV).md --commit "$${CODEBUILD_RESOLVED_SOURCE_VERSION:-local}" \
-		$(if $(LOOKUP_ROLE_ARN),--role-arn $(LOOKUP_ROLE_ARN)) $(CHANGE_REPORT_FLAGS)
+		$(if $(LOOKUP_ROLE_ARN),--role-arn $(LOOKUP_ROLE_ARN)) \
+		$(if $(REPORT_S3_URI),--upload $(REPORT_S3_URI) --review-url "$(REVIEW_URL)") \
+		$(if $(NOTIFY_TOPIC_ARN),--topic-arn $(NOTIFY_TOPIC_ARN)) $(CHANGE_REPORT_FLAGS)
 
 .PHONY: releases
 releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment

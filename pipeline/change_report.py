@@ -69,6 +69,30 @@ def build_report(
     return text, [grant for grants in broadened.values() for grant in grants]
 
 
+def publish(
+    *,
+    session: Any,
+    text: str,
+    environment: str,
+    upload: str | None,
+    topic_arn: str | None,
+    review_url: str | None,
+) -> None:
+    """Store the report next to the pipeline's artifacts and tell the approvers where it is."""
+    if upload:
+        bucket, _, key = upload.removeprefix("s3://").partition("/")
+        session.client("s3").put_object(
+            Bucket=bucket, Key=key, Body=text.encode(), ContentType="text/markdown"
+        )
+    if topic_arn:
+        summary = "\n".join(line for line in text.splitlines() if line.startswith(("###", "**")))
+        session.client("sns").publish(
+            TopicArn=topic_arn,
+            Subject=f"Approval waiting: deploy to {environment}"[:100],
+            Message=f"{summary}\n\nFull change report: {review_url or upload or '(not stored)'}",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="What deploying this commit would change")
     parser.add_argument("--environment", required=True)
@@ -76,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--role-arn", help="read-only role in the environment's account")
     parser.add_argument("--commit", default="unknown")
+    parser.add_argument("--upload", help="s3://bucket/key to store the report at")
+    parser.add_argument("--topic-arn", help="SNS topic told that the report waits for approval")
+    parser.add_argument("--review-url", help="link to the stored report, sent in the notice")
     parser.add_argument(
         "--fail-on-wildcard",
         action="store_true",
@@ -117,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
+    publish(
+        session=boto3.session.Session(region_name=load_config().pipeline.region),
+        text=text,
+        environment=args.environment,
+        upload=args.upload,
+        topic_arn=args.topic_arn,
+        review_url=args.review_url,
+    )
     if args.fail_on_wildcard and any(grant.wildcard for grant in broadened):
         print("change report: the change adds wildcard permissions", file=sys.stderr)
         return 1

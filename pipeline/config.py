@@ -28,6 +28,7 @@ DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent / "environments.toml"
 CONFIG_ERROR_EXIT_CODE = 2
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONNECTION_ARN_RE = re.compile(
     r"^arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):"
     r"(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[0-9a-f-]{36}$"
@@ -61,6 +62,12 @@ def _account_id(value: str) -> str:
     return value
 
 
+def _email(value: str) -> str:
+    if not _EMAIL_RE.fullmatch(value):
+        raise ValueError(f"not an email address: {value!r}")
+    return value
+
+
 def _region(value: str) -> str:
     if value not in known_regions():
         raise ValueError(f"unknown AWS region {value!r}")
@@ -84,6 +91,8 @@ def _cidr(value: str) -> str:
 AccountId = Annotated[str, AfterValidator(_account_id)]
 Region = Annotated[str, AfterValidator(_region)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
+Email = Annotated[str, AfterValidator(_email)]
+Severity = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")]
 # Values CloudWatch Logs accepts for a retention period.
 RetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
@@ -119,6 +128,10 @@ class PipelineConfig(_Model):
     account: AccountId
     region: Region
     source: SourceConfig
+    # Execution failures, approvals waiting and production releases are sent here.
+    notification_emails: list[Email]
+    # The image scan gate fails on findings of this severity and above.
+    image_scan_fail_on: Severity
 
 
 class NetworkConfig(_Model):
@@ -144,6 +157,8 @@ class EnvironmentConfig(_Model):
     # Stacks refuse deletion, and stateful resources are retained or snapshotted on removal.
     protect_data: bool
     termination_protection: bool
+    # After deploying, wait this long with every alarm quiet before going on.
+    bake_minutes: Annotated[int, Field(ge=0, le=240)]
     network: NetworkConfig
 
 

@@ -76,3 +76,47 @@ def test_report_for_a_first_deployment_lists_every_stack_as_added(assembly: Asse
     assert "- stack `todo-dev-network` added" in text
     assert broadened, "a new stack's roles and key policies are all new grants"
     assert "**Permissions are broadened:**" in text
+
+
+def test_publish_stores_the_report_and_announces_its_link() -> None:
+    from pipeline.change_report import publish  # noqa: PLC0415
+
+    s3 = boto3.client("s3", **FAKE_CREDENTIALS)
+    sns = boto3.client("sns", **FAKE_CREDENTIALS)
+
+    class Session:
+        def client(self, name: str) -> Any:
+            return {"s3": s3, "sns": sns}[name]
+
+    text = "# Change report: prod at abc\n### prod: 1 replaced\n**Stateful resources would be replaced**\n- x"
+    with Stubber(s3) as s3_stub, Stubber(sns) as sns_stub:
+        s3_stub.add_response(
+            "put_object",
+            {},
+            {
+                "Bucket": "artifacts",
+                "Key": "reports/e1/prod.md",
+                "Body": text.encode(),
+                "ContentType": "text/markdown",
+            },
+        )
+        sns_stub.add_response(
+            "publish",
+            {"MessageId": "1"},
+            {
+                "TopicArn": "arn:aws:sns:eu-west-1:111111111111:todo-delivery",
+                "Subject": "Approval waiting: deploy to prod",
+                "Message": "### prod: 1 replaced\n**Stateful resources would be replaced**\n\n"
+                "Full change report: https://console/report",
+            },
+        )
+        publish(
+            session=Session(),
+            text=text,
+            environment="prod",
+            upload="s3://artifacts/reports/e1/prod.md",
+            topic_arn="arn:aws:sns:eu-west-1:111111111111:todo-delivery",
+            review_url="https://console/report",
+        )
+        s3_stub.assert_no_pending_responses()
+        sns_stub.assert_no_pending_responses()

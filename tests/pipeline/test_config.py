@@ -93,6 +93,18 @@ def _no_environments(raw: Raw) -> None:
     raw["environments"] = []
 
 
+def _bad_notification_email(raw: Raw) -> None:
+    raw["pipeline"]["notification_emails"] = ["ops.example.com"]
+
+
+def _unknown_severity(raw: Raw) -> None:
+    raw["pipeline"]["image_scan_fail_on"] = "SEVERE"
+
+
+def _negative_bake(raw: Raw) -> None:
+    _env(raw, "prod")["bake_minutes"] = -5
+
+
 def _bad_retention(raw: Raw) -> None:
     _env(raw, "dev")["network"]["flow_log_retention_days"] = 31
 
@@ -129,6 +141,15 @@ def _bad_retention(raw: Raw) -> None:
         (_bad_pipeline_account, "[pipeline]: field 'account': must be a 12-digit AWS account id"),
         (_bad_connection_arn, "[pipeline]: field 'source': connection_arn must look like"),
         (_no_environments, "top level: field 'environments': List should have at least 1 item"),
+        (
+            _bad_notification_email,
+            "[pipeline]: field 'notification_emails.0': not an email address: 'ops.example.com'",
+        ),
+        (_unknown_severity, "[pipeline]: field 'image_scan_fail_on': Input should be 'LOW'"),
+        (
+            _negative_bake,
+            "environment \"prod\": field 'bake_minutes': Input should be greater than or equal to 0",
+        ),
         (
             _bad_retention,
             "environment \"dev\": field 'network.flow_log_retention_days': Input should be 1, 3",
