@@ -88,7 +88,10 @@ def test_publish_stores_the_report_and_announces_its_link() -> None:
         def client(self, name: str) -> Any:
             return {"s3": s3, "sns": sns}[name]
 
-    text = "# Change report: prod at abc\n### prod: 1 replaced\n**Stateful resources would be replaced**\n- x"
+    text = (
+        "# Change report: prod at abc\n### prod: 1 replaced\n"
+        "**Stateful resources would be replaced**\n- x"
+    )
     with Stubber(s3) as s3_stub, Stubber(sns) as sns_stub:
         s3_stub.add_response(
             "put_object",

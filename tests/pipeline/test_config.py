@@ -148,7 +148,7 @@ def _bad_retention(raw: Raw) -> None:
         (_unknown_severity, "[pipeline]: field 'image_scan_fail_on': Input should be 'LOW'"),
         (
             _negative_bake,
-            "environment \"prod\": field 'bake_minutes': Input should be greater than or equal to 0",
+            "environment \"prod\": field 'bake_minutes': Input should be greater than or equal",
         ),
         (
             _bad_retention,
