@@ -157,6 +157,8 @@ class EnvironmentConfig(_Model):
     # Stacks refuse deletion, and stateful resources are retained or snapshotted on removal.
     protect_data: bool
     termination_protection: bool
+    # Before deploying, fail if the change adds a wildcard permission (production).
+    permissions_check: bool
     # After deploying, wait this long with every alarm quiet before going on.
     bake_minutes: Annotated[int, Field(ge=0, le=240)]
     network: NetworkConfig

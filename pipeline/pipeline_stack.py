@@ -17,12 +17,24 @@ from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
 from pipeline.acknowledgments import explain_generated_resources
 from pipeline.buildspec import Buildspec
-from pipeline.config import DeliveryConfig
+from pipeline.config import DeliveryConfig, EnvironmentConfig
+from pipeline.image_repositories import ImageRepositories
 from pipeline.images import ServiceImage
+from pipeline.notifications import DeliveryNotifications
+from pipeline.release import parameter_name
 from pipeline.stage import EnvironmentStage
+from pipeline.steps import (
+    bake_step,
+    change_report_step,
+    make_step,
+    release_record_step,
+    report_key,
+)
 
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 BUILD_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+# Changes only to these paths cannot alter a deployment, so they do not start the pipeline.
+NON_DEPLOYABLE_PATHS = ("docs/**", "**/*.md")
 
 
 class PipelineStack(Stack):
@@ -96,6 +108,46 @@ class PipelineStack(Stack):
             ),
         )
 
+        self.notifications = DeliveryNotifications(
+            self, "Notifications", emails=config.pipeline.notification_emails
+        )
+        self.access_logs = AccessLogBucket(
+            self, "AccessLogs", expiration=Duration.days(365), removal_policy=RemovalPolicy.RETAIN
+        )
+        self.reports = s3.Bucket(
+            self,
+            "ChangeReports",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
+        )
+        self.access_logs.accept_logs_from(self.reports, prefix="change-reports/")
+
+        # Images: built once per execution, scanned, then promoted unchanged.
+        pull_accounts = {env.account for env in config.environments} - {config.pipeline.account}
+        self.image_repositories = ImageRepositories(
+            self, "ImageRepositories", images=images, pull_accounts=pull_accounts
+        )
+        build_images = make_step(
+            "BuildImages",
+            buildspec=Buildspec.load("images"),
+            source=source,
+            privileged=True,
+            policies=self.image_repositories.push_statements(),
+        )
+        scan_gate = make_step(
+            "ScanGate",
+            buildspec=Buildspec.load("scan-gate"),
+            source=source,
+            env={"SCAN_THRESHOLD": config.pipeline.image_scan_fail_on},
+            policies=self.image_repositories.scan_read_statements(),
+        )
+        scan_gate.add_step_dependency(build_images)
+        self.pipeline.add_wave("Images", post=[build_images, scan_gate])
+
         self.stages: dict[str, EnvironmentStage] = {}
         for environment in config.environments:
             stage = EnvironmentStage(
@@ -105,31 +157,105 @@ class PipelineStack(Stack):
                 environment=environment,
                 images=images,
             )
-            pre: list[pipelines.Step] = []
-            if environment.approval_required:
-                pre.append(
-                    pipelines.ManualApprovalStep(
-                        f"Approve-{environment.name}",
-                        comment=(
-                            f"Promote this commit to {environment.name} "
-                            f"(aws://{environment.account}/{environment.region})?"
-                        ),
-                    )
-                )
-            self.pipeline.add_stage(stage, pre=pre)
+            self.pipeline.add_stage(
+                stage,
+                pre=self._approval_steps(environment, source=source, assembly=synth),
+                post=self._after_deploy_steps(config, environment, source=source),
+            )
             self.stages[environment.name] = stage
 
         # Build now so the generated resources exist for what follows.
         self.pipeline.build_pipeline()
-
-        self.access_logs = AccessLogBucket(
-            self, "AccessLogs", expiration=Duration.days(365), removal_policy=RemovalPolicy.RETAIN
+        self._trigger_on_deployable_changes(config)
+        self.pipeline.pipeline.notify_on(
+            "Notify",
+            self.notifications.topic,
+            events=[
+                codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
+                codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
+                # The last stage is production: a succeeded execution is a production release.
+                codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_SUCCEEDED,
+            ],
         )
         self.access_logs.accept_logs_from(
             self.pipeline.pipeline.artifact_bucket, prefix="pipeline-artifacts/"
         )
         _version_artifacts(self.pipeline.pipeline.artifact_bucket)
         explain_generated_resources(self.pipeline, cross_account=config.cross_account)
+
+    def _approval_steps(
+        self,
+        environment: EnvironmentConfig,
+        *,
+        source: pipelines.IFileSetProducer,
+        assembly: pipelines.IFileSetProducer,
+    ) -> list[pipelines.Step]:
+        """Change report, stored and announced, then the approval that links to it."""
+        if not environment.approval_required:
+            return []
+        report_url = (
+            f"https://{self.region}.console.aws.amazon.com/s3/object/{self.reports.bucket_name}"
+            f"?region={self.region}&prefix={report_key(environment.name)}"
+        )
+        report = change_report_step(
+            environment,
+            source=source,
+            assembly=assembly,
+            report_bucket_name=self.reports.bucket_name,
+            report_url=report_url,
+            topic_arn=self.notifications.topic.topic_arn,
+            fail_on_wildcard=environment.permissions_check,
+        )
+        approval = pipelines.ManualApprovalStep(
+            f"Approve-{environment.name}",
+            comment=(
+                f"Promote this commit to {environment.name} "
+                f"(aws://{environment.account}/{environment.region})? "
+                "Read the change report first."
+            ),
+            review_url=report_url,
+            notification_topic=self.notifications.topic,
+        )
+        approval.add_step_dependency(report)
+        return [report, approval]
+
+    def _after_deploy_steps(
+        self,
+        config: DeliveryConfig,
+        environment: EnvironmentConfig,
+        *,
+        source: pipelines.IFileSetProducer,
+    ) -> list[pipelines.Step]:
+        """Bake with every alarm quiet, then record what now runs there."""
+        bake = bake_step(environment, source=source)
+        record = release_record_step(
+            environment,
+            source=source,
+            parameter_arn=self.format_arn(
+                service="ssm",
+                resource="parameter",
+                resource_name=parameter_name(config.project.name, environment.name).lstrip("/"),
+            ),
+            repository_arns=self.image_repositories.arns,
+        )
+        record.add_step_dependency(bake)
+        return [bake, record]
+
+    def _trigger_on_deployable_changes(self, config: DeliveryConfig) -> None:
+        """Pushes that only touch docs cannot change a deployment: they start nothing."""
+        source_action = self.pipeline.pipeline.stages[0].actions[0]
+        self.pipeline.pipeline.add_trigger(
+            provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+            git_configuration=codepipeline.GitConfiguration(
+                source_action=source_action,
+                push_filter=[
+                    codepipeline.GitPushFilter(
+                        branches_includes=[config.pipeline.source.branch],
+                        file_paths_excludes=list(NON_DEPLOYABLE_PATHS),
+                    )
+                ],
+            ),
+        )
 
 
 def _version_artifacts(bucket: s3.IBucket) -> None:

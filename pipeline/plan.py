@@ -155,6 +155,15 @@ def read_plan(assembly: Path) -> Plan:
     return Plan(pipeline=pipeline, environments=environments)
 
 
+def _sequence(stage: StagePlan) -> str:
+    """Actions in run order: "a -> b + c" (b and c run together); approvals stand out."""
+    steps: dict[int, list[str]] = {}
+    for action in stage.actions:
+        name = f"[manual approval: {action.name}]" if action.category == "Approval" else action.name
+        steps.setdefault(action.run_order, []).append(name)
+    return " -> ".join(" + ".join(names) for _, names in sorted(steps.items()))
+
+
 def render(plan: Plan) -> str:
     pipeline = plan.pipeline
     lines = [
@@ -164,10 +173,7 @@ def render(plan: Plan) -> str:
         "Stage order:",
     ]
     for number, stage in enumerate(pipeline.stages, start=1):
-        approvals = ", ".join(action.name for action in stage.approvals)
-        gate = f"[manual approval: {approvals}] then " if approvals else ""
-        actions = ", ".join(a.name for a in stage.actions if a.category != "Approval")
-        lines.append(f"  {number}. {stage.name:<15} {gate}{actions}")
+        lines.append(f"  {number}. {stage.name:<15} {_sequence(stage)}")
     lines += ["", "Environments:"]
     for env in plan.environments:
         lines.append(f"  {env.name:<8} aws://{env.account}/{env.region}")

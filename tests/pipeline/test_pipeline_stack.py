@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.buildspec import Buildspec
 from pipeline.config import DeliveryConfig
-from tests.support.assembly import ROOT, Assembly, properties, ref_target, resources
+from pipeline.images import SERVICES
+from tests.support.assembly import ROOT, Assembly, properties, ref_target
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def test_stage_order_runs_build_mutation_assets_then_environments_in_promotion_o
         "Build",
         "UpdatePipeline",
         "Assets",
+        "Images",
         *[env.name for env in config.environments],
     ]
 
@@ -139,7 +141,9 @@ def test_every_build_project_uses_the_pinned_image_a_timeout_and_encrypted_retai
 ) -> None:
     template = assembly.pipeline_template
     projects = properties(template, "AWS::CodeBuild::Project")
-    assert len(projects) == 3
+    # synth, self-mutation, file assets, images, scan gate, and per environment: bake and
+    # release record, plus a change report where an approval gates the deploy
+    assert len(projects) == 5 + 2 * 3 + 2
     for project in projects:
         assert project["Environment"]["Image"] == "aws/codebuild/standard:7.0"
         assert 0 < project["TimeoutInMinutes"] <= 60
@@ -174,8 +178,12 @@ def test_shared_account_layout_creates_no_artifact_key(shared_account_assembly: 
     assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}
     aliases = [a["AliasName"] for a in properties(template, "AWS::KMS::Alias")]
     assert not [alias for alias in aliases if "codepipeline" in alias]
-    # Only the build-log key remains; nothing cross-account.
-    assert len(resources(template, "AWS::KMS::Key")) == 1
+    # Only the build-log and notification keys remain; nothing cross-account.
+    descriptions = sorted(k["Description"] for k in properties(template, "AWS::KMS::Key"))
+    assert descriptions == [
+        "Encrypts the CodeBuild logs of the delivery pipeline",
+        "Encrypts the delivery pipeline's notifications",
+    ]
 
 
 def test_artifact_bucket_is_versioned_private_and_logged(assembly: Assembly) -> None:
@@ -191,3 +199,133 @@ def test_artifact_bucket_is_versioned_private_and_logged(assembly: Assembly) -> 
         assembly.pipeline_template, bucket["LoggingConfiguration"]["DestinationBucketName"]
     )
     assert target["Type"] == "AWS::S3::Bucket"
+
+
+def _project_of(assembly: Assembly, stage: dict[str, Any], name: str) -> dict[str, Any]:
+    (action,) = [a for a in stage["Actions"] if a["Name"] == name]
+    return _build_project(assembly, action)
+
+
+def _action(stage: dict[str, Any], name: str) -> dict[str, Any]:
+    (action,) = [a for a in stage["Actions"] if a["Name"] == name]
+    return dict(action)
+
+
+def _env_vars(project: dict[str, Any]) -> dict[str, Any]:
+    return {v["Name"]: v["Value"] for v in project["Environment"].get("EnvironmentVariables", [])}
+
+
+def test_images_are_built_then_scanned_before_the_first_environment(
+    assembly: Assembly, pipeline: dict[str, Any], config: DeliveryConfig
+) -> None:
+    names = [stage["Name"] for stage in pipeline["Stages"]]
+    assert names.index("Images") < names.index(config.environments[0].name)
+    images = _stage(pipeline, "Images")
+    assert _action(images, "BuildImages")["RunOrder"] < _action(images, "ScanGate")["RunOrder"]
+    build = _project_of(assembly, images, "BuildImages")
+    assert build["Environment"]["PrivilegedMode"] is True
+    assert json.loads(build["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
+        "make images"
+    ]
+    scan = _project_of(assembly, images, "ScanGate")
+    assert json.loads(scan["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
+        "make scan-gate"
+    ]
+    assert _env_vars(scan)["SCAN_THRESHOLD"] == config.pipeline.image_scan_fail_on
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_change_report_comes_first_and_the_approval_links_to_it_and_notifies(
+    assembly: Assembly, pipeline: dict[str, Any], config: DeliveryConfig, environment: str
+) -> None:
+    stage = _stage(pipeline, environment)
+    report, approval = (
+        _action(stage, f"ChangeReport-{environment}"),
+        _action(stage, f"Approve-{environment}"),
+    )
+    assert report["RunOrder"] < approval["RunOrder"]
+    link = json.dumps(approval["Configuration"]["ExternalEntityLink"])
+    assert f"change-reports/#{{codepipeline.PipelineExecutionId}}/{environment}.md" in link
+    topic = ref_target(assembly.pipeline_template, approval["Configuration"]["NotificationArn"])
+    assert topic["Type"] == "AWS::SNS::Topic"
+    variables = _env_vars(_project_of(assembly, stage, f"ChangeReport-{environment}"))
+    env = config.environment(environment)
+    assert variables["ENV"] == environment
+    assert variables["LOOKUP_ROLE_ARN"] == (
+        f"arn:aws:iam::{env.account}:role/cdk-hnb659fds-lookup-role-{env.account}-{env.region}"
+    )
+    assert variables["CHANGE_REPORT_FLAGS"] == (
+        "--fail-on-wildcard" if env.permissions_check else ""
+    )
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_bake_then_release_record_follow_every_deploy(
+    assembly: Assembly, pipeline: dict[str, Any], config: DeliveryConfig, environment: str
+) -> None:
+    stage = _stage(pipeline, environment)
+    last_deploy = max(a["RunOrder"] for a in _actions(stage, "Deploy"))
+    bake, record = (
+        _action(stage, f"Bake-{environment}"),
+        _action(stage, f"ReleaseRecord-{environment}"),
+    )
+    assert last_deploy < bake["RunOrder"] < record["RunOrder"]
+    assert _env_vars(_project_of(assembly, stage, f"Bake-{environment}"))["BAKE_MINUTES"] == str(
+        config.environment(environment).bake_minutes
+    )
+
+
+def test_bake_defaults_follow_the_issue(config: DeliveryConfig) -> None:
+    assert [env.bake_minutes for env in config.environments] == [0, 10, 30]
+
+
+def test_pushes_that_only_touch_docs_do_not_start_the_pipeline(
+    pipeline: dict[str, Any], config: DeliveryConfig
+) -> None:
+    (trigger,) = pipeline["Triggers"]
+    (push,) = trigger["GitConfiguration"]["Push"]
+    assert push["Branches"] == {"Includes": [config.pipeline.source.branch]}
+    assert push["FilePaths"] == {"Excludes": ["docs/**", "**/*.md"]}
+
+
+def test_failures_approvals_and_releases_are_notified(
+    assembly: Assembly, config: DeliveryConfig
+) -> None:
+    (rule,) = properties(assembly.pipeline_template, "AWS::CodeStarNotifications::NotificationRule")
+    assert set(rule["EventTypeIds"]) == {
+        "codepipeline-pipeline-pipeline-execution-failed",
+        "codepipeline-pipeline-manual-approval-needed",
+        "codepipeline-pipeline-pipeline-execution-succeeded",
+    }
+    subscriptions = properties(assembly.pipeline_template, "AWS::SNS::Subscription")
+    assert sorted(s["Endpoint"] for s in subscriptions) == sorted(
+        config.pipeline.notification_emails
+    )
+    (topic,) = properties(assembly.pipeline_template, "AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in topic
+
+
+def test_image_repositories_are_immutable_scanned_and_pullable_by_environment_accounts_only(
+    assembly: Assembly, config: DeliveryConfig
+) -> None:
+    repositories = {
+        r["RepositoryName"]: r
+        for r in properties(assembly.pipeline_template, "AWS::ECR::Repository")
+    }
+    services = [name for name in SERVICES if (ROOT / "services" / name / "Dockerfile").exists()]
+    assert "api" in services
+    assert set(repositories) == {f"{config.project.name}/{name}" for name in services}
+    accounts = {env.account for env in config.environments} - {config.pipeline.account}
+    for repository in repositories.values():
+        assert repository["ImageTagMutability"] == "IMMUTABLE"
+        assert repository["ImageScanningConfiguration"] == {"ScanOnPush": True}
+        assert repository["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
+        (statement,) = repository["RepositoryPolicyText"]["Statement"]
+        principals = json.dumps(statement["Principal"])
+        assert all(f":iam::{account}:root" in principals for account in accounts)
+        assert config.pipeline.account not in principals
+        assert set(statement["Action"]) == {
+            "ecr:BatchGetImage",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:GetDownloadUrlForLayer",
+        }

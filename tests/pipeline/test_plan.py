@@ -34,7 +34,8 @@ def test_rendered_plan_is_readable(assembly: Assembly) -> None:
     lines = text.splitlines()
     assert lines[0].startswith("Pipeline todo-delivery  aws://111111111111/eu-west-1")
     staging = next(line for line in lines if ". staging" in line)
-    assert "[manual approval: Approve-staging] then" in staging
+    assert "ChangeReport-staging -> [manual approval: Approve-staging] -> " in staging
+    assert staging.index("Approve-staging") < staging.index("todo-staging-network.Deploy")
     dev = next(line for line in lines if ". dev" in line)
     assert "manual approval" not in dev
     assert any("todo-prod-network" in line and "[termination protection]" in line for line in lines)

@@ -1,0 +1,94 @@
+"""The ECR repositories the pipeline owns: one per service, immutable, scanned on push."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from pipeline.images import ServiceImage
+
+# Tags are content fingerprints, so older images are what a revert redeploys: keep plenty.
+KEEP_IMAGES = 200
+PULL_ACTIONS = [
+    "ecr:BatchGetImage",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+]
+PUSH_ACTIONS = [
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+]
+
+
+class ImageRepositories(Construct):
+    """Repositories for every service image, readable by the environments' accounts only."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        images: Mapping[str, ServiceImage],
+        pull_accounts: Iterable[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        accounts = sorted(set(pull_accounts))
+        self.repositories: dict[str, ecr.Repository] = {}
+        for name, image in sorted(images.items()):
+            repository = ecr.Repository(
+                self,
+                name,
+                repository_name=image.repository_name,
+                image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+                image_scan_on_push=True,
+                encryption=ecr.RepositoryEncryption.KMS,
+                removal_policy=RemovalPolicy.RETAIN,
+                lifecycle_rules=[
+                    ecr.LifecycleRule(
+                        description="untagged layers of interrupted pushes",
+                        tag_status=ecr.TagStatus.UNTAGGED,
+                        max_image_age=Duration.days(7),
+                    ),
+                    ecr.LifecycleRule(
+                        description=f"keep the newest {KEEP_IMAGES} images",
+                        tag_status=ecr.TagStatus.ANY,
+                        max_image_count=KEEP_IMAGES,
+                    ),
+                ],
+            )
+            if accounts:
+                repository.add_to_resource_policy(
+                    iam.PolicyStatement(
+                        sid="PullFromEnvironmentAccounts",
+                        principals=[iam.AccountPrincipal(account) for account in accounts],
+                        actions=PULL_ACTIONS,
+                    )
+                )
+            self.repositories[name] = repository
+
+    @property
+    def arns(self) -> list[str]:
+        return [repository.repository_arn for repository in self.repositories.values()]
+
+    def push_statements(self) -> list[iam.PolicyStatement]:
+        """What the image build needs: log in to the registry, push to these repositories."""
+        return [
+            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=[*PUSH_ACTIONS, *PULL_ACTIONS, "ecr:DescribeImages"], resources=self.arns
+            ),
+        ]
+
+    def scan_read_statements(self) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(
+                actions=["ecr:DescribeImages", "ecr:DescribeImageScanFindings"],
+                resources=self.arns,
+            )
+        ]

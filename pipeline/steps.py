@@ -1,0 +1,119 @@
+"""The pipeline's own steps. Each runs one buildspec of buildspecs/, i.e. one make target.
+
+Every step checks out the commit (the source) so the same Makefile and Python modules run in
+CodeBuild as on a laptop; steps that need the synthesized templates also get cdk.out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Duration, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+
+from pipeline.bootstrap import lookup_role_arn
+from pipeline.buildspec import Buildspec
+from pipeline.config import EnvironmentConfig
+
+EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
+
+
+def make_step(
+    step_id: str,
+    *,
+    buildspec: Buildspec,
+    source: pipelines.IFileSetProducer,
+    env: Mapping[str, str] | None = None,
+    policies: Sequence[iam.PolicyStatement] = (),
+    assembly: pipelines.IFileSetProducer | None = None,
+    privileged: bool = False,
+    timeout_minutes: int = 30,
+) -> pipelines.CodeBuildStep:
+    return pipelines.CodeBuildStep(
+        step_id,
+        input=source,
+        additional_inputs={"cdk.out": assembly} if assembly else None,
+        install_commands=buildspec.install_commands,
+        commands=buildspec.commands,
+        partial_build_spec=codebuild.BuildSpec.from_object(buildspec.partial),
+        env=dict(env or {}),
+        role_policy_statements=list(policies),
+        build_environment=codebuild.BuildEnvironment(privileged=privileged),
+        timeout=Duration.minutes(timeout_minutes),
+    )
+
+
+def _assume_lookup_role(environment: EnvironmentConfig) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=["sts:AssumeRole"],
+        resources=[lookup_role_arn(environment.account, environment.region)],
+    )
+
+
+def change_report_step(
+    environment: EnvironmentConfig,
+    *,
+    source: pipelines.IFileSetProducer,
+    assembly: pipelines.IFileSetProducer,
+    report_bucket_name: str,
+    report_url: str,
+    topic_arn: str,
+    fail_on_wildcard: bool,
+) -> pipelines.CodeBuildStep:
+    return make_step(
+        f"ChangeReport-{environment.name}",
+        buildspec=Buildspec.load("change-report"),
+        source=source,
+        assembly=assembly,
+        env={
+            "ENV": environment.name,
+            "LOOKUP_ROLE_ARN": lookup_role_arn(environment.account, environment.region),
+            "REPORT_S3_URI": f"s3://{report_bucket_name}/{report_key(environment.name)}",
+            "REVIEW_URL": report_url,
+            "NOTIFY_TOPIC_ARN": topic_arn,
+            "CHANGE_REPORT_FLAGS": "--fail-on-wildcard" if fail_on_wildcard else "",
+            "PIPELINE_EXECUTION_ID": EXECUTION_ID,
+        },
+        policies=[_assume_lookup_role(environment)],
+    )
+
+
+def report_key(environment: str) -> str:
+    return f"change-reports/{EXECUTION_ID}/{environment}.md"
+
+
+def bake_step(
+    environment: EnvironmentConfig, *, source: pipelines.IFileSetProducer
+) -> pipelines.CodeBuildStep:
+    return make_step(
+        f"Bake-{environment.name}",
+        buildspec=Buildspec.load("bake"),
+        source=source,
+        env={
+            "ENV": environment.name,
+            "BAKE_MINUTES": str(environment.bake_minutes),
+            "BAKE_ROLE_ARN": lookup_role_arn(environment.account, environment.region),
+        },
+        policies=[_assume_lookup_role(environment)],
+        timeout_minutes=environment.bake_minutes + 20,
+    )
+
+
+def release_record_step(
+    environment: EnvironmentConfig,
+    *,
+    source: pipelines.IFileSetProducer,
+    parameter_arn: str,
+    repository_arns: Sequence[str],
+) -> pipelines.CodeBuildStep:
+    return make_step(
+        f"ReleaseRecord-{environment.name}",
+        buildspec=Buildspec.load("release-record"),
+        source=source,
+        env={"ENV": environment.name, "PIPELINE_EXECUTION_ID": EXECUTION_ID},
+        policies=[
+            iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[parameter_arn]),
+            iam.PolicyStatement(actions=["ecr:DescribeImages"], resources=list(repository_arns)),
+        ],
+    )
