@@ -123,6 +123,20 @@ change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV 
 		$(if $(REPORT_S3_URI),--upload $(REPORT_S3_URI) --review-url "$(REVIEW_URL)") \
 		$(if $(NOTIFY_TOPIC_ARN),--topic-arn $(NOTIFY_TOPIC_ARN)) $(CHANGE_REPORT_FLAGS)
 
+DEPLOYED_CHECKS := $(PY) -m pytest tests/deployed -p no:cacheprovider -n 0 -q
+
+.PHONY: smoke
+smoke: $(VENV)/.installed ## Post-deploy smoke checks against SITE_URL (health, ready, the web app)
+	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m smoke
+
+.PHONY: contract
+contract: $(VENV)/.installed ## Post-deploy API contract checks against SITE_URL
+	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m contract
+
+.PHONY: integration
+integration: $(VENV)/.installed ## Post-deploy integration checks against SITE_URL (the worker path)
+	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m integration
+
 .PHONY: releases
 releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment
 	$(PY) -m pipeline.release list
