@@ -17,9 +17,9 @@ Template = dict[str, Any]
 
 
 def synthesize(
-    outdir: Path, *, config_file: Path | None = None
+    outdir: Path, *, config_file: Path | None = None, root: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real entry point (what `cdk synth` runs) into ``outdir``."""
+    """Run the real entry point (what `cdk synth` runs) of the checkout ``root``."""
     env = {
         **os.environ,
         "CDK_OUTDIR": str(outdir),
@@ -27,8 +27,8 @@ def synthesize(
         "DELIVERY_CONFIG": str(config_file) if config_file else "",
     }
     return subprocess.run(
-        [sys.executable, str(ROOT / "app.py")],
-        cwd=ROOT,
+        [sys.executable, str(root / "app.py")],
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,
@@ -36,8 +36,8 @@ def synthesize(
     )
 
 
-def synthesize_or_fail(outdir: Path, *, config_file: Path | None = None) -> Path:
-    completed = synthesize(outdir, config_file=config_file)
+def synthesize_or_fail(outdir: Path, *, config_file: Path | None = None, root: Path = ROOT) -> Path:
+    completed = synthesize(outdir, config_file=config_file, root=root)
     if completed.returncode != 0:
         raise RuntimeError(f"synth failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
     return outdir
