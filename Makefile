@@ -159,6 +159,11 @@ diff: $(VENV)/.installed ## What merging would change, per environment: template
 	CDK_OUTDIR=$(CURDIR)/build/diff/head.out $(PY) app.py
 	$(PY) -m pipeline.template_diff build/diff/base.out build/diff/head.out | tee build/diff/report.md
 
+.PHONY: docs
+docs: $(VENV)/.installed ## Regenerate the pipeline diagram in docs/pipeline.md from cdk.out (run make synth first)
+	$(PY) -c 'import pathlib, pipeline.plan as p; f = pathlib.Path("docs/pipeline.md"); \
+		f.write_text(p.with_diagram(f.read_text(), p.render_mermaid(p.read_plan(pathlib.Path("$(OUT)")))))'
+
 .PHONY: run
 run: install synth gate plan ## Install, synthesize, pass the policy gate and print the plan
 
