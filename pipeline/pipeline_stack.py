@@ -20,6 +20,7 @@ from pipeline.buildspec import Buildspec
 from pipeline.config import DeliveryConfig, EnvironmentConfig
 from pipeline.image_repositories import ImageRepositories
 from pipeline.images import ServiceImage
+from pipeline.metrics import DeliveryMetrics
 from pipeline.notifications import DeliveryNotifications
 from pipeline.release import parameter_name
 from pipeline.stage import EnvironmentStage
@@ -51,6 +52,7 @@ class PipelineStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
+        pipeline_name = f"{config.project.name}-delivery"
         source = pipelines.CodePipelineSource.connection(
             config.pipeline.source.repository,
             config.pipeline.source.branch,
@@ -89,7 +91,7 @@ class PipelineStack(Stack):
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
-            pipeline_name=f"{config.project.name}-delivery",
+            pipeline_name=pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             synth=synth,
             self_mutation=True,
@@ -176,6 +178,13 @@ class PipelineStack(Stack):
                 # The last stage is production: a succeeded execution is a production release.
                 codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_SUCCEEDED,
             ],
+        )
+        self.delivery_metrics = DeliveryMetrics(
+            self,
+            "DeliveryMetrics",
+            pipeline=self.pipeline.pipeline,
+            pipeline_name=pipeline_name,
+            environment_stages=[environment.name for environment in config.environments],
         )
         self.access_logs.accept_logs_from(
             self.pipeline.pipeline.artifact_bucket, prefix="pipeline-artifacts/"

@@ -178,11 +178,12 @@ def test_shared_account_layout_creates_no_artifact_key(shared_account_assembly: 
     assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}
     aliases = [a["AliasName"] for a in properties(template, "AWS::KMS::Alias")]
     assert not [alias for alias in aliases if "codepipeline" in alias]
-    # Only the build-log and notification keys remain; nothing cross-account.
+    # Only the keys of the pipeline's own data remain; nothing for cross-account artifacts.
     descriptions = sorted(k["Description"] for k in properties(template, "AWS::KMS::Key"))
     assert descriptions == [
         "Encrypts the CodeBuild logs of the delivery pipeline",
         "Encrypts the delivery pipeline's notifications",
+        "Encrypts the delivery-metrics function's settings and its DLQ",
     ]
 
 
