@@ -22,7 +22,11 @@ def git(repo: Path, *args: str) -> str:
 def _tracked_copy(destination: Path) -> Path:
     """This checkout's files (tracked, or new and not ignored) as a fresh git repository."""
     files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split("\0")
     for name in filter(None, files):
         source = ROOT / name
