@@ -137,6 +137,10 @@ contract: $(VENV)/.installed ## Post-deploy API contract checks against SITE_URL
 integration: $(VENV)/.installed ## Post-deploy integration checks against SITE_URL (the worker path)
 	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m integration
 
+.PHONY: post-deploy-checks
+post-deploy-checks: $(VENV)/.installed ## The checks CHECK_MARKERS selects (e.g. "smoke or contract") against SITE_URL
+	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m "$(CHECK_MARKERS)"
+
 .PHONY: releases
 releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment
 	$(PY) -m pipeline.release list

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, pipelines
+from aws_cdk import CfnOutput, Duration, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 
@@ -25,6 +25,7 @@ def make_step(
     buildspec: Buildspec,
     source: pipelines.IFileSetProducer,
     env: Mapping[str, str] | None = None,
+    outputs: Mapping[str, CfnOutput] | None = None,
     policies: Sequence[iam.PolicyStatement] = (),
     assembly: pipelines.IFileSetProducer | None = None,
     privileged: bool = False,
@@ -38,6 +39,7 @@ def make_step(
         commands=buildspec.commands,
         partial_build_spec=codebuild.BuildSpec.from_object(buildspec.partial),
         env=dict(env or {}),
+        env_from_cfn_outputs=dict(outputs) if outputs else None,
         role_policy_statements=list(policies),
         build_environment=codebuild.BuildEnvironment(privileged=privileged),
         timeout=Duration.minutes(timeout_minutes),
@@ -76,6 +78,23 @@ def change_report_step(
             "PIPELINE_EXECUTION_ID": EXECUTION_ID,
         },
         policies=[_assume_lookup_role(environment)],
+    )
+
+
+def post_deploy_checks_step(
+    environment: EnvironmentConfig,
+    *,
+    source: pipelines.IFileSetProducer,
+    site_url: CfnOutput,
+    markers: str,
+) -> pipelines.CodeBuildStep:
+    """The tests/deployed checks selected by ``markers`` against the environment's site."""
+    return make_step(
+        f"Checks-{environment.name}",
+        buildspec=Buildspec.load("post-deploy-checks"),
+        source=source,
+        env={"CHECK_MARKERS": markers},
+        outputs={"SITE_URL": site_url},
     )
 
 

@@ -28,6 +28,7 @@ def test_there_are_buildspecs() -> None:
         "change-report",
         "bake",
         "release-record",
+        "post-deploy-checks",
     }
 
 
