@@ -28,7 +28,7 @@ SERVICE_REQUIREMENTS := $(wildcard services/*/requirements.in)
 SERVICE_LOCKS := $(patsubst %.in,%.lock,$(filter-out services/common/%,$(SERVICE_REQUIREMENTS)))
 DOCKERFILES := $(wildcard services/*/Dockerfile)
 # The services are not installed packages; their import roots, as in the images.
-SERVICES_PYTHONPATH := services/common:services/api
+SERVICES_PYTHONPATH := services/common:services/api:services/worker:services/devstack
 
 .PHONY: help
 help: ## List the targets
