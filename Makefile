@@ -143,7 +143,11 @@ bench-api: $(VENV)/.installed ## API load benchmark on loopback: list and create
 
 # ---------------------------------------------------------------- services
 .PHONY: dev
-dev: $(VENV)/.installed ## Run the Todo API locally (SQLite in data/ unless DATABASE_URL is set)
+dev: $(VENV)/.installed web-build ## The whole app locally on one URL: moto SQS, API + relay, worker, web app (Ctrl-C stops it)
+	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_devstack
+
+.PHONY: dev-api
+dev-api: $(VENV)/.installed ## The Todo API alone (SQLite in data/ unless DATABASE_URL is set; no queue)
 	@echo "Todo API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000}/api/todos (docs: /api/docs). Ctrl-C stops it."
 	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_api
 
