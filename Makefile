@@ -122,8 +122,23 @@ format: $(VENV)/.installed ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The end-to-end test drives Debian's chromium (Playwright's own browser
+# download is not used). CI runs as root; elsewhere, say what to run.
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: browser
+browser: ## Install Debian's chromium for the end-to-end test (apt-get, as root) if it is missing
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "chromium is missing: run 'sudo apt-get update && sudo apt-get install -y chromium' (the e2e test skips without it)"; \
+		exit 0; \
+	fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
+	$(CHROMIUM) --version
+
 .PHONY: pytest
-pytest: install ## The pytest suite alone, in parallel
+pytest: install web-build ## The pytest suite alone, in parallel (the e2e test serves the web build)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 .PHONY: test

@@ -22,12 +22,12 @@ Embedded defaults: SQLite under ``DEV_DATA_DIR`` (``data/dev``) unless
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -80,10 +80,8 @@ class Stack:
         clean = True
         for name, process in reversed(self.children):
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
                 try:
                     process.wait(timeout=STOP_TIMEOUT_SECONDS)
                 except subprocess.TimeoutExpired:
