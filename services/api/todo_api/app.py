@@ -43,7 +43,8 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
     if settings.queue_url:
         relay = Relay(
             uow_factory,
-            sqs_client(settings),
+            # Short reads: a hung SQS call must not hold the relay (or shutdown) long.
+            sqs_client(settings, read_timeout=10),
             settings.queue_url,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval_seconds,

@@ -126,7 +126,7 @@ class Relay:
         self._thread.start()
         log.info("outbox relay started", extra={"queue_url": self.queue_url})
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

@@ -22,7 +22,7 @@ from todo_common.database import create_session_factory
 from todo_common.events import parse_event
 from todo_common.models import Activity, OutboxEvent
 from todo_common.uow import UnitOfWorkFactory
-from todo_devstack.sqs import Queues, free_port
+from todo_devstack.sqs import REGION, Queues, free_port
 from todo_devstack.sqs import client as sqs_client
 
 
@@ -137,7 +137,12 @@ def test_sqs_down_then_up_loses_nothing_and_duplicates_nothing(
     dead = sqs_client(f"http://127.0.0.1:{free_port()}")  # nothing listens there
     flaky = FlakySqs(sqs_client(sqs_endpoint), dead)
     settings = db.settings.model_copy(
-        update={"queue_url": queues.url, "relay_poll_interval_seconds": 0.05}
+        update={
+            "queue_url": queues.url,
+            "sqs_endpoint_url": sqs_endpoint,
+            "aws_region": REGION,
+            "relay_poll_interval_seconds": 0.05,
+        }
     )
     app = create_app(settings, db.engine)
     relay: Relay = app.state.relay

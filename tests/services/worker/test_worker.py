@@ -25,7 +25,7 @@ from todo_common import todos
 from todo_common.database import create_session_factory
 from todo_common.models import Activity, OutboxEvent
 from todo_common.uow import UnitOfWorkFactory
-from todo_devstack.sqs import Queues
+from todo_devstack.sqs import REGION, Queues
 from todo_devstack.sqs import client as sqs_client
 from todo_worker.health import check
 from todo_worker.settings import WorkerSettings
@@ -44,6 +44,7 @@ def worker_settings(db: Database, endpoint: str, queue_url: str, **extra: Any) -
             **base,
             "queue_url": queue_url,
             "sqs_endpoint_url": endpoint,
+            "aws_region": REGION,
             "worker_wait_time_seconds": 0,
             "worker_retry_delay_seconds": 0,
             "worker_heartbeat_file": Path(tempfile.mkdtemp()) / "heartbeat",
@@ -240,6 +241,7 @@ def test_sigterm_mid_message_finishes_it_and_exits_0(
         "DATABASE_SCHEMA": str(settings.database_schema),
         "QUEUE_URL": queues.url,
         "SQS_ENDPOINT_URL": sqs_endpoint,
+        "AWS_REGION": REGION,
         "SERVICE_NAME": name,
         "WORKER_WAIT_TIME_SECONDS": "1",
         "WORKER_SHUTDOWN_TIMEOUT_SECONDS": "15",
