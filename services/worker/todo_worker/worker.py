@@ -201,8 +201,11 @@ class Worker:
                 self.stopping.wait(RECEIVE_BACKOFF_SECONDS)
 
 
-def run(settings: WorkerSettings) -> int:
-    """Migrate, then consume until SIGTERM/SIGINT; the process's exit code."""
+def run(settings: WorkerSettings, early_signals: list[int] | None = None) -> int:
+    """Migrate, then consume until SIGTERM/SIGINT; the process's exit code.
+
+    ``early_signals``: signals received before this was called (start-up).
+    """
     configure_logging(settings.log_level, settings.service_name)
     try:
         engine = create_db_engine(settings)
@@ -220,6 +223,8 @@ def run(settings: WorkerSettings) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
+    for early in early_signals or []:
+        stop(early, None)
 
     thread = threading.Thread(target=worker.run, name="receive-loop", daemon=True)
     thread.start()

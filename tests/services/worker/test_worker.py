@@ -23,6 +23,7 @@ from todo_api.relay import Relay
 from todo_api.settings import ApiSettings
 from todo_common import todos
 from todo_common.database import create_session_factory
+from todo_common.migrate import LOCK_KEY
 from todo_common.models import Activity, OutboxEvent
 from todo_common.uow import UnitOfWorkFactory
 from todo_devstack.sqs import REGION, Queues
@@ -283,6 +284,61 @@ def test_sigterm_mid_message_finishes_it_and_exits_0(
         assert code == 0, output
         assert [str(row.event_id) for row in activity(db)] == [json.loads(body)["eventId"]]
         assert queue_depth(sqs_endpoint, queues.url) == 0
+        assert "stopping on SIGTERM" in output
+        assert "worker stopped" in output
+    finally:
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_sigterm_during_start_up_still_exits_0(
+    request: pytest.FixtureRequest, tmp_path: Path, sqs_endpoint: str, queues: Queues
+) -> None:
+    from tests.services.conftest import make_database  # noqa: PLC0415
+
+    db = make_database("postgres", tmp_path, request)
+    name = f"todo-worker-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": PYTHONPATH,
+        "DATABASE_URL": str(db.settings.database_url),
+        "DATABASE_SCHEMA": str(db.settings.database_schema),
+        "QUEUE_URL": queues.url,
+        "SQS_ENDPOINT_URL": sqs_endpoint,
+        "AWS_REGION": REGION,
+        "SERVICE_NAME": name,
+        "WORKER_WAIT_TIME_SECONDS": "1",
+        "WORKER_HEARTBEAT_FILE": str(tmp_path / "beat"),
+    }
+    try:
+        with db.engine.connect() as blocker:
+            # Hold the migration lock: the worker's start-up waits on it.
+            blocker.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+            process = subprocess.Popen(
+                [sys.executable, "-m", "todo_worker"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                query = text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND wait_event_type = 'Lock'"
+                )
+
+                def migrating() -> bool:
+                    with db.engine.connect() as conn:
+                        return bool(conn.execute(query, {"name": name}).scalar_one())
+
+                until(migrating, timeout=30)
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.5)
+                assert process.poll() is None
+            finally:
+                blocker.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                blocker.commit()
+            output = process.communicate(timeout=30)[0].decode()
+        assert process.returncode == 0, output
         assert "stopping on SIGTERM" in output
         assert "worker stopped" in output
     finally:
