@@ -266,7 +266,9 @@ def test_sigterm_mid_message_finishes_it_and_exits_0(
                 def waiting() -> bool:
                     query = text(
                         "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE application_name = :name AND wait_event_type = 'Lock'"
+                        "WHERE application_name = :name AND wait_event_type = 'Lock' "
+                        # A table lock, not the migration lock another test may hold.
+                        "AND wait_event = 'relation'"
                     )
                     with db.engine.connect() as conn:
                         return bool(conn.execute(query, {"name": name}).scalar_one())
@@ -323,7 +325,8 @@ def test_sigterm_during_start_up_still_exits_0(
             try:
                 query = text(
                     "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE application_name = :name AND wait_event_type = 'Lock'"
+                    "WHERE application_name = :name AND wait_event_type = 'Lock' "
+                    "AND wait_event = 'advisory'"
                 )
 
                 def migrating() -> bool:
