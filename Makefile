@@ -29,7 +29,7 @@ SERVICE_REQUIREMENTS := $(wildcard services/*/requirements.in)
 SERVICE_LOCKS := $(patsubst %.in,%.lock,$(filter-out services/common/%,$(SERVICE_REQUIREMENTS)))
 DOCKERFILES := $(wildcard services/*/Dockerfile)
 # The services are not installed packages; their import roots, as in the images.
-SERVICES_PYTHONPATH := services/common:services/api
+SERVICES_PYTHONPATH := services/common:services/api:services/worker:services/devstack
 
 .PHONY: help
 help: ## List the targets
@@ -184,8 +184,23 @@ format: $(VENV)/.installed ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The end-to-end test drives Debian's chromium (Playwright's own browser
+# download is not used). CI runs as root; elsewhere, say what to run.
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: browser
+browser: ## Install Debian's chromium for the end-to-end test (apt-get, as root) if it is missing
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "chromium is missing: run 'sudo apt-get update && sudo apt-get install -y chromium' (the e2e test skips without it)"; \
+		exit 0; \
+	fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
+	$(CHROMIUM) --version
+
 .PHONY: pytest
-pytest: install ## The pytest suite alone, in parallel
+pytest: install web-build ## The pytest suite alone, in parallel (the e2e test serves the web build)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 .PHONY: test
@@ -205,7 +220,11 @@ bench-api: $(VENV)/.installed ## API load benchmark on loopback: list and create
 
 # ---------------------------------------------------------------- services
 .PHONY: dev
-dev: $(VENV)/.installed ## Run the Todo API locally (SQLite in data/ unless DATABASE_URL is set)
+dev: $(VENV)/.installed web-build ## The whole app locally on one URL: moto SQS, API + relay, worker, web app (Ctrl-C stops it)
+	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_devstack
+
+.PHONY: dev-api
+dev-api: $(VENV)/.installed ## The Todo API alone (SQLite in data/ unless DATABASE_URL is set; no queue)
 	@echo "Todo API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000}/api/todos (docs: /api/docs). Ctrl-C stops it."
 	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_api
 

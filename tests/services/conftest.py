@@ -28,6 +28,8 @@ from todo_api.app import create_app
 from todo_api.settings import ApiSettings
 from todo_common.database import SQLITE_FILE, create_db_engine
 from todo_common.migrate import upgrade
+from todo_devstack.sqs import Queues, create_queues, free_port, start_moto
+from todo_devstack.sqs import client as sqs_client
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +89,7 @@ def make_database(
     settings = postgres_settings(schema, **overrides)
     engine = create_db_engine(settings)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE todos"))
+        conn.execute(text("TRUNCATE todos, outbox, activity"))
     return Database(kind, settings, engine)
 
 
@@ -107,3 +109,20 @@ def app(db: Database) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def sqs_endpoint() -> Iterator[str]:
+    """moto's server (the local SQS endpoint make dev uses), one per xdist worker."""
+    port = free_port()
+    process = start_moto(port)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def queues(sqs_endpoint: str) -> Queues:
+    """A fresh queue + DLQ (redrive after 2 receives) for this test."""
+    sqs = sqs_client(sqs_endpoint)
+    return create_queues(sqs, f"test-{uuid.uuid4().hex[:12]}", max_receive_count=2)

@@ -15,9 +15,11 @@ from sqlalchemy import Engine
 from todo_api import __version__
 from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from todo_api.problems import PROBLEM_JSON, install_problem_handlers
-from todo_api.routes import health, todos
+from todo_api.relay import Relay
+from todo_api.routes import activity, health, todos
 from todo_api.settings import ApiSettings
 from todo_common.database import create_db_engine, create_session_factory
+from todo_common.queue import sqs_client
 from todo_common.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,19 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
     the in-flight requests finish.
     """
     db = engine if engine is not None else create_db_engine(settings)
+    uow_factory = UnitOfWorkFactory(create_session_factory(db))
+    relay: Relay | None = None
+    if settings.queue_url:
+        relay = Relay(
+            uow_factory,
+            # Short reads: a hung SQS call must not hold the relay (or shutdown) long.
+            sqs_client(settings, read_timeout=10),
+            settings.queue_url,
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_interval_seconds,
+            max_backoff=settings.relay_max_backoff_seconds,
+        )
+        uow_factory.on_events = relay.notify
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -44,7 +59,11 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
         # (cheap) instead of in threads blocked on the pool (and its timeout).
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.database_pool_size + settings.database_max_overflow
+        if relay is not None:
+            relay.start()
         yield
+        if relay is not None:
+            relay.stop()
         db.dispose()
         log.info("database pool closed")
 
@@ -59,10 +78,12 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.engine = db
-    app.state.uow_factory = UnitOfWorkFactory(create_session_factory(db))
+    app.state.uow_factory = uow_factory
+    app.state.relay = relay
     app.include_router(todos.router)
+    app.include_router(activity.router)
     app.include_router(health.router)
-    app.state.api_routes = [*todos.router.routes, *health.router.routes]
+    app.state.api_routes = [*todos.router.routes, *activity.router.routes, *health.router.routes]
     install_problem_handlers(app)
     # Added last runs first: the request id exists before the body is checked.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)

@@ -118,5 +118,24 @@ class TodoOut(BaseModel):
     updated_at: UtcMillis = Field(description="When it last changed (UTC, milliseconds).")
 
 
+class ActivityOut(BaseModel):
+    """One processed event, as the worker recorded it."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        from_attributes=True,
+        json_schema_extra={"additionalProperties": False},
+    )
+
+    event_id: uuid.UUID
+    type: str = Field(examples=["todo.completed"])
+    todo_id: uuid.UUID
+    text: str | None = Field(description="The todo's text after the change.")
+    occurred_at: UtcMillis = Field(description="When the change happened (UTC, milliseconds).")
+    processed_at: UtcMillis = Field(description="When the worker recorded it.")
+
+
 class Health(BaseModel):
     status: str = Field(examples=["ok"])

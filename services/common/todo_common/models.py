@@ -1,8 +1,9 @@
 """ORM models. Alembic migrations (``todo_common/migrations``) own the schema.
 
-Planned next to ``todos`` (later issues): an ``outbox`` table of domain events
-written in the same transaction as each change, and an ``activity`` table fed
-from it. Both hang off :class:`Base` and are created by new migrations.
+Next to ``todos``: ``outbox``, the domain events written in the same
+transaction as each change (published to SQS by the API's relay), and
+``activity``, one row per event the worker processed (keyed by the event id,
+which makes processing idempotent).
 """
 
 from __future__ import annotations
@@ -10,7 +11,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Dialect, Index, Integer, MetaData, String, Uuid
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import expression
 from sqlalchemy.types import TypeDecorator
@@ -78,3 +89,45 @@ class Todo(Base):
 
     def __repr__(self) -> str:
         return f"Todo(id={self.id}, completed={self.completed}, version={self.version})"
+
+
+EVENT_TYPE_MAX_LENGTH = 32
+
+
+class OutboxEvent(Base):
+    """A domain event waiting for (or done with) publication to the queue."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(as_uuid=True), primary_key=True)
+    type: Mapped[str] = mapped_column(String(EVENT_TYPE_MAX_LENGTH), nullable=False)
+    todo_id: Mapped[uuid.UUID] = mapped_column(Uuid(as_uuid=True), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    schema_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The message body, exactly as published (JSON).
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    # NULL while pending; set in the transaction that saw SQS accept it.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        # The relay's scan: pending rows, oldest first.
+        Index("ix_outbox_sent_at_occurred_at", "sent_at", "occurred_at"),
+    )
+
+
+class Activity(Base):
+    """What the worker recorded for one event; the primary key is the event id."""
+
+    __tablename__ = "activity"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid(as_uuid=True), primary_key=True)
+    type: Mapped[str] = mapped_column(String(EVENT_TYPE_MAX_LENGTH), nullable=False)
+    todo_id: Mapped[uuid.UUID] = mapped_column(Uuid(as_uuid=True), nullable=False)
+    text: Mapped[str | None] = mapped_column(String(TEXT_MAX_LENGTH), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    __table_args__ = (
+        # Newest-first keyset pagination: ORDER BY occurred_at DESC, event_id DESC.
+        Index("ix_activity_occurred_at_event_id", "occurred_at", "event_id"),
+    )

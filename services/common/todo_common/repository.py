@@ -1,4 +1,5 @@
-"""Data access for todos: the only module that writes SQL for the ``todos`` table."""
+"""Data access: the only module that writes SQL for the ``todos``, ``outbox``
+and ``activity`` tables."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from todo_common.models import Todo
+from todo_common.models import Activity, OutboxEvent, Todo
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,77 @@ class TodoRepository:
         return list(self.session.scalars(statement))
 
     def delete(self, todo_id: uuid.UUID) -> bool:
+        return self.delete_returning_text(todo_id) is not None
+
+    def delete_returning_text(self, todo_id: uuid.UUID) -> str | None:
+        """Delete the todo; its text, or None if there was no such todo."""
         result = self.session.execute(
-            delete(Todo).where(Todo.id == todo_id).returning(Todo.id),
+            delete(Todo).where(Todo.id == todo_id).returning(Todo.text),
         )
-        return result.first() is not None
+        row = result.first()
+        return None if row is None else str(row[0])
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.added = 0
+
+    def add(self, event: OutboxEvent) -> OutboxEvent:
+        self.session.add(event)
+        self.session.flush()
+        self.added += 1
+        return event
+
+    def claim_pending(self, limit: int) -> list[OutboxEvent]:
+        """Up to ``limit`` unsent events, oldest first, locked until the
+        transaction ends. PostgreSQL: rows another relay holds are skipped
+        (FOR UPDATE SKIP LOCKED), so concurrent relays publish disjoint sets.
+        SQLite has no row locks; its write transaction serializes relays."""
+        statement = (
+            select(OutboxEvent)
+            .where(OutboxEvent.sent_at.is_(None))
+            .order_by(OutboxEvent.occurred_at, OutboxEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(statement))
+
+    def mark_sent(self, ids: list[uuid.UUID], sent_at: datetime) -> None:
+        if ids:
+            self.session.execute(
+                update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(sent_at=sent_at)
+            )
+
+    def pending_count(self) -> int:
+        statement = select(func.count()).where(OutboxEvent.sent_at.is_(None))
+        return int(self.session.execute(statement).scalar_one())
+
+
+class ActivityRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, event_id: uuid.UUID) -> Activity | None:
+        return self.session.get(Activity, event_id)
+
+    def add(self, activity: Activity) -> Activity:
+        self.session.add(activity)
+        self.session.flush()
+        return activity
+
+    def list_page(self, limit: int, after: Position | None = None) -> list[Activity]:
+        """Up to ``limit`` entries, newest first (by occurredAt), strictly after ``after``."""
+        statement = (
+            select(Activity)
+            .order_by(Activity.occurred_at.desc(), Activity.event_id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(
+                or_(
+                    Activity.occurred_at < after.created_at,
+                    and_(Activity.occurred_at == after.created_at, Activity.event_id < after.id),
+                )
+            )
+        return list(self.session.scalars(statement))

@@ -59,6 +59,13 @@ class CommonSettings(BaseSettings):
     database_statement_timeout_ms: int = Field(default=0, ge=0, le=3_600_000)
     database_migrate: bool = True
 
+    # The event queue (SQS). The API's relay publishes to it when QUEUE_URL is
+    # set; the worker requires it. SQS_ENDPOINT_URL is for the local moto
+    # server only. The region defaults to the one in the queue URL.
+    queue_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    sqs_endpoint_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    aws_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -72,6 +79,13 @@ class CommonSettings(BaseSettings):
         scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
         if scheme not in _URL_SCHEMES or "://" not in value:
             raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("queue_url", "sqs_endpoint_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("must be an http(s):// URL")
         return value
 
     @field_validator("database_secret_arn")
@@ -103,6 +117,14 @@ class CommonSettings(BaseSettings):
                 "set them on the database role"
             )
         return self
+
+    @property
+    def queue_region(self) -> str:
+        """AWS_REGION, else the region in an SQS queue URL, else us-east-1 (moto)."""
+        if self.aws_region:
+            return self.aws_region
+        match = re.match(r"https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com", self.queue_url or "")
+        return match.group(1) if match else "us-east-1"
 
     @property
     def secret_region(self) -> str | None:

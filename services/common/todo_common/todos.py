@@ -1,8 +1,9 @@
 """Todo use cases, shared by every service that changes todos.
 
 Each function takes an open unit of work and leaves the commit to the caller's
-``with`` block, so several changes (and, later, their outbox events) commit
-or roll back together.
+``with`` block. Every change adds its domain event to the outbox in the same
+transaction (transactional outbox): the change and its event commit or roll
+back together, so no change is lost on its way to the queue.
 """
 
 from __future__ import annotations
@@ -10,6 +11,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from todo_common.events import (
+    TODO_COMPLETED,
+    TODO_CREATED,
+    TODO_DELETED,
+    TODO_UPDATED,
+    EventType,
+    new_event,
+)
 from todo_common.models import Todo
 from todo_common.repository import Position
 from todo_common.uow import UnitOfWork
@@ -27,7 +36,9 @@ def create_todo(uow: UnitOfWork, text: str) -> Todo:
     todo = Todo(
         id=uuid.uuid4(), text=text, completed=False, created_at=now, updated_at=now, version=1
     )
-    return uow.todos.add(todo)
+    uow.todos.add(todo)
+    uow.outbox.add(new_event(TODO_CREATED, todo.id, todo.text, now))
+    return todo
 
 
 def get_todo(uow: UnitOfWork, todo_id: uuid.UUID) -> Todo | None:
@@ -49,6 +60,7 @@ def update_todo(
     todo = uow.todos.get(todo_id, for_update=True)
     if todo is None:
         return None
+    was_completed = todo.completed
     if text is not None:
         todo.text = text
     if completed is not None:
@@ -56,8 +68,16 @@ def update_todo(
     todo.updated_at = max(utc_now(), todo.created_at)
     todo.version += 1
     uow.session.flush()
+    # Completing (false -> true) is its own event; anything else, reopening
+    # included, is an update.
+    kind: EventType = TODO_COMPLETED if todo.completed and not was_completed else TODO_UPDATED
+    uow.outbox.add(new_event(kind, todo.id, todo.text, todo.updated_at))
     return todo
 
 
 def delete_todo(uow: UnitOfWork, todo_id: uuid.UUID) -> bool:
-    return uow.todos.delete(todo_id)
+    text = uow.todos.delete_returning_text(todo_id)
+    if text is None:
+        return False
+    uow.outbox.add(new_event(TODO_DELETED, todo_id, text, utc_now()))
+    return True

@@ -6,9 +6,10 @@ Every change to the data goes through a write unit of work::
         todo = uow.todos.add(...)
         uow.commit()
 
-so recording a domain event in the same transaction (the transactional outbox
-of a later issue) is one more repository here and one more ``add`` in
-:mod:`todo_common.todos`.
+and the domain event of each change (the transactional outbox) is added to
+``uow.outbox`` in the same transaction by :mod:`todo_common.todos`. After a
+commit that added events, the factory's ``on_events`` hook runs (the API's
+relay uses it to publish at once instead of at its next poll).
 
 Reads use ``write=False``. On PostgreSQL those run in autocommit, each
 statement with its own snapshot: a read that needs several statements to see
@@ -17,21 +18,31 @@ one consistent state opens a write unit of work instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from todo_common.database import WRITE_OPTION
-from todo_common.repository import TodoRepository
+from todo_common.repository import ActivityRepository, OutboxRepository, TodoRepository
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session], *, write: bool = False) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        write: bool = False,
+        on_events: Callable[[], None] | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._write = write
+        self._on_events = on_events
         self._session: Session | None = None
         self.todos: TodoRepository
+        self.outbox: OutboxRepository
+        self.activity: ActivityRepository
 
     @property
     def session(self) -> Session:
@@ -50,6 +61,8 @@ class UnitOfWork:
             # level when the connection is returned.
             self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         self.todos = TodoRepository(self._session)
+        self.outbox = OutboxRepository(self._session)
+        self.activity = ActivityRepository(self._session)
         return self
 
     def __exit__(
@@ -65,13 +78,21 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self.outbox.added and self._on_events is not None:
+            self.outbox.added = 0
+            self._on_events()
 
 
 class UnitOfWorkFactory:
     """Callable that opens units of work on one session factory."""
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        on_events: Callable[[], None] | None = None,
+    ) -> None:
         self.session_factory = session_factory
+        self.on_events = on_events
 
     def __call__(self, *, write: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, write=write)
+        return UnitOfWork(self.session_factory, write=write, on_events=self.on_events)

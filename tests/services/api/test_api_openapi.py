@@ -23,6 +23,7 @@ def test_every_endpoint_of_the_contract_is_documented(client: TestClient) -> Non
         ("/api/todos/{todo_id}", "GET"),
         ("/api/todos/{todo_id}", "PUT"),
         ("/api/todos/{todo_id}", "DELETE"),
+        ("/api/activity", "GET"),
         ("/api/health", "GET"),
         ("/api/ready", "GET"),
     }

@@ -52,6 +52,11 @@ def test_environment_is_read_case_insensitively_and_typed(monkeypatch: pytest.Mo
         ({"DATABASE_SCHEMA": "Robert'); DROP TABLE todos;--"}, "DATABASE_SCHEMA"),
         ({"DATABASE_SSLMODE": "sometimes"}, "DATABASE_SSLMODE"),
         ({"DATABASE_SECRET_ARN": "arn:aws:iam::123456789012:role/x"}, "DATABASE_SECRET_ARN"),
+        ({"QUEUE_URL": "sqs:todo-events"}, "QUEUE_URL"),
+        ({"SQS_ENDPOINT_URL": "localhost:5000"}, "SQS_ENDPOINT_URL"),
+        ({"AWS_REGION": "Mars"}, "AWS_REGION"),
+        ({"RELAY_BATCH_SIZE": "11"}, "RELAY_BATCH_SIZE"),
+        ({"RELAY_MAX_BACKOFF_SECONDS": "0"}, "RELAY_MAX_BACKOFF_SECONDS"),
     ],
 )
 def test_invalid_values_name_the_variable(
@@ -99,3 +104,27 @@ def test_several_errors_stay_on_one_line(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_the_database_url_is_not_shown_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://user:hunter2@db/todo")
     assert "hunter2" not in repr(load_settings(ApiSettings))
+
+
+@pytest.mark.parametrize(
+    ("env", "region"),
+    [
+        ({"QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/todo"}, "eu-west-1"),
+        (
+            {
+                "QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/todo",
+                "AWS_REGION": "eu-central-1",
+            },
+            "eu-central-1",
+        ),
+        ({"QUEUE_URL": "http://127.0.0.1:5000/000000000000/todo"}, "us-east-1"),
+    ],
+)
+def test_the_queue_region(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], region: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(ApiSettings)
+    assert settings.queue_region == region
+    assert settings.queue_url == env["QUEUE_URL"]

@@ -1,0 +1,104 @@
+"""Domain events: what the outbox stores, the relay publishes and the worker reads.
+
+The message body (schema version 1) is a JSON object::
+
+    {"eventId": "<uuid>", "type": "todo.completed", "todoId": "<uuid>",
+     "occurredAt": "2026-01-31T12:00:00.000Z", "schemaVersion": 1, "text": "Buy milk"}
+
+``text`` is the todo's text after the change (``null`` is allowed).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from todo_common.models import TEXT_MAX_LENGTH, OutboxEvent
+
+SCHEMA_VERSION = 1
+EventType = Literal["todo.created", "todo.updated", "todo.completed", "todo.deleted"]
+TODO_CREATED: Final = "todo.created"
+TODO_UPDATED: Final = "todo.updated"
+TODO_COMPLETED: Final = "todo.completed"
+TODO_DELETED: Final = "todo.deleted"
+# A message is refused past this size (SQS's own limit is 256 KiB).
+MAX_BODY_BYTES = 16 * 1024
+
+
+class InvalidEventError(ValueError):
+    """A message body that is not a version-1 event; ``str()`` says why."""
+
+
+def utc_millis(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EventMessage(BaseModel):
+    """A parsed message body. Strict: unknown fields and wrong types are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: uuid.UUID = Field(alias="eventId")
+    type: EventType
+    todo_id: uuid.UUID = Field(alias="todoId")
+    occurred_at: datetime = Field(alias="occurredAt")
+    schema_version: Annotated[StrictInt, Field(alias="schemaVersion", ge=1, le=1)]
+    text: Annotated[str | None, Field(max_length=TEXT_MAX_LENGTH)] = None
+
+    def to_body(self) -> str:
+        return json.dumps(
+            {
+                "eventId": str(self.event_id),
+                "type": self.type,
+                "todoId": str(self.todo_id),
+                "occurredAt": utc_millis(self.occurred_at),
+                "schemaVersion": self.schema_version,
+                "text": self.text,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+
+def parse_event(body: str) -> EventMessage:
+    """The event in a message body, or :class:`InvalidEventError` saying why."""
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise InvalidEventError(f"body over {MAX_BODY_BYTES} bytes")
+    try:
+        event = EventMessage.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidEventError(f"{where}: {first['msg']}") from None
+    if event.occurred_at.tzinfo is None:
+        raise InvalidEventError("occurredAt: must carry a time zone")
+    return event
+
+
+def new_event(
+    type_: EventType, todo_id: uuid.UUID, text: str | None, occurred_at: datetime
+) -> OutboxEvent:
+    """An outbox row for a change to one todo, with its message body."""
+    message = EventMessage.model_validate(
+        {
+            "eventId": uuid.uuid4(),
+            "type": type_,
+            "todoId": todo_id,
+            "occurredAt": occurred_at,
+            "schemaVersion": SCHEMA_VERSION,
+            "text": text,
+        }
+    )
+    return OutboxEvent(
+        id=message.event_id,
+        type=type_,
+        todo_id=todo_id,
+        occurred_at=occurred_at,
+        schema_version=SCHEMA_VERSION,
+        body=message.to_body(),
+        sent_at=None,
+    )

@@ -1,0 +1,32 @@
+"""The worker's settings: the shared ones plus the queue consumer's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from todo_common.settings import CommonSettings
+
+DEFAULT_HEARTBEAT_FILE = Path("/tmp/todo-worker.heartbeat")  # noqa: S108 - the task's /tmp volume
+
+
+class WorkerSettings(CommonSettings):
+    service_name: str = Field(default="todo-worker", min_length=1, max_length=64)
+    # Required: the queue to consume.
+    queue_url: str = Field(min_length=1, max_length=2048)
+
+    # Long poll: a receive waits up to this long for a message.
+    worker_wait_time_seconds: int = Field(default=20, ge=0, le=20)
+    worker_max_messages: int = Field(default=5, ge=1, le=10)
+    # How long a received message stays invisible to others while processed.
+    worker_visibility_timeout_seconds: int = Field(default=30, ge=1, le=43_200)
+    # After a failure the message becomes visible again this much later (not
+    # the full visibility timeout); the redrive policy's maxReceiveCount then
+    # moves it to the DLQ.
+    worker_retry_delay_seconds: int = Field(default=5, ge=0, le=43_200)
+    # SIGTERM: stop receiving, finish the message in hand for at most this long.
+    worker_shutdown_timeout_seconds: float = Field(default=20.0, ge=0, le=3600)
+    worker_heartbeat_file: Path = DEFAULT_HEARTBEAT_FILE
+    # python -m todo_worker.health fails once the heartbeat is older than this.
+    worker_heartbeat_max_age_seconds: int = Field(default=90, ge=5, le=3600)

@@ -1,0 +1,158 @@
+"""End to end in a real browser: Debian's chromium, driven by Playwright,
+against the ``make dev`` stack (``python -m todo_devstack``) on free ports.
+
+Proves API -> outbox -> SQS (moto) -> worker -> API: the completion shows up
+in the Activity panel. Skips without ``/usr/bin/chromium`` (``make browser``
+installs it) unless ``REQUIRE_BROWSER=1`` (CI), which makes that a failure.
+The screenshot is saved under ``build/e2e/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "build" / "e2e"
+PYTHONPATH = os.pathsep.join(
+    str(ROOT / "services" / name) for name in ("common", "api", "worker", "devstack")
+)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+URL_LINE = re.compile(r"^Todo app: (http://127\.0\.0\.1:\d+/)", re.MULTILINE)
+TIMEOUT_MS = 20_000
+
+pytestmark = pytest.mark.e2e
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("REQUIRE_BROWSER", "") in {"1", "true", "yes"}:
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@dataclass
+class Stack:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (make browser installs it)")
+    if not (ROOT / "services/web/dist/index.html").exists():
+        unavailable("services/web/dist is missing (make web-build)")
+    log = tmp_path / "devstack.log"
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
+    env.pop("DATABASE_URL", None)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "todo_devstack", "--port", "0", "--data-dir", str(tmp_path)],
+            env=env,
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = Stack(url="", process=process, log=log)
+    try:
+        deadline = time.monotonic() + 90
+        while not (match := URL_LINE.search(running.output())):
+            assert process.poll() is None, f"the stack exited:\n{running.output()[-4000:]}"
+            assert time.monotonic() < deadline, f"no URL in 90 s:\n{running.output()[-4000:]}"
+            time.sleep(0.2)
+        running.url = match.group(1)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def test_the_todo_flow_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / "todo-flow.png"
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            page.goto(stack.url)
+            todos = page.get_by_role("list", name="Todos")
+
+            page.get_by_label("New todo").fill("Buy milk")
+            page.get_by_role("button", name="Add", exact=True).click()
+            expect(todos.get_by_text("Buy milk", exact=True)).to_be_visible()
+
+            page.get_by_role("button", name='Edit "Buy milk"').click()
+            editor = page.get_by_role("textbox", name='Edit "Buy milk"')
+            editor.fill("Buy oat milk")
+            editor.press("Enter")
+            expect(todos.get_by_text("Buy oat milk", exact=True)).to_be_visible()
+
+            page.get_by_role("checkbox", name='Complete "Buy oat milk"').check()
+            expect(page.get_by_role("checkbox", name='Complete "Buy oat milk"')).to_be_checked()
+            # Written by the worker from the SQS message the relay published.
+            activity = page.get_by_role("region", name="Activity")
+            completed = (
+                activity.get_by_role("listitem")
+                .filter(has_text="todo.completed")
+                .filter(has_text="Buy oat milk")
+            )
+            expect(completed).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(screenshot), full_page=True)
+
+            page.get_by_role("button", name='Delete "Buy oat milk"').click()
+            expect(todos.get_by_text("Buy oat milk", exact=True)).to_have_count(0)
+
+            page.get_by_role("button", name="Add", exact=True).click()
+            expect(page.get_by_role("alert")).to_have_text("text: must not be blank")
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "todo-flow-failure.png"), full_page=True)
+            print(f"e2e: failure screenshot {ARTIFACTS / 'todo-flow-failure.png'}")
+            raise
+        finally:
+            context.close()
+    print(f"e2e: screenshot saved to {screenshot}")
+    assert screenshot.stat().st_size > 0
+
+    stack.process.send_signal(signal.SIGTERM)
+    code = stack.process.wait(timeout=60)
+    output = stack.output()
+    assert code == 0, output[-4000:]
+    assert "[devstack] stopped" in output
+    assert "[devstack] worker stopped (0)" in output
+    assert "[devstack] api stopped (0)" in output

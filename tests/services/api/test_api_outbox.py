@@ -1,0 +1,259 @@
+"""Transactional outbox, the relay to SQS and GET /api/activity."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.services.support import Database, assert_problem
+from todo_api.app import create_app
+from todo_api.relay import Relay
+from todo_common import todos
+from todo_common.database import create_session_factory
+from todo_common.events import parse_event
+from todo_common.models import Activity, OutboxEvent
+from todo_common.uow import UnitOfWorkFactory
+from todo_devstack.sqs import REGION, Queues, free_port
+from todo_devstack.sqs import client as sqs_client
+
+
+def outbox(db: Database) -> list[OutboxEvent]:
+    with UnitOfWorkFactory(create_session_factory(db.engine))() as uow:
+        statement = select(OutboxEvent).order_by(OutboxEvent.occurred_at, OutboxEvent.type)
+        return list(uow.session.scalars(statement))
+
+
+def drain(endpoint: str, queue_url: str, expected: int, timeout: float = 10) -> list[str]:
+    """Receive (and delete) until ``expected`` bodies arrived and the queue looks empty."""
+    sqs = sqs_client(endpoint)
+    bodies: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = got.get("Messages", [])
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        if not messages and len(bodies) >= expected:
+            break
+        if not messages:
+            time.sleep(0.1)
+    return bodies
+
+
+def factory(db: Database) -> UnitOfWorkFactory:
+    return UnitOfWorkFactory(create_session_factory(db.engine))
+
+
+def test_every_change_records_one_event_in_its_transaction(
+    client: TestClient, db: Database
+) -> None:
+    todo = client.post("/api/todos", json={"text": "Buy milk"}).json()
+    path = f"/api/todos/{todo['id']}"
+    assert client.put(path, json={"text": "Buy oat milk"}).status_code == 200
+    assert client.put(path, json={"completed": True}).status_code == 200
+    assert client.put(path, json={"completed": False}).status_code == 200
+    assert client.delete(path).status_code == 204
+
+    rows = outbox(db)
+    assert [row.type for row in rows] == [
+        "todo.created",
+        "todo.updated",
+        "todo.completed",
+        "todo.updated",
+        "todo.deleted",
+    ]
+    assert len({row.id for row in rows}) == 5
+    texts = [parse_event(row.body).text for row in rows]
+    assert texts == ["Buy milk", "Buy oat milk", "Buy oat milk", "Buy oat milk", "Buy oat milk"]
+    for row in rows:
+        event = parse_event(row.body)
+        assert event.event_id == row.id
+        assert str(event.todo_id) == todo["id"]
+        assert event.schema_version == 1
+        assert row.sent_at is None
+        body = json.loads(row.body)
+        assert set(body) == {"eventId", "type", "todoId", "occurredAt", "schemaVersion", "text"}
+        assert body["occurredAt"].endswith("Z")
+        assert len(body["occurredAt"]) == len("2026-01-31T12:00:00.000Z")
+
+
+def test_a_rejected_or_rolled_back_change_records_no_event(
+    client: TestClient, db: Database
+) -> None:
+    missing = f"/api/todos/{uuid.uuid4()}"
+    assert client.put(missing, json={"completed": True}).status_code == 404
+    assert client.delete(missing).status_code == 404
+    assert client.post("/api/todos", json={"text": "  "}).status_code == 422
+    with factory(db)(write=True) as uow:
+        todos.create_todo(uow, "never committed")
+    assert outbox(db) == []
+    assert db.count() == 0
+
+
+def test_relay_publishes_pending_events_once_and_marks_them_sent(
+    db: Database, sqs_endpoint: str, queues: Queues
+) -> None:
+    uows = factory(db)
+    for number in range(12):
+        with uows(write=True) as uow:
+            todos.create_todo(uow, f"todo {number}")
+            uow.commit()
+    relay = Relay(uows, sqs_client(sqs_endpoint), queues.url, batch_size=10)
+    assert relay.publish_once() == 10
+    assert relay.publish_once() == 2
+    assert relay.publish_once() == 0
+    assert all(row.sent_at is not None for row in outbox(db))
+    bodies = drain(sqs_endpoint, queues.url, 12)
+    assert sorted(bodies) == sorted(row.body for row in outbox(db))
+
+
+class FlakySqs:
+    """The real client, but unreachable until ``up`` is set."""
+
+    def __init__(self, real: Any, dead: Any) -> None:
+        self.real = real
+        self.dead = dead
+        self.up = threading.Event()
+        self.calls = 0
+
+    def send_message_batch(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        return (self.real if self.up.is_set() else self.dead).send_message_batch(**kwargs)
+
+
+def test_sqs_down_then_up_loses_nothing_and_duplicates_nothing(
+    db: Database, sqs_endpoint: str, queues: Queues
+) -> None:
+    dead = sqs_client(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    flaky = FlakySqs(sqs_client(sqs_endpoint), dead)
+    settings = db.settings.model_copy(
+        update={
+            "queue_url": queues.url,
+            "sqs_endpoint_url": sqs_endpoint,
+            "aws_region": REGION,
+            "relay_poll_interval_seconds": 0.05,
+        }
+    )
+    app = create_app(settings, db.engine)
+    relay: Relay = app.state.relay
+    relay.client = flaky  # type: ignore[assignment]
+    relay.max_backoff = 0.05
+    with TestClient(app, raise_server_exceptions=False) as client:
+        # While SQS is down, the API keeps working and the events pile up.
+        ids = [client.post("/api/todos", json={"text": f"t{n}"}).json()["id"] for n in range(3)]
+        assert client.put(f"/api/todos/{ids[0]}", json={"completed": True}).status_code == 200
+        deadline = time.monotonic() + 10
+        while relay.failures < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert relay.failures >= 2
+        assert all(row.sent_at is None for row in outbox(db))
+        with pytest.raises(EndpointConnectionError):
+            dead.send_message_batch(QueueUrl=queues.url, Entries=[{"Id": "0", "MessageBody": "x"}])
+
+        flaky.up.set()
+        deadline = time.monotonic() + 10
+        while any(row.sent_at is None for row in outbox(db)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    rows = outbox(db)
+    assert len(rows) == 4
+    assert all(row.sent_at is not None for row in rows)
+    bodies = drain(sqs_endpoint, queues.url, 4)
+    assert sorted(bodies) == sorted(row.body for row in rows)
+    assert relay.failures == 0
+
+
+def test_backoff_grows_with_failures_and_is_capped() -> None:
+    relay = Relay(
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        "http://q",
+        max_backoff=5,
+        rng=lambda _low, high: high,
+    )
+    ceilings = []
+    for failures in range(6):
+        relay.failures = failures
+        ceilings.append(relay.backoff())
+    assert ceilings == [0.5, 1.0, 2.0, 4.0, 5, 5]
+
+
+@pytest.mark.postgres
+def test_concurrent_relays_claim_disjoint_events(
+    request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    from tests.services.conftest import make_database  # noqa: PLC0415
+
+    db = make_database("postgres", tmp_path, request)
+    try:
+        uows = factory(db)
+        for number in range(2):
+            with uows(write=True) as uow:
+                todos.create_todo(uow, f"todo {number}")
+                uow.commit()
+        with uows(write=True) as first, uows(write=True) as second:
+            mine = first.outbox.claim_pending(1)
+            theirs = second.outbox.claim_pending(10)
+            assert len(mine) == 1
+            assert [row.id for row in theirs] != [] and mine[0].id not in {r.id for r in theirs}
+    finally:
+        db.engine.dispose()
+
+
+def add_activity(db: Database, count: int) -> list[Activity]:
+    base = datetime(2026, 1, 31, 12, tzinfo=UTC)
+    rows = [
+        Activity(
+            event_id=uuid.uuid4(),
+            type="todo.completed",
+            todo_id=uuid.uuid4(),
+            text=f"item {n}",
+            occurred_at=base + timedelta(seconds=n),
+            processed_at=base + timedelta(seconds=n, milliseconds=250),
+        )
+        for n in range(count)
+    ]
+    with factory(db)(write=True) as uow:
+        for row in rows:
+            uow.activity.add(row)
+        uow.commit()
+    return rows
+
+
+def test_activity_lists_newest_first_with_link_pagination(client: TestClient, db: Database) -> None:
+    rows = add_activity(db, 5)
+    first = client.get("/api/activity?limit=3")
+    assert first.status_code == 200
+    assert [item["text"] for item in first.json()] == ["item 4", "item 3", "item 2"]
+    item = first.json()[0]
+    assert item == {
+        "eventId": str(rows[4].event_id),
+        "type": "todo.completed",
+        "todoId": str(rows[4].todo_id),
+        "text": "item 4",
+        "occurredAt": "2026-01-31T12:00:04.000Z",
+        "processedAt": "2026-01-31T12:00:04.250Z",
+    }
+    link = first.headers["link"]
+    assert link.startswith("</api/activity?limit=3&cursor=")
+    assert link.endswith('>; rel="next"')
+    second = client.get(link[1 : link.index(">")])
+    assert [item["text"] for item in second.json()] == ["item 1", "item 0"]
+    assert "link" not in second.headers
+    assert client.get("/api/activity").json()[0]["text"] == "item 4"
+
+
+def test_activity_bad_input_is_a_problem_not_a_500(client: TestClient) -> None:
+    assert_problem(client.get("/api/activity?cursor=nope"), 400, field="cursor")
+    assert_problem(client.get("/api/activity?limit=0"), 422, field="limit")
+    assert_problem(client.get("/api/activity?limit=101"), 422, field="limit")
+    assert client.get("/api/activity").json() == []

@@ -1,0 +1,348 @@
+"""The queue worker against the local SQS endpoint (moto) and the real databases."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select, text, update
+
+from tests.services.support import Database
+from todo_api.relay import Relay
+from todo_api.settings import ApiSettings
+from todo_common import todos
+from todo_common.database import create_session_factory
+from todo_common.migrate import LOCK_KEY
+from todo_common.models import Activity, OutboxEvent
+from todo_common.uow import UnitOfWorkFactory
+from todo_devstack.sqs import REGION, Queues
+from todo_devstack.sqs import client as sqs_client
+from todo_worker.health import check
+from todo_worker.settings import WorkerSettings
+from todo_worker.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[3]
+PYTHONPATH = os.pathsep.join(
+    str(ROOT / part) for part in ("services/common", "services/api", "services/worker")
+)
+
+
+def worker_settings(db: Database, endpoint: str, queue_url: str, **extra: Any) -> WorkerSettings:
+    base = db.settings.model_dump(include={"database_url", "database_schema", "data_dir"})
+    return WorkerSettings.model_validate(
+        {
+            **base,
+            "queue_url": queue_url,
+            "sqs_endpoint_url": endpoint,
+            "aws_region": REGION,
+            "worker_wait_time_seconds": 0,
+            "worker_retry_delay_seconds": 0,
+            "worker_heartbeat_file": Path(tempfile.mkdtemp()) / "heartbeat",
+            **extra,
+        }
+    )
+
+
+def make_worker(db: Database, endpoint: str, queues: Queues) -> Worker:
+    settings = worker_settings(db, endpoint, queues.url)
+    uows = UnitOfWorkFactory(create_session_factory(db.engine))
+    return Worker(uows, sqs_client(endpoint), settings)
+
+
+def activity(db: Database) -> list[Activity]:
+    with UnitOfWorkFactory(create_session_factory(db.engine))() as uow:
+        return list(uow.session.scalars(select(Activity).order_by(Activity.occurred_at)))
+
+
+def queue_depth(endpoint: str, url: str) -> int:
+    attributes = sqs_client(endpoint).get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def until(
+    condition: Callable[[], bool], timeout: float = 15, step: Callable[[], Any] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        if step is not None:
+            step()
+        else:
+            time.sleep(0.05)
+
+
+def event_body(**overrides: Any) -> str:
+    body = {
+        "eventId": str(uuid.uuid4()),
+        "type": "todo.completed",
+        "todoId": str(uuid.uuid4()),
+        "occurredAt": "2026-01-31T12:00:00.000Z",
+        "schemaVersion": 1,
+        "text": "Buy milk",
+        **overrides,
+    }
+    return json.dumps(body)
+
+
+def test_a_duplicate_delivery_has_one_effect(
+    db: Database, sqs_endpoint: str, queues: Queues
+) -> None:
+    sqs = sqs_client(sqs_endpoint)
+    body = event_body()
+    sqs.send_message(QueueUrl=queues.url, MessageBody=body)
+    sqs.send_message(QueueUrl=queues.url, MessageBody=body)
+    worker = make_worker(db, sqs_endpoint, queues)
+    until(lambda: queue_depth(sqs_endpoint, queues.url) == 0, step=worker.poll_once)
+
+    rows = activity(db)
+    assert len(rows) == 1
+    expected = json.loads(body)
+    assert str(rows[0].event_id) == expected["eventId"]
+    assert str(rows[0].todo_id) == expected["todoId"]
+    assert (rows[0].type, rows[0].text) == ("todo.completed", "Buy milk")
+    assert queue_depth(sqs_endpoint, queues.dlq_url) == 0
+    assert worker.settings.worker_heartbeat_file.exists()
+
+
+POISON = [
+    ("not json at all", "body: Invalid JSON"),
+    (event_body(type="todo.exploded"), "type: Input should be"),
+    (event_body(schemaVersion=2), "schemaVersion"),
+    (event_body(occurredAt="2026-01-31T12:00:00"), "occurredAt: must carry a time zone"),
+]
+
+
+def test_poison_messages_reach_the_dlq_and_the_log_says_why(
+    db: Database, sqs_endpoint: str, queues: Queues, caplog: pytest.LogCaptureFixture
+) -> None:
+    sqs = sqs_client(sqs_endpoint)
+    for body, _reason in POISON:
+        sqs.send_message(QueueUrl=queues.url, MessageBody=body)
+    good = event_body()
+    sqs.send_message(QueueUrl=queues.url, MessageBody=good)
+    worker = make_worker(db, sqs_endpoint, queues)
+    with caplog.at_level(logging.ERROR, logger="todo_worker"):
+        until(
+            lambda: queue_depth(sqs_endpoint, queues.dlq_url) == len(POISON),
+            step=worker.poll_once,
+        )
+        until(lambda: queue_depth(sqs_endpoint, queues.url) == 0, step=worker.poll_once)
+    dead: list[str] = []
+    while len(dead) < len(POISON):
+        got = sqs.receive_message(QueueUrl=queues.dlq_url, MaxNumberOfMessages=10)
+        dead += [message["Body"] for message in got.get("Messages", [])]
+    assert sorted(dead) == sorted(body for body, _ in POISON)
+    # Refused on each of the maxReceiveCount (2) receives, never deleted.
+    failures = [r.getMessage() for r in caplog.records if "unparseable" in r.getMessage()]
+    assert len(failures) == 2 * len(POISON)
+    for _body, reason in POISON:
+        assert sum(reason in message for message in failures) == 2, (reason, failures)
+    assert [str(row.event_id) for row in activity(db)] == [json.loads(good)["eventId"]]
+
+
+def test_a_database_failure_retries_then_dead_letters(
+    tmp_path: Path, sqs_endpoint: str, queues: Queues, caplog: pytest.LogCaptureFixture
+) -> None:
+    sqs_client(sqs_endpoint).send_message(QueueUrl=queues.url, MessageBody=event_body())
+    settings = worker_settings(
+        Database("sqlite", ApiSettings(data_dir=tmp_path), None),  # type: ignore[arg-type]
+        sqs_endpoint,
+        queues.url,
+    )
+    worker = Worker(None, sqs_client(sqs_endpoint), settings)  # type: ignore[arg-type]
+    # The database stops answering (nothing listens on port 1).
+    unreachable = create_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    worker.uow_factory = UnitOfWorkFactory(create_session_factory(unreachable))
+    with caplog.at_level(logging.ERROR, logger="todo_worker"):
+        until(lambda: queue_depth(sqs_endpoint, queues.dlq_url) == 1, step=worker.poll_once)
+    assert any("will be retried, then dead-lettered" in r.getMessage() for r in caplog.records)
+    assert queue_depth(sqs_endpoint, queues.url) == 0
+
+
+def test_relay_republishing_duplicates_nothing_in_effect(
+    db: Database, sqs_endpoint: str, queues: Queues
+) -> None:
+    uows = UnitOfWorkFactory(create_session_factory(db.engine))
+    for name in ("a", "b", "c"):
+        with uows(write=True) as uow:
+            todos.create_todo(uow, name)
+            uow.commit()
+    relay = Relay(uows, sqs_client(sqs_endpoint), queues.url)
+    assert relay.publish_once() == 3
+    # A relay that crashed after SQS accepted but before its commit publishes again.
+    with db.engine.begin() as conn:
+        conn.execute(update(OutboxEvent).values(sent_at=None))
+    assert relay.publish_once() == 3
+    worker = make_worker(db, sqs_endpoint, queues)
+    until(lambda: queue_depth(sqs_endpoint, queues.url) == 0, step=worker.poll_once)
+    assert sorted(row.text or "" for row in activity(db)) == ["a", "b", "c"]
+
+
+def test_health_check_reads_the_heartbeat(tmp_path: Path) -> None:
+    beat = tmp_path / "beat"
+    assert check(beat, 60) is not None
+    beat.touch()
+    assert check(beat, 60) is None
+    stale = check(beat, 60, now=time.time() + 120)
+    assert stale is not None
+    assert "old" in stale
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "WORKER_HEARTBEAT_FILE": str(beat)}
+    ok = subprocess.run([sys.executable, "-m", "todo_worker.health"], env=env, check=False)
+    assert ok.returncode == 0
+    env["WORKER_HEARTBEAT_FILE"] = str(tmp_path / "missing")
+    bad = subprocess.run(
+        [sys.executable, "-m", "todo_worker.health"], env=env, check=False, capture_output=True
+    )
+    assert bad.returncode == 1
+    assert b"no heartbeat" in bad.stderr
+
+
+def test_a_missing_queue_url_is_one_line_naming_it() -> None:
+    env = {k: v for k, v in os.environ.items() if k.upper() != "QUEUE_URL"}
+    env["PYTHONPATH"] = PYTHONPATH
+    result = subprocess.run(
+        [sys.executable, "-m", "todo_worker"], env=env, check=False, capture_output=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().strip().splitlines() == [
+        "invalid setting QUEUE_URL: Field required"
+    ]
+
+
+@pytest.mark.postgres
+def test_sigterm_mid_message_finishes_it_and_exits_0(
+    request: pytest.FixtureRequest, tmp_path: Path, sqs_endpoint: str, queues: Queues
+) -> None:
+    from tests.services.conftest import make_database  # noqa: PLC0415
+
+    db = make_database("postgres", tmp_path, request)
+    name = f"todo-worker-{uuid.uuid4().hex[:8]}"
+    settings = worker_settings(db, sqs_endpoint, queues.url)
+    env = {
+        **os.environ,
+        "PYTHONPATH": PYTHONPATH,
+        "DATABASE_URL": str(settings.database_url),
+        "DATABASE_SCHEMA": str(settings.database_schema),
+        "QUEUE_URL": queues.url,
+        "SQS_ENDPOINT_URL": sqs_endpoint,
+        "AWS_REGION": REGION,
+        "SERVICE_NAME": name,
+        "WORKER_WAIT_TIME_SECONDS": "1",
+        "WORKER_SHUTDOWN_TIMEOUT_SECONDS": "15",
+        "WORKER_HEARTBEAT_FILE": str(tmp_path / "beat"),
+    }
+    body = event_body()
+    try:
+        with db.engine.connect() as blocker:
+            # Hold the activity table: the worker's transaction waits on it,
+            # so SIGTERM arrives with the message in hand.
+            blocker.execute(text("LOCK TABLE activity IN ACCESS EXCLUSIVE MODE"))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "todo_worker"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                sqs_client(sqs_endpoint).send_message(QueueUrl=queues.url, MessageBody=body)
+
+                def waiting() -> bool:
+                    query = text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND wait_event_type = 'Lock' "
+                        # A table lock, not the migration lock another test may hold.
+                        "AND wait_event = 'relation'"
+                    )
+                    with db.engine.connect() as conn:
+                        return bool(conn.execute(query, {"name": name}).scalar_one())
+
+                until(waiting, timeout=30)
+                process.send_signal(signal.SIGTERM)
+                time.sleep(1.0)
+                assert process.poll() is None, "exited with the message in hand"
+                blocker.rollback()  # release the lock: the worker may finish
+                code = process.wait(timeout=15)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                output = process.communicate(timeout=10)[0].decode()
+        assert code == 0, output
+        assert [str(row.event_id) for row in activity(db)] == [json.loads(body)["eventId"]]
+        assert queue_depth(sqs_endpoint, queues.url) == 0
+        assert "stopping on SIGTERM" in output
+        assert "worker stopped" in output
+    finally:
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_sigterm_during_start_up_still_exits_0(
+    request: pytest.FixtureRequest, tmp_path: Path, sqs_endpoint: str, queues: Queues
+) -> None:
+    from tests.services.conftest import make_database  # noqa: PLC0415
+
+    db = make_database("postgres", tmp_path, request)
+    name = f"todo-worker-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": PYTHONPATH,
+        "DATABASE_URL": str(db.settings.database_url),
+        "DATABASE_SCHEMA": str(db.settings.database_schema),
+        "QUEUE_URL": queues.url,
+        "SQS_ENDPOINT_URL": sqs_endpoint,
+        "AWS_REGION": REGION,
+        "SERVICE_NAME": name,
+        "WORKER_WAIT_TIME_SECONDS": "1",
+        "WORKER_HEARTBEAT_FILE": str(tmp_path / "beat"),
+    }
+    try:
+        with db.engine.connect() as blocker:
+            # Hold the migration lock: the worker's start-up waits on it.
+            blocker.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+            process = subprocess.Popen(
+                [sys.executable, "-m", "todo_worker"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                query = text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND wait_event_type = 'Lock' "
+                    "AND wait_event = 'advisory'"
+                )
+
+                def migrating() -> bool:
+                    with db.engine.connect() as conn:
+                        return bool(conn.execute(query, {"name": name}).scalar_one())
+
+                until(migrating, timeout=30)
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.5)
+                assert process.poll() is None
+            finally:
+                blocker.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                blocker.commit()
+            output = process.communicate(timeout=30)[0].decode()
+        assert process.returncode == 0, output
+        assert "stopping on SIGTERM" in output
+        assert "worker stopped" in output
+    finally:
+        db.engine.dispose()
