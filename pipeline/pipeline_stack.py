@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
@@ -35,6 +36,7 @@ class PipelineStack(Stack):
         cli_version: str,
         synth_buildspec: Buildspec,
         images: Mapping[str, ServiceImage],
+        web_dist: Path,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -104,6 +106,7 @@ class PipelineStack(Stack):
                 project=config.project,
                 environment=environment,
                 images=images,
+                web_dist=web_dist,
             )
             pre: list[pipelines.Step] = []
             if environment.approval_required:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from aws_cdk import Environment, RemovalPolicy, Stage, Tags
 from constructs import Construct
 
+from infra.frontend import FrontendStack
 from infra.network import NetworkStack
 from pipeline.config import EnvironmentConfig, ProjectConfig
 from pipeline.images import ServiceImage
@@ -23,6 +25,7 @@ class EnvironmentStage(Stage):
         project: ProjectConfig,
         environment: EnvironmentConfig,
         images: Mapping[str, ServiceImage],
+        web_dist: Path,
     ) -> None:
         super().__init__(
             scope,
@@ -45,6 +48,23 @@ class EnvironmentStage(Stage):
             nat_gateways=environment.network.nat_gateways,
             flow_log_retention_days=environment.network.flow_log_retention_days,
             removal_policy=removal_policy,
+        )
+
+        # The web app and, once the services stack exists, the API behind the same domain
+        # (pass api_origin_domain, api_origin_https and origin_verify_header_value from it).
+        frontend = environment.frontend
+        self.frontend = FrontendStack(
+            self,
+            "Frontend",
+            stack_name=f"{prefix}-frontend",
+            description=f"{project.name} {environment.name}: web app bucket, CloudFront, logs",
+            termination_protection=environment.termination_protection,
+            web_dist=web_dist,
+            price_class=frontend.price_class,
+            log_retention_days=frontend.log_retention_days,
+            removal_policy=removal_policy,
+            certificate_arn=frontend.certificate_arn,
+            domain_names=list(frontend.domain_names),
         )
 
         # Cost allocation: every taggable resource of the environment carries these.

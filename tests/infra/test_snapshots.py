@@ -29,7 +29,15 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 @pytest.mark.parametrize(
-    "stack", ["todo-pipeline", "todo-dev-network", "todo-staging-network", "todo-prod-network"]
+    "stack",
+    [
+        "todo-pipeline",
+        *(
+            f"todo-{env}-{name}"
+            for env in ("dev", "staging", "prod")
+            for name in ("network", "frontend")
+        ),
+    ],
 )
 def test_template_matches_snapshot(
     assembly: Assembly, snapshot_json: SnapshotAssertion, stack: str
