@@ -16,7 +16,11 @@ from constructs import Construct
 
 from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
-from pipeline.acknowledgments import explain_generated_resources
+from pipeline.acknowledgments import (
+    explain_generated_resources,
+    explain_replication_bucket,
+    explain_replication_key_grant,
+)
 from pipeline.buildspec import Buildspec
 from pipeline.config import DeliveryConfig
 from pipeline.images import ServiceImage
@@ -132,6 +136,13 @@ class PipelineStack(Stack):
             self.pipeline.pipeline.artifact_bucket, prefix="pipeline-artifacts/"
         )
         _version_artifacts(self.pipeline.pipeline.artifact_bucket)
+        # Stages with us-east-1 stacks (the CloudFront web ACL) make CodePipeline add a
+        # support stack per extra region holding a replica artifact bucket.
+        if self.pipeline.pipeline.cross_region_support:
+            explain_replication_key_grant(self.pipeline)
+        for support in self.pipeline.pipeline.cross_region_support.values():
+            _version_artifacts(support.replication_bucket)
+            explain_replication_bucket(support.replication_bucket)
         explain_generated_resources(self.pipeline, cross_account=config.cross_account)
 
 

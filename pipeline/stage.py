@@ -8,8 +8,11 @@ from pathlib import Path
 from aws_cdk import Environment, RemovalPolicy, Stage, Tags
 from constructs import Construct
 
+from infra.budget import BudgetStack
 from infra.frontend import FrontendStack
 from infra.network import NetworkStack
+from infra.waf import EdgeStack
+from infra.waf.stack import CLOUDFRONT_WAF_REGION
 from pipeline.config import EnvironmentConfig, ProjectConfig
 from pipeline.images import ServiceImage
 
@@ -53,6 +56,21 @@ class EnvironmentStage(Stage):
         # The web app and, once the services stack exists, the API behind the same domain
         # (pass api_origin_domain, api_origin_https and origin_verify_header_value from it).
         frontend = environment.frontend
+        # CloudFront's web ACL lives in us-east-1; its ARN reaches the frontend stack through
+        # CDK's cross-region references (an SSM parameter written in the frontend's region).
+        self.edge: EdgeStack | None = None
+        if environment.waf.enabled:
+            self.edge = EdgeStack(
+                self,
+                "Edge",
+                stack_name=f"{prefix}-edge",
+                description=f"{project.name} {environment.name}: CloudFront web ACL",
+                env=Environment(account=environment.account, region=CLOUDFRONT_WAF_REGION),
+                termination_protection=environment.termination_protection,
+                cross_region_references=True,
+                acl_name=f"{prefix}-cloudfront",
+                rate_limit=environment.waf.rate_limit,
+            )
         self.frontend = FrontendStack(
             self,
             "Frontend",
@@ -65,13 +83,32 @@ class EnvironmentStage(Stage):
             removal_policy=removal_policy,
             certificate_arn=frontend.certificate_arn,
             domain_names=list(frontend.domain_names),
+            web_acl_arn=self.edge.web_acl.arn if self.edge else None,
+            cross_region_references=self.edge is not None,
         )
 
         # Cost allocation: every taggable resource of the environment carries these.
-        for key, value in {
+        cost_tags = {
             "project": project.name,
             "environment": environment.name,
             "owner": project.owner,
             "cost-center": project.cost_center,
-        }.items():
+        }
+
+        # Spend of everything tagged with this project and environment. Alerts go to the
+        # configured emails; pass topic= the observability stack's alarm topic once it exists.
+        self.budget = BudgetStack(
+            self,
+            "Budget",
+            stack_name=f"{prefix}-budget",
+            description=f"{project.name} {environment.name}: monthly cost budget and alerts",
+            termination_protection=environment.termination_protection,
+            budget_name=f"{prefix}-monthly",
+            monthly_limit_usd=environment.budget.monthly_limit_usd,
+            alert_emails=list(environment.budget.alert_emails),
+            thresholds=list(environment.budget.thresholds),
+            cost_tags={"project": project.name, "environment": environment.name},
+        )
+
+        for key, value in cost_tags.items():
             Tags.of(self).add(key, value)

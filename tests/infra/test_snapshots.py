@@ -32,11 +32,14 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     "stack",
     [
         "todo-pipeline",
+        "todo-pipeline-support-us-east-1",
         *(
             f"todo-{env}-{name}"
             for env in ("dev", "staging", "prod")
-            for name in ("network", "frontend")
+            for name in ("network", "frontend", "budget")
         ),
+        "todo-staging-edge",
+        "todo-prod-edge",
     ],
 )
 def test_template_matches_snapshot(

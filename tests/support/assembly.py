@@ -65,7 +65,12 @@ class Assembly:
 
     @cached_property
     def pipeline_artifact(self) -> dict[str, Any]:
-        (artifact,) = self._stack_artifacts(self.root).values()
+        # Beside it sit CodePipeline's cross-region support stacks (replica artifact buckets).
+        (artifact,) = (
+            artifact
+            for artifact in self._stack_artifacts(self.root).values()
+            if "-support-" not in artifact["properties"]["stackName"]
+        )
         return artifact
 
     @cached_property
