@@ -87,7 +87,6 @@ class EnvironmentStage(Stage):
             cross_region_references=self.edge is not None,
         )
 
-        # Cost allocation: every taggable resource of the environment carries these.
         cost_tags = {
             "project": project.name,
             "environment": environment.name,
@@ -110,5 +109,7 @@ class EnvironmentStage(Stage):
             cost_tags={"project": project.name, "environment": environment.name},
         )
 
+        # Cost allocation: every taggable resource of the environment carries these, in every
+        # stack and region (the us-east-1 edge stack included).
         for key, value in cost_tags.items():
             Tags.of(self).add(key, value)
