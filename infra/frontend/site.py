@@ -330,6 +330,16 @@ def _explain_deployment_handler(stack: Stack) -> None:
             "asset bucket objects and Put/Delete on this site bucket's objects only",
         )
         _explain_handler_function(handler)
+        # With @aws-cdk/aws-lambda:useCdkManagedLogGroup (cdk.json) CDK adds its log group.
+        log_group = handler.node.try_find_child("LogGroup")
+        if log_group is not None:
+            skip_checkov(
+                log_group,
+                "CKV_AWS_158",
+                "CDK's BucketDeployment handler logs only the object keys it copies from the "
+                "public web build (no secrets, no user data); CloudWatch Logs encrypts them "
+                "at rest with its service key",
+            )
 
 
 _BASIC_EXECUTION_ROLE = (
