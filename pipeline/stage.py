@@ -57,7 +57,7 @@ class EnvironmentStage(Stage):
         # (pass api_origin_domain, api_origin_https and origin_verify_header_value from it).
         frontend = environment.frontend
         # CloudFront's web ACL lives in us-east-1; its ARN reaches the frontend stack through
-        # CDK's cross-region references (an SSM parameter written in the frontend's region).
+        # CDK's cross-region references (an edge stack output read with Fn::GetStackOutput).
         self.edge: EdgeStack | None = None
         if environment.waf.enabled:
             self.edge = EdgeStack(

@@ -8,7 +8,6 @@ from typing import Any
 from aws_cdk import CfnOutput, RemovalPolicy
 from constructs import Construct
 
-from infra.cross_region import explain_cross_region_handlers
 from infra.environment_stack import EnvironmentStack
 from infra.frontend.site import StaticSite
 
@@ -32,7 +31,6 @@ class FrontendStack(EnvironmentStack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        explain_cross_region_handlers(self)
         self.site = StaticSite(
             self,
             "Site",

@@ -6,7 +6,6 @@ from typing import Any
 
 from constructs import Construct
 
-from infra.cross_region import explain_cross_region_handlers
 from infra.environment_stack import EnvironmentStack
 from infra.waf.web_acl import ManagedRulesWebAcl
 
@@ -27,7 +26,6 @@ class EdgeStack(EnvironmentStack):
         super().__init__(scope, construct_id, **kwargs)
         if self.region != CLOUDFRONT_WAF_REGION:
             raise ValueError(f"{self.stack_name} must deploy to {CLOUDFRONT_WAF_REGION}")
-        explain_cross_region_handlers(self)
         self.web_acl = ManagedRulesWebAcl(
             self, "CloudFrontAcl", name=acl_name, waf_scope="CLOUDFRONT", rate_limit=rate_limit
         )

@@ -20,8 +20,12 @@ def synthesize(
     outdir: Path, *, config_file: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the real entry point (what `cdk synth` runs) into ``outdir``."""
+    # The CLI hands cdk.json's context (the feature flags) to the app in CDK_CONTEXT_JSON;
+    # without it the templates would differ from what `make synth` and the pipeline deploy.
+    context = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
     env = {
         **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps(context),
         "CDK_OUTDIR": str(outdir),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "DELIVERY_CONFIG": str(config_file) if config_file else "",

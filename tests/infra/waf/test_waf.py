@@ -8,7 +8,7 @@ import pytest
 
 from infra.waf.web_acl import MANAGED_RULE_GROUPS, RATE_LIMIT_RULE
 from pipeline.config import DeliveryConfig, EnvironmentConfig
-from tests.support.assembly import Assembly, properties, ref_target, resources
+from tests.support.assembly import Assembly, properties, resources
 from tests.support.edge_app import ALB_ARN, ALB_RATE_LIMIT
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
@@ -62,11 +62,14 @@ def test_distribution_uses_the_web_acl_where_waf_is_enabled(
     if not env.waf.enabled:
         assert web_acl is None
         return
-    # The ARN arrives from us-east-1 through CDK's cross-region reference reader.
-    reader = ref_target(template, web_acl)
-    assert reader["Type"] == "Custom::CrossRegionExportReader"
-    (exported,) = reader["Properties"]["ReaderProps"]["imports"].keys()
-    assert exported.startswith(f"/cdk/exports/{config.project.name}-{env.name}-frontend/")
+    # The ARN arrives from us-east-1 as the edge stack's output, read by CloudFormation
+    # itself (cross_region_references with cdk.json's flags: no custom resource).
+    reference = web_acl["Fn::GetStackOutput"]
+    assert reference["StackName"] == f"{config.project.name}-{env.name}-edge"
+    assert reference["Region"] == "us-east-1"
+    edge = assembly.template(reference["StackName"])
+    (acl_id,) = resources(edge, "AWS::WAFv2::WebACL")
+    assert edge["Outputs"][reference["OutputName"]]["Value"] == {"Fn::GetAtt": [acl_id, "Arn"]}
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
@@ -80,8 +83,7 @@ def test_us_east_1_stack_carries_the_cost_tags_on_every_taggable_resource(
         "owner": config.project.owner,
         "cost-center": config.project.cost_center,
     }
-    # The role and function are CDK's cross-region reference writer.
-    for resource_type in ["AWS::WAFv2::WebACL", "AWS::IAM::Role", "AWS::Lambda::Function"]:
+    for resource_type in ["AWS::WAFv2::WebACL"]:
         found = properties(template, resource_type)
         assert found, resource_type
         for props in found:
