@@ -94,7 +94,7 @@ web-build: $(WEB)/node_modules/.installed ## Web app: production build into serv
 
 # ---------------------------------------------------------------- synth and gate
 .PHONY: synth
-synth: $(VENV)/.installed node_modules/.installed ## Synthesize the pipeline and every environment into cdk.out (cdk-nag runs here)
+synth: $(VENV)/.installed node_modules/.installed web-build ## Synthesize the pipeline and every environment into cdk.out (cdk-nag runs here)
 	$(PY) -m pipeline.config $(DELIVERY_CONFIG)
 	rm -rf $(OUT)
 	$(CDK) synth --quiet --no-notices --output $(OUT)
@@ -200,14 +200,14 @@ browser: ## Install Debian's chromium for the end-to-end test (apt-get, as root)
 	$(CHROMIUM) --version
 
 .PHONY: pytest
-pytest: install web-build ## The pytest suite alone, in parallel (the e2e test serves the web build)
+pytest: install web-build ## The pytest suite alone, in parallel (synth and the e2e test need the web build)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 .PHONY: test
 test: install lint pytest web-test ## Everything CI runs: lint, types, the pytest suite and the web app tests
 
 .PHONY: snapshot-update
-snapshot-update: install ## Accept template changes into the snapshot files (review the diff!)
+snapshot-update: install web-build ## Accept template changes into the snapshot files (review the diff!)
 	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -n 0
 
 .PHONY: bench

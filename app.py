@@ -23,11 +23,25 @@ def cli_version() -> str:
     return str(package["devDependencies"]["aws-cdk"])
 
 
+def web_build_error(web_dist: Path) -> str | None:
+    """The one-line reason synthesis cannot deploy the web app, or None when it can."""
+    if (web_dist / "index.html").is_file():
+        return None
+    shown = web_dist.relative_to(ROOT) if web_dist.is_relative_to(ROOT) else web_dist
+    return f"{shown}/index.html not found: run make web-build"
+
+
 def main() -> int:
     try:
         config = load_config(Path(os.environ.get("DELIVERY_CONFIG") or DEFAULT_CONFIG_FILE))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT_CODE
+
+    web_dist = ROOT / "services" / "web" / "dist"
+    missing = web_build_error(web_dist)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
         return CONFIG_ERROR_EXIT_CODE
 
     # Imported after validation: a bad file is reported without waiting for jsii to start.
@@ -39,6 +53,7 @@ def main() -> int:
         cli_version=cli_version(),
         synth_buildspec=Buildspec.load("synth"),
         services_dir=ROOT / "services",
+        web_dist=web_dist,
     )
     app.synth()
     return 0

@@ -19,6 +19,7 @@ def build_app(
     cli_version: str,
     synth_buildspec: Buildspec,
     services_dir: Path,
+    web_dist: Path,
     outdir: Path | None = None,
 ) -> App:
     # Same commit, same bytes: no analytics resource (the CLI would add one, in-process synth
@@ -42,6 +43,7 @@ def build_app(
         config=config,
         cli_version=cli_version,
         synth_buildspec=synth_buildspec,
+        web_dist=web_dist,
         images=service_images(
             project=config.project.name,
             account=config.pipeline.account,

@@ -28,7 +28,13 @@ DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent / "environments.toml"
 CONFIG_ERROR_EXIT_CODE = 2
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_DOMAIN_RE = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ACM_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$"
+)
+# CloudFront only reads viewer certificates from ACM in this region.
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
 _CONNECTION_ARN_RE = re.compile(
     r"^arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):"
     r"(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[0-9a-f-]{36}$"
@@ -62,12 +68,6 @@ def _account_id(value: str) -> str:
     return value
 
 
-def _email(value: str) -> str:
-    if not _EMAIL_RE.fullmatch(value):
-        raise ValueError(f"not an email address: {value!r}")
-    return value
-
-
 def _region(value: str) -> str:
     if value not in known_regions():
         raise ValueError(f"unknown AWS region {value!r}")
@@ -85,6 +85,32 @@ def _cidr(value: str) -> str:
         )
     if not network.is_private:
         raise ValueError(f"must be a private (RFC 1918) range, got {value!r}")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL_RE.fullmatch(value):
+        raise ValueError(f"must be an email address, got {value!r}")
+    return value
+
+
+def _domain_name(value: str) -> str:
+    if len(value) > 253 or not _DOMAIN_RE.fullmatch(value):
+        raise ValueError(f"must be a lower-case DNS name, got {value!r}")
+    return value
+
+
+def _certificate_arn(value: str) -> str:
+    match = _ACM_ARN_RE.fullmatch(value)
+    if not match:
+        raise ValueError(
+            f"must look like arn:aws:acm:us-east-1:<account>:certificate/<uuid>, got {value!r}"
+        )
+    if match["region"] != CLOUDFRONT_CERTIFICATE_REGION:
+        raise ValueError(
+            f"must be an ACM certificate in {CLOUDFRONT_CERTIFICATE_REGION} (the only region "
+            f"CloudFront reads certificates from), got one in {match['region']!r}"
+        )
     return value
 
 
@@ -149,6 +175,45 @@ class NetworkConfig(_Model):
         return self
 
 
+class FrontendConfig(_Model):
+    # Without a certificate CloudFront serves its default *.cloudfront.net certificate.
+    certificate_arn: Annotated[str, AfterValidator(_certificate_arn)] | None = None
+    domain_names: list[Annotated[str, AfterValidator(_domain_name)]] = []
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
+    # Days the CloudFront and S3 access logs are kept (S3 lifecycle expiration).
+    log_retention_days: Annotated[int, Field(ge=1, le=3653)]
+
+    @model_validator(mode="after")
+    def _domains_need_a_certificate(self) -> Self:
+        if self.domain_names and self.certificate_arn is None:
+            raise ValueError(
+                "domain_names need a certificate_arn (CloudFront serves alternate domain "
+                "names only with a certificate that covers them)"
+            )
+        return self
+
+
+class WafConfig(_Model):
+    enabled: bool
+    # Requests per client IP in any 5-minute window before WAF blocks it.
+    rate_limit: Annotated[int, Field(ge=100, le=20_000_000)]
+
+
+class BudgetConfig(_Model):
+    monthly_limit_usd: Annotated[float, Field(gt=0)]
+    alert_emails: Annotated[
+        list[Annotated[str, AfterValidator(_email)]], Field(min_length=1, max_length=10)
+    ]
+    # Percent of the monthly limit (actual spend) at which a notification goes out.
+    thresholds: Annotated[list[Annotated[int, Field(ge=1, le=1000)]], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _thresholds_unique(self) -> Self:
+        if len(set(self.thresholds)) != len(self.thresholds):
+            raise ValueError(f"thresholds must not repeat a value, got {self.thresholds}")
+        return self
+
+
 class EnvironmentConfig(_Model):
     name: Name
     account: AccountId
@@ -162,6 +227,9 @@ class EnvironmentConfig(_Model):
     # After deploying, wait this long with every alarm quiet before going on.
     bake_minutes: Annotated[int, Field(ge=0, le=240)]
     network: NetworkConfig
+    frontend: FrontendConfig
+    waf: WafConfig
+    budget: BudgetConfig
 
 
 class DeliveryConfig(_Model):

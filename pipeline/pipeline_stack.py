@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
@@ -15,7 +16,11 @@ from constructs import Construct
 
 from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
-from pipeline.acknowledgments import explain_generated_resources
+from pipeline.acknowledgments import (
+    explain_generated_resources,
+    explain_replication_bucket,
+    explain_replication_key_grant,
+)
 from pipeline.buildspec import Buildspec
 from pipeline.config import DeliveryConfig, EnvironmentConfig
 from pipeline.image_repositories import ImageRepositories
@@ -48,6 +53,7 @@ class PipelineStack(Stack):
         cli_version: str,
         synth_buildspec: Buildspec,
         images: Mapping[str, ServiceImage],
+        web_dist: Path,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -158,6 +164,7 @@ class PipelineStack(Stack):
                 project=config.project,
                 environment=environment,
                 images=images,
+                web_dist=web_dist,
             )
             self.pipeline.add_stage(
                 stage,
@@ -190,6 +197,13 @@ class PipelineStack(Stack):
             self.pipeline.pipeline.artifact_bucket, prefix="pipeline-artifacts/"
         )
         _version_artifacts(self.pipeline.pipeline.artifact_bucket)
+        # Stages with us-east-1 stacks (the CloudFront web ACL) make CodePipeline add a
+        # support stack per extra region holding a replica artifact bucket.
+        if self.pipeline.pipeline.cross_region_support:
+            explain_replication_key_grant(self.pipeline)
+        for support in self.pipeline.pipeline.cross_region_support.values():
+            _version_artifacts(support.replication_bucket)
+            explain_replication_bucket(support.replication_bucket)
         explain_generated_resources(self.pipeline, cross_account=config.cross_account)
 
     def _approval_steps(

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from aws_cdk import Environment, RemovalPolicy, Stage, Tags
 from constructs import Construct
 
+from infra.budget import BudgetStack
+from infra.frontend import FrontendStack
 from infra.network import NetworkStack
+from infra.waf import EdgeStack
+from infra.waf.stack import CLOUDFRONT_WAF_REGION
 from pipeline.config import EnvironmentConfig, ProjectConfig
 from pipeline.images import ServiceImage
 
@@ -23,6 +28,7 @@ class EnvironmentStage(Stage):
         project: ProjectConfig,
         environment: EnvironmentConfig,
         images: Mapping[str, ServiceImage],
+        web_dist: Path,
     ) -> None:
         super().__init__(
             scope,
@@ -47,11 +53,63 @@ class EnvironmentStage(Stage):
             removal_policy=removal_policy,
         )
 
-        # Cost allocation: every taggable resource of the environment carries these.
-        for key, value in {
+        # The web app and, once the services stack exists, the API behind the same domain
+        # (pass api_origin_domain, api_origin_https and origin_verify_header_value from it).
+        frontend = environment.frontend
+        # CloudFront's web ACL lives in us-east-1; its ARN reaches the frontend stack through
+        # CDK's cross-region references (an edge stack output read with Fn::GetStackOutput).
+        self.edge: EdgeStack | None = None
+        if environment.waf.enabled:
+            self.edge = EdgeStack(
+                self,
+                "Edge",
+                stack_name=f"{prefix}-edge",
+                description=f"{project.name} {environment.name}: CloudFront web ACL",
+                env=Environment(account=environment.account, region=CLOUDFRONT_WAF_REGION),
+                termination_protection=environment.termination_protection,
+                cross_region_references=True,
+                acl_name=f"{prefix}-cloudfront",
+                rate_limit=environment.waf.rate_limit,
+            )
+        self.frontend = FrontendStack(
+            self,
+            "Frontend",
+            stack_name=f"{prefix}-frontend",
+            description=f"{project.name} {environment.name}: web app bucket, CloudFront, logs",
+            termination_protection=environment.termination_protection,
+            web_dist=web_dist,
+            price_class=frontend.price_class,
+            log_retention_days=frontend.log_retention_days,
+            removal_policy=removal_policy,
+            certificate_arn=frontend.certificate_arn,
+            domain_names=list(frontend.domain_names),
+            web_acl_arn=self.edge.web_acl.arn if self.edge else None,
+            cross_region_references=self.edge is not None,
+        )
+
+        cost_tags = {
             "project": project.name,
             "environment": environment.name,
             "owner": project.owner,
             "cost-center": project.cost_center,
-        }.items():
+        }
+
+        # Spend of everything tagged with this project and environment. Alerts go to the
+        # configured emails; pass topic= the observability stack's alarm topic once it exists.
+        self.budget = BudgetStack(
+            self,
+            "Budget",
+            stack_name=f"{prefix}-budget",
+            description=f"{project.name} {environment.name}: monthly cost budget and alerts",
+            termination_protection=environment.termination_protection,
+            budget_name=f"{prefix}-monthly",
+            monthly_limit_usd=environment.budget.monthly_limit_usd,
+            alert_emails=list(environment.budget.alert_emails),
+            thresholds=list(environment.budget.thresholds),
+            cost_tags={"project": project.name, "environment": environment.name},
+        )
+
+        # Cost allocation: every taggable resource of the environment carries these, in every
+        # stack and region (the us-east-1 edge stack included).
+        for key, value in cost_tags.items():
             Tags.of(self).add(key, value)

@@ -29,7 +29,18 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 @pytest.mark.parametrize(
-    "stack", ["todo-pipeline", "todo-dev-network", "todo-staging-network", "todo-prod-network"]
+    "stack",
+    [
+        "todo-pipeline",
+        "todo-pipeline-support-us-east-1",
+        *(
+            f"todo-{env}-{name}"
+            for env in ("dev", "staging", "prod")
+            for name in ("network", "frontend", "budget")
+        ),
+        "todo-staging-edge",
+        "todo-prod-edge",
+    ],
 )
 def test_template_matches_snapshot(
     assembly: Assembly, snapshot_json: SnapshotAssertion, stack: str

@@ -38,6 +38,10 @@ def test_shipped_file_is_valid_and_describes_three_environments(config: Delivery
         config.environment("prod").network.nat_gateways
         == config.environment("prod").network.max_azs
     )
+    assert [env.waf.enabled for env in config.environments] == [False, True, True]
+    # No certificates ship: the placeholders must synthesize with CloudFront's default one.
+    assert all(env.frontend.certificate_arn is None for env in config.environments)
+    assert all(env.budget.monthly_limit_usd > 0 for env in config.environments)
 
 
 def test_cross_account_is_false_when_every_environment_shares_the_pipeline_account(
@@ -109,6 +113,73 @@ def _bad_retention(raw: Raw) -> None:
     _env(raw, "dev")["network"]["flow_log_retention_days"] = 31
 
 
+_EU_CERTIFICATE = (
+    "arn:aws:acm:eu-west-1:444444444444:certificate/00000000-0000-4000-8000-000000000000"
+)
+
+
+def _certificate_outside_us_east_1(raw: Raw) -> None:
+    _env(raw, "prod")["frontend"]["certificate_arn"] = _EU_CERTIFICATE
+
+
+def _certificate_not_an_arn(raw: Raw) -> None:
+    _env(raw, "prod")["frontend"]["certificate_arn"] = "my-certificate"
+
+
+def _domain_without_certificate(raw: Raw) -> None:
+    _env(raw, "staging")["frontend"]["domain_names"] = ["app.example.com"]
+
+
+def _bad_domain_name(raw: Raw) -> None:
+    frontend = _env(raw, "prod")["frontend"]
+    frontend["certificate_arn"] = _EU_CERTIFICATE.replace("eu-west-1", "us-east-1")
+    frontend["domain_names"] = ["App_Example"]
+
+
+def _unknown_price_class(raw: Raw) -> None:
+    _env(raw, "dev")["frontend"]["price_class"] = "PriceClass_50"
+
+
+def _zero_log_retention(raw: Raw) -> None:
+    _env(raw, "dev")["frontend"]["log_retention_days"] = 0
+
+
+def _waf_rate_limit_too_low(raw: Raw) -> None:
+    _env(raw, "staging")["waf"]["rate_limit"] = 99
+
+
+def _waf_rate_limit_too_high(raw: Raw) -> None:
+    _env(raw, "prod")["waf"]["rate_limit"] = 20_000_001
+
+
+def _waf_enabled_as_string(raw: Raw) -> None:
+    _env(raw, "dev")["waf"]["enabled"] = "no"
+
+
+def _bad_alert_email(raw: Raw) -> None:
+    _env(raw, "prod")["budget"]["alert_emails"] = ["platform-team.example.com"]
+
+
+def _no_alert_email(raw: Raw) -> None:
+    _env(raw, "dev")["budget"]["alert_emails"] = []
+
+
+def _zero_budget(raw: Raw) -> None:
+    _env(raw, "staging")["budget"]["monthly_limit_usd"] = 0
+
+
+def _threshold_out_of_range(raw: Raw) -> None:
+    _env(raw, "dev")["budget"]["thresholds"] = [0]
+
+
+def _repeated_threshold(raw: Raw) -> None:
+    _env(raw, "prod")["budget"]["thresholds"] = [80, 80]
+
+
+def _missing_budget(raw: Raw) -> None:
+    del _env(raw, "staging")["budget"]
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
@@ -143,7 +214,7 @@ def _bad_retention(raw: Raw) -> None:
         (_no_environments, "top level: field 'environments': List should have at least 1 item"),
         (
             _bad_notification_email,
-            "[pipeline]: field 'notification_emails.0': not an email address: 'ops.example.com'",
+            "[pipeline]: field 'notification_emails.0': must be an email address, got 'ops.exa"
         ),
         (_unknown_severity, "[pipeline]: field 'image_scan_fail_on': Input should be 'LOW'"),
         (
@@ -154,6 +225,72 @@ def _bad_retention(raw: Raw) -> None:
             _bad_retention,
             "environment \"dev\": field 'network.flow_log_retention_days': Input should be 1, 3",
         ),
+        (
+            _certificate_outside_us_east_1,
+            "environment \"prod\": field 'frontend.certificate_arn': must be an ACM certificate "
+            "in us-east-1 (the only region CloudFront reads certificates from), "
+            "got one in 'eu-west-1'",
+        ),
+        (
+            _certificate_not_an_arn,
+            "environment \"prod\": field 'frontend.certificate_arn': must look like "
+            "arn:aws:acm:us-east-1:",
+        ),
+        (
+            _domain_without_certificate,
+            "environment \"staging\": field 'frontend': domain_names need a certificate_arn",
+        ),
+        (
+            _bad_domain_name,
+            "environment \"prod\": field 'frontend.domain_names.0': must be a lower-case DNS name",
+        ),
+        (
+            _unknown_price_class,
+            "environment \"dev\": field 'frontend.price_class': Input should be 'PriceClass_100'",
+        ),
+        (
+            _zero_log_retention,
+            "environment \"dev\": field 'frontend.log_retention_days': "
+            "Input should be greater than or equal to 1",
+        ),
+        (
+            _waf_rate_limit_too_low,
+            "environment \"staging\": field 'waf.rate_limit': "
+            "Input should be greater than or equal to 100",
+        ),
+        (
+            _waf_rate_limit_too_high,
+            "environment \"prod\": field 'waf.rate_limit': "
+            "Input should be less than or equal to 20000000",
+        ),
+        (
+            _waf_enabled_as_string,
+            "environment \"dev\": field 'waf.enabled': Input should be a valid boolean",
+        ),
+        (
+            _bad_alert_email,
+            "environment \"prod\": field 'budget.alert_emails.0': must be an email address, "
+            "got 'platform-team.example.com'",
+        ),
+        (
+            _no_alert_email,
+            "environment \"dev\": field 'budget.alert_emails': List should have at least 1 item",
+        ),
+        (
+            _zero_budget,
+            "environment \"staging\": field 'budget.monthly_limit_usd': "
+            "Input should be greater than 0",
+        ),
+        (
+            _threshold_out_of_range,
+            "environment \"dev\": field 'budget.thresholds.0': "
+            "Input should be greater than or equal to 1",
+        ),
+        (
+            _repeated_threshold,
+            "environment \"prod\": field 'budget': thresholds must not repeat a value",
+        ),
+        (_missing_budget, "environment \"staging\": field 'budget': required field is missing"),
     ],
     ids=lambda value: getattr(value, "__name__", "")[1:] if callable(value) else "",
 )

@@ -80,13 +80,14 @@ def test_deploy_actions_target_the_environment_account_and_its_stacks(
 ) -> None:
     env = config.environment(environment)
     deploys = _actions(_stage(pipeline, environment), "Deploy")
-    suffix = f"{env.account}:role/cdk-hnb659fds-deploy-role-{env.account}-{env.region}"
     for action in deploys:
-        assert action["Configuration"]["StackName"].startswith(
-            f"{config.project.name}-{environment}-"
-        )
+        stack_name = action["Configuration"]["StackName"]
+        assert stack_name.startswith(f"{config.project.name}-{environment}-")
+        # The CloudFront web ACL's stack is the one stack that lives in us-east-1.
+        region = "us-east-1" if stack_name.endswith("-edge") else env.region
+        suffix = f"{env.account}:role/cdk-hnb659fds-deploy-role-{env.account}-{region}"
         assert json.dumps(action["RoleArn"]).endswith(f':iam::{suffix}"]]}}')
-        assert action.get("Region", config.pipeline.region) == env.region
+        assert action.get("Region", config.pipeline.region) == region
     change_sets = [a for a in deploys if a["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"]
     assert change_sets, "every stack is deployed through a reviewed change set"
     for action in change_sets:
@@ -154,7 +155,13 @@ def test_every_build_project_uses_the_pinned_image_a_timeout_and_encrypted_retai
 
 def _artifact_bucket(template: dict[str, Any]) -> dict[str, Any]:
     (pipeline,) = properties(template, "AWS::CodePipeline::Pipeline")
-    return dict(ref_target(template, pipeline["ArtifactStore"]["Location"])["Properties"])
+    # With stacks in a second region (us-east-1) there is one store per region; the
+    # pipeline's own bucket is the one in this stack.
+    stores = [s["ArtifactStore"] for s in pipeline.get("ArtifactStores", [])] or [
+        pipeline["ArtifactStore"]
+    ]
+    (store,) = [s for s in stores if isinstance(s["Location"], dict)]
+    return dict(ref_target(template, store["Location"])["Properties"])
 
 
 def test_cross_account_artifacts_are_encrypted_with_a_rotating_customer_key(

@@ -15,10 +15,14 @@ def test_plan_lists_every_environment_with_account_region_and_stacks(
         (env.name, env.account, env.region) for env in config.environments
     ]
     for env in plan.environments:
-        (network,) = env.stacks
-        assert network.name == f"{config.project.name}-{env.name}-network"
-        assert network.resources == len(assembly.template(network.name)["Resources"])
-        assert network.termination_protection is config.environment(env.name).termination_protection
+        names = {stack.name for stack in env.stacks}
+        prefix = f"{config.project.name}-{env.name}"
+        assert {f"{prefix}-network", f"{prefix}-frontend"} <= names
+        for stack in env.stacks:
+            assert stack.resources == len(assembly.template(stack.name)["Resources"])
+            assert (
+                stack.termination_protection is config.environment(env.name).termination_protection
+            )
 
 
 def test_plan_shows_approvals_only_where_config_requires_them(

@@ -34,6 +34,8 @@ def _tracked_copy(destination: Path) -> Path:
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    # The web build is ignored by git but synthesized into the frontend stack: bring it along.
+    shutil.copytree(ROOT / "services/web/dist", destination / "services/web/dist")
     git(destination, "init", "--quiet", "--initial-branch=main")
     git(destination, "add", "--all")
     git(destination, "commit", "--quiet", "-m", "A")

@@ -20,8 +20,12 @@ def synthesize(
     outdir: Path, *, config_file: Path | None = None, root: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
     """Run the real entry point (what `cdk synth` runs) of the checkout ``root``."""
+    # The CLI hands cdk.json's context (the feature flags) to the app in CDK_CONTEXT_JSON;
+    # without it the templates would differ from what `make synth` and the pipeline deploy.
+    context = json.loads((root / "cdk.json").read_text(encoding="utf-8"))["context"]
     env = {
         **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps(context),
         "CDK_OUTDIR": str(outdir),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "DELIVERY_CONFIG": str(config_file) if config_file else "",
@@ -65,7 +69,12 @@ class Assembly:
 
     @cached_property
     def pipeline_artifact(self) -> dict[str, Any]:
-        (artifact,) = self._stack_artifacts(self.root).values()
+        # Beside it sit CodePipeline's cross-region support stacks (replica artifact buckets).
+        (artifact,) = (
+            artifact
+            for artifact in self._stack_artifacts(self.root).values()
+            if "-support-" not in artifact["properties"]["stackName"]
+        )
         return artifact
 
     @cached_property

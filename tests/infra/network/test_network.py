@@ -147,7 +147,7 @@ def test_cost_tags_are_on_every_taggable_network_resource(
 
 def test_only_prod_has_termination_protection(assembly: Assembly, config: DeliveryConfig) -> None:
     for env in config.environments:
-        (artifact,) = assembly.stack_artifacts(env.name).values()
+        artifact = assembly.stack_artifacts(env.name)[f"{config.project.name}-{env.name}-network"]
         assert (
             artifact["properties"].get("terminationProtection", False) is env.termination_protection
         )

@@ -1,0 +1,385 @@
+"""The web app: a private S3 bucket behind CloudFront, and the API behind the same domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct, IConstruct
+
+from infra.compliance import acknowledge_nag, acknowledge_wildcards, ignore_cfn_lint, skip_checkov
+
+ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+API_PATH_PATTERN = "/api/*"
+HSTS_MAX_AGE = Duration.days(730)
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+# The environment file uses CloudFront's own names for price classes.
+PRICE_CLASSES = {
+    "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
+    "PriceClass_200": cloudfront.PriceClass.PRICE_CLASS_200,
+    "PriceClass_All": cloudfront.PriceClass.PRICE_CLASS_ALL,
+}
+# Vite names everything under assets/ by content hash: a changed file is a new name.
+IMMUTABLE_ASSETS = [
+    s3deploy.CacheControl.set_public(),
+    s3deploy.CacheControl.max_age(Duration.days(365)),
+    s3deploy.CacheControl.immutable(),
+]
+# index.html names the current hashed assets: browsers and CloudFront must revalidate it.
+REVALIDATE = [s3deploy.CacheControl.no_cache()]
+
+# Deep links (/todos/42) have no file extension: serve the app shell and let the router
+# resolve them. Only the S3 behaviour runs this, so /api/* errors reach clients untouched
+# (distribution-wide custom error responses would turn an API 404 into index.html).
+SPA_REWRITE = """\
+function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri.indexOf('.', uri.lastIndexOf('/') + 1) === -1) {
+    request.uri = '/index.html';
+  }
+  return request;
+}
+"""
+
+
+class StaticSite(Construct):
+    """Private, versioned, TLS-only site bucket served by CloudFront through OAC.
+
+    CloudFront only speaks HTTPS to viewers, adds a strict security-headers policy to every
+    response, logs to a dedicated log bucket, and (when an API origin is given) forwards
+    ``/api/*`` uncached to it with a secret header the load balancer checks.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        web_dist: Path,
+        price_class: str,
+        log_retention_days: int,
+        removal_policy: RemovalPolicy,
+        certificate_arn: str | None = None,
+        domain_names: list[str] | None = None,
+        web_acl_arn: str | None = None,
+        api_origin_domain: str | None = None,
+        api_origin_https: bool = True,
+        origin_verify_header_value: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if (api_origin_domain is None) != (origin_verify_header_value is None):
+            raise ValueError(
+                "api_origin_domain and origin_verify_header_value come together: the load "
+                "balancer only answers requests that carry the origin-verify header"
+            )
+
+        self.log_bucket = s3.Bucket(
+            self,
+            "LogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            # CloudFront standard logging writes with ACLs: the bucket must accept them.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            removal_policy=removal_policy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(log_retention_days),
+                    noncurrent_version_expiration=Duration.days(7),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        no_recursion = (
+            "this bucket is the access-log sink of the site bucket and of CloudFront; logging "
+            "it into itself would recurse, and CloudTrail data events cover reads of it"
+        )
+        acknowledge_nag(self.log_bucket, "AwsSolutions-S1", no_recursion)
+        skip_checkov(self.log_bucket, "CKV_AWS_18", no_recursion)
+        ignore_cfn_lint(
+            self.log_bucket,
+            "W3045",
+            "CDK grants S3 server access log delivery with the LogDeliveryWrite canned ACL on "
+            "a bucket that keeps ACLs on (CloudFront standard logging needs them); all four "
+            "public access blocks stay on, so no ACL can make it public",
+        )
+        skip_checkov(
+            self.log_bucket,
+            "CKV_AWS_145",
+            "S3 server access logs and CloudFront standard logs can only be delivered to "
+            "SSE-S3 buckets; the bucket is private and TLS-only",
+        )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=removal_policy,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix="s3/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        skip_checkov(
+            self.bucket,
+            "CKV_AWS_145",
+            "the objects are the public web app (served to anyone through CloudFront), "
+            "encrypted at rest with SSE-S3; a KMS key would protect nothing more",
+        )
+
+        self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="HSTS, CSP, nosniff, DENY framing, strict referrer",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=HSTS_MAX_AGE,
+                    include_subdomains=True,
+                    preload=True,
+                    override=True,
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
+                    override=True,
+                ),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=CONTENT_SECURITY_POLICY, override=True
+                ),
+            ),
+        )
+
+        self.spa_rewrite = cloudfront.Function(
+            self,
+            "SpaRewrite",
+            code=cloudfront.FunctionCode.from_inline(SPA_REWRITE),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="Extension-less paths serve /index.html (client-side routes)",
+        )
+
+        additional_behaviors: dict[str, cloudfront.BehaviorOptions] = {}
+        if api_origin_domain is not None and origin_verify_header_value is not None:
+            api_origin = origins.HttpOrigin(
+                api_origin_domain,
+                protocol_policy=(
+                    cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+                    if api_origin_https
+                    else cloudfront.OriginProtocolPolicy.HTTP_ONLY
+                ),
+                origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+                custom_headers={ORIGIN_VERIFY_HEADER: origin_verify_header_value},
+            )
+            additional_behaviors[API_PATH_PATTERN] = cloudfront.BehaviorOptions(
+                origin=api_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                response_headers_policy=self.response_headers_policy,
+                compress=True,
+            )
+
+        certificate = (
+            acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)
+            if certificate_arn
+            else None
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment=f"{Stack.of(self).stack_name}: web app and API",
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self.response_headers_policy,
+                compress=True,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=self.spa_rewrite,
+                        event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                    )
+                ],
+            ),
+            additional_behaviors=additional_behaviors,
+            certificate=certificate,
+            domain_names=domain_names or None,
+            # Enforceable only with a custom certificate: with CloudFront's default
+            # *.cloudfront.net certificate the viewer policy is fixed by CloudFront (TLSv1).
+            minimum_protocol_version=(
+                cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None
+            ),
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=PRICE_CLASSES[price_class],
+            enable_logging=True,
+            log_bucket=self.log_bucket,
+            log_file_prefix="cloudfront/",
+            web_acl_id=web_acl_arn,
+        )
+        self._explain_distribution(
+            has_certificate=certificate is not None, has_waf=bool(web_acl_arn)
+        )
+
+        assets = s3deploy.BucketDeployment(
+            self,
+            "DeployAssets",
+            sources=[s3deploy.Source.asset(str(web_dist))],
+            destination_bucket=self.bucket,
+            exclude=["index.html"],
+            cache_control=IMMUTABLE_ASSETS,
+            # Old hashed assets stay: open tabs may still load them (versioning ages them out).
+            prune=False,
+            memory_limit=256,
+        )
+        shell = s3deploy.BucketDeployment(
+            self,
+            "DeployIndex",
+            sources=[s3deploy.Source.asset(str(web_dist))],
+            destination_bucket=self.bucket,
+            exclude=["*"],
+            include=["index.html"],
+            cache_control=REVALIDATE,
+            prune=False,
+            memory_limit=256,
+        )
+        # The shell may only name assets that are already there.
+        shell.node.add_dependency(assets)
+        _explain_deployment_handler(Stack.of(self))
+
+        self.site_url = f"https://{self.distribution.distribution_domain_name}"
+        self.api_url = f"{self.site_url}/api"
+
+    def _explain_distribution(self, *, has_certificate: bool, has_waf: bool) -> None:
+        distribution = self.distribution
+        geo = (
+            "the app is offered worldwide by design; WAF rate limiting and managed rule groups "
+            "are the abuse control, not geography"
+        )
+        acknowledge_nag(distribution, "AwsSolutions-CFR1", geo)
+        skip_checkov(distribution, "CKV_AWS_374", geo)
+        skip_checkov(
+            distribution,
+            "CKV_AWS_310",
+            "one S3 origin in one region: S3 is multi-AZ, and an origin group would need a "
+            "replica bucket in another region for no requirement of this app",
+        )
+        if not has_certificate:
+            default_cert = (
+                "no custom certificate is configured for this environment, so CloudFront's "
+                "default *.cloudfront.net certificate is used and its TLS policy cannot be "
+                "set; viewers are HTTPS-only and HSTS applies; setting frontend.certificate_arn "
+                "enforces TLSv1.2_2021"
+            )
+            acknowledge_nag(distribution, "AwsSolutions-CFR4", default_cert)
+            skip_checkov(distribution, "CKV_AWS_174", default_cert)
+        if not has_waf:
+            no_waf = (
+                "waf.enabled is false for this environment (dev: no public traffic worth the "
+                "per-ACL cost); staging and prod attach the managed-rules web ACL"
+            )
+            acknowledge_nag(distribution, "AwsSolutions-CFR2", no_waf)
+            skip_checkov(distribution, "CKV_AWS_68", no_waf)
+
+
+def _explain_deployment_handler(stack: Stack) -> None:
+    """Reasons for the findings on the CDK-managed Lambda that copies the build into S3.
+
+    BucketDeployment adds one singleton handler function (with its role) per stack and
+    memory size, directly below the stack.
+    """
+    for handler in stack.node.children:
+        if not handler.node.id.startswith("Custom::CDKBucketDeployment"):
+            continue
+        role = handler.node.find_child("ServiceRole")
+        acknowledge_nag(
+            role,
+            f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ROLE}]",
+            "AWSLambdaBasicExecutionRole on CDK's BucketDeployment handler grants only "
+            "CloudWatch Logs writes for its own log group",
+        )
+        policy = role.node.find_child("DefaultPolicy").node.find_child("Resource")
+        if not isinstance(policy, iam.CfnPolicy):
+            raise TypeError(f"{policy.node.path} is not an IAM policy")
+        acknowledge_wildcards(
+            policy,
+            "CDK's BucketDeployment handler role: s3:GetObject*/List*/Abort* on the CDK "
+            "asset bucket objects and Put/Delete on this site bucket's objects only",
+        )
+        _explain_handler_function(handler)
+        # With @aws-cdk/aws-lambda:useCdkManagedLogGroup (cdk.json) CDK adds its log group.
+        log_group = handler.node.try_find_child("LogGroup")
+        if log_group is not None:
+            skip_checkov(
+                log_group,
+                "CKV_AWS_158",
+                "CDK's BucketDeployment handler logs only the object keys it copies from the "
+                "public web build (no secrets, no user data); CloudWatch Logs encrypts them "
+                "at rest with its service key",
+            )
+
+
+_BASIC_EXECUTION_ROLE = (
+    "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+)
+
+
+def _explain_handler_function(function: IConstruct) -> None:
+    acknowledge_nag(
+        function,
+        "AwsSolutions-L1",
+        "CDK pins the BucketDeployment handler runtime with its release; dependabot updates "
+        "aws-cdk-lib, which moves it to the latest supported runtime",
+    )
+    ignore_cfn_lint(
+        function,
+        "W3005",
+        "the redundant DependsOn on its role is emitted by CDK's BucketDeployment and is harmless",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_115",
+        "runs only when CloudFormation deploys the stack; reserving concurrency would take "
+        "capacity from the account pool for no protection",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_116",
+        "invoked synchronously by CloudFormation, which records every failure in the stack "
+        "events and rolls back; a DLQ would never receive anything",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_117",
+        "it only copies from the CDK asset bucket to the site bucket through the S3 API; "
+        "running it in a VPC would need NAT or endpoints for no isolation gain",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_173",
+        "its environment variables hold no secrets (CloudFormation passes bucket names in "
+        "the event), and Lambda encrypts them at rest with its service key",
+    )

@@ -1,0 +1,16 @@
+"""Fixtures of the infra tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.edge_app import synthesize_edge_app
+
+
+@pytest.fixture(scope="session")
+def edge_shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The API behaviour and the ALB web ACL, synthesized once per session (per worker)."""
+    base = tmp_path_factory.mktemp("edge-shapes")
+    return synthesize_edge_app(base / "cdk.out", base / "dist")
