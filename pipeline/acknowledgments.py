@@ -42,7 +42,7 @@ _GENERATED_POLICY_REASONS: dict[str, str] = {
     ),
     # The pipeline's own steps (pipeline/steps.py): their statements name exact resources;
     # the wildcards are those CDK Pipelines gives every CodeBuild step.
-    r"Pipeline/[^/]+/(BuildImages|ScanGate|(Bake|ChangeReport|ReleaseRecord)-[a-z0-9-]+)/\1"
+    r"Pipeline/[^/]+/(BuildImages|ScanGate|(Bake|Checks|ChangeReport|ReleaseRecord)-[a-z0-9-]+)/\1"
     r"/Role/DefaultPolicy/Resource": (
         f"pipeline step role: {_ARTIFACTS}, plus log streams and report groups named after this "
         "one project; ecr:GetAuthorizationToken (image build only) has no resource-level form"

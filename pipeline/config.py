@@ -224,6 +224,8 @@ class EnvironmentConfig(_Model):
     termination_protection: bool
     # Before deploying, fail if the change adds a wildcard permission (production).
     permissions_check: bool
+    # After deploying, these tests/deployed markers run against the site's URL.
+    checks: Annotated[list[Literal["smoke", "contract", "integration"]], Field(min_length=1)]
     # After deploying, wait this long with every alarm quiet before going on.
     bake_minutes: Annotated[int, Field(ge=0, le=240)]
     network: NetworkConfig

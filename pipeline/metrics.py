@@ -171,10 +171,13 @@ class DeliveryMetrics(Construct):
                 period=Duration.days(period_days),
             )
 
-        deployments, failures = metric("Deployments", "Sum"), metric("ChangeFailures", "Sum")
+        deployments = metric("Deployments", "Sum")
         failure_rate = cloudwatch.MathExpression(
             expression="100 * FILL(failures, 0) / (FILL(deployments, 0) + FILL(failures, 0))",
-            using_metrics={"deployments": deployments, "failures": failures},
+            using_metrics={
+                "deployments": metric("Deployments", "Sum", period_days=7),
+                "failures": metric("ChangeFailures", "Sum", period_days=7),
+            },
             label="change failure rate (%)",
             period=Duration.days(7),
         )

@@ -33,6 +33,7 @@ from pipeline.steps import (
     bake_step,
     change_report_step,
     make_step,
+    post_deploy_checks_step,
     release_record_step,
     report_key,
 )
@@ -169,7 +170,7 @@ class PipelineStack(Stack):
             self.pipeline.add_stage(
                 stage,
                 pre=self._approval_steps(environment, source=source, assembly=synth),
-                post=self._after_deploy_steps(config, environment, source=source),
+                post=self._after_deploy_steps(config, environment, stage=stage, source=source),
             )
             self.stages[environment.name] = stage
 
@@ -247,10 +248,18 @@ class PipelineStack(Stack):
         config: DeliveryConfig,
         environment: EnvironmentConfig,
         *,
+        stage: EnvironmentStage,
         source: pipelines.IFileSetProducer,
     ) -> list[pipelines.Step]:
-        """Bake with every alarm quiet, then record what now runs there."""
+        """Check the site, bake with every alarm quiet, then record what now runs there."""
+        checks = post_deploy_checks_step(
+            environment,
+            source=source,
+            site_url=stage.frontend.site_url,
+            markers=" or ".join(environment.checks),
+        )
         bake = bake_step(environment, source=source)
+        bake.add_step_dependency(checks)
         record = release_record_step(
             environment,
             source=source,
@@ -262,7 +271,7 @@ class PipelineStack(Stack):
             repository_arns=self.image_repositories.arns,
         )
         record.add_step_dependency(bake)
-        return [bake, record]
+        return [checks, bake, record]
 
     def _trigger_on_deployable_changes(self, config: DeliveryConfig) -> None:
         """Pushes that only touch docs cannot change a deployment: they start nothing."""

@@ -214,7 +214,7 @@ def _missing_budget(raw: Raw) -> None:
         (_no_environments, "top level: field 'environments': List should have at least 1 item"),
         (
             _bad_notification_email,
-            "[pipeline]: field 'notification_emails.0': must be an email address, got 'ops.exa"
+            "[pipeline]: field 'notification_emails.0': must be an email address, got 'ops.exa",
         ),
         (_unknown_severity, "[pipeline]: field 'image_scan_fail_on': Input should be 'LOW'"),
         (

@@ -142,9 +142,9 @@ def test_every_build_project_uses_the_pinned_image_a_timeout_and_encrypted_retai
 ) -> None:
     template = assembly.pipeline_template
     projects = properties(template, "AWS::CodeBuild::Project")
-    # synth, self-mutation, file assets, images, scan gate, and per environment: bake and
-    # release record, plus a change report where an approval gates the deploy
-    assert len(projects) == 5 + 2 * 3 + 2
+    # synth, self-mutation, file assets, images, scan gate, and per environment: checks, bake
+    # and release record, plus a change report where an approval gates the deploy
+    assert len(projects) == 5 + 3 * 3 + 2
     for project in projects:
         assert project["Environment"]["Image"] == "aws/codebuild/standard:7.0"
         assert 0 < project["TimeoutInMinutes"] <= 60
@@ -268,16 +268,28 @@ def test_change_report_comes_first_and_the_approval_links_to_it_and_notifies(
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
-def test_bake_then_release_record_follow_every_deploy(
+def test_checks_bake_then_release_record_follow_every_deploy(
     assembly: Assembly, pipeline: dict[str, Any], config: DeliveryConfig, environment: str
 ) -> None:
     stage = _stage(pipeline, environment)
     last_deploy = max(a["RunOrder"] for a in _actions(stage, "Deploy"))
-    bake, record = (
+    checks, bake, record = (
+        _action(stage, f"Checks-{environment}"),
         _action(stage, f"Bake-{environment}"),
         _action(stage, f"ReleaseRecord-{environment}"),
     )
-    assert last_deploy < bake["RunOrder"] < record["RunOrder"]
+    assert last_deploy < checks["RunOrder"] < bake["RunOrder"] < record["RunOrder"]
+    checks_project = _project_of(assembly, stage, f"Checks-{environment}")
+    assert _env_vars(checks_project)["CHECK_MARKERS"] == " or ".join(
+        config.environment(environment).checks
+    )
+    # SITE_URL is the frontend stack's output, read from its deploy action at run time.
+    (site_url,) = [
+        v
+        for v in json.loads(checks["Configuration"]["EnvironmentVariables"])
+        if v["name"] == "SITE_URL"
+    ]
+    assert site_url["value"].startswith("#{") and site_url["value"].endswith(".SiteUrl}")
     assert _env_vars(_project_of(assembly, stage, f"Bake-{environment}"))["BAKE_MINUTES"] == str(
         config.environment(environment).bake_minutes
     )
