@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from aws_cdk import Environment, RemovalPolicy, Stage, Tags
 from constructs import Construct
 
+from infra.data import DataStack
+from infra.messaging import MessagingStack
 from infra.network import NetworkStack
+from infra.observability import ObservabilityStack
+from infra.services import ServicesStack
+from infra.services.stack import alarm_topic_name
 from pipeline.config import EnvironmentConfig, ProjectConfig
 from pipeline.images import ServiceImage
 
@@ -46,6 +51,57 @@ class EnvironmentStage(Stage):
             flow_log_retention_days=environment.network.flow_log_retention_days,
             removal_policy=removal_policy,
         )
+        self.messaging = MessagingStack(
+            self,
+            "Messaging",
+            stack_name=f"{prefix}-messaging",
+            description=f"{project.name} {environment.name}: work queue and dead-letter queue",
+            termination_protection=environment.termination_protection,
+            max_receive_count=environment.queue.max_receive_count,
+            removal_policy=removal_policy,
+        )
+        self.data = DataStack(
+            self,
+            "Data",
+            stack_name=f"{prefix}-data",
+            description=f"{project.name} {environment.name}: Aurora PostgreSQL, RDS Proxy, secret",
+            termination_protection=environment.termination_protection,
+            vpc=self.network.network.vpc,
+            database=environment.database,
+            log_retention_days=environment.log_retention_days,
+            log_key=self.network.log_key,
+            protect_data=environment.protect_data,
+        )
+        self.services = ServicesStack(
+            self,
+            "Services",
+            stack_name=f"{prefix}-services",
+            description=f"{project.name} {environment.name}: ECS cluster, ALB, api and worker",
+            termination_protection=environment.termination_protection,
+            alarm_topic_name=alarm_topic_name(prefix),
+            vpc=self.network.network.vpc,
+            data=self.data,
+            messaging=self.messaging,
+            images=images,
+            api=environment.api,
+            worker=environment.worker,
+            alb=environment.alb,
+            log_retention_days=environment.log_retention_days,
+            log_key=self.network.log_key,
+            protect_data=environment.protect_data,
+        )
+        self.observability = ObservabilityStack(
+            self,
+            "Observability",
+            stack_name=f"{prefix}-observability",
+            description=f"{project.name} {environment.name}: alarm topic, dashboard, alarms",
+            termination_protection=environment.termination_protection,
+            topic_name=alarm_topic_name(prefix),
+            emails=environment.alarms.emails,
+            data=self.data,
+            messaging=self.messaging,
+            services=self.services,
+        )
 
         # Cost allocation: every taggable resource of the environment carries these.
         for key, value in {
@@ -54,4 +110,5 @@ class EnvironmentStage(Stage):
             "owner": project.owner,
             "cost-center": project.cost_center,
         }.items():
-            Tags.of(self).add(key, value)
+            # The proxy target group accepts no tags (CloudFormation rejects the property).
+            Tags.of(self).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])

@@ -28,8 +28,13 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
+STACKS = ["network", "messaging", "data", "services", "observability"]
+
+
 @pytest.mark.parametrize(
-    "stack", ["todo-pipeline", "todo-dev-network", "todo-staging-network", "todo-prod-network"]
+    "stack",
+    ["todo-pipeline"]
+    + [f"todo-{env}-{stack}" for env in ("dev", "staging", "prod") for stack in STACKS],
 )
 def test_template_matches_snapshot(
     assembly: Assembly, snapshot_json: SnapshotAssertion, stack: str

@@ -15,7 +15,7 @@ def test_plan_lists_every_environment_with_account_region_and_stacks(
         (env.name, env.account, env.region) for env in config.environments
     ]
     for env in plan.environments:
-        (network,) = env.stacks
+        (network,) = [stack for stack in env.stacks if stack.name.endswith("-network")]
         assert network.name == f"{config.project.name}-{env.name}-network"
         assert network.resources == len(assembly.template(network.name)["Resources"])
         assert network.termination_protection is config.environment(env.name).termination_protection

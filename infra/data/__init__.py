@@ -1,0 +1,3 @@
+from infra.data.stack import DataStack
+
+__all__ = ["DataStack"]

@@ -1,0 +1,3 @@
+from infra.messaging.stack import MessagingStack
+
+__all__ = ["MessagingStack"]

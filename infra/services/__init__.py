@@ -1,0 +1,3 @@
+from infra.services.stack import ServicesStack
+
+__all__ = ["ServicesStack"]
