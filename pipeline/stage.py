@@ -11,8 +11,7 @@ from infra.data import DataStack
 from infra.messaging import MessagingStack
 from infra.network import NetworkStack
 from infra.observability import ObservabilityStack
-from infra.services import ServicesStack
-from infra.services.stack import alarm_topic_name
+from infra.services import ServicesStack, alarm_topic_name
 from pipeline.config import EnvironmentConfig, ProjectConfig
 from pipeline.images import ServiceImage
 

@@ -13,9 +13,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra.data import DataStack
-from infra.messaging import MessagingStack
-from infra.services import ServicesStack
+from infra.data.database import Database
+from infra.messaging.queues import WorkQueue
+from infra.services.services import Services
 
 PERIOD = Duration.minutes(5)
 
@@ -36,9 +36,9 @@ class Monitoring(Construct):
         *,
         topic_name: str,
         emails: list[str],
-        data: DataStack,
-        messaging: MessagingStack,
-        services: ServicesStack,
+        data: Database,
+        messaging: WorkQueue,
+        services: Services,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -250,7 +250,7 @@ def _running_tasks(cluster: ecs.ICluster, service: ecs.FargateService) -> cloudw
     )
 
 
-def _proxy_connections(data: DataStack, period: Duration) -> cloudwatch.Metric:
+def _proxy_connections(data: Database, period: Duration) -> cloudwatch.Metric:
     """Client connections held open to the RDS Proxy."""
     return cloudwatch.Metric(
         namespace="AWS/RDS",

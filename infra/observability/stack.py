@@ -34,9 +34,9 @@ class ObservabilityStack(EnvironmentStack):
             "Monitoring",
             topic_name=topic_name,
             emails=emails,
-            data=data,
-            messaging=messaging,
-            services=services,
+            data=data.database,
+            messaging=messaging.work_queue,
+            services=services.app_services,
         )
         self.topic = self.monitoring.topic
         self.dashboard = self.monitoring.dashboard

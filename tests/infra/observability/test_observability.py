@@ -101,7 +101,13 @@ def test_every_alarm_notifies_the_environment_topic(
     assembly: Assembly, env: EnvironmentConfig, stack: str
 ) -> None:
     template = assembly.template(f"todo-{env.name}-{stack}")
-    alarms = properties(template, "AWS::CloudWatch::Alarm")
+    scaling = set(resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy"))
+    alarms = [
+        alarm
+        for alarm in properties(template, "AWS::CloudWatch::Alarm")
+        # Step-scaling alarms (worker queue depth) drive capacity, not people.
+        if not any(action.get("Ref") in scaling for action in alarm["AlarmActions"])
+    ]
     assert alarms
     for alarm in alarms:
         assert alarm.get("ActionsEnabled", True) is True
