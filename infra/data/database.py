@@ -86,6 +86,7 @@ class Database(Construct):
                 rds.ClusterInstance.serverless_v2(
                     "Reader",
                     scale_with_writer=True,
+                    enable_performance_insights=database.performance_insights,
                     auto_minor_version_upgrade=True,
                 )
             ]
@@ -104,6 +105,7 @@ class Database(Construct):
             security_groups=[self.cluster_security_group],
             writer=rds.ClusterInstance.serverless_v2(
                 "Writer",
+                enable_performance_insights=database.performance_insights,
                 auto_minor_version_upgrade=True,
             ),
             readers=readers,

@@ -143,21 +143,35 @@ class Monitoring(Construct):
             default_interval=Duration.hours(3),
         )
         target_group = services.api_target_group
+
+        def target_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            # Dimensions from the two full names, not split out of the listener's ARN: the
+            # values cross stacks, and a split of an imported value does not lint as a string.
+            return cloudwatch.Metric(
+                namespace="AWS/ApplicationELB",
+                metric_name=name,
+                dimensions_map={
+                    "LoadBalancer": alb.load_balancer_full_name,
+                    "TargetGroup": target_group.target_group_full_name,
+                },
+                statistic=statistic,
+            )
+
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="ALB requests and 5xx",
                 left=[alb.metrics.request_count(period=Duration.minutes(1))],
                 right=[
                     alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT),
-                    target_group.metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT),
+                    target_metric("HTTPCode_Target_5XX_Count", "Sum"),
                 ],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="API latency (p50, p99)",
                 left=[
-                    target_group.metrics.target_response_time(statistic="p50"),
-                    target_group.metrics.target_response_time(statistic="p99"),
+                    target_metric("TargetResponseTime", "p50"),
+                    target_metric("TargetResponseTime", "p99"),
                 ],
                 width=12,
             ),
