@@ -21,6 +21,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -193,6 +195,89 @@ class FrontendConfig(_Model):
         return self
 
 
+# Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+# Aurora Serverless v2 capacity: 0 (auto-pause) to 256 ACU in steps of 0.5.
+MAX_ACU = 256.0
+# Staging and prod (protect_data) never pause: the first request after a pause waits ~15 s.
+MIN_ACU_PROTECTED = 0.5
+_CERTIFICATE_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"certificate/[0-9a-f-]{36}$"
+)
+_HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _acu(value: float) -> float:
+    if not 0 <= value <= MAX_ACU or (value * 2) != int(value * 2):
+        raise ValueError(f"must be between 0 and {MAX_ACU:g} ACU in steps of 0.5, got {value!r}")
+    return value
+
+
+def _domain(value: str) -> str:
+    if not _HOST_RE.fullmatch(value):
+        raise ValueError(f"not a DNS name: {value!r}")
+    return value
+
+
+DomainName = Annotated[str, AfterValidator(_domain)]
+Acu = Annotated[float, Field(strict=False), AfterValidator(_acu)]
+
+
+class DatabaseConfig(_Model):
+    # 0 lets the cluster pause when idle (cheap, ~15 s resume); anything else never pauses.
+    min_acu: Acu
+    max_acu: Acu
+    # A reader instance in another AZ: failover target and read capacity.
+    reader: bool
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)]
+    performance_insights: bool
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_acu > self.max_acu:
+            raise ValueError(f"min_acu ({self.min_acu:g}) cannot exceed max_acu ({self.max_acu:g})")
+        if self.max_acu < 1:
+            raise ValueError(f"max_acu must be at least 1 ACU, got {self.max_acu:g}")
+        return self
+
+
+class ServiceConfig(_Model):
+    cpu: int
+    memory: int
+    min_tasks: Annotated[int, Field(ge=1, le=100)]
+    max_tasks: Annotated[int, Field(ge=1, le=100)]
+    # Fargate Spot: about 70 % cheaper, tasks may be reclaimed with two minutes' notice.
+    spot: bool
+
+    @model_validator(mode="after")
+    def _fargate_size_and_range(self) -> Self:
+        if self.cpu not in FARGATE_SIZES:
+            allowed = ", ".join(str(cpu) for cpu in FARGATE_SIZES)
+            raise ValueError(f"cpu {self.cpu} is not a Fargate size (one of {allowed})")
+        memories = FARGATE_SIZES[self.cpu]
+        if self.memory not in memories:
+            raise ValueError(
+                f"Fargate does not accept cpu {self.cpu} with memory {self.memory} "
+                f"(allowed: {memories[0]}..{memories[-1]} MiB in steps of "
+                f"{memories[1] - memories[0]})"
+            )
+        if self.min_tasks > self.max_tasks:
+            raise ValueError(
+                f"min_tasks ({self.min_tasks}) cannot exceed max_tasks ({self.max_tasks})"
+            )
+        return self
+
+
 class WafConfig(_Model):
     enabled: bool
     # Requests per client IP in any 5-minute window before WAF blocks it.
@@ -214,6 +299,41 @@ class BudgetConfig(_Model):
         return self
 
 
+class AlbConfig(_Model):
+    # An ACM certificate in the environment's region: the ALB listens on 443 and 80 redirects.
+    # Without one (dev), the ALB listens on HTTP 80 only, behind CloudFront.
+    certificate_arn: str | None = None
+    # The DNS name CloudFront uses to reach the ALB over HTTPS (covered by the certificate).
+    origin_domain: DomainName | None = None
+
+    @model_validator(mode="after")
+    def _certificate_shape(self) -> Self:
+        if self.certificate_arn is not None and not _CERTIFICATE_ARN_RE.fullmatch(
+            self.certificate_arn
+        ):
+            raise ValueError(
+                "certificate_arn must look like arn:aws:acm:<region>:<account>:certificate/<uuid>"
+            )
+        if (self.certificate_arn is None) != (self.origin_domain is None):
+            raise ValueError("certificate_arn and origin_domain are set together or not at all")
+        return self
+
+    @property
+    def certificate_region(self) -> str | None:
+        match = _CERTIFICATE_ARN_RE.fullmatch(self.certificate_arn or "")
+        return match["region"] if match else None
+
+
+class QueueConfig(_Model):
+    # Deliveries before a message moves to the dead-letter queue.
+    max_receive_count: Annotated[int, Field(ge=3, le=5)]
+
+
+class AlarmsConfig(_Model):
+    # Subscribed to the environment's alarm topic (each address confirms by email once).
+    emails: list[Email]
+
+
 class EnvironmentConfig(_Model):
     name: Name
     account: AccountId
@@ -232,6 +352,37 @@ class EnvironmentConfig(_Model):
     frontend: FrontendConfig
     waf: WafConfig
     budget: BudgetConfig
+    database: DatabaseConfig
+    api: ServiceConfig
+    worker: ServiceConfig
+    alb: AlbConfig
+    queue: QueueConfig
+    alarms: AlarmsConfig
+    # Retention of the application's log groups (services, proxy, database).
+    log_retention_days: RetentionDays
+
+    @field_validator("alb")
+    @classmethod
+    def _certificate_in_environment_region(cls, alb: AlbConfig, info: ValidationInfo) -> AlbConfig:
+        region = info.data.get("region")
+        if alb.certificate_region is not None and region and alb.certificate_region != region:
+            raise ValueError(
+                f"certificate_arn is in {alb.certificate_region}; the ALB needs a certificate "
+                f"in the environment's region {region}"
+            )
+        return alb
+
+    @field_validator("database")
+    @classmethod
+    def _no_pause_where_data_is_protected(
+        cls, database: DatabaseConfig, info: ValidationInfo
+    ) -> DatabaseConfig:
+        if info.data.get("protect_data") and database.min_acu < MIN_ACU_PROTECTED:
+            raise ValueError(
+                f"min_acu must be at least {MIN_ACU_PROTECTED:g} where protect_data is true "
+                f"(a paused database takes seconds to resume), got {database.min_acu:g}"
+            )
+        return database
 
 
 class DeliveryConfig(_Model):

@@ -9,9 +9,13 @@ from aws_cdk import Environment, RemovalPolicy, Stage, Tags
 from constructs import Construct
 
 from infra.budget import BudgetStack
+from infra.data import DataStack
 from infra.frontend import FrontendStack
+from infra.messaging import MessagingStack
 from infra.network import NetworkStack
-from infra.waf import EdgeStack
+from infra.observability import ObservabilityStack
+from infra.services import ServicesStack, alarm_topic_name
+from infra.waf import AlbWaf, EdgeStack
 from infra.waf.stack import CLOUDFRONT_WAF_REGION
 from pipeline.config import EnvironmentConfig, ProjectConfig
 from pipeline.images import ServiceImage
@@ -52,9 +56,60 @@ class EnvironmentStage(Stage):
             flow_log_retention_days=environment.network.flow_log_retention_days,
             removal_policy=removal_policy,
         )
+        self.messaging = MessagingStack(
+            self,
+            "Messaging",
+            stack_name=f"{prefix}-messaging",
+            description=f"{project.name} {environment.name}: work queue and dead-letter queue",
+            termination_protection=environment.termination_protection,
+            max_receive_count=environment.queue.max_receive_count,
+            removal_policy=removal_policy,
+        )
+        self.data = DataStack(
+            self,
+            "Data",
+            stack_name=f"{prefix}-data",
+            description=f"{project.name} {environment.name}: Aurora PostgreSQL, RDS Proxy, secret",
+            termination_protection=environment.termination_protection,
+            vpc=self.network.network.vpc,
+            database=environment.database,
+            log_retention_days=environment.log_retention_days,
+            log_key=self.network.log_key,
+            protect_data=environment.protect_data,
+        )
+        self.services = ServicesStack(
+            self,
+            "Services",
+            stack_name=f"{prefix}-services",
+            description=f"{project.name} {environment.name}: ECS cluster, ALB, api and worker",
+            termination_protection=environment.termination_protection,
+            alarm_topic_name=alarm_topic_name(prefix),
+            vpc=self.network.network.vpc,
+            data=self.data,
+            messaging=self.messaging,
+            images=images,
+            api=environment.api,
+            worker=environment.worker,
+            alb=environment.alb,
+            log_retention_days=environment.log_retention_days,
+            log_key=self.network.log_key,
+            protect_data=environment.protect_data,
+        )
+        self.observability = ObservabilityStack(
+            self,
+            "Observability",
+            stack_name=f"{prefix}-observability",
+            description=f"{project.name} {environment.name}: alarm topic, dashboard, alarms",
+            termination_protection=environment.termination_protection,
+            topic_name=alarm_topic_name(prefix),
+            emails=environment.alarms.emails,
+            data=self.data,
+            messaging=self.messaging,
+            services=self.services,
+        )
 
-        # The web app and, once the services stack exists, the API behind the same domain
-        # (pass api_origin_domain, api_origin_https and origin_verify_header_value from it).
+        # The web app and the API behind one CloudFront domain. CloudFront proves itself to
+        # the ALB with the secret origin header, so WAF on CloudFront cannot be bypassed.
         frontend = environment.frontend
         # CloudFront's web ACL lives in us-east-1; its ARN reaches the frontend stack through
         # CDK's cross-region references (an edge stack output read with Fn::GetStackOutput).
@@ -85,7 +140,20 @@ class EnvironmentStage(Stage):
             domain_names=list(frontend.domain_names),
             web_acl_arn=self.edge.web_acl.arn if self.edge else None,
             cross_region_references=self.edge is not None,
+            api_origin_domain=self.services.api_origin_domain,
+            api_origin_https=self.services.api_origin_https,
+            origin_verify_header_value=(
+                self.services.origin_verify_secret.secret_value.unsafe_unwrap()
+            ),
         )
+        if environment.waf.enabled:
+            AlbWaf(
+                self.services,
+                "AlbWaf",
+                load_balancer_arn=self.services.alb.load_balancer_arn,
+                rate_limit=environment.waf.rate_limit,
+                name=f"{prefix}-alb",
+            )
 
         cost_tags = {
             "project": project.name,
@@ -110,6 +178,7 @@ class EnvironmentStage(Stage):
         )
 
         # Cost allocation: every taggable resource of the environment carries these, in every
-        # stack and region (the us-east-1 edge stack included).
+        # stack and region (the us-east-1 edge stack included). The proxy target group accepts
+        # no tags (CloudFormation rejects the property).
         for key, value in cost_tags.items():
-            Tags.of(self).add(key, value)
+            Tags.of(self).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])

@@ -240,6 +240,14 @@ class StaticSite(Construct):
             log_file_prefix="cloudfront/",
             web_acl_id=web_acl_arn,
         )
+        if api_origin_domain is not None and not api_origin_https:
+            acknowledge_nag(
+                self.distribution,
+                "AwsSolutions-CFR5",
+                "this environment configures no ALB certificate, so CloudFront reaches the API "
+                "origin over HTTP; the ALB answers only requests with the secret origin header, "
+                "and environments with a certificate use HTTPS with TLS 1.2",
+            )
         self._explain_distribution(
             has_certificate=certificate is not None, has_waf=bool(web_acl_arn)
         )

@@ -14,7 +14,7 @@ from infra.retention import retention_days
 
 
 class Network(Construct):
-    """A VPC with public subnets (load balancers, NAT) and private subnets (tasks, data).
+    """A VPC with public (load balancers, NAT), private (tasks) and isolated (database) subnets.
 
     Flow logs of all traffic go to an encrypted log group; S3 traffic stays on the AWS
     network through a gateway endpoint (free, and it keeps image layers off the NAT bill).
@@ -48,6 +48,10 @@ class Network(Construct):
                 ),
                 ec2.SubnetConfiguration(
                     name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
+                ),
+                # The database: no route out of the VPC at all.
+                ec2.SubnetConfiguration(
+                    name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
                 ),
             ],
         )

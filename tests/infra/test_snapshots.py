@@ -28,16 +28,15 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
+STACKS = ["network", "messaging", "data", "services", "observability", "frontend", "budget"]
+
+
 @pytest.mark.parametrize(
     "stack",
     [
         "todo-pipeline",
         "todo-pipeline-support-us-east-1",
-        *(
-            f"todo-{env}-{name}"
-            for env in ("dev", "staging", "prod")
-            for name in ("network", "frontend", "budget")
-        ),
+        *(f"todo-{env}-{stack}" for env in ("dev", "staging", "prod") for stack in STACKS),
         "todo-staging-edge",
         "todo-prod-edge",
     ],

@@ -42,6 +42,13 @@ def test_shipped_file_is_valid_and_describes_three_environments(config: Delivery
     # No certificates ship: the placeholders must synthesize with CloudFront's default one.
     assert all(env.frontend.certificate_arn is None for env in config.environments)
     assert all(env.budget.monthly_limit_usd > 0 for env in config.environments)
+    dev, prod = config.environment("dev"), config.environment("prod")
+    assert dev.database.min_acu == 0 and not dev.database.reader
+    assert dev.api.spot and dev.worker.spot and dev.alb.certificate_arn is None
+    assert prod.database.min_acu >= 0.5 and prod.database.reader
+    assert prod.database.backup_retention_days == 30
+    assert dev.database.backup_retention_days == 7
+    assert prod.api.min_tasks >= 2 and not prod.api.spot
 
 
 def test_cross_account_is_false_when_every_environment_shares_the_pipeline_account(
@@ -180,6 +187,63 @@ def _missing_budget(raw: Raw) -> None:
     del _env(raw, "staging")["budget"]
 
 
+def _fargate_pair_rejected(raw: Raw) -> None:
+    _env(raw, "staging")["api"]["memory"] = 512  # cpu 512 needs 1024..4096
+
+
+def _fargate_cpu_unknown(raw: Raw) -> None:
+    _env(raw, "dev")["worker"]["cpu"] = 300
+
+
+def _min_tasks_above_max(raw: Raw) -> None:
+    _env(raw, "prod")["api"]["min_tasks"] = 20
+
+
+def _acu_out_of_bounds(raw: Raw) -> None:
+    _env(raw, "prod")["database"]["max_acu"] = 300
+
+
+def _acu_not_half_step(raw: Raw) -> None:
+    _env(raw, "dev")["database"]["max_acu"] = 1.3
+
+
+def _min_acu_above_max(raw: Raw) -> None:
+    _env(raw, "staging")["database"]["min_acu"] = 8
+
+
+def _prod_pauses(raw: Raw) -> None:
+    _env(raw, "prod")["database"]["min_acu"] = 0
+
+
+def _backup_retention_too_long(raw: Raw) -> None:
+    _env(raw, "prod")["database"]["backup_retention_days"] = 36
+
+
+def _bad_email(raw: Raw) -> None:
+    _env(raw, "prod")["alarms"]["emails"] = ["oncall.example.com"]
+
+
+def _certificate_other_region(raw: Raw) -> None:
+    alb = _env(raw, "prod")["alb"]
+    alb["certificate_arn"] = alb["certificate_arn"].replace("eu-west-1", "us-east-1")
+
+
+def _certificate_bad_shape(raw: Raw) -> None:
+    _env(raw, "staging")["alb"]["certificate_arn"] = "arn:aws:iam::333333333333:server-cert/x"
+
+
+def _certificate_without_domain(raw: Raw) -> None:
+    del _env(raw, "prod")["alb"]["origin_domain"]
+
+
+def _receive_count_too_high(raw: Raw) -> None:
+    _env(raw, "dev")["queue"]["max_receive_count"] = 10
+
+
+def _log_retention_not_accepted(raw: Raw) -> None:
+    _env(raw, "staging")["log_retention_days"] = 10
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
@@ -291,6 +355,68 @@ def _missing_budget(raw: Raw) -> None:
             "environment \"prod\": field 'budget': thresholds must not repeat a value",
         ),
         (_missing_budget, "environment \"staging\": field 'budget': required field is missing"),
+        (
+            _fargate_pair_rejected,
+            "environment \"staging\": field 'api': Fargate does not accept cpu 512 with memory 512",
+        ),
+        (
+            _fargate_cpu_unknown,
+            "environment \"dev\": field 'worker': cpu 300 is not a Fargate size",
+        ),
+        (
+            _min_tasks_above_max,
+            "environment \"prod\": field 'api': min_tasks (20) cannot exceed max_tasks (12)",
+        ),
+        (
+            _acu_out_of_bounds,
+            "environment \"prod\": field 'database.max_acu': must be between 0 and 256 ACU",
+        ),
+        (
+            _acu_not_half_step,
+            "environment \"dev\": field 'database.max_acu': must be between 0 and 256 ACU in "
+            "steps of 0.5, got 1.3",
+        ),
+        (
+            _min_acu_above_max,
+            "environment \"staging\": field 'database': min_acu (8) cannot exceed max_acu (4)",
+        ),
+        (
+            _prod_pauses,
+            "environment \"prod\": field 'database': min_acu must be at least 0.5 where "
+            "protect_data is true",
+        ),
+        (
+            _backup_retention_too_long,
+            "environment \"prod\": field 'database.backup_retention_days': "
+            "Input should be less than or equal to 35",
+        ),
+        (
+            _bad_email,
+            "environment \"prod\": field 'alarms.emails.0': not an email address: "
+            "'oncall.example.com'",
+        ),
+        (
+            _certificate_other_region,
+            "environment \"prod\": field 'alb': certificate_arn is in us-east-1; the ALB needs "
+            "a certificate in the environment's region eu-west-1",
+        ),
+        (
+            _certificate_bad_shape,
+            "environment \"staging\": field 'alb': certificate_arn must look like arn:aws:acm:",
+        ),
+        (
+            _certificate_without_domain,
+            "environment \"prod\": field 'alb': certificate_arn and origin_domain are set together",
+        ),
+        (
+            _receive_count_too_high,
+            "environment \"dev\": field 'queue.max_receive_count': "
+            "Input should be less than or equal to 5",
+        ),
+        (
+            _log_retention_not_accepted,
+            "environment \"staging\": field 'log_retention_days': Input should be 1, 3",
+        ),
     ],
     ids=lambda value: getattr(value, "__name__", "")[1:] if callable(value) else "",
 )

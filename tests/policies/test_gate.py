@@ -75,7 +75,9 @@ def test_checkov_fails_when_a_skip_is_removed(assembly: Assembly, tmp_path: Path
     """The gate is live: the same template without its reasoned skips fails."""
     copy = tmp_path / "assembly"
     dev = next(
-        p for p in templates_in(assembly.root) if "dev" in p.parent.name and "Network" in p.name
+        p
+        for p in templates_in(assembly.root)
+        if p.parent.name.endswith("-dev") and "Network" in p.name
     )
     copy.mkdir()
     template = json.loads(dev.read_text())

@@ -1,0 +1,275 @@
+"""One environment's alarm topic, dashboard and alarms."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra.data.database import Database
+from infra.messaging.queues import WorkQueue
+from infra.services.services import Services
+
+PERIOD = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    """An encrypted, TLS-only SNS topic with the configured email subscriptions; a dashboard
+    of the ALB, ECS services, queues and Aurora; and alarms that all notify the topic.
+
+    The services' deployment alarms (target 5xx, p99 latency, worker backlog) live in the
+    services stack, which must create them before its services; they notify this topic by
+    its name (``topic_name``), so this stack can read the services' metrics without a cycle.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic_name: str,
+        emails: list[str],
+        data: Database,
+        messaging: WorkQueue,
+        services: Services,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"Encrypts the alarm topic of {stack.stack_name}",
+            enable_key_rotation=True,
+        )
+        # CloudWatch publishes alarm notifications to the encrypted topic with this key.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=topic_name,
+            display_name=f"{topic_name} (CloudWatch alarms)",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self._action = cloudwatch_actions.SnsAction(self.topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        alb = services.alb
+        queue, dlq = messaging.queue, messaging.dead_letter_queue
+        cluster = data.cluster
+
+        # ------------------------------------------------------------ alarms
+        self._alarm(
+            "Alb5xx",
+            alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
+            threshold=10,
+            description="the load balancer itself answers 5xx (no healthy target?)",
+        )
+        self._alarm(
+            "DeadLetters",
+            dlq.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+            threshold=0,
+            evaluation_periods=1,
+            description="messages failed processing repeatedly and wait in the dead-letter queue",
+        )
+        self._alarm(
+            "QueueAge",
+            queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+            threshold=900,
+            description="the oldest queued message is older than 15 minutes",
+        )
+        self._alarm(
+            "DatabaseCpu",
+            cluster.metric_cpu_utilization(period=PERIOD),
+            threshold=80,
+            description="Aurora CPU above 80 %",
+        )
+        self._alarm(
+            "DatabaseCapacity",
+            cluster.metric("ACUUtilization", period=PERIOD, statistic="Average"),
+            threshold=90,
+            description="Aurora is near its configured maximum ACU",
+        )
+        self._alarm(
+            "DatabaseConnections",
+            _proxy_connections(data, PERIOD),
+            threshold=500,
+            description="unusually many client connections to the RDS Proxy",
+        )
+        for name, service in services.services.items():
+            title = name.capitalize()
+            self._alarm(
+                f"{title}Cpu",
+                service.metric_cpu_utilization(period=PERIOD),
+                threshold=85,
+                description=f"{name} tasks above 85 % CPU (scaling at its maximum?)",
+            )
+            self._alarm(
+                f"{title}Memory",
+                service.metric_memory_utilization(period=PERIOD),
+                threshold=85,
+                description=f"{name} tasks above 85 % memory",
+            )
+            self._alarm(
+                f"{title}NoTasks",
+                _running_tasks(services.cluster, service),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.BREACHING,
+                description=f"no running {name} task",
+            )
+
+        # ------------------------------------------------------------ dashboard
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{stack.stack_name}",
+            default_interval=Duration.hours(3),
+        )
+        target_group = services.api_target_group
+
+        def target_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            # Dimensions from the two full names, not split out of the listener's ARN: the
+            # values cross stacks, and a split of an imported value does not lint as a string.
+            return cloudwatch.Metric(
+                namespace="AWS/ApplicationELB",
+                metric_name=name,
+                dimensions_map={
+                    "LoadBalancer": alb.load_balancer_full_name,
+                    "TargetGroup": target_group.target_group_full_name,
+                },
+                statistic=statistic,
+            )
+
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="ALB requests and 5xx",
+                left=[alb.metrics.request_count(period=Duration.minutes(1))],
+                right=[
+                    alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT),
+                    target_metric("HTTPCode_Target_5XX_Count", "Sum"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency (p50, p99)",
+                left=[
+                    target_metric("TargetResponseTime", "p50"),
+                    target_metric("TargetResponseTime", "p99"),
+                ],
+                width=12,
+            ),
+        )
+        for name, service in services.services.items():
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title=f"{name}: CPU and memory (%)",
+                    left=[service.metric_cpu_utilization(), service.metric_memory_utilization()],
+                    width=12,
+                ),
+                cloudwatch.GraphWidget(
+                    title=f"{name}: running tasks",
+                    left=[_running_tasks(services.cluster, service)],
+                    width=12,
+                ),
+            )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Queue depth and dead letters",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(),
+                    dlq.metric_approximate_number_of_messages_visible(),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Age of oldest message (s)",
+                left=[queue.metric_approximate_age_of_oldest_message()],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Aurora CPU (%) and ACU",
+                left=[cluster.metric_cpu_utilization()],
+                right=[cluster.metric("ServerlessDatabaseCapacity", statistic="Average")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Database connections (cluster, proxy clients)",
+                left=[
+                    cluster.metric_database_connections(),
+                    _proxy_connections(data, Duration.minutes(5)),
+                ],
+                width=12,
+            ),
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms",
+                alarms=[*self.alarms, *services.all_deployment_alarms],
+                width=24,
+            ),
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        evaluation_periods: int = 2,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        ),
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        self.alarms.append(alarm)
+        return alarm
+
+
+def _running_tasks(cluster: ecs.ICluster, service: ecs.FargateService) -> cloudwatch.Metric:
+    """Container Insights' running task count of one service."""
+    return cloudwatch.Metric(
+        namespace="ECS/ContainerInsights",
+        metric_name="RunningTaskCount",
+        dimensions_map={"ClusterName": cluster.cluster_name, "ServiceName": service.service_name},
+        period=Duration.minutes(1),
+        statistic="Minimum",
+    )
+
+
+def _proxy_connections(data: Database, period: Duration) -> cloudwatch.Metric:
+    """Client connections held open to the RDS Proxy."""
+    return cloudwatch.Metric(
+        namespace="AWS/RDS",
+        metric_name="ClientConnections",
+        dimensions_map={"ProxyName": data.proxy.db_proxy_name},
+        period=period,
+        statistic="Maximum",
+    )

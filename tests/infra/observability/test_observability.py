@@ -1,0 +1,116 @@
+"""The observability stack of each environment, and alarm wiring across the stacks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pipeline.config import DeliveryConfig, EnvironmentConfig
+from tests.support.assembly import Assembly, properties, ref_target, resources
+
+ENVIRONMENTS = ["dev", "staging", "prod"]
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def env(request: pytest.FixtureRequest, config: DeliveryConfig) -> EnvironmentConfig:
+    return config.environment(request.param)
+
+
+@pytest.fixture(scope="module")
+def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
+    return assembly.template(f"{config.project.name}-{env.name}-observability")
+
+
+def test_topic_is_encrypted_tls_only_with_the_configured_subscriptions(
+    template: dict[str, Any], env: EnvironmentConfig
+) -> None:
+    (topic_id,) = resources(template, "AWS::SNS::Topic")
+    topic = template["Resources"][topic_id]["Properties"]
+    assert topic["TopicName"] == f"todo-{env.name}-alarms"
+    key = ref_target(template, topic["KmsMasterKeyId"])
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert any(
+        s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+    )
+    (policy,) = properties(template, "AWS::SNS::TopicPolicy")
+    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    subscriptions = properties(template, "AWS::SNS::Subscription")
+    assert sorted(s["Endpoint"] for s in subscriptions) == sorted(env.alarms.emails)
+    assert all(s["Protocol"] == "email" for s in subscriptions)
+
+
+def test_dashboard_covers_alb_ecs_queues_and_aurora(template: dict[str, Any]) -> None:
+    (dashboard,) = properties(template, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["DashboardBody"])
+    for metric in (
+        "RequestCount",
+        "HTTPCode_ELB_5XX_Count",
+        "TargetResponseTime",
+        "CPUUtilization",
+        "MemoryUtilization",
+        "RunningTaskCount",
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "ServerlessDatabaseCapacity",
+        "DatabaseConnections",
+    ):
+        assert metric in body, metric
+
+
+def test_alarms_cover_what_matters(template: dict[str, Any]) -> None:
+    metrics = {a["MetricName"] for a in properties(template, "AWS::CloudWatch::Alarm")}
+    assert {
+        "HTTPCode_ELB_5XX_Count",
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "CPUUtilization",
+        "MemoryUtilization",
+        "RunningTaskCount",
+        "ACUUtilization",
+        "ClientConnections",
+    } <= metrics
+
+
+def test_dlq_alarm_fires_on_the_first_visible_message(
+    assembly: Assembly, template: dict[str, Any], env: EnvironmentConfig
+) -> None:
+    (alarm,) = [
+        a
+        for a in properties(template, "AWS::CloudWatch::Alarm")
+        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    (queue_name,) = [d["Value"] for d in alarm["Dimensions"] if d["Name"] == "QueueName"]
+    # The dimension is the dead-letter queue's name, imported from the messaging stack.
+    messaging = assembly.template(f"todo-{env.name}-messaging")
+    dlq_id = next(
+        logical_id
+        for logical_id, queue in resources(messaging, "AWS::SQS::Queue").items()
+        if "RedrivePolicy" not in queue["Properties"]
+    )
+    assert dlq_id in json.dumps(queue_name)
+
+
+@pytest.mark.parametrize("stack", ["observability", "services"])
+def test_every_alarm_notifies_the_environment_topic(
+    assembly: Assembly, env: EnvironmentConfig, stack: str
+) -> None:
+    template = assembly.template(f"todo-{env.name}-{stack}")
+    scaling = set(resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy"))
+    alarms = [
+        alarm
+        for alarm in properties(template, "AWS::CloudWatch::Alarm")
+        # Step-scaling alarms (worker queue depth) drive capacity, not people.
+        if not any(action.get("Ref") in scaling for action in alarm["AlarmActions"])
+    ]
+    assert alarms
+    for alarm in alarms:
+        assert alarm.get("ActionsEnabled", True) is True
+        (action,) = alarm["AlarmActions"]
+        assert f":todo-{env.name}-alarms" in json.dumps(action) or "Ref" in action
+        assert alarm["OKActions"] == alarm["AlarmActions"]

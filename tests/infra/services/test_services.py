@@ -1,0 +1,276 @@
+"""The services stack of each environment: cluster, ALB, api (and worker) services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pipeline.config import DeliveryConfig, EnvironmentConfig
+from tests.support.assembly import Assembly, properties, ref_target, resources
+
+ENVIRONMENTS = ["dev", "staging", "prod"]
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def env(request: pytest.FixtureRequest, config: DeliveryConfig) -> EnvironmentConfig:
+    return config.environment(request.param)
+
+
+@pytest.fixture(scope="module")
+def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
+    return assembly.template(f"{config.project.name}-{env.name}-services")
+
+
+def _container(template: dict[str, Any], name: str) -> dict[str, Any]:
+    for task in properties(template, "AWS::ECS::TaskDefinition"):
+        for container in task["ContainerDefinitions"]:
+            if container["Name"] == name:
+                return dict(container)
+    raise KeyError(name)
+
+
+def _env_vars(container: dict[str, Any]) -> dict[str, Any]:
+    return {item["Name"]: item["Value"] for item in container.get("Environment", [])}
+
+
+def _api_service(template: dict[str, Any]) -> dict[str, Any]:
+    (service,) = [s for s in properties(template, "AWS::ECS::Service") if s.get("LoadBalancers")]
+    return service
+
+
+def test_cluster_has_container_insights(template: dict[str, Any]) -> None:
+    (cluster,) = properties(template, "AWS::ECS::Cluster")
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
+
+
+def test_every_service_rolls_back_on_circuit_breaker_and_alarms(
+    template: dict[str, Any], env: EnvironmentConfig
+) -> None:
+    services = properties(template, "AWS::ECS::Service")
+    assert services
+    for service in services:
+        deployment = service["DeploymentConfiguration"]
+        assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+        alarms = deployment["Alarms"]
+        assert alarms["Enable"] is True and alarms["Rollback"] is True
+        assert alarms["AlarmNames"]
+        assert deployment["MinimumHealthyPercent"] == (100 if env.protect_data else 50)
+
+
+def test_prod_never_drops_below_the_desired_count(assembly: Assembly) -> None:
+    for service in properties(assembly.template("todo-prod-services"), "AWS::ECS::Service"):
+        assert service["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
+
+
+def test_api_deployment_alarms_watch_target_5xx_and_p99_latency(template: dict[str, Any]) -> None:
+    names = _api_service(template)["DeploymentConfiguration"]["Alarms"]["AlarmNames"]
+    alarms = {
+        logical_id: alarm["Properties"]
+        for logical_id, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+    }
+    watched = [alarms[name["Ref"]] for name in names]
+    assert sorted(a["MetricName"] for a in watched) == [
+        "HTTPCode_Target_5XX_Count",
+        "TargetResponseTime",
+    ]
+    (latency,) = [a for a in watched if a["MetricName"] == "TargetResponseTime"]
+    assert latency["ExtendedStatistic"] == "p99"
+
+
+def test_api_runs_in_private_subnets_behind_the_alb_on_8000(
+    template: dict[str, Any], env: EnvironmentConfig
+) -> None:
+    service = _api_service(template)
+    network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    assert all("private" in json.dumps(subnet).lower() for subnet in network["Subnets"])
+    (load_balancer,) = service["LoadBalancers"]
+    assert load_balancer["ContainerPort"] == 8000
+    assert service["DesiredCount"] == env.api.min_tasks
+    provider = "FARGATE_SPOT" if env.api.spot else "FARGATE"
+    assert [s["CapacityProvider"] for s in service["CapacityProviderStrategy"]] == [provider]
+
+
+def test_alb_is_public_with_access_logs(template: dict[str, Any], env: EnvironmentConfig) -> None:
+    (alb,) = properties(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert alb["Scheme"] == "internet-facing"
+    attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == str(env.protect_data).lower()
+
+
+def test_listeners_follow_the_certificate(template: dict[str, Any], env: EnvironmentConfig) -> None:
+    listeners = {
+        lst["Port"]: lst for lst in properties(template, "AWS::ElasticLoadBalancingV2::Listener")
+    }
+    if env.alb.certificate_arn:
+        assert set(listeners) == {80, 443}
+        assert listeners[443]["Certificates"] == [{"CertificateArn": env.alb.certificate_arn}]
+        assert listeners[443]["Protocol"] == "HTTPS"
+        (redirect,) = listeners[80]["DefaultActions"]
+        assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+        gated = listeners[443]
+    else:
+        assert set(listeners) == {80}
+        gated = listeners[80]
+    (default,) = gated["DefaultActions"]
+    assert default["Type"] == "fixed-response"
+    assert default["FixedResponseConfig"]["StatusCode"] == "403"
+
+
+def test_only_requests_with_the_origin_secret_reach_the_api(template: dict[str, Any]) -> None:
+    (rule,) = properties(template, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    (condition,) = rule["Conditions"]
+    assert condition["Field"] == "http-header"
+    header = condition["HttpHeaderConfig"]
+    assert header["HttpHeaderName"] == "X-Origin-Verify"
+    (value,) = header["Values"]
+    assert "{{resolve:secretsmanager:" in json.dumps(value)
+    (action,) = rule["Actions"]
+    assert action["Type"] == "forward"
+
+
+def test_target_health_and_shutdown_are_tuned_together(template: dict[str, Any]) -> None:
+    (group,) = properties(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert group["HealthCheckPath"] == "/api/health"
+    attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+    delay = int(attributes["deregistration_delay.timeout_seconds"])
+    api = _container(template, "api")
+    drain = int(_env_vars(api)["API_SHUTDOWN_TIMEOUT_SECONDS"])
+    assert drain < api["StopTimeout"] <= delay
+
+
+def test_api_container_contract(template: dict[str, Any]) -> None:
+    api = _container(template, "api")
+    variables = _env_vars(api)
+    assert {"DATABASE_SECRET_ARN", "DATABASE_HOST", "QUEUE_URL"} <= variables.keys()
+    assert variables["DATABASE_SSLMODE"] == "verify-full"
+    assert "Secrets" not in api
+    assert api["ReadonlyRootFilesystem"] is True
+    assert api["MountPoints"] == [
+        {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}  # noqa: S108
+    ]
+    assert api["PortMappings"][0]["ContainerPort"] == 8000
+
+
+def test_logs_have_the_configured_retention(
+    template: dict[str, Any], env: EnvironmentConfig
+) -> None:
+    groups = properties(template, "AWS::Logs::LogGroup")
+    assert groups
+    assert all(g["RetentionInDays"] == env.log_retention_days and "KmsKeyId" in g for g in groups)
+
+
+def test_api_scales_on_cpu_and_requests_within_configured_bounds(
+    template: dict[str, Any], env: EnvironmentConfig
+) -> None:
+    targets = properties(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    api_target = next(t for t in targets if t["MinCapacity"] == env.api.min_tasks)
+    assert api_target["MaxCapacity"] == env.api.max_tasks
+    metrics = sorted(
+        p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]
+        for p in properties(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
+        if "TargetTrackingScalingPolicyConfiguration" in p
+    )
+    assert metrics == ["ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"]
+
+
+def _role_statements(template: dict[str, Any], role: Any) -> list[dict[str, Any]]:
+    role_id = role["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in properties(template, "AWS::IAM::Policy")
+        if {"Ref": role_id} in policy["Roles"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    actions: set[str] = set()
+    for statement in statements:
+        value = statement["Action"]
+        actions |= {value} if isinstance(value, str) else set(value)
+    return actions
+
+
+def test_api_task_role_reads_its_secret_and_sends_to_the_queue_only(
+    template: dict[str, Any],
+) -> None:
+    (task,) = [
+        t
+        for t in properties(template, "AWS::ECS::TaskDefinition")
+        if t["ContainerDefinitions"][0]["Name"] == "api"
+    ]
+    statements = _role_statements(template, task["TaskRoleArn"])
+    assert _actions(statements) == {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+    }
+    assert all("*" not in json.dumps(s["Resource"]) for s in statements)
+
+
+def test_execution_role_pulls_only_the_service_repository(
+    template: dict[str, Any], config: DeliveryConfig
+) -> None:
+    for task in properties(template, "AWS::ECS::TaskDefinition"):
+        statements = _role_statements(template, task["ExecutionRoleArn"])
+        pulls = [s for s in statements if "ecr:BatchGetImage" in _actions([s])]
+        (pull,) = pulls
+        assert pull["Resource"].startswith(
+            f"arn:aws:ecr:{config.pipeline.region}:{config.pipeline.account}:repository/"
+        )
+
+
+def test_task_security_groups_reach_the_proxy(template: dict[str, Any]) -> None:
+    ingress = properties(template, "AWS::EC2::SecurityGroupIngress")
+    to_proxy = [rule for rule in ingress if rule["FromPort"] == 5432]
+    assert len(to_proxy) == len(properties(template, "AWS::ECS::Service"))
+    assert all("Fn::ImportValue" in rule["GroupId"] for rule in to_proxy)
+
+
+def test_outputs_give_the_api_origin(template: dict[str, Any], env: EnvironmentConfig) -> None:
+    outputs = template["Outputs"]
+    assert "AlbDnsName" in outputs
+    origin = json.dumps(outputs["ApiOrigin"]["Value"])
+    if env.alb.origin_domain:
+        assert f"https://{env.alb.origin_domain}" in origin
+    else:
+        assert "http://" in origin and "DNSName" in origin
+
+
+def _image_uris(assembly: Assembly, env: str) -> dict[str, str]:
+    template = assembly.template(f"todo-{env}-services")
+    uris = {}
+    for task in properties(template, "AWS::ECS::TaskDefinition"):
+        for container in task["ContainerDefinitions"]:
+            image = container["Image"]
+            # {"Fn::Join": ["", [<account>.dkr.ecr.<region>., {"Ref": "AWS::URLSuffix"}, ...]]}
+            uris[container["Name"]] = json.dumps(image, sort_keys=True)
+    return uris
+
+
+def test_every_environment_runs_the_identical_immutable_image(assembly: Assembly) -> None:
+    uris = {env: _image_uris(assembly, env) for env in ENVIRONMENTS}
+    assert uris["dev"] == uris["staging"] == uris["prod"]
+    assert "api" in uris["dev"]
+    for uri in uris["dev"].values():
+        assert ":latest" not in uri
+        assert uri.count(":") >= 1
+        tag = json.loads(uri)["Fn::Join"][1][-1].rsplit(":", 1)[-1]
+        assert len(tag) == 64, tag
+
+
+def test_origin_secret_is_generated_and_encrypted(template: dict[str, Any]) -> None:
+    (secret,) = properties(template, "AWS::SecretsManager::Secret")
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32
+    key = ref_target(template, secret["KmsKeyId"])
+    assert key["Properties"]["EnableKeyRotation"] is True

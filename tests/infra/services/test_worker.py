@@ -1,0 +1,138 @@
+"""The worker service, synthesized with a stand-in image (its Dockerfile lands separately).
+
+The shipped app creates the worker only when `services/worker/Dockerfile` exists; this module
+builds one environment's stage in-process with both images, once, and reads its templates.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config import DeliveryConfig
+from pipeline.images import ServiceImage
+from tests.support.assembly import ROOT, properties, resources
+
+
+@pytest.fixture(scope="module")
+def templates(config: DeliveryConfig) -> dict[str, dict[str, Any]]:
+    from aws_cdk import App  # noqa: PLC0415
+
+    from pipeline.stage import EnvironmentStage  # noqa: PLC0415
+
+    images = {
+        name: ServiceImage(
+            service=name,
+            account=config.pipeline.account,
+            region=config.pipeline.region,
+            repository_name=f"{config.project.name}/{name}",
+            tag="f" * 64,
+            context=Path("services"),
+            dockerfile=f"{name}/Dockerfile",
+        )
+        for name in ("api", "worker")
+    }
+    app = App()
+    stage = EnvironmentStage(
+        app,
+        "prod",
+        project=config.project,
+        environment=config.environment("prod"),
+        images=images,
+        web_dist=ROOT / "services" / "web" / "dist",
+    )
+    assembly = stage.synth()
+    return {
+        stack.stack_name: stack.template
+        for stack in assembly.stacks
+        if stack.stack_name.endswith(("-services", "-observability"))
+    }
+
+
+@pytest.fixture(scope="module")
+def services(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return templates["todo-prod-services"]
+
+
+def _worker_task(services: dict[str, Any]) -> dict[str, Any]:
+    (task,) = [
+        t
+        for t in properties(services, "AWS::ECS::TaskDefinition")
+        if t["ContainerDefinitions"][0]["Name"] == "worker"
+    ]
+    return task
+
+
+def _worker_service(services: dict[str, Any]) -> dict[str, Any]:
+    (service,) = [
+        s for s in properties(services, "AWS::ECS::Service") if not s.get("LoadBalancers")
+    ]
+    return service
+
+
+def test_worker_runs_without_load_balancer_and_rolls_back(services: dict[str, Any]) -> None:
+    service = _worker_service(services)
+    deployment = service["DeploymentConfiguration"]
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert deployment["Alarms"]["Rollback"] is True
+    assert deployment["MinimumHealthyPercent"] == 100
+
+
+def test_worker_container_contract(services: dict[str, Any]) -> None:
+    (container,) = _worker_task(services)["ContainerDefinitions"]
+    variables = {item["Name"] for item in container["Environment"]}
+    assert {
+        "DATABASE_SECRET_ARN",
+        "DATABASE_HOST",
+        "QUEUE_URL",
+        "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
+    } <= variables
+    assert container["HealthCheck"]["Command"] == ["CMD", "python", "-m", "todo_worker.health"]
+    assert container["ReadonlyRootFilesystem"] is True
+    assert "PortMappings" not in container
+
+
+def test_worker_role_consumes_the_queue_and_reads_its_secret_only(
+    services: dict[str, Any],
+) -> None:
+    role_id = _worker_task(services)["TaskRoleArn"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in properties(services, "AWS::IAM::Policy"):
+        if {"Ref": role_id} in policy["Roles"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                value = statement["Action"]
+                actions |= {value} if isinstance(value, str) else set(value)
+                assert "*" not in json.dumps(statement["Resource"])
+    assert actions == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "kms:Decrypt",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    }
+
+
+def test_worker_scales_on_queue_depth(services: dict[str, Any]) -> None:
+    steps = [
+        p
+        for p in properties(services, "AWS::ApplicationAutoScaling::ScalingPolicy")
+        if "StepScalingPolicyConfiguration" in p
+    ]
+    assert steps
+    alarms = [
+        a
+        for a in resources(services, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert alarms
+
+
+def test_worker_has_dashboard_and_alarms(templates: dict[str, dict[str, Any]]) -> None:
+    observability = templates["todo-prod-observability"]
+    (dashboard,) = properties(observability, "AWS::CloudWatch::Dashboard")
+    assert "worker: running tasks" in json.dumps(dashboard["DashboardBody"])
