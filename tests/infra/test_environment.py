@@ -73,7 +73,7 @@ def test_cost_tags_on_every_resource_that_carries_tags(
 
 def test_prod_stacks_have_termination_protection(assembly: Assembly) -> None:
     artifacts = assembly.stack_artifacts("prod")
-    assert {a["properties"]["stackName"] for a in artifacts.values()} == {
+    assert {a["properties"]["stackName"] for a in artifacts.values()} >= {
         f"todo-prod-{stack}" for stack in STACKS
     }
     assert all(a["properties"]["terminationProtection"] is True for a in artifacts.values())

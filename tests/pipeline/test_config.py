@@ -392,7 +392,7 @@ def _log_retention_not_accepted(raw: Raw) -> None:
         ),
         (
             _bad_email,
-            "environment \"prod\": field 'alarms.emails.0': not an email address: "
+            "environment \"prod\": field 'alarms.emails.0': must be an email address, got "
             "'oncall.example.com'",
         ),
         (

@@ -40,7 +40,7 @@ def _distribution(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def _site_bucket_id(template: dict[str, Any]) -> str:
-    (origin,) = _distribution(template)["Origins"]
+    (origin,) = [o for o in _distribution(template)["Origins"] if "S3OriginConfig" in o]
     return str(origin["DomainName"]["Fn::GetAtt"][0])
 
 
@@ -100,7 +100,7 @@ def test_only_cloudfront_of_this_distribution_reads_the_site_bucket(
     assert {"Ref": distribution_id} in read["Condition"]["StringEquals"]["AWS:SourceArn"][
         "Fn::Join"
     ][1]
-    (origin,) = _distribution(template)["Origins"]
+    (origin,) = [o for o in _distribution(template)["Origins"] if "S3OriginConfig" in o]
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
     oac = ref_target(template, origin["OriginAccessControlId"])
     assert oac["Properties"]["OriginAccessControlConfig"]["SigningBehavior"] == "always"
@@ -203,13 +203,24 @@ def test_spa_rewrite_serves_index_for_routes_and_files_as_themselves() -> None:
     ]
 
 
-def test_no_api_behaviour_until_the_services_stack_provides_an_origin(
-    template: dict[str, Any],
+def test_api_behaviour_reaches_the_alb_uncached_with_the_origin_secret(
+    template: dict[str, Any], env: EnvironmentConfig
 ) -> None:
-    # The shipped stage has no load balancer yet: the distribution has the S3 origin only.
     distribution = _distribution(template)
-    assert distribution.get("CacheBehaviors", []) == []
-    assert len(distribution["Origins"]) == 1
+    (behaviour,) = distribution["CacheBehaviors"]
+    assert behaviour["PathPattern"] == "/api/*"
+    assert behaviour["ViewerProtocolPolicy"] == "https-only"
+    assert behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    # AllViewerExceptHostHeader: the API sees the viewer's headers and query, not CloudFront's Host.
+    assert behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    assert "POST" in behaviour["AllowedMethods"] and "DELETE" in behaviour["AllowedMethods"]
+    (origin,) = [o for o in distribution["Origins"] if o["Id"] == behaviour["TargetOriginId"]]
+    expected = "https-only" if env.alb.certificate_arn else "http-only"
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == expected
+    assert origin["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
+    (header,) = origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == "X-Origin-Verify"
+    assert "{{resolve:secretsmanager:" in json.dumps(header["HeaderValue"])
 
 
 def test_the_build_is_deployed_with_long_lived_assets_and_a_revalidated_shell(
