@@ -163,7 +163,7 @@ class EnvironmentStage(Stage):
         }
 
         # Spend of everything tagged with this project and environment. Alerts go to the
-        # configured emails; pass topic= the observability stack's alarm topic once it exists.
+        # configured emails and to the environment's alarm topic.
         self.budget = BudgetStack(
             self,
             "Budget",
@@ -175,6 +175,7 @@ class EnvironmentStage(Stage):
             alert_emails=list(environment.budget.alert_emails),
             thresholds=list(environment.budget.thresholds),
             cost_tags={"project": project.name, "environment": environment.name},
+            topic=self.observability.topic,
         )
 
         # Cost allocation: every taggable resource of the environment carries these, in every

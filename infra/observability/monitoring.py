@@ -48,10 +48,14 @@ class Monitoring(Construct):
             description=f"Encrypts the alarm topic of {stack.stack_name}",
             enable_key_rotation=True,
         )
-        # CloudWatch publishes alarm notifications to the encrypted topic with this key.
+        # CloudWatch (alarms) and AWS Budgets (cost alerts) publish to the encrypted topic.
+        publishers = [
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+            iam.ServicePrincipal("budgets.amazonaws.com"),
+        ]
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                principals=publishers,
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
@@ -64,6 +68,14 @@ class Monitoring(Construct):
             display_name=f"{topic_name} (CloudWatch alarms)",
             master_key=self.key,
             enforce_ssl=True,
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

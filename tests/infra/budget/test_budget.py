@@ -47,7 +47,7 @@ def test_budget_counts_only_this_project_and_environment(
     ]
 
 
-def test_one_alert_per_threshold_to_every_configured_email(
+def test_one_alert_per_threshold_to_every_configured_email_and_the_alarm_topic(
     budget: dict[str, Any], env: EnvironmentConfig
 ) -> None:
     notifications = budget["NotificationsWithSubscribers"]
@@ -59,9 +59,13 @@ def test_one_alert_per_threshold_to_every_configured_email(
             "Threshold": notification["Notification"]["Threshold"],
             "ThresholdType": "PERCENTAGE",
         }
-        assert notification["Subscribers"] == [
+        emails = [s for s in notification["Subscribers"] if s["SubscriptionType"] == "EMAIL"]
+        assert emails == [
             {"Address": address, "SubscriptionType": "EMAIL"} for address in env.budget.alert_emails
         ]
+        (topic,) = [s for s in notification["Subscribers"] if s["SubscriptionType"] == "SNS"]
+        # The environment's alarm topic, from the observability stack.
+        assert "Fn::GetStackOutput" in topic["Address"] or "Fn::ImportValue" in topic["Address"]
 
 
 def test_budget_carries_the_cost_tags(

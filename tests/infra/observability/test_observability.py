@@ -31,13 +31,22 @@ def test_topic_is_encrypted_tls_only_with_the_configured_subscriptions(
     assert topic["TopicName"] == f"todo-{env.name}-alarms"
     key = ref_target(template, topic["KmsMasterKeyId"])
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert any(
-        s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
-        for s in key["Properties"]["KeyPolicy"]["Statement"]
-    )
+    publishers: set[str] = set()
+    for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+        principal = statement.get("Principal")
+        if isinstance(principal, dict) and "Service" in principal:
+            service = principal["Service"]
+            publishers |= {service} if isinstance(service, str) else set(service)
+    # Alarms (CloudWatch) and cost alerts (Budgets) can both encrypt to the topic.
+    assert {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"} <= publishers
     (policy,) = properties(template, "AWS::SNS::TopicPolicy")
-    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    statements = policy["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (budgets,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert budgets["Action"] == "sns:Publish"
+    assert budgets["Condition"] == {"StringEquals": {"aws:SourceAccount": env.account}}
     subscriptions = properties(template, "AWS::SNS::Subscription")
     assert sorted(s["Endpoint"] for s in subscriptions) == sorted(env.alarms.emails)
     assert all(s["Protocol"] == "email" for s in subscriptions)
