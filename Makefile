@@ -177,7 +177,28 @@ lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(MAKE) --no-print-directory bandit
 	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
+
+BANDIT_PATHS := app.py pipeline infra policies services/api services/common services/worker services/devstack
+
+.PHONY: bandit
+bandit: $(TOOLS)/.installed ## Security lint of the Python code (medium severity and up fail)
+	$(TOOLS)/bin/bandit --quiet --recursive --severity-level medium --confidence-level medium $(BANDIT_PATHS)
+
+.PHONY: audit
+audit: $(TOOLS)/.installed ## Known vulnerabilities in every locked dependency (pip-audit --strict; needs its network)
+	$(TOOLS)/bin/pip-audit --strict --require-hashes --disable-pip -r requirements.lock
+	for lock in services/*/requirements.lock; do \
+		$(TOOLS)/bin/pip-audit --strict --require-hashes --disable-pip -r $$lock; done
+
+.PHONY: sbom
+sbom: $(VENV)/.installed ## A CycloneDX SBOM per service image into $(OUT)/sbom (kept with the build artifact)
+	mkdir -p $(OUT)/sbom
+	for lock in services/*/requirements.lock; do \
+		service=$$(basename $$(dirname $$lock)); \
+		$(VENV)/bin/cyclonedx-py requirements $$lock --output-format JSON \
+			--output-file $(OUT)/sbom/$$service.cdx.json; done
 
 .PHONY: format
 format: $(VENV)/.installed ## Apply ruff's fixes and formatting

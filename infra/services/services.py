@@ -472,7 +472,12 @@ class Services(Construct):
         # The only writable path: a task-local scratch volume at /tmp.
         task_definition.add_volume(name="tmp")
         container.add_mount_points(
-            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
+            # The task's own scratch volume (the root filesystem is read-only).
+            ecs.MountPoint(
+                container_path="/tmp",  # noqa: S108 # nosec B108
+                source_volume="tmp",
+                read_only=False,
+            )
         )
 
         security_group = ec2.SecurityGroup(

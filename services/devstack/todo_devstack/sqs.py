@@ -35,7 +35,8 @@ def wait_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None 
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback http only
+            # Loopback http only: the URL is the moto server this module started.
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 # nosec B310
                 return
         except urllib.error.HTTPError:
             return

@@ -8,7 +8,8 @@ from pydantic import Field
 
 from todo_common.settings import CommonSettings
 
-DEFAULT_HEARTBEAT_FILE = Path("/tmp/todo-worker.heartbeat")  # noqa: S108 - the task's /tmp volume
+# In the task's own /tmp volume (the container's root filesystem is read-only).
+DEFAULT_HEARTBEAT_FILE = Path("/tmp/todo-worker.heartbeat")  # noqa: S108 # nosec B108
 
 
 class WorkerSettings(CommonSettings):
