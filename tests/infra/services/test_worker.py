@@ -1,54 +1,20 @@
-"""The worker service, synthesized with a stand-in image (its Dockerfile lands separately).
-
-The shipped app creates the worker only when `services/worker/Dockerfile` exists; this module
-builds one environment's stage in-process with both images, once, and reads its templates.
-"""
+"""The worker service of prod, read from the session's synthesized assembly."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline.config import DeliveryConfig
-from pipeline.images import ServiceImage
-from tests.support.assembly import ROOT, properties, resources
+from tests.support.assembly import Assembly, properties, resources
 
 
 @pytest.fixture(scope="module")
-def templates(config: DeliveryConfig) -> dict[str, dict[str, Any]]:
-    from aws_cdk import App  # noqa: PLC0415
-
-    from pipeline.stage import EnvironmentStage  # noqa: PLC0415
-
-    images = {
-        name: ServiceImage(
-            service=name,
-            account=config.pipeline.account,
-            region=config.pipeline.region,
-            repository_name=f"{config.project.name}/{name}",
-            tag="f" * 64,
-            context=Path("services"),
-            dockerfile=f"{name}/Dockerfile",
-        )
-        for name in ("api", "worker")
-    }
-    app = App()
-    stage = EnvironmentStage(
-        app,
-        "prod",
-        project=config.project,
-        environment=config.environment("prod"),
-        images=images,
-        web_dist=ROOT / "services" / "web" / "dist",
-    )
-    assembly = stage.synth()
+def templates(assembly: Assembly) -> dict[str, dict[str, Any]]:
+    """Prod's services and observability stacks from the session's synthesized assembly."""
     return {
-        stack.stack_name: stack.template
-        for stack in assembly.stacks
-        if stack.stack_name.endswith(("-services", "-observability"))
+        name: assembly.template(name) for name in ("todo-prod-services", "todo-prod-observability")
     }
 
 
