@@ -6,9 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from todo_api.pagination import MAX_CURSOR_LENGTH, InvalidCursorError, decode_cursor, encode_cursor
-from todo_api.problems import INVALID_CURSOR, FieldError, ProblemError
-from todo_api.routes.common import BAD_INPUT, UNAVAILABLE, JsonRoute, Uow
+from todo_api.pagination import MAX_CURSOR_LENGTH
+from todo_api.routes.common import (
+    BAD_INPUT,
+    UNAVAILABLE,
+    JsonRoute,
+    Uow,
+    link_next_page,
+    page_start,
+)
 from todo_api.schemas import ActivityOut
 from todo_common.repository import Position
 
@@ -57,23 +63,16 @@ def list_activity(
         ),
     ] = None,
 ) -> list[ActivityOut]:
-    after: Position | None = None
-    if cursor is not None:
-        try:
-            after = decode_cursor(cursor)
-        except InvalidCursorError:
-            raise ProblemError(
-                400,
-                "cursor: is not a cursor this API issued",
-                type_=INVALID_CURSOR,
-                title="Invalid cursor",
-                errors=[FieldError(field="cursor", message="is not a cursor this API issued")],
-            ) from None
+    after = page_start(cursor)
     with uow_factory() as uow:
         rows = uow.activity.list_page(limit + 1, after)
     page = rows[:limit]
     if len(rows) > limit:
         last = page[-1]
-        token = encode_cursor(Position(created_at=last.occurred_at, id=last.event_id))
-        response.headers["Link"] = f'<{request.url.path}?limit={limit}&cursor={token}>; rel="next"'
+        link_next_page(
+            request,
+            response,
+            limit=limit,
+            last=Position(created_at=last.occurred_at, id=last.event_id),
+        )
     return [ActivityOut.model_validate(row) for row in page]

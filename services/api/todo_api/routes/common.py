@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from todo_api.problems import Problem, ProblemError
+from todo_api.pagination import InvalidCursorError, decode_cursor, encode_cursor
+from todo_api.problems import INVALID_CURSOR, FieldError, Problem, ProblemError
+from todo_common.repository import Position
 from todo_common.uow import UnitOfWorkFactory
 
 
@@ -73,3 +75,25 @@ BODY: dict[int | str, dict[str, Any]] = {
     415: problem("The body is not application/json."),
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: problem("The database is not answering.")}
+
+
+def page_start(cursor: str | None) -> Position | None:
+    """Where a page starts: after the position the cursor names (None: the newest first)."""
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except InvalidCursorError:
+        raise ProblemError(
+            400,
+            "cursor: is not a cursor this API issued",
+            type_=INVALID_CURSOR,
+            title="Invalid cursor",
+            errors=[FieldError(field="cursor", message="is not a cursor this API issued")],
+        ) from None
+
+
+def link_next_page(request: Request, response: Response, *, limit: int, last: Position) -> None:
+    """The `Link: <...>; rel="next"` header of a list response whose page was full."""
+    token = encode_cursor(last)
+    response.headers["Link"] = f'<{request.url.path}?limit={limit}&cursor={token}>; rel="next"'

@@ -7,9 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from todo_api.pagination import MAX_CURSOR_LENGTH, InvalidCursorError, decode_cursor, encode_cursor
-from todo_api.problems import INVALID_CURSOR, NOT_FOUND, FieldError, ProblemError
-from todo_api.routes.common import BAD_INPUT, BODY, UNAVAILABLE, JsonRoute, Uow
+from todo_api.pagination import MAX_CURSOR_LENGTH
+from todo_api.problems import NOT_FOUND, ProblemError
+from todo_api.routes.common import (
+    BAD_INPUT,
+    BODY,
+    UNAVAILABLE,
+    JsonRoute,
+    Uow,
+    link_next_page,
+    page_start,
+)
 from todo_api.routes.common import NOT_FOUND as NOT_FOUND_RESPONSE
 from todo_api.schemas import TodoCreate, TodoOut, TodoUpdate
 from todo_common import todos
@@ -78,25 +86,15 @@ def list_todos(
         ),
     ] = None,
 ) -> list[TodoOut]:
-    after: Position | None = None
-    if cursor is not None:
-        try:
-            after = decode_cursor(cursor)
-        except InvalidCursorError:
-            raise ProblemError(
-                400,
-                "cursor: is not a cursor this API issued",
-                type_=INVALID_CURSOR,
-                title="Invalid cursor",
-                errors=[FieldError(field="cursor", message="is not a cursor this API issued")],
-            ) from None
+    after = page_start(cursor)
     with uow_factory() as uow:
         rows = todos.list_todos(uow, limit + 1, after)
     page = rows[:limit]
     if len(rows) > limit:
         last = page[-1]
-        token = encode_cursor(Position(created_at=last.created_at, id=last.id))
-        response.headers["Link"] = f'<{request.url.path}?limit={limit}&cursor={token}>; rel="next"'
+        link_next_page(
+            request, response, limit=limit, last=Position(created_at=last.created_at, id=last.id)
+        )
     return [TodoOut.model_validate(todo) for todo in page]
 
 
