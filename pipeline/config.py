@@ -41,6 +41,14 @@ _CONNECTION_ARN_RE = re.compile(
     r"^arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):"
     r"(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[0-9a-f-]{36}$"
 )
+_BRANCH_FORBIDDEN = frozenset("*?[\\~^: \t")
+# GitHub Actions' OIDC issuer; an account holds at most one IAM provider for it.
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+_GITHUB_OIDC_PROVIDER_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:iam::(?P<account>\d{12}):oidc-provider/"
+    + re.escape(GITHUB_OIDC_HOST)
+    + "$"
+)
 
 
 class ConfigError(Exception):
@@ -137,9 +145,16 @@ class ProjectConfig(_Model):
     cost_center: Annotated[str, Field(min_length=1, max_length=128)]
 
 
+def _branch_name(value: str) -> str:
+    # git check-ref-format refuses these; GitHub's OIDC trust must name one branch exactly.
+    if not value or any(char in value for char in _BRANCH_FORBIDDEN) or value.endswith("/"):
+        raise ValueError(f"must be one git branch name (no wildcard or space), got {value!r}")
+    return value
+
+
 class SourceConfig(_Model):
     repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")]
-    branch: Annotated[str, Field(min_length=1, max_length=255)]
+    branch: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_branch_name)]
     connection_arn: str
 
     @model_validator(mode="after")
@@ -152,6 +167,29 @@ class SourceConfig(_Model):
         return self
 
 
+def _github_oidc_provider_arn(value: str) -> str:
+    if not _GITHUB_OIDC_PROVIDER_ARN_RE.fullmatch(value):
+        raise ValueError(
+            f"must look like arn:aws:iam::<account>:oidc-provider/{GITHUB_OIDC_HOST}, got {value!r}"
+        )
+    return value
+
+
+class GitHubConfig(_Model):
+    """What GitHub Actions may do in the pipeline account: assume the read-only drift role."""
+
+    # The account's existing GitHub Actions provider, imported instead of created (IAM
+    # refuses a second provider for the same URL). Unset: the pipeline stack creates it.
+    oidc_provider_arn: Annotated[str, AfterValidator(_github_oidc_provider_arn)] | None = None
+    # Unset: "<project>-github-drift" (DeliveryConfig.drift_role_name).
+    drift_role_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] | None = None
+
+    @property
+    def oidc_provider_account(self) -> str | None:
+        match = _GITHUB_OIDC_PROVIDER_ARN_RE.fullmatch(self.oidc_provider_arn or "")
+        return match["account"] if match else None
+
+
 class PipelineConfig(_Model):
     account: AccountId
     region: Region
@@ -160,6 +198,21 @@ class PipelineConfig(_Model):
     notification_emails: list[Email]
     # The image scan gate fails on findings of this severity and above.
     image_scan_fail_on: Severity
+    github: GitHubConfig = GitHubConfig()
+
+    @field_validator("github")
+    @classmethod
+    def _provider_in_pipeline_account(
+        cls, github: GitHubConfig, info: ValidationInfo
+    ) -> GitHubConfig:
+        account = info.data.get("account")
+        provider_account = github.oidc_provider_account
+        if provider_account is not None and account and provider_account != account:
+            raise ValueError(
+                f"oidc_provider_arn is in account {provider_account}; the drift role is "
+                f"created in the pipeline account {account} and can only trust a provider there"
+            )
+        return github
 
 
 class NetworkConfig(_Model):
@@ -398,6 +451,11 @@ class DeliveryConfig(_Model):
         cost money every month, so the shared-account layout does not create them.
         """
         return any(env.account != self.pipeline.account for env in self.environments)
+
+    @property
+    def drift_role_name(self) -> str:
+        """The IAM role GitHub Actions' drift workflow assumes in the pipeline account."""
+        return self.pipeline.github.drift_role_name or f"{self.project.name}-github-drift"
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_kms as kms
@@ -16,11 +16,13 @@ from constructs import Construct
 
 from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
+from infra.github_oidc import GitHubOidc
 from pipeline.acknowledgments import (
     explain_generated_resources,
     explain_replication_bucket,
     explain_replication_key_grant,
 )
+from pipeline.bootstrap import lookup_role_arn
 from pipeline.buildspec import Buildspec
 from pipeline.config import DeliveryConfig, EnvironmentConfig
 from pipeline.image_repositories import ImageRepositories
@@ -207,6 +209,23 @@ class PipelineStack(Stack):
             explain_replication_bucket(support.replication_bucket)
         explain_generated_resources(self.pipeline, cross_account=config.cross_account)
 
+        # GitHub Actions' drift workflow: read-only, keyless, this repository's branch only.
+        self.github = GitHubOidc(
+            self,
+            "GitHubOidc",
+            repository=config.pipeline.source.repository,
+            branch=config.pipeline.source.branch,
+            drift_role_name=config.drift_role_name,
+            lookup_role_arns=self._drift_lookup_role_arns(),
+            existing_provider_arn=config.pipeline.github.oidc_provider_arn,
+        )
+        CfnOutput(
+            self,
+            "GitHubDriftRoleArn",
+            value=self.github.drift_role.role_arn,
+            description="Set as the GitHub repository variable AWS_DRIFT_ROLE_ARN",
+        )
+
     def _approval_steps(
         self,
         environment: EnvironmentConfig,
@@ -272,6 +291,24 @@ class PipelineStack(Stack):
         )
         record.add_step_dependency(bake)
         return [checks, bake, record]
+
+    def _drift_lookup_role_arns(self) -> list[str]:
+        """The lookup role of every account and region a stack of this pipeline lives in.
+
+        Read from the stacks rather than the config: this stack, its cross-region support
+        stacks and the environments' us-east-1 edge stacks drift like any other.
+        """
+        targets = {(self.account, self.region)}
+        targets.update(
+            (self.account, region) for region in self.pipeline.pipeline.cross_region_support
+        )
+        for stage in self.stages.values():
+            targets.update(
+                (child.account, child.region)
+                for child in stage.node.children
+                if isinstance(child, Stack)
+            )
+        return sorted(lookup_role_arn(account, region) for account, region in targets)
 
     def _trigger_on_deployable_changes(self, config: DeliveryConfig) -> None:
         """Pushes that only touch docs cannot change a deployment: they start nothing."""
