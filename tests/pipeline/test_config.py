@@ -17,6 +17,7 @@ from pipeline.config import ConfigError, DeliveryConfig, load_config
 from tests.support.assembly import ROOT
 
 Raw = dict[str, Any]
+_GITHUB_PROVIDER = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
 
 
 def _env(raw: Raw, name: str) -> Raw:
@@ -60,6 +61,26 @@ def test_cross_account_is_false_when_every_environment_shares_the_pipeline_accou
     assert not load_config(_write(tmp_path, document)).cross_account
 
 
+def test_github_section_is_optional_and_names_the_drift_role_after_the_project(
+    config: DeliveryConfig,
+) -> None:
+    assert config.pipeline.github.oidc_provider_arn is None
+    assert config.drift_role_name == f"{config.project.name}-github-drift"
+
+
+def test_github_section_imports_a_provider_and_renames_the_drift_role(
+    raw_config: Raw, tmp_path: Path
+) -> None:
+    document = copy.deepcopy(raw_config)
+    document["pipeline"]["github"] = {
+        "oidc_provider_arn": _GITHUB_PROVIDER,
+        "drift_role_name": "platform-drift",
+    }
+    config = load_config(_write(tmp_path, document))
+    assert config.pipeline.github.oidc_provider_arn == _GITHUB_PROVIDER
+    assert config.drift_role_name == "platform-drift"
+
+
 def _remove_staging_region(raw: Raw) -> None:
     del _env(raw, "staging")["region"]
 
@@ -98,6 +119,30 @@ def _bad_pipeline_account(raw: Raw) -> None:
 
 def _bad_connection_arn(raw: Raw) -> None:
     raw["pipeline"]["source"]["connection_arn"] = "arn:aws:s3:::bucket"
+
+
+def _provider_of_another_issuer(raw: Raw) -> None:
+    raw["pipeline"]["github"] = {
+        "oidc_provider_arn": "arn:aws:iam::111111111111:oidc-provider/accounts.google.com"
+    }
+
+
+def _provider_in_another_account(raw: Raw) -> None:
+    raw["pipeline"]["github"] = {
+        "oidc_provider_arn": _GITHUB_PROVIDER.replace("111111111111", "999999999999")
+    }
+
+
+def _drift_role_name_with_space(raw: Raw) -> None:
+    raw["pipeline"]["github"] = {"drift_role_name": "github drift"}
+
+
+def _unknown_github_key(raw: Raw) -> None:
+    raw["pipeline"]["github"] = {"subject": "repo:*"}
+
+
+def _wildcard_branch(raw: Raw) -> None:
+    raw["pipeline"]["source"]["branch"] = "release/*"
 
 
 def _no_environments(raw: Raw) -> None:
@@ -275,6 +320,27 @@ def _log_retention_not_accepted(raw: Raw) -> None:
         ),
         (_bad_pipeline_account, "[pipeline]: field 'account': must be a 12-digit AWS account id"),
         (_bad_connection_arn, "[pipeline]: field 'source': connection_arn must look like"),
+        (
+            _provider_of_another_issuer,
+            "[pipeline]: field 'github.oidc_provider_arn': must look like "
+            "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com, got "
+            "'arn:aws:iam::111111111111:oidc-provider/accounts.google.com'",
+        ),
+        (
+            _provider_in_another_account,
+            "[pipeline]: field 'github': oidc_provider_arn is in account 999999999999; the "
+            "drift role is created in the pipeline account 111111111111",
+        ),
+        (
+            _drift_role_name_with_space,
+            "[pipeline]: field 'github.drift_role_name': String should match pattern",
+        ),
+        (_unknown_github_key, "[pipeline]: field 'github.subject': unknown key"),
+        (
+            _wildcard_branch,
+            "[pipeline]: field 'source.branch': must be one git branch name (no wildcard or "
+            "space), got 'release/*'",
+        ),
         (_no_environments, "top level: field 'environments': List should have at least 1 item"),
         (
             _bad_notification_email,
