@@ -64,3 +64,33 @@ def shared_account_assembly(
             }
             config_file.write_text(tomli_w.dumps(document), encoding="utf-8")
     yield Assembly(_synthesize_once(shared, "cdk.out.shared-account", config_file))
+
+
+@pytest.fixture(scope="session")
+def existing_github_provider_arn(config: DeliveryConfig) -> str:
+    return (
+        f"arn:aws:iam::{config.pipeline.account}:oidc-provider/token.actions.githubusercontent.com"
+    )
+
+
+@pytest.fixture(scope="session")
+def imported_oidc_assembly(
+    tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
+    raw_config: dict[str, Any],
+    existing_github_provider_arn: str,
+) -> Assembly:
+    """The shipped system in a pipeline account that already has GitHub's OIDC provider."""
+    import tomli_w  # noqa: PLC0415
+
+    shared = _shared_dir(tmp_path_factory, worker_id)
+    config_file = shared / "imported-oidc.toml"
+    with FileLock(str(shared / "imported-oidc.toml.lock")):
+        if not config_file.exists():
+            pipeline = {
+                **raw_config["pipeline"],
+                "github": {"oidc_provider_arn": existing_github_provider_arn},
+            }
+            document = {**raw_config, "pipeline": pipeline}
+            config_file.write_text(tomli_w.dumps(document), encoding="utf-8")
+    return Assembly(_synthesize_once(shared, "cdk.out.imported-oidc", config_file))
