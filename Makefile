@@ -115,6 +115,26 @@ images: $(VENV)/.installed ## Build and push this commit's service images whose 
 scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRESHOLD (default HIGH) for this commit's images
 	$(PY) -m pipeline.scan_gate --threshold $(SCAN_THRESHOLD)
 
+# Pull requests build each image locally with Buildx and scan it with Trivy; the findings
+# pass through the same gate (threshold, reviewed exceptions) as the pipeline's ECR scan.
+SERVICES_WITH_IMAGES := $(patsubst services/%/Dockerfile,%,$(DOCKERFILES))
+LOCAL_IMAGE = local/$(SERVICE):pr
+
+define require_service
+$(if $(filter $(SERVICE),$(SERVICES_WITH_IMAGES)),,$(error SERVICE must be one of: $(SERVICES_WITH_IMAGES) (got '$(SERVICE)')))
+endef
+
+.PHONY: image-build
+image-build: ## Build SERVICE's image locally with Docker Buildx, as the pipeline builds it (no push)
+	$(require_service)
+	docker buildx build --load --pull --file services/$(SERVICE)/Dockerfile \
+		--tag $(LOCAL_IMAGE) services
+
+.PHONY: image-scan
+image-scan: $(VENV)/.installed ## Trivy scan of SERVICE's local image, gated like scan-gate (SCAN_THRESHOLD, exceptions)
+	$(require_service)
+	$(PY) -m pipeline.trivy_scan --service $(SERVICE) --image $(LOCAL_IMAGE) --threshold $(SCAN_THRESHOLD)
+
 .PHONY: change-report
 change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
 	$(PY) -m pipeline.change_report --environment $(ENV) --assembly $(OUT) \
@@ -185,6 +205,12 @@ BANDIT_PATHS := app.py pipeline infra policies services/api services/common serv
 .PHONY: bandit
 bandit: $(TOOLS)/.installed ## Security lint of the Python code (medium severity and up fail)
 	$(TOOLS)/bin/bandit --quiet --recursive --severity-level medium --confidence-level medium $(BANDIT_PATHS)
+
+.PHONY: workflow-lint
+workflow-lint: $(VENV)/.installed $(TOOLS)/.installed ## GitHub workflows: actionlint, zizmor (offline, pedantic) and the house rules in policies/workflows.py
+	$(TOOLS)/bin/actionlint
+	$(TOOLS)/bin/zizmor --offline --persona=pedantic --no-progress .
+	$(PY) -m policies.workflows
 
 .PHONY: audit
 audit: $(TOOLS)/.installed ## Known vulnerabilities in every locked dependency (pip-audit --strict; needs its network)

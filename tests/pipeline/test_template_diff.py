@@ -189,3 +189,51 @@ def test_cli_rejects_a_directory_that_is_not_an_assembly(
 ) -> None:
     assert main([str(tmp_path), str(tmp_path)]) == 2
     assert "is not a cloud assembly" in capsys.readouterr().err
+
+
+def _synthesize_known_app(outdir: Path, *, changed: bool) -> Path:
+    """A real CDK synthesis of one stage; ``changed`` adds a queue, renames the database (a
+    replacement) and lets the task role send to the queue (an IAM change)."""
+    from aws_cdk import App, Stack, Stage  # noqa: PLC0415
+    from aws_cdk import aws_iam as iam  # noqa: PLC0415
+    from aws_cdk import aws_rds as rds  # noqa: PLC0415
+    from aws_cdk import aws_sqs as sqs  # noqa: PLC0415
+
+    app = App(outdir=str(outdir), analytics_reporting=False)
+    stack = Stack(Stage(app, "dev"), "Data", stack_name="todo-dev-data")
+    rds.CfnDBCluster(
+        stack,
+        "Database",
+        engine="aurora-postgresql",
+        db_cluster_identifier="todo-v2" if changed else "todo",
+        manage_master_user_password=True,
+        master_username="todo",
+        storage_encrypted=True,
+    )
+    role = iam.Role(stack, "TaskRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::todo/*"])
+    )
+    if changed:
+        queue = sqs.Queue(stack, "Work")
+        queue.grant_send_messages(role)
+    app.synth()
+    return outdir
+
+
+def test_two_real_syntheses_report_exactly_the_known_change(tmp_path: Path) -> None:
+    base = _synthesize_known_app(tmp_path / "base", changed=False)
+    head = _synthesize_known_app(tmp_path / "head", changed=True)
+    (dev,) = diff_assemblies(base, head)
+    assert dev.environment == "dev"
+    assert [(s.stack, s.kind) for s in dev.stacks] == [("todo-dev-data", "changed")]
+    assert sorted((c.resource_type, c.kind, c.data_at_risk, c.iam) for c in dev.changes) == [
+        ("AWS::IAM::Policy", "changed", False, True),
+        ("AWS::RDS::DBCluster", "replaced", True, False),
+        ("AWS::SQS::Queue", "added", False, False),
+    ]
+    text = render_markdown(diff_assemblies(base, head))
+    assert text.startswith("## Template diff\n\n### dev: 1 added, 1 changed, 1 replaced\n")
+    assert "**Stateful resources would be replaced or removed in this environment.**" in text
+    assert "IAM permissions change in this environment." in text
+    assert "Security groups change" not in text
