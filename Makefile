@@ -156,12 +156,8 @@ bake: $(VENV)/.installed ## Wait BAKE_MINUTES and fail if any alarm of ENV fires
 
 BASE ?= origin/main
 .PHONY: diff
-diff: $(VENV)/.installed ## What merging would change, per environment: template diff of BASE (git ref) vs this tree
-	rm -rf build/diff && mkdir -p build/diff/base
-	git archive --format=tar $(BASE) | tar -x -C build/diff/base
-	cd build/diff/base && CDK_OUTDIR=$(CURDIR)/build/diff/base.out $(CURDIR)/$(PY) app.py
-	CDK_OUTDIR=$(CURDIR)/build/diff/head.out $(PY) app.py
-	$(PY) -m pipeline.template_diff build/diff/base.out build/diff/head.out | tee build/diff/report.md
+diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
+	$(PY) -m pipeline.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
 
 .PHONY: docs
 docs: $(VENV)/.installed ## Regenerate the pipeline diagram in docs/pipeline.md from cdk.out (run make synth first)
