@@ -42,7 +42,13 @@ def push_branch(repo: Path, remote: str, branch: str, *, secret: str) -> None:
     """Push ``branch`` to ``remote``; errors are shown with ``secret`` masked."""
     pushed = git(repo, "push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}")
     if pushed.returncode != 0:
-        detail = (pushed.stderr.strip().splitlines() or ["no output"])[-1]
+        lines = pushed.stderr.strip().splitlines()
+        # git's own verdict, not the generic advice it prints after it.
+        detail = " ".join(
+            [line for line in lines if line.startswith(("fatal:", "error:", " ! "))]
+            or lines[-1:]
+            or ["no output"]
+        )
         for hidden in {secret, urllib.parse.quote(secret, safe="")} - {""}:
             detail = detail.replace(hidden, "***")
         raise RollbackPrError(f"git push of {branch} failed: {detail}", 1)
