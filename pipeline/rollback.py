@@ -140,9 +140,11 @@ def create_revert_branch(repo: Path, reverted: Commit, *, main: str, base_branch
                 _out(repo, "worktree", "remove", "--force", str(worktree))
                 _out(repo, "branch", "-D", branch)
                 if conflicts:
+                    more = f" and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
                     raise RollbackError(
                         f"reverting {reverted.short} conflicts with later changes on {main} in: "
-                        f"{', '.join(conflicts)} (revert by hand, or roll back those first)",
+                        f"{', '.join(conflicts[:10])}{more} (revert by hand, or roll back the "
+                        "later changes first)",
                         exit_code=1,
                     )
                 last = (reverting.stderr.strip() or reverting.stdout.strip()).splitlines()
@@ -176,8 +178,8 @@ def pr_body(rollback: Rollback, template_diff: str) -> str:
             "",
             "### How to review",
             "",
-            "1. The diff of this pull request must be exactly the inverse of the reverted "
-            f"commit: `git diff {reverted.sha} {reverted.sha}^1 --stat` shows the same files.",
+            "1. This pull request's diff must be the reverted commit's, inverted: compare "
+            f"with `git diff --stat {reverted.short}^1 {reverted.short}`.",
             "2. Check the template diff below: only what the reverted commit changed should "
             "change back. Stateful replacements (bold) lose data: stop and roll forward instead.",
             "3. Merging deploys like any change: dev first, then staging and prod after approval.",
