@@ -176,12 +176,33 @@ bake: $(VENV)/.installed ## Wait BAKE_MINUTES and fail if any alarm of ENV fires
 
 BASE ?= origin/main
 .PHONY: diff
-diff: $(VENV)/.installed ## What merging would change, per environment: template diff of BASE (git ref) vs this tree
-	rm -rf build/diff && mkdir -p build/diff/base
-	git archive --format=tar $(BASE) | tar -x -C build/diff/base
-	cd build/diff/base && CDK_OUTDIR=$(CURDIR)/build/diff/base.out $(CURDIR)/$(PY) app.py
-	CDK_OUTDIR=$(CURDIR)/build/diff/head.out $(PY) app.py
-	$(PY) -m pipeline.template_diff build/diff/base.out build/diff/head.out | tee build/diff/report.md
+diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
+	$(PY) -m pipeline.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
+
+# ---------------------------------------------------------------- GitHub Actions
+# .github/workflows/ call these; inputs come from the environment (GITHUB_TOKEN,
+# GITHUB_REPOSITORY, GITHUB_API_URL, PR_NUMBER, HEAD_SHA, GITHUB_STEP_SUMMARY...).
+COMMIT ?= $(ROLLBACK_COMMIT)
+
+.PHONY: pr-comment
+pr-comment: $(VENV)/.installed ## Post build/diff/report.md (make diff) as the pull request's one diff comment and job summary (PR_NUMBER, GITHUB_TOKEN, GITHUB_REPOSITORY)
+	$(PY) -m pipeline.pr_comment --report build/diff/report.md
+
+.PHONY: drift
+drift: synth ## Drift of every deployed stack through the lookup roles, into build/drift/report.md and drift.json (AWS credentials of the pipeline account)
+	$(PY) -m pipeline.drift --assembly $(OUT) --out build/drift/report.md
+
+.PHONY: drift-issue
+drift-issue: $(VENV)/.installed ## Open, update or close the one "drift" issue from build/drift/drift.json (GITHUB_TOKEN, GITHUB_REPOSITORY)
+	$(PY) -m pipeline.drift_issue --report build/drift/drift.json
+
+.PHONY: rollback
+rollback: $(VENV)/.installed web-build ## Revert COMMIT (empty: the last merge to main) on branch rollback/<sha>, template diff and PR text into build/rollback/
+	$(PY) -m pipeline.rollback --commit "$(COMMIT)"
+
+.PHONY: rollback-pr
+rollback-pr: $(VENV)/.installed ## Push the branch make rollback prepared and open its pull request (GITHUB_TOKEN, GITHUB_REPOSITORY)
+	$(PY) -m pipeline.rollback_pr
 
 .PHONY: docs
 docs: $(VENV)/.installed ## Regenerate the pipeline diagram in docs/pipeline.md from cdk.out (run make synth first)
