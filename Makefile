@@ -178,8 +178,6 @@ BASE ?= origin/main
 .PHONY: diff
 diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
 	$(PY) -m pipeline.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
-	@# In GitHub Actions the report is also the job's summary: fork PRs get no comment.
-	$(if $(GITHUB_STEP_SUMMARY),cat build/diff/report.md >> "$(GITHUB_STEP_SUMMARY)")
 
 # ---------------------------------------------------------------- GitHub Actions
 # .github/workflows/ call these; inputs come from the environment (GITHUB_TOKEN,

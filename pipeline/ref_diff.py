@@ -24,6 +24,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from pipeline.pr_comment import append_summary
 from pipeline.template_diff import diff_assemblies, render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +139,13 @@ def write_atomically(path: Path, text: str) -> None:
     Path(handle.name).replace(path)
 
 
+def publish(report: str, *, out: Path, summary: str | None) -> None:
+    """The report file, and in GitHub Actions the job summary: fork PRs get no comment."""
+    write_atomically(out, report)
+    if summary:
+        append_summary(Path(summary), report)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Template diff of two versions of this repo")
     parser.add_argument("--base", required=True, help="git ref of the base (e.g. origin/main)")
@@ -152,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     except RefDiffError as error:
         print(f"diff: {error}", file=sys.stderr)
         return error.exit_code
-    write_atomically(args.out, report)
+    publish(report, out=args.out, summary=os.getenv("GITHUB_STEP_SUMMARY") or None)
     print(report, end="")
     return 0
 

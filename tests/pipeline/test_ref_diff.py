@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ref_diff import RefDiffError, diff_refs, export_ref, write_atomically
+from pipeline.ref_diff import RefDiffError, diff_refs, export_ref, publish, write_atomically
 
 APP = """\
 import json, os, pathlib, sys
@@ -95,3 +95,13 @@ def test_reports_are_replaced_whole(tmp_path: Path) -> None:
     write_atomically(target, "two\n")
     assert target.read_text() == "two\n"
     assert [p.name for p in target.parent.iterdir()] == ["report.md"]
+
+
+def test_in_github_actions_the_report_is_also_the_job_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    publish("## Template diff\n", out=tmp_path / "report.md", summary=str(summary))
+    assert summary.read_text() == "earlier step\n## Template diff\n"
+    publish("## Template diff\n", out=tmp_path / "again.md", summary=None)
+    assert (tmp_path / "again.md").read_text() == "## Template diff\n"
+    assert summary.read_text() == "earlier step\n## Template diff\n"
