@@ -9,6 +9,7 @@ and exits 1 on any finding.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -147,6 +148,26 @@ def run_checkov(assembly: Path, *, checks: list[str] | None = None) -> CheckovRe
         passed_checks=passed_checks,
         failed_checks=failed_checks,
     )
+
+
+def builtin_check_ids() -> set[str]:
+    """Ids of checkov's own CloudFormation checks (its --list leaves external checks out)."""
+    completed = subprocess.run(  # noqa: S603 - our own tool path and arguments, no shell
+        [
+            str(TOOLS_BIN / "checkov"),
+            "--list",
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    ids = set(re.findall(r"\|\s*(CKV2?_[A-Z0-9]+_\d+)\s*\|", completed.stdout))
+    if completed.returncode != 0 or not ids:
+        raise RuntimeError(f"checkov --list failed: {completed.stderr.strip()}")
+    return ids
 
 
 def nag_report(assembly: Path) -> tuple[list[Finding], int]:
