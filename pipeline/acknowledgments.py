@@ -99,6 +99,13 @@ def explain_generated_resources(pipeline: pipelines.CodePipeline, *, cross_accou
         "asset publishing projects; publishing itself goes through the tag-conditioned "
         "bootstrap file-publishing roles",
     )
+    skip_checkov(
+        file_role_policy.node.find_child("DefaultPolicy"),
+        "CKV_TODO_7",
+        "CDK Pipelines lets the asset role start and stop its own publishing builds on '*'; "
+        "the role is assumable by CodePipeline alone and publishing goes through the "
+        "tag-conditioned bootstrap file-publishing roles",
+    )
 
 
 def _explain_projects_without_customer_key(pipeline: pipelines.CodePipeline) -> None:
@@ -122,6 +129,13 @@ def explain_replication_key_grant(pipeline: pipelines.CodePipeline) -> None:
         "bucket's key lives in another region's support stack and is named only by alias; "
         "the actions are data-key use only (no key administration) and the role is assumable "
         "by CodePipeline alone",
+    )
+    skip_checkov(
+        policy,
+        "CKV_TODO_7",
+        "CDK grants the pipeline role KMS encrypt/decrypt on '*' for the replica artifact "
+        "bucket's key, named only by alias in another region's support stack; data-key use "
+        "only, no key administration, and the role is assumable by CodePipeline alone",
     )
 
 

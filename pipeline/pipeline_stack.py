@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, pipelines
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_kms as kms
@@ -30,7 +30,7 @@ from pipeline.images import ServiceImage
 from pipeline.metrics import DeliveryMetrics
 from pipeline.notifications import DeliveryNotifications
 from pipeline.release import parameter_name
-from pipeline.stage import EnvironmentStage
+from pipeline.stage import EnvironmentStage, apply_cost_tags
 from pipeline.steps import (
     bake_step,
     change_report_step,
@@ -225,6 +225,20 @@ class PipelineStack(Stack):
             value=self.github.drift_role.role_arn,
             description="Set as the GitHub repository variable AWS_DRIFT_ROLE_ARN",
         )
+
+        # The tooling account's cost allocation: the environments' keys, with environment
+        # "pipeline". The environment stages nested here tag themselves.
+        pipeline_tags = {
+            "project": config.project.name,
+            "environment": "pipeline",
+            "owner": config.project.owner,
+            "cost-center": config.project.cost_center,
+        }
+        for child in self.node.children:
+            if not isinstance(child, Stage):
+                apply_cost_tags(child, pipeline_tags)
+        for support in self.pipeline.pipeline.cross_region_support.values():
+            apply_cost_tags(support.stack, pipeline_tags)
 
     def _approval_steps(
         self,

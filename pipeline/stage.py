@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Environment, RemovalPolicy, Stage, Tags
-from constructs import Construct
+from aws_cdk import CfnResource, Environment, RemovalPolicy, Stage, TagManager, Tags
+from constructs import Construct, IConstruct
 
 from infra.budget import BudgetStack
 from infra.data import DataStack
@@ -179,7 +179,26 @@ class EnvironmentStage(Stage):
         )
 
         # Cost allocation: every taggable resource of the environment carries these, in every
-        # stack and region (the us-east-1 edge stack included). The proxy target group accepts
-        # no tags (CloudFormation rejects the property).
-        for key, value in cost_tags.items():
-            Tags.of(self).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
+        # stack and region (the us-east-1 edge stack included).
+        apply_cost_tags(self, cost_tags)
+
+
+# CloudFormation rejects Tags on the proxy target group although its schema lists them.
+_UNTAGGABLE_TYPES = ["AWS::RDS::DBProxyTargetGroup"]
+# CDK's custom resource providers write these as raw CfnResources, out of the Tags aspect's
+# reach (policies/checks/cost_tags.py requires the tags on them too).
+_RAW_TAGGABLE_TYPES = {"AWS::IAM::Role", "AWS::Lambda::Function"}
+
+
+def apply_cost_tags(scope: IConstruct, tags: Mapping[str, str]) -> None:
+    """Tag every taggable resource below ``scope`` (call it once every resource exists)."""
+    for key, value in tags.items():
+        Tags.of(scope).add(key, value, exclude_resource_types=_UNTAGGABLE_TYPES)
+    tag_list = [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
+    for construct in scope.node.find_all():
+        if (
+            isinstance(construct, CfnResource)
+            and construct.cfn_resource_type in _RAW_TAGGABLE_TYPES
+            and not TagManager.is_taggable(construct)
+        ):
+            construct.add_property_override("Tags", tag_list)

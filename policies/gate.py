@@ -9,6 +9,7 @@ and exits 1 on any finding.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
 PROJECT_BIN = Path(sys.executable).parent
 CHECKOV_CONFIG = Path(__file__).resolve().parent / "checkov.yaml"
+# Passed on the command line because a relative path in checkov.yaml would depend on the cwd.
+CUSTOM_CHECKS = Path(__file__).resolve().parent / "checks"
+CUSTOM_CHECK_PREFIX = "CKV_TODO_"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,10 +37,26 @@ class Finding:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CheckResult:
+    check_id: str
+    resource: str
+    file_path: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CheckovReport:
     passed: int
     failed: list[Finding]
     skipped: list[dict[str, Any]]
+    passed_checks: list[CheckResult]
+    failed_checks: list[CheckResult]
+
+    def custom_checks_passed(self) -> set[str]:
+        return {
+            result.check_id
+            for result in self.passed_checks
+            if result.check_id.startswith(CUSTOM_CHECK_PREFIX)
+        }
 
 
 def templates_in(assembly: Path) -> list[Path]:
@@ -70,16 +90,28 @@ def run_cfn_lint(templates: list[Path]) -> list[Finding]:
     ]
 
 
-def run_checkov(assembly: Path) -> CheckovReport:
+def _results(checks: list[dict[str, Any]]) -> list[CheckResult]:
+    return [
+        CheckResult(check_id=c["check_id"], resource=c["resource"], file_path=c["file_path"])
+        for c in checks
+    ]
+
+
+def run_checkov(assembly: Path, *, checks: list[str] | None = None) -> CheckovReport:
+    """checkov over every template under ``assembly`` (only ``checks`` when given)."""
+    only = ["--check", ",".join(checks)] if checks else []
     completed = subprocess.run(  # noqa: S603 - our own tool path and arguments, no shell
         [
             str(TOOLS_BIN / "checkov"),
             "--config-file",
             str(CHECKOV_CONFIG),
+            "--external-checks-dir",
+            str(CUSTOM_CHECKS),
             "--directory",
             str(assembly),
             "--output",
             "json",
+            *only,
         ],
         capture_output=True,
         text=True,
@@ -89,12 +121,17 @@ def run_checkov(assembly: Path) -> CheckovReport:
         document = json.loads(completed.stdout)
     except json.JSONDecodeError:
         raise RuntimeError(f"checkov failed to run: {completed.stderr.strip()}") from None
+    # With nothing to report checkov prints a bare summary instead of a report.
     reports = document if isinstance(document, list) else [document]
     passed, failed, skipped = 0, [], []
+    passed_checks: list[CheckResult] = []
+    failed_checks: list[CheckResult] = []
     for report in reports:
         results = report.get("results", {})
         passed += len(results.get("passed_checks", []))
         skipped += results.get("skipped_checks", [])
+        passed_checks += _results(results.get("passed_checks", []))
+        failed_checks += _results(results.get("failed_checks", []))
         failed += [
             Finding(
                 tool="checkov",
@@ -104,7 +141,33 @@ def run_checkov(assembly: Path) -> CheckovReport:
             )
             for check in results.get("failed_checks", [])
         ]
-    return CheckovReport(passed=passed, failed=failed, skipped=skipped)
+    return CheckovReport(
+        passed=passed,
+        failed=failed,
+        skipped=skipped,
+        passed_checks=passed_checks,
+        failed_checks=failed_checks,
+    )
+
+
+def builtin_check_ids() -> set[str]:
+    """Ids of checkov's own CloudFormation checks (its --list leaves external checks out)."""
+    completed = subprocess.run(  # noqa: S603 - our own tool path and arguments, no shell
+        [
+            str(TOOLS_BIN / "checkov"),
+            "--list",
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    ids = set(re.findall(r"\|\s*(CKV2?_[A-Z0-9]+_\d+)\s*\|", completed.stdout))
+    if completed.returncode != 0 or not ids:
+        raise RuntimeError(f"checkov --list failed: {completed.stderr.strip()}")
+    return ids
 
 
 def nag_report(assembly: Path) -> tuple[list[Finding], int]:
@@ -151,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  checkov               {checkov.passed} passed, {len(checkov.failed)} failed, "
         f"{len(checkov.skipped)} skipped with a reason"
     )
+    custom = sorted(checkov.custom_checks_passed())
+    print(f"  custom checks passed  {', '.join(custom) or 'none'}")
     for finding in [*nag, *lint, *checkov.failed]:
         print(f"    {finding}")
     if nag or lint or checkov.failed:

@@ -50,11 +50,6 @@ class AccessLogBucket(Construct):
         )
         acknowledge_nag(self.bucket, "AwsSolutions-S1", no_recursion)
         skip_checkov(self.bucket, "CKV_AWS_18", no_recursion)
-        skip_checkov(
-            self.bucket,
-            "CKV_AWS_145",
-            "S3 server access log delivery supports only SSE-S3 on the target bucket",
-        )
 
     def accept_logs_from(self, source: s3.IBucket, *, prefix: str) -> None:
         """Turn on server access logging of ``source`` into this bucket under ``prefix``.

@@ -114,12 +114,6 @@ class StaticSite(Construct):
             "a bucket that keeps ACLs on (CloudFront standard logging needs them); all four "
             "public access blocks stay on, so no ACL can make it public",
         )
-        skip_checkov(
-            self.log_bucket,
-            "CKV_AWS_145",
-            "S3 server access logs and CloudFront standard logs can only be delivered to "
-            "SSE-S3 buckets; the bucket is private and TLS-only",
-        )
 
         self.bucket = s3.Bucket(
             self,
@@ -138,12 +132,6 @@ class StaticSite(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-        )
-        skip_checkov(
-            self.bucket,
-            "CKV_AWS_145",
-            "the objects are the public web app (served to anyone through CloudFront), "
-            "encrypted at rest with SSE-S3; a KMS key would protect nothing more",
         )
 
         self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
@@ -288,13 +276,6 @@ class StaticSite(Construct):
             "are the abuse control, not geography"
         )
         acknowledge_nag(distribution, "AwsSolutions-CFR1", geo)
-        skip_checkov(distribution, "CKV_AWS_374", geo)
-        skip_checkov(
-            distribution,
-            "CKV_AWS_310",
-            "one S3 origin in one region: S3 is multi-AZ, and an origin group would need a "
-            "replica bucket in another region for no requirement of this app",
-        )
         if not has_certificate:
             default_cert = (
                 "no custom certificate is configured for this environment, so CloudFront's "
