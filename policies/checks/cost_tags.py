@@ -44,6 +44,7 @@ TAGGABLE_TYPES = (
     "AWS::ElasticLoadBalancingV2::LoadBalancer",
     "AWS::ElasticLoadBalancingV2::TargetGroup",
     "AWS::Events::Rule",
+    "AWS::IAM::OIDCProvider",
     "AWS::IAM::Role",
     "AWS::KMS::Key",
     "AWS::Lambda::Function",
