@@ -167,6 +167,15 @@ def report(result: GateResult, *, threshold: str) -> str:
     return "\n".join(lines)
 
 
+def judge(findings: Iterable[Finding], *, threshold: str, exceptions: list[ScanException]) -> int:
+    """Print today's verdict on ``findings``; the exit code of whichever scanner found them."""
+    result = evaluate(
+        findings, threshold=threshold, exceptions=exceptions, today=dt.datetime.now(dt.UTC).date()
+    )
+    print(report(result, threshold=threshold))
+    return 0 if result.passed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--threshold", choices=SEVERITIES, default="HIGH")
@@ -200,14 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     except ScanGateError as error:
         print(f"image scan gate: {error}", file=sys.stderr)
         return 1
-    result = evaluate(
-        findings,
-        threshold=args.threshold,
-        exceptions=exceptions,
-        today=dt.datetime.now(dt.UTC).date(),
-    )
-    print(report(result, threshold=args.threshold))
-    return 0 if result.passed else 1
+    return judge(findings, threshold=args.threshold, exceptions=exceptions)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ that would stop the pipeline stops the pull request first, and an accepted one p
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -24,9 +23,8 @@ from pipeline.scan_gate import (
     SEVERITIES,
     Finding,
     ScanGateError,
-    evaluate,
+    judge,
     load_exceptions,
-    report,
 )
 
 Scanner = Callable[[Sequence[str]], str]
@@ -93,14 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    result = evaluate(
-        findings,
-        threshold=args.threshold,
-        exceptions=exceptions,
-        today=dt.datetime.now(dt.UTC).date(),
-    )
-    print(report(result, threshold=args.threshold))
-    return 0 if result.passed else 1
+    return judge(findings, threshold=args.threshold, exceptions=exceptions)
 
 
 if __name__ == "__main__":

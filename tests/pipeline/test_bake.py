@@ -8,25 +8,13 @@ import boto3
 from botocore.stub import Stubber
 
 from pipeline.bake import bake
+from tests.support.clock import FakeClock
 
 PARAMS = {
     "AlarmNamePrefix": "todo-staging-",
     "StateValue": "ALARM",
     "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
 }
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _alarms(*names: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from pipeline.drift import (
     to_json,
 )
 from tests.support.assembly import Assembly
+from tests.support.clock import FakeClock
 
 
 def _client() -> Any:
@@ -37,19 +38,6 @@ def _target(stack: str, environment: str = "dev") -> StackTarget:
     return StackTarget(
         environment=environment, account="222222222222", region="eu-west-1", stack=stack
     )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _start(stub: Stubber, stack: str, detection: str) -> None:
