@@ -282,6 +282,10 @@ snapshot-update: install web-build ## Accept template changes into the snapshot 
 bench: install ## Benchmarks: print figures (never asserted)
 	$(PY) bench/synth.py
 
+.PHONY: bench-checks
+bench-checks: install ## Time the policy gate's scanners (with and without policies/checks) and the workflow linters over cdk.out
+	$(PY) bench/checks.py
+
 .PHONY: bench-api
 bench-api: $(VENV)/.installed ## API load benchmark on loopback: list and create (uvicorn, PostgreSQL) vs a bare ASGI hello
 	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) bench/api_load.py $(BENCH_ARGS)
