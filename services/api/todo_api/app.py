@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 from todo_api import __version__
 from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from todo_api.problems import PROBLEM_JSON, install_problem_handlers
-from todo_api.relay import Relay
+from todo_api.relay import Housekeeping, Relay
 from todo_api.routes import activity, health, todos
 from todo_api.settings import ApiSettings
 from todo_common.database import create_db_engine, create_session_factory
@@ -49,6 +50,10 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval_seconds,
             max_backoff=settings.relay_max_backoff_seconds,
+            housekeeping=Housekeeping(
+                retention=timedelta(hours=settings.outbox_retention_hours),
+                metrics_namespace=settings.metrics_namespace,
+            ),
         )
         uow_factory.on_events = relay.notify
 

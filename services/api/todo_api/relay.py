@@ -11,6 +11,11 @@ jitter. A crash between SQS accepting and the commit republishes the batch:
 delivery is at-least-once, and the worker's idempotency absorbs duplicates.
 
 A relay failure never fails an API request: the requests only write rows.
+
+Housekeeping (:meth:`Relay.housekeeping`, about once a minute): published rows older than the
+retention are deleted in bounded batches, and the backlog (pending events and the age of the
+oldest) is logged in CloudWatch's embedded metric format, so an alarm sees a relay that has
+stopped publishing before users notice missing activity.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import SQLAlchemyError
 
+from todo_common.metrics import emf_fields
 from todo_common.todos import utc_now
 from todo_common.uow import UnitOfWorkFactory
 
@@ -34,6 +43,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BASE_BACKOFF_SECONDS = 0.5
+PRUNE_BATCH = 1000
+METRICS_DIMENSIONS = {"Service": "todo-api"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxStatus:
+    pending: int
+    oldest_pending_age_seconds: float
+    pruned: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Housekeeping:
+    """How long published events are kept, and where the backlog metrics go."""
+
+    retention: timedelta = timedelta(days=7)
+    interval_seconds: float = 60.0
+    metrics_namespace: str = "Todo"
 
 
 class Relay:
@@ -46,7 +73,9 @@ class Relay:
         batch_size: int = 10,
         poll_interval: float = 2.0,
         max_backoff: float = 30.0,
+        housekeeping: Housekeeping | None = None,
         rng: Callable[[float, float], float] = random.uniform,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.uow_factory = uow_factory
         self.client = client
@@ -54,7 +83,10 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.housekeeping_policy = housekeeping or Housekeeping()
         self._rng = rng
+        self._clock = clock
+        self._next_housekeeping = clock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,6 +119,40 @@ class Relay:
             raise RelayError(f"{len(events) - len(sent)} of {len(events)} events refused by SQS")
         return len(sent)
 
+    def housekeeping(self, now: datetime | None = None) -> OutboxStatus:
+        """Delete published rows past the retention; log the backlog as metrics."""
+        now = now or utc_now()
+        policy = self.housekeeping_policy
+        with self.uow_factory(write=True) as uow:
+            pruned = uow.outbox.delete_sent_before(now - policy.retention, PRUNE_BATCH)
+            pending = uow.outbox.pending_count()
+            oldest = uow.outbox.oldest_pending_at()
+            uow.commit()
+        age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+        status = OutboxStatus(pending=pending, oldest_pending_age_seconds=age, pruned=pruned)
+        log.info(
+            "outbox status",
+            extra=emf_fields(
+                namespace=policy.metrics_namespace,
+                dimensions=METRICS_DIMENSIONS,
+                metrics={
+                    "OutboxPending": (pending, "Count"),
+                    "OutboxOldestPendingAgeSeconds": (age, "Seconds"),
+                    "OutboxPruned": (pruned, "Count"),
+                },
+                timestamp=now,
+            ),
+        )
+        return status
+
+    def housekeeping_if_due(self) -> OutboxStatus | None:
+        """Housekeeping at most once per interval (the first pass runs it at once)."""
+        tick = self._clock()
+        if tick < self._next_housekeeping:
+            return None
+        self._next_housekeeping = tick + self.housekeeping_policy.interval_seconds
+        return self.housekeeping()
+
     def backoff(self) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**failures)]."""
         ceiling = min(self.max_backoff, BASE_BACKOFF_SECONDS * 2 ** min(self.failures, 30))
@@ -96,6 +162,7 @@ class Relay:
         """Publish until :meth:`stop`; never raises."""
         while not self._stop.is_set():
             try:
+                self.housekeeping_if_due()
                 published = self.publish_once()
             except (BotoCoreError, ClientError, SQLAlchemyError, RelayError) as error:
                 self.failures += 1

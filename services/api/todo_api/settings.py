@@ -26,3 +26,7 @@ class ApiSettings(CommonSettings):
     relay_poll_interval_seconds: float = Field(default=2.0, gt=0, le=300)
     # After SQS errors: exponential backoff with full jitter, capped here.
     relay_max_backoff_seconds: float = Field(default=30.0, gt=0, le=900)
+    # Published events are kept this long (for replays and audits), then deleted.
+    outbox_retention_hours: int = Field(default=7 * 24, ge=1, le=90 * 24)
+    # CloudWatch namespace of the outbox backlog metrics (the stage sets <project>/<env>).
+    metrics_namespace: str = Field(default="Todo", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")

@@ -97,6 +97,26 @@ class OutboxRepository:
         statement = select(func.count()).where(OutboxEvent.sent_at.is_(None))
         return int(self.session.execute(statement).scalar_one())
 
+    def oldest_pending_at(self) -> datetime | None:
+        """When the oldest unsent event happened: how far publication lags."""
+        statement = select(func.min(OutboxEvent.occurred_at)).where(OutboxEvent.sent_at.is_(None))
+        return self.session.execute(statement).scalar_one()
+
+    def delete_sent_before(self, cutoff: datetime, limit: int) -> int:
+        """Forget up to ``limit`` events published before ``cutoff``; pending ones stay.
+
+        Bounded so one pass never holds a long delete on a large backlog."""
+        doomed = (
+            select(OutboxEvent.id)
+            .where(OutboxEvent.sent_at.is_not(None), OutboxEvent.sent_at < cutoff)
+            .order_by(OutboxEvent.sent_at)
+            .limit(limit)
+        )
+        ids = list(self.session.scalars(doomed))
+        if ids:
+            self.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
+        return len(ids)
+
 
 class ActivityRepository:
     def __init__(self, session: Session) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from tests.services.support import Database, assert_problem
 from todo_api.app import create_app
-from todo_api.relay import Relay
+from todo_api.relay import Housekeeping, Relay
 from todo_common import todos
 from todo_common.database import create_session_factory
 from todo_common.events import parse_event
@@ -257,3 +257,54 @@ def test_activity_bad_input_is_a_problem_not_a_500(client: TestClient) -> None:
     assert_problem(client.get("/api/activity?limit=0"), 422, field="limit")
     assert_problem(client.get("/api/activity?limit=101"), 422, field="limit")
     assert client.get("/api/activity").json() == []
+
+
+def test_housekeeping_forgets_only_old_published_events_and_reports_the_backlog(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    uows = factory(db)
+    for number in range(4):
+        with uows(write=True) as uow:
+            todos.create_todo(uow, f"todo {number}")
+            uow.commit()
+    old, recent, pending = outbox(db)[:2], outbox(db)[2], outbox(db)[3]
+    now = datetime.now(UTC) + timedelta(minutes=10)
+    with uows(write=True) as uow:
+        uow.outbox.mark_sent([row.id for row in old], now - timedelta(days=8))
+        uow.outbox.mark_sent([recent.id], now - timedelta(days=1))
+        uow.commit()
+    unreachable = sqs_client(f"http://127.0.0.1:{free_port()}")  # housekeeping never calls SQS
+    relay = Relay(uows, unreachable, "unused", housekeeping=Housekeeping(metrics_namespace="t/x"))
+
+    with caplog.at_level("INFO", logger="todo_api.relay"):
+        status = relay.housekeeping(now)
+    assert (status.pruned, status.pending) == (2, 1)
+    assert 600 <= status.oldest_pending_age_seconds < 660
+    assert {row.id for row in outbox(db)} == {recent.id, pending.id}
+    (record,) = [r for r in caplog.records if r.getMessage() == "outbox status"]
+    emf = record.__dict__["_aws"]["CloudWatchMetrics"][0]
+    assert (emf["Namespace"], emf["Dimensions"]) == ("t/x", [["Service"]])
+    assert record.__dict__["OutboxPending"] == 1
+    assert record.__dict__["OutboxPruned"] == 2
+
+    # Nothing left to forget; once published, no backlog either.
+    with uows(write=True) as uow:
+        uow.outbox.mark_sent([pending.id], now)
+        uow.commit()
+    again = relay.housekeeping(now)
+    assert (again.pruned, again.pending, again.oldest_pending_age_seconds) == (0, 0, 0.0)
+    assert len(outbox(db)) == 2
+
+
+def test_housekeeping_runs_at_most_once_per_interval(db: Database) -> None:
+    ticks = iter([0.0, 0.0, 30.0, 61.0])  # construction, then one tick per call
+    relay = Relay(
+        factory(db),
+        sqs_client(f"http://127.0.0.1:{free_port()}"),
+        "unused",
+        housekeeping=Housekeeping(interval_seconds=60),
+        clock=lambda: next(ticks),
+    )
+    assert relay.housekeeping_if_due() is not None  # the first pass
+    assert relay.housekeeping_if_due() is None  # 30 s later
+    assert relay.housekeeping_if_due() is not None  # 61 s after the first
