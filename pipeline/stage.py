@@ -94,6 +94,7 @@ class EnvironmentStage(Stage):
             log_retention_days=environment.log_retention_days,
             log_key=self.network.log_key,
             protect_data=environment.protect_data,
+            metrics_namespace=f"{project.name}/{environment.name}",
         )
         self.observability = ObservabilityStack(
             self,

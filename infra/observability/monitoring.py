@@ -124,6 +124,13 @@ class Monitoring(Construct):
             threshold=500,
             description="unusually many client connections to the RDS Proxy",
         )
+        if services.outbox_backlog_age is not None:
+            self._alarm(
+                "OutboxBacklog",
+                services.outbox_backlog_age,
+                threshold=300,
+                description="the api's outbox relay has not published an event for 5 minutes",
+            )
         for name, service in services.services.items():
             title = name.capitalize()
             self._alarm(
@@ -211,8 +218,11 @@ class Monitoring(Construct):
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title="Age of oldest message (s)",
-                left=[queue.metric_approximate_age_of_oldest_message()],
+                title="Age of oldest message (s): queue, outbox",
+                left=[
+                    queue.metric_approximate_age_of_oldest_message(),
+                    *([services.outbox_backlog_age] if services.outbox_backlog_age else []),
+                ],
                 width=12,
             ),
             cloudwatch.GraphWidget(

@@ -29,6 +29,9 @@ from infra.retention import retention_days
 from pipeline.config import AlbConfig, ServiceConfig
 from pipeline.images import ServiceImage
 
+# The dimensions the api's relay logs its EMF metrics with (todo_api.relay.METRICS_DIMENSIONS).
+OUTBOX_METRIC_DIMENSIONS = {"Service": "todo-api"}
+
 API_PORT = 8000
 HEALTH_PATH = "/api/health"
 ORIGIN_HEADER = "X-Origin-Verify"
@@ -75,9 +78,13 @@ class Services(Construct):
         log_retention_days: int,
         log_key: kms.IKey,
         protect_data: bool,
+        metrics_namespace: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        self.metrics_namespace = metrics_namespace
+        # Set below when the api runs: its outbox relay reports the publication backlog.
+        self.outbox_backlog_age: cloudwatch.Metric | None = None
         removal_policy = RemovalPolicy.RETAIN if protect_data else RemovalPolicy.DESTROY
         self._log_key = log_key
         self._log_retention_days = log_retention_days
@@ -274,6 +281,7 @@ class Services(Construct):
                 vpc=vpc,
                 environment={
                     **environment,
+                    "METRICS_NAMESPACE": metrics_namespace,
                     "API_PORT": str(API_PORT),
                     "API_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT.to_seconds()),
                 },
@@ -284,6 +292,13 @@ class Services(Construct):
                 data=data,
             )
             api_role = api_service.task_definition.task_role
+            self.outbox_backlog_age = cloudwatch.Metric(
+                namespace=metrics_namespace,
+                metric_name="OutboxOldestPendingAgeSeconds",
+                dimensions_map=OUTBOX_METRIC_DIMENSIONS,
+                statistic="Maximum",
+                period=Duration.minutes(5),
+            )
             _grant_secret_read(api_role, data)
             # The outbox relay in the api process publishes to the queue.
             api_role.add_to_principal_policy(

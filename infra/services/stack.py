@@ -35,6 +35,7 @@ class ServicesStack(EnvironmentStack):
         log_retention_days: int,
         log_key: kms.IKey,
         protect_data: bool,
+        metrics_namespace: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -52,6 +53,7 @@ class ServicesStack(EnvironmentStack):
             log_retention_days=log_retention_days,
             log_key=log_key,
             protect_data=protect_data,
+            metrics_namespace=metrics_namespace,
         )
         # What the frontend (CloudFront origin) and the observability stack build against.
         self.alb = self.app_services.alb

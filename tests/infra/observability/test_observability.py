@@ -128,3 +128,30 @@ def test_every_alarm_notifies_the_environment_topic(
             isinstance(action, dict) and "Ref" in action
         )
         assert alarm["OKActions"] == alarm["AlarmActions"]
+
+
+def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
+    template: dict[str, Any], assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
+) -> None:
+    from todo_api.relay import METRICS_DIMENSIONS  # noqa: PLC0415 - the service's own constant
+
+    (alarm,) = [
+        a
+        for a in properties(template, "AWS::CloudWatch::Alarm")
+        if a["MetricName"] == "OutboxOldestPendingAgeSeconds"
+    ]
+    namespace = f"{config.project.name}/{env.name}"
+    assert alarm["Namespace"] == namespace
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == METRICS_DIMENSIONS
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 300)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    # The api publishes into that namespace: the services stack tells it which one.
+    services = assembly.template(f"{config.project.name}-{env.name}-services")
+    (api,) = [
+        container
+        for task in properties(services, "AWS::ECS::TaskDefinition")
+        for container in task["ContainerDefinitions"]
+        if container["Name"] == "api"
+    ]
+    environment = {item["Name"]: item["Value"] for item in api["Environment"]}
+    assert environment["METRICS_NAMESPACE"] == namespace
