@@ -35,10 +35,6 @@ def _run(*command: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
 
 
-def test_the_three_workflows_are_there() -> None:
-    assert [path.name for path in WORKFLOW_FILES] == ["drift.yml", "pr.yml", "rollback.yml"]
-
-
 def test_actionlint_passes_on_every_workflow() -> None:
     result = _run(str(TOOLS_BIN / "actionlint"), "-no-color", *map(str, WORKFLOW_FILES))
     assert (result.returncode, result.stdout) == (0, "")
