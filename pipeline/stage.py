@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import CfnResource, Environment, RemovalPolicy, Stage, TagManager, Tags
 from constructs import Construct, IConstruct
@@ -40,16 +41,25 @@ class EnvironmentStage(Stage):
             env=Environment(account=environment.account, region=environment.region),
         )
         prefix = f"{project.name}-{environment.name}"
+        # Budgets filter on project and environment; owner and cost center are for reports.
+        budget_tags = {"project": project.name, "environment": environment.name}
+        cost_tags = {**budget_tags, "owner": project.owner, "cost-center": project.cost_center}
         removal_policy = RemovalPolicy.RETAIN if environment.protect_data else RemovalPolicy.DESTROY
         # Images live in the pipeline account's repositories; every stage pulls the same URIs.
         self.images = images
 
+        def identity(component: str, summary: str) -> dict[str, Any]:
+            """Name, description and protection every stack of the environment shares."""
+            return {
+                "stack_name": f"{prefix}-{component}",
+                "description": f"{project.name} {environment.name}: {summary}",
+                "termination_protection": environment.termination_protection,
+            }
+
         self.network = NetworkStack(
             self,
             "Network",
-            stack_name=f"{prefix}-network",
-            description=f"{project.name} {environment.name}: VPC, subnets, NAT, flow logs",
-            termination_protection=environment.termination_protection,
+            **identity("network", "VPC, subnets, NAT, flow logs"),
             cidr=environment.network.cidr,
             max_azs=environment.network.max_azs,
             nat_gateways=environment.network.nat_gateways,
@@ -59,18 +69,14 @@ class EnvironmentStage(Stage):
         self.messaging = MessagingStack(
             self,
             "Messaging",
-            stack_name=f"{prefix}-messaging",
-            description=f"{project.name} {environment.name}: work queue and dead-letter queue",
-            termination_protection=environment.termination_protection,
+            **identity("messaging", "work queue and dead-letter queue"),
             max_receive_count=environment.queue.max_receive_count,
             removal_policy=removal_policy,
         )
         self.data = DataStack(
             self,
             "Data",
-            stack_name=f"{prefix}-data",
-            description=f"{project.name} {environment.name}: Aurora PostgreSQL, RDS Proxy, secret",
-            termination_protection=environment.termination_protection,
+            **identity("data", "Aurora PostgreSQL, RDS Proxy, secret"),
             vpc=self.network.network.vpc,
             database=environment.database,
             log_retention_days=environment.log_retention_days,
@@ -80,9 +86,7 @@ class EnvironmentStage(Stage):
         self.services = ServicesStack(
             self,
             "Services",
-            stack_name=f"{prefix}-services",
-            description=f"{project.name} {environment.name}: ECS cluster, ALB, api and worker",
-            termination_protection=environment.termination_protection,
+            **identity("services", "ECS cluster, ALB, api and worker"),
             alarm_topic_name=alarm_topic_name(prefix),
             vpc=self.network.network.vpc,
             data=self.data,
@@ -99,9 +103,7 @@ class EnvironmentStage(Stage):
         self.observability = ObservabilityStack(
             self,
             "Observability",
-            stack_name=f"{prefix}-observability",
-            description=f"{project.name} {environment.name}: alarm topic, dashboard, alarms",
-            termination_protection=environment.termination_protection,
+            **identity("observability", "alarm topic, dashboard, alarms"),
             topic_name=alarm_topic_name(prefix),
             emails=environment.alarms.emails,
             data=self.data,
@@ -119,10 +121,8 @@ class EnvironmentStage(Stage):
             self.edge = EdgeStack(
                 self,
                 "Edge",
-                stack_name=f"{prefix}-edge",
-                description=f"{project.name} {environment.name}: CloudFront web ACL",
+                **identity("edge", "CloudFront web ACL"),
                 env=Environment(account=environment.account, region=CLOUDFRONT_WAF_REGION),
-                termination_protection=environment.termination_protection,
                 cross_region_references=True,
                 acl_name=f"{prefix}-cloudfront",
                 rate_limit=environment.waf.rate_limit,
@@ -130,9 +130,7 @@ class EnvironmentStage(Stage):
         self.frontend = FrontendStack(
             self,
             "Frontend",
-            stack_name=f"{prefix}-frontend",
-            description=f"{project.name} {environment.name}: web app bucket, CloudFront, logs",
-            termination_protection=environment.termination_protection,
+            **identity("frontend", "web app bucket, CloudFront, logs"),
             web_dist=web_dist,
             price_class=frontend.price_class,
             log_retention_days=frontend.log_retention_days,
@@ -156,26 +154,17 @@ class EnvironmentStage(Stage):
                 name=f"{prefix}-alb",
             )
 
-        cost_tags = {
-            "project": project.name,
-            "environment": environment.name,
-            "owner": project.owner,
-            "cost-center": project.cost_center,
-        }
-
         # Spend of everything tagged with this project and environment. Alerts go to the
         # configured emails and to the environment's alarm topic.
         self.budget = BudgetStack(
             self,
             "Budget",
-            stack_name=f"{prefix}-budget",
-            description=f"{project.name} {environment.name}: monthly cost budget and alerts",
-            termination_protection=environment.termination_protection,
+            **identity("budget", "monthly cost budget and alerts"),
             budget_name=f"{prefix}-monthly",
             monthly_limit_usd=environment.budget.monthly_limit_usd,
             alert_emails=list(environment.budget.alert_emails),
             thresholds=list(environment.budget.thresholds),
-            cost_tags={"project": project.name, "environment": environment.name},
+            cost_tags=budget_tags,
             topic=self.observability.topic,
         )
 
