@@ -24,6 +24,18 @@ def _event(state: str) -> dict[str, Any]:
     return {"detail": {"pipeline": "todo-delivery", "execution-id": "e-1", "state": state}}
 
 
+def _metrics(state: str, codepipeline: Any, ssm: Any) -> list[dict[str, Any]]:
+    """The handler's metrics for an execution of the pipeline ending in ``state``."""
+    return metrics_for_event(
+        _event(state),
+        codepipeline=codepipeline,
+        ssm=ssm,
+        parameter=PARAMETER,
+        environment_stages=STAGES,
+        now=NOW,
+    )
+
+
 def _by_name(metrics: list[dict[str, Any]]) -> dict[str, float]:
     return {metric["MetricName"]: metric["Value"] for metric in metrics}
 
@@ -54,14 +66,7 @@ def test_a_success_is_a_deployment_with_its_lead_time() -> None:
     with Stubber(codepipeline) as cp, Stubber(ssm) as params:
         _expect_execution(cp, NOW - dt.timedelta(hours=3))
         params.add_client_error("get_parameter", "ParameterNotFound", "none")
-        metrics = metrics_for_event(
-            _event("SUCCEEDED"),
-            codepipeline=codepipeline,
-            ssm=ssm,
-            parameter=PARAMETER,
-            environment_stages=STAGES,
-            now=NOW,
-        )
+        metrics = _metrics("SUCCEEDED", codepipeline, ssm)
     assert _by_name(metrics) == {"Deployments": 1, "LeadTimeSeconds": 3 * 3600}
     assert metrics[0]["Dimensions"] == [{"Name": "Pipeline", "Value": "todo-delivery"}]
 
@@ -75,14 +80,7 @@ def test_a_failure_in_an_environment_is_a_change_failure_and_starts_the_restore_
             {"Version": 1},
             {"Name": PARAMETER, "Value": NOW.isoformat(), "Type": "String", "Overwrite": False},
         )
-        metrics = metrics_for_event(
-            _event("FAILED"),
-            codepipeline=codepipeline,
-            ssm=ssm,
-            parameter=PARAMETER,
-            environment_stages=STAGES,
-            now=NOW,
-        )
+        metrics = _metrics("FAILED", codepipeline, ssm)
         params.assert_no_pending_responses()
     assert _by_name(metrics) == {"ChangeFailures": 1}
 
@@ -92,14 +90,7 @@ def test_a_second_failure_keeps_the_first_failure_time() -> None:
     with Stubber(codepipeline) as cp, Stubber(ssm) as params:
         _expect_actions(cp, "prod")
         params.add_client_error("put_parameter", "ParameterAlreadyExists", "exists")
-        metrics = metrics_for_event(
-            _event("FAILED"),
-            codepipeline=codepipeline,
-            ssm=ssm,
-            parameter=PARAMETER,
-            environment_stages=STAGES,
-            now=NOW,
-        )
+        metrics = _metrics("FAILED", codepipeline, ssm)
     assert _by_name(metrics) == {"ChangeFailures": 1}
 
 
@@ -107,14 +98,7 @@ def test_a_failure_before_any_environment_is_not_a_change_failure() -> None:
     codepipeline, ssm = boto3.client("codepipeline", **FAKE), boto3.client("ssm", **FAKE)
     with Stubber(codepipeline) as cp, Stubber(ssm):
         _expect_actions(cp, "Images")
-        metrics = metrics_for_event(
-            _event("FAILED"),
-            codepipeline=codepipeline,
-            ssm=ssm,
-            parameter=PARAMETER,
-            environment_stages=STAGES,
-            now=NOW,
-        )
+        metrics = _metrics("FAILED", codepipeline, ssm)
     assert metrics == []
 
 
@@ -129,14 +113,7 @@ def test_the_next_success_reports_time_to_restore_and_clears_the_clock() -> None
             {"Name": PARAMETER},
         )
         params.add_response("delete_parameter", {}, {"Name": ANY})
-        metrics = metrics_for_event(
-            _event("SUCCEEDED"),
-            codepipeline=codepipeline,
-            ssm=ssm,
-            parameter=PARAMETER,
-            environment_stages=STAGES,
-            now=NOW,
-        )
+        metrics = _metrics("SUCCEEDED", codepipeline, ssm)
         params.assert_no_pending_responses()
     assert _by_name(metrics) == {
         "Deployments": 1,
