@@ -3,14 +3,19 @@ the documented error responses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from todo_api.pagination import InvalidCursorError, decode_cursor, encode_cursor
+from todo_api.pagination import (
+    MAX_CURSOR_LENGTH,
+    InvalidCursorError,
+    decode_cursor,
+    encode_cursor,
+)
 from todo_api.problems import INVALID_CURSOR, FieldError, Problem, ProblemError
 from todo_common.repository import Position
 from todo_common.uow import UnitOfWorkFactory
@@ -97,3 +102,43 @@ def link_next_page(request: Request, response: Response, *, limit: int, last: Po
     """The `Link: <...>; rel="next"` header of a list response whose page was full."""
     token = encode_cursor(last)
     response.headers["Link"] = f'<{request.url.path}?limit={limit}&cursor={token}>; rel="next"'
+
+
+# The query parameters and the Link header of every newest-first list.
+MAX_PAGE_LIMIT = 100
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="Page size, 1 to 100.")]
+PageCursor = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_CURSOR_LENGTH,
+        description="Opaque: copy it from the previous page's `Link` header.",
+    ),
+]
+Row = TypeVar("Row")
+
+
+def next_page_header(example: str) -> dict[str, Any]:
+    """OpenAPI for the Link header; ``example`` is the path and query of a next page."""
+    return {
+        "Link": {
+            "description": (
+                f'The next page, `<{example}&cursor=...>; rel="next"`; absent on the last page.'
+            ),
+            "schema": {"type": "string"},
+        }
+    }
+
+
+def paginate(
+    rows: Sequence[Row],
+    *,
+    limit: int,
+    request: Request,
+    response: Response,
+    position: Callable[[Row], Position],
+) -> Sequence[Row]:
+    """The page of ``rows`` (fetched with limit + 1) and, if more follow, its Link header."""
+    page = rows[:limit]
+    if len(rows) > limit:
+        link_next_page(request, response, limit=limit, last=position(page[-1]))
+    return page

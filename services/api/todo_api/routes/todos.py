@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
-from todo_api.pagination import MAX_CURSOR_LENGTH
 from todo_api.problems import NOT_FOUND, ProblemError
 from todo_api.routes.common import (
     BAD_INPUT,
     BODY,
     UNAVAILABLE,
     JsonRoute,
+    PageCursor,
+    PageLimit,
     Uow,
-    link_next_page,
+    next_page_header,
     page_start,
+    paginate,
 )
 from todo_api.routes.common import NOT_FOUND as NOT_FOUND_RESPONSE
 from todo_api.schemas import TodoCreate, TodoOut, TodoUpdate
@@ -26,7 +28,6 @@ from todo_common.repository import Position
 router = APIRouter(prefix="/api/todos", tags=["todos"], route_class=JsonRoute)
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
 
 # A str, not a UUID: a malformed id is "no such todo" (404), not a 422.
 TodoId = Annotated[
@@ -57,15 +58,7 @@ def _not_found(raw: str) -> ProblemError:
     responses={
         200: {
             "description": "A page of todos, newest first (a bare JSON array).",
-            "headers": {
-                "Link": {
-                    "description": (
-                        'The next page, `</api/todos?limit=50&cursor=...>; rel="next"`; '
-                        "absent on the last page."
-                    ),
-                    "schema": {"type": "string"},
-                }
-            },
+            "headers": next_page_header("/api/todos?limit=50"),
         },
         **BAD_INPUT,
         **UNAVAILABLE,
@@ -75,26 +68,19 @@ def list_todos(
     request: Request,
     response: Response,
     uow_factory: Uow,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1 to 100.")
-    ] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_CURSOR_LENGTH,
-            description="Opaque: copy it from the previous page's `Link` header.",
-        ),
-    ] = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: PageCursor = None,
 ) -> list[TodoOut]:
     after = page_start(cursor)
     with uow_factory() as uow:
         rows = todos.list_todos(uow, limit + 1, after)
-    page = rows[:limit]
-    if len(rows) > limit:
-        last = page[-1]
-        link_next_page(
-            request, response, limit=limit, last=Position(created_at=last.created_at, id=last.id)
-        )
+    page = paginate(
+        rows,
+        limit=limit,
+        request=request,
+        response=response,
+        position=lambda todo: Position(created_at=todo.created_at, id=todo.id),
+    )
     return [TodoOut.model_validate(todo) for todo in page]
 
 
