@@ -1,3 +1,3 @@
-from infra.access_logs.bucket import AccessLogBucket
+from infra.access_logs.bucket import AccessLogBucket, log_sink_bucket
 
-__all__ = ["AccessLogBucket"]
+__all__ = ["AccessLogBucket", "log_sink_bucket"]

@@ -11,11 +11,49 @@ from infra.compliance import acknowledge_nag, skip_checkov
 from infra.escape_hatch import cfn_resource
 
 
-class AccessLogBucket(Construct):
-    """Private, TLS-only, versioned, S3-encrypted log sink with a lifecycle.
+def log_sink_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    expiration: Duration,
+    removal_policy: RemovalPolicy,
+    sink_of: str | None = None,
+    object_ownership: s3.ObjectOwnership = s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+) -> s3.Bucket:
+    """A private, TLS-only, versioned, SSE-S3 bucket that only receives logs, then expires them.
 
     S3 server access logging can only deliver to SSE-S3 buckets, hence no KMS here.
+    ``sink_of`` names the log sources in the reason for not logging the sink itself.
     """
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=True,
+        object_ownership=object_ownership,
+        removal_policy=removal_policy,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                expiration=expiration,
+                noncurrent_version_expiration=Duration.days(7),
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            )
+        ],
+    )
+    sink = f"the access-log sink of {sink_of}" if sink_of else "the access-log sink"
+    no_recursion = (
+        f"this bucket is {sink}; logging it into itself would recurse, "
+        "and CloudTrail data events cover reads of it"
+    )
+    acknowledge_nag(bucket, "AwsSolutions-S1", no_recursion)
+    skip_checkov(bucket, "CKV_AWS_18", no_recursion)
+    return bucket
+
+
+class AccessLogBucket(Construct):
+    """A log sink that other buckets of the stack deliver their server access logs to."""
 
     def __init__(
         self,
@@ -26,30 +64,9 @@ class AccessLogBucket(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
-            self,
-            "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=removal_policy,
-            auto_delete_objects=False,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=expiration,
-                    noncurrent_version_expiration=Duration.days(7),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
+        self.bucket = log_sink_bucket(
+            self, "Bucket", expiration=expiration, removal_policy=removal_policy
         )
-        no_recursion = (
-            "this bucket is the access-log sink; logging it into itself would recurse, "
-            "and CloudTrail data events cover reads of it"
-        )
-        acknowledge_nag(self.bucket, "AwsSolutions-S1", no_recursion)
-        skip_checkov(self.bucket, "CKV_AWS_18", no_recursion)
 
     def accept_logs_from(self, source: s3.IBucket, *, prefix: str) -> None:
         """Turn on server access logging of ``source`` into this bucket under ``prefix``.

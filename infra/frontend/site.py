@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IConstruct
 
+from infra.access_logs import log_sink_bucket
 from infra.compliance import acknowledge_nag, acknowledge_wildcards, ignore_cfn_lint, skip_checkov
 
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
@@ -83,30 +84,15 @@ class StaticSite(Construct):
                 "balancer only answers requests that carry the origin-verify header"
             )
 
-        self.log_bucket = s3.Bucket(
+        self.log_bucket = log_sink_bucket(
             self,
             "LogBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
+            expiration=Duration.days(log_retention_days),
+            removal_policy=removal_policy,
+            sink_of="the site bucket and of CloudFront",
             # CloudFront standard logging writes with ACLs: the bucket must accept them.
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            removal_policy=removal_policy,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=Duration.days(log_retention_days),
-                    noncurrent_version_expiration=Duration.days(7),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
         )
-        no_recursion = (
-            "this bucket is the access-log sink of the site bucket and of CloudFront; logging "
-            "it into itself would recurse, and CloudTrail data events cover reads of it"
-        )
-        acknowledge_nag(self.log_bucket, "AwsSolutions-S1", no_recursion)
-        skip_checkov(self.log_bucket, "CKV_AWS_18", no_recursion)
         ignore_cfn_lint(
             self.log_bucket,
             "W3045",
