@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
+from pipeline.config import DeliveryConfig, EnvironmentConfig
+from tests.support.assembly import ENVIRONMENTS
 from tests.support.edge_app import synthesize_edge_app
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def env(request: pytest.FixtureRequest, config: DeliveryConfig) -> EnvironmentConfig:
+    """Each shipped environment in turn: a test that asks for it runs once per environment."""
+    return config.environment(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,20 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# The shipped environments, in promotion order: what the infra tests run once each for.
+ENVIRONMENTS = [
+    environment["name"]
+    for environment in tomllib.loads(
+        (ROOT / "pipeline" / "environments.toml").read_text(encoding="utf-8")
+    )["environments"]
+]
 
 Template = dict[str, Any]
 

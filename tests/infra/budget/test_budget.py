@@ -9,13 +9,6 @@ import pytest
 from pipeline.config import DeliveryConfig, EnvironmentConfig
 from tests.support.assembly import Assembly, properties
 
-ENVIRONMENTS = ["dev", "staging", "prod"]
-
-
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
-def env(request: pytest.FixtureRequest, config: DeliveryConfig) -> EnvironmentConfig:
-    return config.environment(request.param)
-
 
 @pytest.fixture(scope="module")
 def budget(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:

@@ -15,18 +15,12 @@ from infra.frontend.site import CONTENT_SECURITY_POLICY, SPA_REWRITE
 from pipeline.config import DeliveryConfig, EnvironmentConfig
 from tests.support.assembly import ROOT, Assembly, properties, ref_target, resources
 
-ENVIRONMENTS = ["dev", "staging", "prod"]
 TAGGABLE = [
     "AWS::S3::Bucket",
     "AWS::CloudFront::Distribution",
     "AWS::IAM::Role",
     "AWS::Lambda::Function",
 ]
-
-
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
-def env(request: pytest.FixtureRequest, config: DeliveryConfig) -> EnvironmentConfig:
-    return config.environment(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,7 @@ from typing import Any
 import pytest
 
 from pipeline.config import DeliveryConfig, EnvironmentConfig
-from tests.support.assembly import Assembly, properties, ref_target, resources
-
-ENVIRONMENTS = ["dev", "staging", "prod"]
-
-
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
-def env(request: pytest.FixtureRequest, config: DeliveryConfig) -> EnvironmentConfig:
-    return config.environment(request.param)
+from tests.support.assembly import ENVIRONMENTS, Assembly, properties, ref_target, resources
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,6 @@ from pipeline.config import DeliveryConfig, EnvironmentConfig
 from tests.support.assembly import Assembly, properties, resources
 from tests.support.edge_app import ALB_ARN, ALB_RATE_LIMIT
 
-ENVIRONMENTS = ["dev", "staging", "prod"]
-
-
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
-def env(request: pytest.FixtureRequest, config: DeliveryConfig) -> EnvironmentConfig:
-    return config.environment(request.param)
-
 
 def _assert_managed_rules_acl(acl: dict[str, Any], *, scope: str, rate_limit: int) -> None:
     assert acl["Scope"] == scope
