@@ -16,14 +16,11 @@ import socket
 from types import FrameType
 
 import uvicorn
-from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy.exc import SQLAlchemyError
 
 from todo_api.app import create_app
 from todo_api.settings import ApiSettings
-from todo_common.database import DatabaseConfigError, create_db_engine
 from todo_common.logs import configure_logging
-from todo_common.migrate import upgrade
+from todo_common.migrate import start_database
 
 log = logging.getLogger("todo_api")
 
@@ -57,12 +54,8 @@ def serve(settings: ApiSettings) -> int:
     """Migrate, bind and serve until SIGTERM/SIGINT; the process's exit code."""
     configure_logging(settings.log_level, settings.service_name)
 
-    try:
-        engine = create_db_engine(settings)
-        if settings.database_migrate:
-            upgrade(engine)
-    except (DatabaseConfigError, SQLAlchemyError, BotoCoreError, ClientError) as error:
-        log.error("cannot start: database: %s", error)
+    engine = start_database(settings)
+    if engine is None:
         return 1
 
     try:

@@ -15,9 +15,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from todo_common.database import WRITE_OPTION, create_db_engine
+from todo_common.database import WRITE_OPTION, DatabaseConfigError, create_db_engine
 from todo_common.logs import configure_logging
 from todo_common.settings import CommonSettings, SettingsError, load_settings
 
@@ -51,6 +53,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         command.upgrade(alembic_config(conn), revision)
     log.info("database schema at %s", revision, extra={"revision": head_revision()})
+
+
+def start_database(settings: CommonSettings) -> Engine | None:
+    """A service's database at start-up: the engine, migrated when DATABASE_MIGRATE is on.
+
+    None (with the reason logged) when it cannot be configured, reached or migrated: the
+    service then exits 1 instead of serving without its database.
+    """
+    try:
+        engine = create_db_engine(settings)
+        if settings.database_migrate:
+            upgrade(engine)
+    except (DatabaseConfigError, SQLAlchemyError, BotoCoreError, ClientError) as error:
+        log.error("cannot start: database: %s", error)
+        return None
+    return engine
 
 
 def main() -> int:

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from todo_common.database import DatabaseConfigError, create_db_engine, create_session_factory
+from todo_common.database import DatabaseConfigError, create_session_factory
 from todo_common.events import EventMessage, InvalidEventError, parse_event
 from todo_common.logs import configure_logging
-from todo_common.migrate import upgrade
+from todo_common.migrate import start_database
 from todo_common.models import Activity
 from todo_common.queue import sqs_client
 from todo_common.todos import utc_now
@@ -207,12 +207,8 @@ def run(settings: WorkerSettings, early_signals: list[int] | None = None) -> int
     ``early_signals``: signals received before this was called (start-up).
     """
     configure_logging(settings.log_level, settings.service_name)
-    try:
-        engine = create_db_engine(settings)
-        if settings.database_migrate:
-            upgrade(engine)
-    except (DatabaseConfigError, SQLAlchemyError, BotoCoreError, ClientError) as error:
-        log.error("cannot start: database: %s", error)
+    engine = start_database(settings)
+    if engine is None:
         return 1
     client = sqs_client(settings, read_timeout=settings.worker_wait_time_seconds + 10)
     worker = Worker(UnitOfWorkFactory(create_session_factory(engine)), client, settings)
