@@ -102,14 +102,18 @@ class TodoUpdate(BaseModel):
         return self
 
 
+# Responses: camelCase on the wire, read from ORM rows, nothing undocumented.
+_RESPONSE_CONFIG = ConfigDict(
+    alias_generator=to_camel,
+    validate_by_name=True,
+    validate_by_alias=True,
+    from_attributes=True,
+    json_schema_extra={"additionalProperties": False},
+)
+
+
 class TodoOut(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        from_attributes=True,
-        json_schema_extra={"additionalProperties": False},
-    )
+    model_config = _RESPONSE_CONFIG
 
     id: uuid.UUID
     text: str
@@ -121,13 +125,7 @@ class TodoOut(BaseModel):
 class ActivityOut(BaseModel):
     """One processed event, as the worker recorded it."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        from_attributes=True,
-        json_schema_extra={"additionalProperties": False},
-    )
+    model_config = _RESPONSE_CONFIG
 
     event_id: uuid.UUID
     type: str = Field(examples=["todo.completed"])
