@@ -45,11 +45,14 @@ class CheckResult:
 
 @dataclass(frozen=True, kw_only=True)
 class CheckovReport:
-    passed: int
     failed: list[Finding]
     skipped: list[dict[str, Any]]
     passed_checks: list[CheckResult]
     failed_checks: list[CheckResult]
+
+    @property
+    def passed(self) -> int:
+        return len(self.passed_checks)
 
     def custom_checks_passed(self) -> set[str]:
         return {
@@ -123,12 +126,11 @@ def run_checkov(assembly: Path, *, checks: list[str] | None = None) -> CheckovRe
         raise RuntimeError(f"checkov failed to run: {completed.stderr.strip()}") from None
     # With nothing to report checkov prints a bare summary instead of a report.
     reports = document if isinstance(document, list) else [document]
-    passed, failed, skipped = 0, [], []
+    failed, skipped = [], []
     passed_checks: list[CheckResult] = []
     failed_checks: list[CheckResult] = []
     for report in reports:
         results = report.get("results", {})
-        passed += len(results.get("passed_checks", []))
         skipped += results.get("skipped_checks", [])
         passed_checks += _results(results.get("passed_checks", []))
         failed_checks += _results(results.get("failed_checks", []))
@@ -142,7 +144,6 @@ def run_checkov(assembly: Path, *, checks: list[str] | None = None) -> CheckovRe
             for check in results.get("failed_checks", [])
         ]
     return CheckovReport(
-        passed=passed,
         failed=failed,
         skipped=skipped,
         passed_checks=passed_checks,
