@@ -165,7 +165,8 @@ class EnvironmentStage(Stage):
 
 # CloudFormation rejects Tags on the proxy target group although its schema lists them.
 # CloudFront refuses any in-place update of a VPC origin a distribution uses, tags included
-# (409), so a changed cost tag would fail the frontend deploy; VPC origins cost nothing.
+# (409), so a changed cost tag would fail the frontend deploy; the distribution, which
+# carries the traffic charges, keeps its tags.
 _UNTAGGABLE_TYPES = ["AWS::RDS::DBProxyTargetGroup", "AWS::CloudFront::VpcOrigin"]
 # CDK's custom resource providers write these as raw CfnResources, out of the Tags aspect's
 # reach (policies/checks/cost_tags.py requires the tags on them too).

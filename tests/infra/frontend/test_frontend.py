@@ -236,7 +236,7 @@ def test_api_behaviour_reaches_the_internal_alb_through_a_vpc_origin_on_its_list
 
 def test_the_vpc_origin_carries_no_tags(template: dict[str, Any]) -> None:
     # CloudFront refuses any in-place update of a VPC origin a distribution uses (409), tags
-    # included: a changed cost tag would fail the deploy. The origin itself costs nothing.
+    # included: a changed cost tag would fail the deploy.
     (vpc_origin,) = properties(template, "AWS::CloudFront::VpcOrigin")
     assert "Tags" not in vpc_origin
 
