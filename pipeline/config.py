@@ -263,11 +263,6 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 MAX_ACU = 256.0
 # Staging and prod (protect_data) never pause: the first request after a pause waits ~15 s.
 MIN_ACU_PROTECTED = 0.5
-_CERTIFICATE_ARN_RE = re.compile(
-    r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"certificate/[0-9a-f-]{36}$"
-)
-_HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def _acu(value: float) -> float:
@@ -276,13 +271,6 @@ def _acu(value: float) -> float:
     return value
 
 
-def _domain(value: str) -> str:
-    if not _HOST_RE.fullmatch(value):
-        raise ValueError(f"not a DNS name: {value!r}")
-    return value
-
-
-DomainName = Annotated[str, AfterValidator(_domain)]
 Acu = Annotated[float, Field(strict=False), AfterValidator(_acu)]
 
 
@@ -352,31 +340,6 @@ class BudgetConfig(_Model):
         return self
 
 
-class AlbConfig(_Model):
-    # An ACM certificate in the environment's region: the ALB listens on 443 and 80 redirects.
-    # Without one (dev), the ALB listens on HTTP 80 only, behind CloudFront.
-    certificate_arn: str | None = None
-    # The DNS name CloudFront uses to reach the ALB over HTTPS (covered by the certificate).
-    origin_domain: DomainName | None = None
-
-    @model_validator(mode="after")
-    def _certificate_shape(self) -> Self:
-        if self.certificate_arn is not None and not _CERTIFICATE_ARN_RE.fullmatch(
-            self.certificate_arn
-        ):
-            raise ValueError(
-                "certificate_arn must look like arn:aws:acm:<region>:<account>:certificate/<uuid>"
-            )
-        if (self.certificate_arn is None) != (self.origin_domain is None):
-            raise ValueError("certificate_arn and origin_domain are set together or not at all")
-        return self
-
-    @property
-    def certificate_region(self) -> str | None:
-        match = _CERTIFICATE_ARN_RE.fullmatch(self.certificate_arn or "")
-        return match["region"] if match else None
-
-
 class QueueConfig(_Model):
     # Deliveries before a message moves to the dead-letter queue.
     max_receive_count: Annotated[int, Field(ge=3, le=5)]
@@ -408,22 +371,10 @@ class EnvironmentConfig(_Model):
     database: DatabaseConfig
     api: ServiceConfig
     worker: ServiceConfig
-    alb: AlbConfig
     queue: QueueConfig
     alarms: AlarmsConfig
     # Retention of the application's log groups (services, proxy, database).
     log_retention_days: RetentionDays
-
-    @field_validator("alb")
-    @classmethod
-    def _certificate_in_environment_region(cls, alb: AlbConfig, info: ValidationInfo) -> AlbConfig:
-        region = info.data.get("region")
-        if alb.certificate_region is not None and region and alb.certificate_region != region:
-            raise ValueError(
-                f"certificate_arn is in {alb.certificate_region}; the ALB needs a certificate "
-                f"in the environment's region {region}"
-            )
-        return alb
 
     @field_validator("database")
     @classmethod
@@ -478,11 +429,18 @@ def _describe_location(raw: dict[str, Any], loc: tuple[int | str, ...]) -> tuple
     return "top level", ".".join(str(part) for part in loc) or "(file)"
 
 
+# Keys an older environment file may still carry, with what replaced them.
+_RETIRED_KEYS = {
+    "alb": "retired: CloudFront reaches the internal ALB through a VPC origin, so no ALB "
+    "certificate_arn or origin_domain is needed; delete the [environments.alb] section",
+}
+
+
 def _format_error(path: Path, raw: dict[str, Any], error: Any) -> str:
     where, field = _describe_location(raw, tuple(error["loc"]))
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown key (not part of the environment file schema)"
+        message = _RETIRED_KEYS.get(field, "unknown key (not part of the environment file schema)")
     elif error["type"] == "missing":
         message = "required field is missing"
     return f"{path}: {where}: field {field!r}: {message}"

@@ -16,7 +16,7 @@ from infra.messaging import MessagingStack
 from infra.network import NetworkStack
 from infra.observability import ObservabilityStack
 from infra.services import ServicesStack, alarm_topic_name
-from infra.waf import AlbWaf, EdgeStack
+from infra.waf import EdgeStack
 from infra.waf.stack import CLOUDFRONT_WAF_REGION
 from pipeline.config import EnvironmentConfig, ProjectConfig
 from pipeline.images import ServiceImage
@@ -86,7 +86,7 @@ class EnvironmentStage(Stage):
         self.services = ServicesStack(
             self,
             "Services",
-            **identity("services", "ECS cluster, ALB, api and worker"),
+            **identity("services", "ECS cluster, internal ALB, api and worker"),
             alarm_topic_name=alarm_topic_name(prefix),
             vpc=self.network.network.vpc,
             data=self.data,
@@ -94,7 +94,6 @@ class EnvironmentStage(Stage):
             images=images,
             api=environment.api,
             worker=environment.worker,
-            alb=environment.alb,
             log_retention_days=environment.log_retention_days,
             log_key=self.network.log_key,
             protect_data=environment.protect_data,
@@ -111,8 +110,10 @@ class EnvironmentStage(Stage):
             services=self.services,
         )
 
-        # The web app and the API behind one CloudFront domain. CloudFront proves itself to
-        # the ALB with the secret origin header, so WAF on CloudFront cannot be bypassed.
+        # The web app and the API behind one CloudFront domain. The API's internal ALB is
+        # reachable only through CloudFront's VPC origin, so WAF on CloudFront (managed rules
+        # and the per-IP rate limit, on the real client address) cannot be bypassed. There is
+        # no regional web ACL on the ALB: it would only ever see CloudFront's addresses.
         frontend = environment.frontend
         # CloudFront's web ACL lives in us-east-1; its ARN reaches the frontend stack through
         # CDK's cross-region references (an edge stack output read with Fn::GetStackOutput).
@@ -139,20 +140,9 @@ class EnvironmentStage(Stage):
             domain_names=list(frontend.domain_names),
             web_acl_arn=self.edge.web_acl.arn if self.edge else None,
             cross_region_references=self.edge is not None,
-            api_origin_domain=self.services.api_origin_domain,
-            api_origin_https=self.services.api_origin_https,
-            origin_verify_header_value=(
-                self.services.origin_verify_secret.secret_value.unsafe_unwrap()
-            ),
+            api_load_balancer=self.services.alb,
+            api_listener_port=self.services.alb_listener_port,
         )
-        if environment.waf.enabled:
-            AlbWaf(
-                self.services,
-                "AlbWaf",
-                load_balancer_arn=self.services.alb.load_balancer_arn,
-                rate_limit=environment.waf.rate_limit,
-                name=f"{prefix}-alb",
-            )
 
         # Spend of everything tagged with this project and environment. Alerts go to the
         # configured emails and to the environment's alarm topic.
@@ -174,7 +164,10 @@ class EnvironmentStage(Stage):
 
 
 # CloudFormation rejects Tags on the proxy target group although its schema lists them.
-_UNTAGGABLE_TYPES = ["AWS::RDS::DBProxyTargetGroup"]
+# CloudFront refuses any in-place update of a VPC origin a distribution uses, tags included
+# (409), so a changed cost tag would fail the frontend deploy; the distribution, which
+# carries the traffic charges, keeps its tags.
+_UNTAGGABLE_TYPES = ["AWS::RDS::DBProxyTargetGroup", "AWS::CloudFront::VpcOrigin"]
 # CDK's custom resource providers write these as raw CfnResources, out of the Tags aspect's
 # reach (policies/checks/cost_tags.py requires the tags on them too).
 _RAW_TAGGABLE_TYPES = {"AWS::IAM::Role", "AWS::Lambda::Function"}

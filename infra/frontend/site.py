@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
@@ -16,7 +19,6 @@ from constructs import Construct, IConstruct
 from infra.access_logs import log_sink_bucket
 from infra.compliance import acknowledge_nag, acknowledge_wildcards, ignore_cfn_lint, skip_checkov
 
-ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 API_PATH_PATTERN = "/api/*"
 HSTS_MAX_AGE = Duration.days(730)
 CONTENT_SECURITY_POLICY = (
@@ -57,8 +59,8 @@ class StaticSite(Construct):
     """Private, versioned, TLS-only site bucket served by CloudFront through OAC.
 
     CloudFront only speaks HTTPS to viewers, adds a strict security-headers policy to every
-    response, logs to a dedicated log bucket, and (when an API origin is given) forwards
-    ``/api/*`` uncached to it with a secret header the load balancer checks.
+    response, logs to a dedicated log bucket, and (when an API load balancer is given) forwards
+    ``/api/*`` uncached to that internal ALB through a CloudFront VPC origin.
     """
 
     def __init__(
@@ -73,16 +75,10 @@ class StaticSite(Construct):
         certificate_arn: str | None = None,
         domain_names: list[str] | None = None,
         web_acl_arn: str | None = None,
-        api_origin_domain: str | None = None,
-        api_origin_https: bool = True,
-        origin_verify_header_value: str | None = None,
+        api_load_balancer: elbv2.ApplicationLoadBalancer | None = None,
+        api_listener_port: int = 80,
     ) -> None:
         super().__init__(scope, construct_id)
-        if (api_origin_domain is None) != (origin_verify_header_value is None):
-            raise ValueError(
-                "api_origin_domain and origin_verify_header_value come together: the load "
-                "balancer only answers requests that carry the origin-verify header"
-            )
 
         self.log_bucket = log_sink_bucket(
             self,
@@ -154,19 +150,13 @@ class StaticSite(Construct):
         )
 
         additional_behaviors: dict[str, cloudfront.BehaviorOptions] = {}
-        if api_origin_domain is not None and origin_verify_header_value is not None:
-            api_origin = origins.HttpOrigin(
-                api_origin_domain,
-                protocol_policy=(
-                    cloudfront.OriginProtocolPolicy.HTTPS_ONLY
-                    if api_origin_https
-                    else cloudfront.OriginProtocolPolicy.HTTP_ONLY
-                ),
-                origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
-                custom_headers={ORIGIN_VERIFY_HEADER: origin_verify_header_value},
+        self.api_vpc_origin: cloudfront.VpcOrigin | None = None
+        if api_load_balancer is not None:
+            self.api_vpc_origin = _api_vpc_origin(
+                self, load_balancer=api_load_balancer, http_port=api_listener_port
             )
             additional_behaviors[API_PATH_PATTERN] = cloudfront.BehaviorOptions(
-                origin=api_origin,
+                origin=origins.VpcOrigin.with_vpc_origin(self.api_vpc_origin),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                 cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
@@ -214,14 +204,6 @@ class StaticSite(Construct):
             log_file_prefix="cloudfront/",
             web_acl_id=web_acl_arn,
         )
-        if api_origin_domain is not None and not api_origin_https:
-            acknowledge_nag(
-                self.distribution,
-                "AwsSolutions-CFR5",
-                "this environment configures no ALB certificate, so CloudFront reaches the API "
-                "origin over HTTP; the ALB answers only requests with the secret origin header, "
-                "and environments with a certificate use HTTPS with TLS 1.2",
-            )
         self._explain_distribution(
             has_certificate=certificate is not None, has_waf=bool(web_acl_arn)
         )
@@ -278,6 +260,64 @@ class StaticSite(Construct):
             )
             acknowledge_nag(distribution, "AwsSolutions-CFR2", no_waf)
             skip_checkov(distribution, "CKV_AWS_68", no_waf)
+
+
+def _api_vpc_origin(
+    scope: Construct, *, load_balancer: elbv2.ApplicationLoadBalancer, http_port: int
+) -> cloudfront.VpcOrigin:
+    """The VPC origin of the internal API load balancer, replaced rather than ever updated.
+
+    CloudFront refuses every in-place update of a VPC origin that a distribution uses (409:
+    disassociate it first), and CloudFormation has no create-only property on it to force a
+    replacement. So the construct id carries a digest of everything the origin is made of:
+    any change, including a replaced load balancer (a new ARN), is a new VPC origin; the
+    distribution moves to it and CloudFormation deletes the old one in its cleanup phase.
+    """
+    # Plain HTTP into the VPC: the listener's CKV_AWS_2 reason explains the transport. The
+    # HTTPS settings are required by the API and unused.
+    https_port = 443
+    protocol = cloudfront.OriginProtocolPolicy.HTTP_ONLY
+    ssl_protocols = [cloudfront.OriginSslPolicy.TLS_V1_2]
+    settings = {
+        "HTTPPort": http_port,
+        "HTTPSPort": https_port,
+        "OriginProtocolPolicy": protocol.value,
+        "OriginSSLProtocols": [ssl_protocol.value for ssl_protocol in ssl_protocols],
+    }
+    return cloudfront.VpcOrigin(
+        scope,
+        f"ApiVpcOrigin{_replacement_key(load_balancer, settings)}",
+        endpoint=cloudfront.VpcOriginEndpoint.application_load_balancer(load_balancer),
+        http_port=http_port,
+        https_port=https_port,
+        protocol_policy=protocol,
+        origin_ssl_protocols=ssl_protocols,
+    )
+
+
+def _replacement_key(load_balancer: elbv2.ApplicationLoadBalancer, settings: object) -> str:
+    """Changes exactly when the VPC origin's settings change or its ALB would be replaced.
+
+    An ALB is replaced when its logical id (its construct path) or a create-only property
+    (Scheme, Type, Name) changes; its ARN changes with it.
+    """
+    resource = load_balancer.node.default_child
+    if not isinstance(resource, elbv2.CfnLoadBalancer):
+        raise TypeError(f"{load_balancer.node.path} is not a CloudFormation load balancer")
+    stack = Stack.of(load_balancer)
+    create_only = {
+        key: stack.resolve(value)
+        for key, value in (
+            ("Scheme", resource.scheme),
+            ("Type", resource.type),
+            ("Name", resource.name),
+        )
+    }
+    if not all(value is None or isinstance(value, str) for value in create_only.values()):
+        raise ValueError(f"{load_balancer.node.path}: its scheme, type and name must be literal")
+    identity = {"Path": load_balancer.node.path, **create_only, "Settings": settings}
+    encoded = json.dumps(identity, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:8].upper()
 
 
 def _explain_deployment_handler(stack: Stack) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
 from infra.environment_stack import EnvironmentStack
@@ -25,9 +26,8 @@ class FrontendStack(EnvironmentStack):
         certificate_arn: str | None = None,
         domain_names: list[str] | None = None,
         web_acl_arn: str | None = None,
-        api_origin_domain: str | None = None,
-        api_origin_https: bool = True,
-        origin_verify_header_value: str | None = None,
+        api_load_balancer: elbv2.ApplicationLoadBalancer | None = None,
+        api_listener_port: int = 80,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -41,9 +41,8 @@ class FrontendStack(EnvironmentStack):
             certificate_arn=certificate_arn,
             domain_names=domain_names,
             web_acl_arn=web_acl_arn,
-            api_origin_domain=api_origin_domain,
-            api_origin_https=api_origin_https,
-            origin_verify_header_value=origin_verify_header_value,
+            api_load_balancer=api_load_balancer,
+            api_listener_port=api_listener_port,
         )
         # Read by the pipeline's post-deploy tests.
         self.site_url = CfnOutput(

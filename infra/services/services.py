@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
@@ -15,7 +14,6 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -26,7 +24,8 @@ from infra.data.database import Database
 from infra.escape_hatch import cfn_resource
 from infra.messaging.queues import WorkQueue
 from infra.retention import retention_days
-from pipeline.config import AlbConfig, ServiceConfig
+from infra.services.cloudfront_origin import cloudfront_origin_facing
+from pipeline.config import ServiceConfig
 from pipeline.images import ServiceImage
 
 # The dimensions the api's relay logs its EMF metrics with (todo_api.relay.METRICS_DIMENSIONS).
@@ -34,7 +33,14 @@ OUTBOX_METRIC_DIMENSIONS = {"Service": "todo-api"}
 
 API_PORT = 8000
 HEALTH_PATH = "/api/health"
-ORIGIN_HEADER = "X-Origin-Verify"
+# What CloudFront's VPC origin connects to: plain HTTP inside the VPC (see ORIGIN_TRANSPORT).
+ALB_LISTENER_PORT = 80
+ORIGIN_TRANSPORT = (
+    "CloudFront reaches this internal ALB only through its VPC origin: the hop runs inside the "
+    "VPC from CloudFront's origin-facing servers (the only source the ALB security group "
+    "admits), never over the internet; viewers get HTTPS only. HTTPS here would need a "
+    "certificate for a name that nothing resolves and a DNS validation record nothing creates"
+)
 # Shutdown, tuned together. On a deployment or scale-in the ALB stops sending new requests
 # and waits DEREGISTRATION_DELAY for in-flight ones; at the same time ECS sends SIGTERM and
 # the app drains for at most its SHUTDOWN_TIMEOUT, then exits. ECS sends SIGKILL only after
@@ -55,14 +61,14 @@ def alarm_topic_name(prefix: str) -> str:
 
 
 class Services(Construct):
-    """Fargate services behind an ALB that only CloudFront (holding the origin secret) passes.
+    """Fargate services behind an internal ALB that only CloudFront's VPC origin reaches.
 
-    The ALB's listener answers 403 unless the request carries the X-Origin-Verify header with
-    the secret value CloudFront adds as a custom origin header, so WAF on CloudFront cannot be
-    bypassed by calling the ALB directly.
+    The ALB has no public address (private subnets, internal scheme) and its security group
+    admits only CloudFront's origin-facing servers, so WAF on CloudFront cannot be bypassed
+    and no shared secret has to be kept or rotated.
     """
 
-    def __init__(  # noqa: PLR0915 - one environment's services, wired in one place
+    def __init__(
         self,
         scope: Construct,
         construct_id: str,
@@ -74,7 +80,6 @@ class Services(Construct):
         images: Mapping[str, ServiceImage],
         api: ServiceConfig,
         worker: ServiceConfig,
-        alb: AlbConfig,
         log_retention_days: int,
         log_key: kms.IKey,
         protect_data: bool,
@@ -107,45 +112,23 @@ class Services(Construct):
             enable_fargate_capacity_providers=True,
         )
 
-        # ------------------------------------------------------------ origin protection
-        self.secrets_key = kms.Key(
-            self,
-            "SecretsKey",
-            description=f"Encrypts the CloudFront origin secret of {stack.stack_name}",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
-        self.origin_verify_secret = secretsmanager.Secret(
-            self,
-            "OriginVerifySecret",
-            description=f"{stack.stack_name}: {ORIGIN_HEADER} value CloudFront sends to the ALB",
-            encryption_key=self.secrets_key,
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                exclude_punctuation=True, password_length=48
-            ),
-            removal_policy=removal_policy,
-        )
-        acknowledge_nag(
-            self.origin_verify_secret,
-            "AwsSolutions-SMG4",
-            "a shared header value, not a credential: CloudFront resolves it at deploy time, "
-            "so a new value is rolled out by redeploying both stacks; WAF and TLS protect it",
-        )
-
         # ------------------------------------------------------------ load balancer
         self.alb_security_group = ec2.SecurityGroup(
             self,
             "AlbSecurityGroup",
             vpc=vpc,
-            description="ALB: HTTP(S) from CloudFront (origin secret checked by the listener)",
+            description="Internal ALB: HTTP from the CloudFront VPC origin only",
             allow_all_outbound=False,
         )
+        # Internal, in the private subnets: CloudFront's VPC origin places its interfaces in
+        # these subnets; the VPC's internet gateway (NAT's) is all it needs from the VPC.
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html
         self.alb = elbv2.ApplicationLoadBalancer(
             self,
             "Alb",
             vpc=vpc,
-            internet_facing=True,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            internet_facing=False,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             security_group=self.alb_security_group,
             drop_invalid_header_fields=True,
             deletion_protection=protect_data,
@@ -173,74 +156,28 @@ class Services(Construct):
                 unhealthy_threshold_count=3,
             ),
         )
-        self.api_origin_https = alb.certificate_arn is not None
-        listener_port = 443 if self.api_origin_https else 80
-        if alb.certificate_arn is not None:
-            self.listener = self.alb.add_listener(
-                "Https",
-                port=443,
-                protocol=elbv2.ApplicationProtocol.HTTPS,
-                certificates=[
-                    acm.Certificate.from_certificate_arn(self, "Certificate", alb.certificate_arn)
-                ],
-                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                open=False,
-                default_action=_forbidden(),
-            )
-            redirect = self.alb.add_redirect(source_port=80, target_port=443, open=False)
-            self.alb_security_group.add_ingress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP, redirected to HTTPS"
-            )
-            _ = redirect
-        else:
-            self.listener = self.alb.add_listener(
-                "Http",
-                port=80,
-                protocol=elbv2.ApplicationProtocol.HTTP,
-                open=False,
-                default_action=_forbidden(),
-            )
-            skip_checkov(
-                self.listener,
-                "CKV_AWS_2",
-                "dev has no certificate by config: CloudFront terminates viewer TLS and the "
-                "origin secret header gates the listener; staging and prod listen on HTTPS",
-            )
-            skip_checkov(
-                self.listener,
-                "CKV_AWS_103",
-                "dev has no certificate by config: CloudFront terminates viewer TLS and the "
-                "origin secret header gates the listener; staging and prod use TLS 1.2+",
-            )
-        self.alb_security_group.add_ingress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(listener_port), "from CloudFront (origin secret)"
+        self.listener_port = ALB_LISTENER_PORT
+        self.listener = self.alb.add_listener(
+            "Http",
+            port=ALB_LISTENER_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            open=False,
+            default_action=elbv2.ListenerAction.forward([self.api_target_group]),
         )
-        acknowledge_nag(
-            self.alb_security_group,
-            "AwsSolutions-EC23",
-            "CloudFront's origin-facing ranges are a regional prefix list that synth cannot "
-            "look up; the listener answers 403 to any request without the origin secret header",
-        )
-        skip_checkov(
-            self.alb_security_group,
-            "CKV_AWS_260",
-            "CloudFront origin-facing addresses are a prefix list synth cannot look up; port 80 "
-            "only redirects to HTTPS or (dev) answers 403 without the origin secret header",
-        )
-        elbv2.ApplicationListenerRule(
+        skip_checkov(self.listener, "CKV_AWS_2", ORIGIN_TRANSPORT)
+        skip_checkov(self.listener, "CKV_AWS_103", ORIGIN_TRANSPORT)
+        origin_lookup_logs = logs.LogGroup(
             self,
-            "FromCloudFront",
-            listener=self.listener,
-            priority=10,
-            conditions=[
-                elbv2.ListenerCondition.http_header(
-                    ORIGIN_HEADER,
-                    [self.origin_verify_secret.secret_value.unsafe_unwrap()],
-                )
-            ],
-            action=elbv2.ListenerAction.forward([self.api_target_group]),
+            "OriginLookupLogs",
+            retention=retention_days(log_retention_days),
+            encryption_key=log_key,
+            removal_policy=removal_policy,
         )
-        self.api_origin_domain = alb.origin_domain or self.alb.load_balancer_dns_name
+        self.alb_security_group.add_ingress_rule(
+            cloudfront_origin_facing(self, "CloudFrontOriginFacing", log_group=origin_lookup_logs),
+            ec2.Port.tcp(ALB_LISTENER_PORT),
+            "HTTP from CloudFront origin-facing servers (VPC origin)",
+        )
 
         # ------------------------------------------------------------ services
         environment = {
@@ -572,10 +509,4 @@ def _grant_secret_read(role: iam.IRole, data: Database) -> None:
                 }
             },
         )
-    )
-
-
-def _forbidden() -> elbv2.ListenerAction:
-    return elbv2.ListenerAction.fixed_response(
-        403, content_type="text/plain", message_body="Forbidden"
     )

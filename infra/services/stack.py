@@ -14,7 +14,7 @@ from infra.data import DataStack
 from infra.environment_stack import EnvironmentStack
 from infra.messaging import MessagingStack
 from infra.services.services import Services
-from pipeline.config import AlbConfig, ServiceConfig
+from pipeline.config import ServiceConfig
 from pipeline.images import ServiceImage
 
 
@@ -31,7 +31,6 @@ class ServicesStack(EnvironmentStack):
         images: Mapping[str, ServiceImage],
         api: ServiceConfig,
         worker: ServiceConfig,
-        alb: AlbConfig,
         log_retention_days: int,
         log_key: kms.IKey,
         protect_data: bool,
@@ -49,31 +48,21 @@ class ServicesStack(EnvironmentStack):
             images=images,
             api=api,
             worker=worker,
-            alb=alb,
             log_retention_days=log_retention_days,
             log_key=log_key,
             protect_data=protect_data,
             metrics_namespace=metrics_namespace,
         )
-        # What the frontend (CloudFront origin) and the observability stack build against.
+        # What the frontend (CloudFront's VPC origin) and the observability stack build against.
         self.alb = self.app_services.alb
-        self.origin_verify_secret = self.app_services.origin_verify_secret
-        self.api_origin_domain = self.app_services.api_origin_domain
-        self.api_origin_https = self.app_services.api_origin_https
+        self.alb_listener_port = self.app_services.listener_port
         self.cluster = self.app_services.cluster
         self.services = self.app_services.services
         self.api_target_group = self.app_services.api_target_group
 
-        scheme = "https" if self.api_origin_https else "http"
         CfnOutput(
             self,
             "AlbDnsName",
             value=self.alb.load_balancer_dns_name,
-            description="DNS name of the API load balancer (CloudFront's /api origin)",
-        )
-        CfnOutput(
-            self,
-            "ApiOrigin",
-            value=f"{scheme}://{self.api_origin_domain}",
-            description="Origin of the API as CloudFront reaches it",
+            description="DNS name of the internal API load balancer (CloudFront's VPC origin)",
         )

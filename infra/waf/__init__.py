@@ -1,4 +1,4 @@
 from infra.waf.stack import EdgeStack
-from infra.waf.web_acl import AlbWaf, ManagedRulesWebAcl
+from infra.waf.web_acl import ManagedRulesWebAcl
 
-__all__ = ["AlbWaf", "EdgeStack", "ManagedRulesWebAcl"]
+__all__ = ["EdgeStack", "ManagedRulesWebAcl"]

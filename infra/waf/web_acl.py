@@ -1,4 +1,10 @@
-"""WAF web ACLs: AWS managed rule groups plus a per-IP rate limit, for CloudFront or an ALB."""
+"""WAF web ACLs: AWS managed rule groups plus a per-IP rate limit.
+
+Only CloudFront carries one. Its rate limit counts the real client address; the internal ALB
+behind the VPC origin sees only CloudFront's origin-facing addresses, so a regional ACL there
+would repeat the same managed rules on traffic they already passed and its per-IP limit would
+throttle whole edge locations, for the price of a second ACL and its rules and requests.
+"""
 
 from __future__ import annotations
 
@@ -73,28 +79,3 @@ class ManagedRulesWebAcl(Construct):
             visibility_config=_visibility(name),
         )
         self.arn = self.web_acl.attr_arn
-
-
-class AlbWaf(Construct):
-    """A REGIONAL managed-rules web ACL associated with one Application Load Balancer.
-
-    Wire it where the load balancer exists (the services stack):
-    ``AlbWaf(stack, "Waf", load_balancer_arn=alb.load_balancer_arn, rate_limit=...)``.
-    """
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        load_balancer_arn: str,
-        rate_limit: int,
-        name: str,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.acl = ManagedRulesWebAcl(
-            self, "Acl", name=name, waf_scope="REGIONAL", rate_limit=rate_limit
-        )
-        self.association = wafv2.CfnWebACLAssociation(
-            self, "Association", resource_arn=load_balancer_arn, web_acl_arn=self.acl.arn
-        )

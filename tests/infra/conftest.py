@@ -19,6 +19,6 @@ def env(request: pytest.FixtureRequest, config: DeliveryConfig) -> EnvironmentCo
 
 @pytest.fixture(scope="session")
 def edge_shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The API behaviour and the ALB web ACL, synthesized once per session (per worker)."""
+    """The distribution with a custom certificate, synthesized once per session (per worker)."""
     base = tmp_path_factory.mktemp("edge-shapes")
     return synthesize_edge_app(base / "cdk.out", base / "dist")

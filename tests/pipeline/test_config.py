@@ -45,7 +45,7 @@ def test_shipped_file_is_valid_and_describes_three_environments(config: Delivery
     assert all(env.budget.monthly_limit_usd > 0 for env in config.environments)
     dev, prod = config.environment("dev"), config.environment("prod")
     assert dev.database.min_acu == 0 and not dev.database.reader
-    assert dev.api.spot and dev.worker.spot and dev.alb.certificate_arn is None
+    assert dev.api.spot and dev.worker.spot
     assert prod.database.min_acu >= 0.5 and prod.database.reader
     assert prod.database.backup_retention_days == 30
     assert dev.database.backup_retention_days == 7
@@ -268,17 +268,8 @@ def _bad_email(raw: Raw) -> None:
     _env(raw, "prod")["alarms"]["emails"] = ["oncall.example.com"]
 
 
-def _certificate_other_region(raw: Raw) -> None:
-    alb = _env(raw, "prod")["alb"]
-    alb["certificate_arn"] = alb["certificate_arn"].replace("eu-west-1", "us-east-1")
-
-
-def _certificate_bad_shape(raw: Raw) -> None:
-    _env(raw, "staging")["alb"]["certificate_arn"] = "arn:aws:iam::333333333333:server-cert/x"
-
-
-def _certificate_without_domain(raw: Raw) -> None:
-    del _env(raw, "prod")["alb"]["origin_domain"]
+def _retired_alb_section(raw: Raw) -> None:
+    _env(raw, "prod")["alb"] = {"origin_domain": "api-origin.example.com"}
 
 
 def _receive_count_too_high(raw: Raw) -> None:
@@ -462,17 +453,9 @@ def _log_retention_not_accepted(raw: Raw) -> None:
             "'oncall.example.com'",
         ),
         (
-            _certificate_other_region,
-            "environment \"prod\": field 'alb': certificate_arn is in us-east-1; the ALB needs "
-            "a certificate in the environment's region eu-west-1",
-        ),
-        (
-            _certificate_bad_shape,
-            "environment \"staging\": field 'alb': certificate_arn must look like arn:aws:acm:",
-        ),
-        (
-            _certificate_without_domain,
-            "environment \"prod\": field 'alb': certificate_arn and origin_domain are set together",
+            _retired_alb_section,
+            "environment \"prod\": field 'alb': retired: CloudFront reaches the internal ALB "
+            "through a VPC origin",
         ),
         (
             _receive_count_too_high,

@@ -142,3 +142,13 @@ def ref_target(template: Template, value: Any) -> dict[str, Any]:
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return dict(template["Resources"][value["Fn::GetAtt"][0]])
     raise ValueError(f"not a reference: {value!r}")
+
+
+def stack_output(assembly: Assembly, value: Any) -> Any:
+    """What a cross-stack reference ({"Fn::GetStackOutput": ...}) resolves to: the value the
+    producing stack's template gives that output."""
+    if not (isinstance(value, dict) and "Fn::GetStackOutput" in value):
+        raise ValueError(f"not a cross-stack reference: {value!r}")
+    reference = value["Fn::GetStackOutput"]
+    producer = assembly.template(reference["StackName"])
+    return producer["Outputs"][reference["OutputName"]]["Value"]

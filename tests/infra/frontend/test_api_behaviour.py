@@ -1,15 +1,19 @@
-"""The distribution once the services stack provides the API origin (a test stack: the
-shipped stage has no load balancer yet), and with a custom certificate."""
+"""The distribution's API behaviour in every environment, how its VPC origin is replaced
+rather than updated, and the distribution with a custom certificate (a test stack)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App, CfnResource, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
-from infra.frontend.site import API_PATH_PATTERN, ORIGIN_VERIFY_HEADER, StaticSite
-from tests.support.assembly import properties
-from tests.support.edge_app import API_ORIGIN_DOMAIN, ORIGIN_VERIFY_VALUE
+from infra.frontend.site import API_PATH_PATTERN, StaticSite
+from pipeline.config import DeliveryConfig, EnvironmentConfig
+from tests.support.assembly import Assembly, properties
 
 # AWS managed policies: CachingDisabled and AllViewerExceptHostHeader.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -17,8 +21,11 @@ ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 
 @pytest.fixture(scope="module")
-def distribution(edge_shapes: dict[str, Any]) -> dict[str, Any]:
-    (props,) = properties(edge_shapes, "AWS::CloudFront::Distribution")
+def distribution(
+    assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
+) -> dict[str, Any]:
+    template = assembly.template(f"{config.project.name}-{env.name}-frontend")
+    (props,) = properties(template, "AWS::CloudFront::Distribution")
     return dict(props["DistributionConfig"])
 
 
@@ -48,19 +55,9 @@ def test_api_paths_go_uncached_to_the_load_balancer_with_viewer_headers(
     )
 
 
-def test_api_origin_gets_the_secret_header_over_tls_1_2(distribution: dict[str, Any]) -> None:
-    (api,) = distribution["CacheBehaviors"]
-    (origin,) = [o for o in distribution["Origins"] if o["Id"] == api["TargetOriginId"]]
-    assert origin["DomainName"] == API_ORIGIN_DOMAIN
-    assert origin["OriginCustomHeaders"] == [
-        {"HeaderName": ORIGIN_VERIFY_HEADER, "HeaderValue": ORIGIN_VERIFY_VALUE}
-    ]
-    custom = origin["CustomOriginConfig"]
-    assert custom["OriginProtocolPolicy"] == "https-only"
-    assert custom["OriginSSLProtocols"] == ["TLSv1.2"]
-
-
-def test_custom_certificate_enforces_tls_1_2_2021(distribution: dict[str, Any]) -> None:
+def test_custom_certificate_enforces_tls_1_2_2021(edge_shapes: dict[str, Any]) -> None:
+    (props,) = properties(edge_shapes, "AWS::CloudFront::Distribution")
+    distribution = props["DistributionConfig"]
     certificate = distribution["ViewerCertificate"]
     assert certificate["MinimumProtocolVersion"] == "TLSv1.2_2021"
     assert certificate["SslSupportMethod"] == "sni-only"
@@ -68,16 +65,44 @@ def test_custom_certificate_enforces_tls_1_2_2021(distribution: dict[str, Any]) 
     assert distribution["Aliases"] == ["app.example.com"]
 
 
-def test_origin_and_secret_header_come_together(tmp_path: Any) -> None:
-    from aws_cdk import App, RemovalPolicy, Stack  # noqa: PLC0415
+def _vpc_origin_logical_id(
+    web_dist: Path, *, alb_id: str = "Alb", internet_facing: bool = False, port: int = 80
+) -> str:
+    """The logical id the API's VPC origin gets in a services/frontend pair of stacks."""
+    app = App()
+    services = Stack(app, "Services")
+    vpc = ec2.Vpc(services, "Vpc", max_azs=2)
+    alb = elbv2.ApplicationLoadBalancer(services, alb_id, vpc=vpc, internet_facing=internet_facing)
+    site = StaticSite(
+        Stack(app, "Frontend"),
+        "Site",
+        web_dist=web_dist,
+        price_class="PriceClass_100",
+        log_retention_days=30,
+        removal_policy=RemovalPolicy.DESTROY,
+        api_load_balancer=alb,
+        api_listener_port=port,
+    )
+    assert site.api_vpc_origin is not None
+    resource = site.api_vpc_origin.node.default_child
+    assert isinstance(resource, CfnResource)
+    return str(Stack.of(resource).resolve(resource.logical_id))
 
-    with pytest.raises(ValueError, match="come together"):
-        StaticSite(
-            Stack(App(), "Lonely"),
-            "Site",
-            web_dist=tmp_path,
-            price_class="PriceClass_100",
-            log_retention_days=30,
-            removal_policy=RemovalPolicy.RETAIN,
-            api_origin_domain=API_ORIGIN_DOMAIN,
-        )
+
+def test_the_vpc_origin_is_a_new_resource_whenever_the_alb_or_its_settings_change(
+    tmp_path: Path,
+) -> None:
+    # CloudFront refuses to update a VPC origin in use (409): a change must replace it, and
+    # an unchanged one must keep its logical id (or every deploy would churn the origin).
+    (tmp_path / "index.html").write_text("<!doctype html>\n", encoding="utf-8")
+    baseline = _vpc_origin_logical_id(tmp_path)
+    assert _vpc_origin_logical_id(tmp_path) == baseline
+    changed = {
+        "the ALB replaced by a scheme change": _vpc_origin_logical_id(
+            tmp_path, internet_facing=True
+        ),
+        "the ALB replaced by a new logical id": _vpc_origin_logical_id(tmp_path, alb_id="Lb"),
+        "another listener port": _vpc_origin_logical_id(tmp_path, port=8080),
+    }
+    assert all(logical_id != baseline for logical_id in changed.values()), changed
+    assert len(set(changed.values())) == len(changed), changed

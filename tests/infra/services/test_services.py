@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from pipeline.config import DeliveryConfig, EnvironmentConfig
-from tests.support.assembly import ENVIRONMENTS, Assembly, properties, ref_target, resources
+from tests.support.assembly import (
+    ENVIRONMENTS,
+    Assembly,
+    properties,
+    ref_target,
+    resources,
+    stack_output,
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,44 +93,94 @@ def test_api_runs_in_private_subnets_behind_the_alb_on_8000(
     assert [s["CapacityProvider"] for s in service["CapacityProviderStrategy"]] == [provider]
 
 
-def test_alb_is_public_with_access_logs(template: dict[str, Any], env: EnvironmentConfig) -> None:
+def _network_resource(assembly: Assembly, reference: Any) -> tuple[dict[str, Any], str]:
+    """The network stack's template and the logical id a cross-stack reference points at."""
+    target = stack_output(assembly, reference)
+    network = assembly.template(reference["Fn::GetStackOutput"]["StackName"])
+    return network, str(target["Ref"])
+
+
+def _routes_of(network: dict[str, Any], subnet_id: str) -> list[dict[str, Any]]:
+    (table,) = [
+        association["RouteTableId"]
+        for association in properties(network, "AWS::EC2::SubnetRouteTableAssociation")
+        if association["SubnetId"] == {"Ref": subnet_id}
+    ]
+    return [
+        route for route in properties(network, "AWS::EC2::Route") if route["RouteTableId"] == table
+    ]
+
+
+def test_alb_is_internal_in_the_private_subnets_with_access_logs(
+    assembly: Assembly, template: dict[str, Any], env: EnvironmentConfig
+) -> None:
     (alb,) = properties(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
-    assert alb["Scheme"] == "internet-facing"
+    assert alb["Scheme"] == "internal"
+    # One private subnet per AZ: each reaches the internet only outbound, through a NAT.
+    assert len(alb["Subnets"]) == env.network.max_azs
+    for reference in alb["Subnets"]:
+        network, subnet_id = _network_resource(assembly, reference)
+        # A VPC origin needs an internet gateway attached to the VPC (not routed to).
+        (attachment,) = properties(network, "AWS::EC2::VPCGatewayAttachment")
+        assert "InternetGatewayId" in attachment
+        subnet = network["Resources"][subnet_id]
+        assert subnet["Type"] == "AWS::EC2::Subnet"
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+        (default_route,) = [
+            r for r in _routes_of(network, subnet_id) if r["DestinationCidrBlock"] == "0.0.0.0/0"
+        ]
+        assert set(default_route) & {"NatGatewayId", "GatewayId"} == {"NatGatewayId"}
     attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["deletion_protection.enabled"] == str(env.protect_data).lower()
 
 
-def test_listeners_follow_the_certificate(template: dict[str, Any], env: EnvironmentConfig) -> None:
-    listeners = {
-        lst["Port"]: lst for lst in properties(template, "AWS::ElasticLoadBalancingV2::Listener")
-    }
-    if env.alb.certificate_arn:
-        assert set(listeners) == {80, 443}
-        assert listeners[443]["Certificates"] == [{"CertificateArn": env.alb.certificate_arn}]
-        assert listeners[443]["Protocol"] == "HTTPS"
-        (redirect,) = listeners[80]["DefaultActions"]
-        assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
-        gated = listeners[443]
-    else:
-        assert set(listeners) == {80}
-        gated = listeners[80]
-    (default,) = gated["DefaultActions"]
-    assert default["Type"] == "fixed-response"
-    assert default["FixedResponseConfig"]["StatusCode"] == "403"
+def _listener(template: dict[str, Any]) -> dict[str, Any]:
+    (listener,) = properties(template, "AWS::ElasticLoadBalancingV2::Listener")
+    return listener
 
 
-def test_only_requests_with_the_origin_secret_reach_the_api(template: dict[str, Any]) -> None:
-    (rule,) = properties(template, "AWS::ElasticLoadBalancingV2::ListenerRule")
-    (condition,) = rule["Conditions"]
-    assert condition["Field"] == "http-header"
-    header = condition["HttpHeaderConfig"]
-    assert header["HttpHeaderName"] == "X-Origin-Verify"
-    (value,) = header["Values"]
-    assert "{{resolve:secretsmanager:" in json.dumps(value)
-    (action,) = rule["Actions"]
-    assert action["Type"] == "forward"
+def test_the_one_listener_forwards_to_the_api_without_any_header_gate(
+    template: dict[str, Any],
+) -> None:
+    listener = _listener(template)
+    # Plain HTTP inside the VPC: see the CKV_AWS_2 reason on the listener for the transport.
+    assert (listener["Protocol"], listener["Port"]) == ("HTTP", 80)
+    (action,) = listener["DefaultActions"]
+    (group_id,) = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert action == {"Type": "forward", "TargetGroupArn": {"Ref": group_id}}
+    assert resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule") == {}
+
+
+def test_alb_admits_only_cloudfront_origin_facing_addresses_on_the_listener_port(
+    template: dict[str, Any],
+) -> None:
+    (alb,) = properties(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    (group_ref,) = alb["SecurityGroups"]
+    group_id = group_ref["Fn::GetAtt"][0]
+    inline = template["Resources"][group_id]["Properties"].get("SecurityGroupIngress", [])
+    separate = [
+        rule
+        for rule in properties(template, "AWS::EC2::SecurityGroupIngress")
+        if rule["GroupId"] == group_ref
+    ]
+    (rule,) = inline + separate
+    port = _listener(template)["Port"]
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", port, port)
+    assert not {"CidrIp", "CidrIpv6", "SourceSecurityGroupId"} & set(rule)
+    # The prefix list id differs per region: a deploy-time lookup by its AWS-managed name.
+    lookup = ref_target(template, rule["SourcePrefixListId"])
+    assert rule["SourcePrefixListId"]["Fn::GetAtt"][1] == "PrefixLists.0.PrefixListId"
+    for event in ("Create", "Update"):
+        call = json.loads(lookup["Properties"][event])
+        assert (call["service"].lower(), call["action"]) == ("ec2", "DescribeManagedPrefixLists")
+        assert call["parameters"]["Filters"] == [
+            {
+                "Name": "prefix-list-name",
+                "Values": ["com.amazonaws.global.cloudfront.origin-facing"],
+            }
+        ]
 
 
 def test_target_health_and_shutdown_are_tuned_together(template: dict[str, Any]) -> None:
@@ -234,14 +291,10 @@ def test_task_security_groups_reach_the_proxy(template: dict[str, Any]) -> None:
     )
 
 
-def test_outputs_give_the_api_origin(template: dict[str, Any], env: EnvironmentConfig) -> None:
-    outputs = template["Outputs"]
-    assert "AlbDnsName" in outputs
-    origin = json.dumps(outputs["ApiOrigin"]["Value"])
-    if env.alb.origin_domain:
-        assert f"https://{env.alb.origin_domain}" in origin
-    else:
-        assert "http://" in origin and "DNSName" in origin
+def test_outputs_name_the_internal_alb(template: dict[str, Any]) -> None:
+    (alb_id,) = resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert template["Outputs"]["AlbDnsName"]["Value"] == {"Fn::GetAtt": [alb_id, "DNSName"]}
+    assert "ApiOrigin" not in template["Outputs"]
 
 
 def _image_uris(assembly: Assembly, env: str) -> dict[str, str]:
@@ -264,10 +317,3 @@ def test_every_environment_runs_the_identical_immutable_image(assembly: Assembly
         assert uri.count(":") >= 1
         tag = json.loads(uri)["Fn::Join"][1][-1].rsplit(":", 1)[-1]
         assert len(tag) == 64, tag
-
-
-def test_origin_secret_is_generated_and_encrypted(template: dict[str, Any]) -> None:
-    (secret,) = properties(template, "AWS::SecretsManager::Secret")
-    assert secret["GenerateSecretString"]["PasswordLength"] >= 32
-    key = ref_target(template, secret["KmsKeyId"])
-    assert key["Properties"]["EnableKeyRotation"] is True

@@ -9,7 +9,6 @@ import pytest
 from infra.waf.web_acl import MANAGED_RULE_GROUPS, RATE_LIMIT_RULE
 from pipeline.config import DeliveryConfig, EnvironmentConfig
 from tests.support.assembly import Assembly, properties, resources
-from tests.support.edge_app import ALB_ARN, ALB_RATE_LIMIT
 
 
 def _assert_managed_rules_acl(acl: dict[str, Any], *, scope: str, rate_limit: int) -> None:
@@ -99,14 +98,24 @@ def test_replica_artifact_bucket_for_us_east_1_is_versioned(assembly: Assembly) 
     assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
 
 
-def test_alb_web_acl_is_regional_and_associated_with_the_given_load_balancer(
-    edge_shapes: dict[str, Any],
+def _ip_rate_limited_acls(assembly: Assembly, environment: str) -> list[dict[str, Any]]:
+    acls = []
+    for artifact in assembly.stack_artifacts(environment).values():
+        template = assembly.template(artifact["properties"]["stackName"])
+        assert properties(template, "AWS::WAFv2::WebACLAssociation") == []
+        for acl in properties(template, "AWS::WAFv2::WebACL"):
+            if any(
+                rule["Statement"].get("RateBasedStatement", {}).get("AggregateKeyType") == "IP"
+                for rule in acl["Rules"]
+            ):
+                acls.append(acl)
+    return acls
+
+
+def test_the_per_ip_rate_limit_applies_only_where_the_client_ip_is_seen(
+    assembly: Assembly, env: EnvironmentConfig
 ) -> None:
-    (acl_id,) = resources(edge_shapes, "AWS::WAFv2::WebACL")
-    acl = edge_shapes["Resources"][acl_id]["Properties"]
-    _assert_managed_rules_acl(acl, scope="REGIONAL", rate_limit=ALB_RATE_LIMIT)
-    (association,) = properties(edge_shapes, "AWS::WAFv2::WebACLAssociation")
-    assert association == {
-        "ResourceArn": ALB_ARN,
-        "WebACLArn": {"Fn::GetAtt": [acl_id, "Arn"]},
-    }
+    # Behind a VPC origin the ALB sees CloudFront's addresses, not the clients': an IP rate
+    # limit there would throttle whole edge locations. Only the CloudFront ACL counts per IP.
+    acls = _ip_rate_limited_acls(assembly, env.name)
+    assert [acl["Scope"] for acl in acls] == (["CLOUDFRONT"] if env.waf.enabled else [])
