@@ -17,6 +17,7 @@ from constructs import Construct
 from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
 from infra.github_oidc import GitHubOidc
+from infra.service_grants import allow_log_encryption
 from pipeline.acknowledgments import (
     explain_generated_resources,
     explain_replication_bucket,
@@ -76,6 +77,8 @@ class PipelineStack(Stack):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Without it CloudWatch Logs refuses the key and the first create rolls back.
+        allow_log_encryption(self.build_log_key)
         self.build_logs = logs.LogGroup(
             self,
             "BuildLogs",
@@ -181,7 +184,7 @@ class PipelineStack(Stack):
         self._trigger_on_deployable_changes(config)
         self.pipeline.pipeline.notify_on(
             "Notify",
-            self.notifications.topic,
+            self.notifications.rule_target,
             events=[
                 codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
                 codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
