@@ -44,7 +44,7 @@ class DeliveryNotifications(Construct):
             "Key",
             description="Encrypts the delivery pipeline's notifications",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.topic = sns.Topic(
             self, "Topic", master_key=self.key, enforce_ssl=True, display_name="Delivery pipeline"
