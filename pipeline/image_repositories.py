@@ -48,7 +48,7 @@ class ImageRepositories(Construct):
                 image_tag_mutability=ecr.TagMutability.IMMUTABLE,
                 image_scan_on_push=True,
                 encryption=ecr.RepositoryEncryption.KMS,
-                removal_policy=RemovalPolicy.RETAIN,
+                removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
                 lifecycle_rules=[
                     ecr.LifecycleRule(
                         description="untagged layers of interrupted pushes",

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from infra.compliance import acknowledge_wildcards, ignore_cfn_lint, skip_checkov
 from infra.escape_hatch import cfn_resource
+from infra.service_grants import allow_log_encryption, allow_service_send_encrypted
 from pipeline.delivery_metrics.handler import NAMESPACE
 
 HANDLER_DIR = Path(__file__).resolve().parent / "delivery_metrics"
@@ -63,13 +64,9 @@ class DeliveryMetrics(Construct):
             encryption_key=self.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-            )
-        )
+        allow_log_encryption(self.key)
+        # EventBridge puts the events it cannot deliver into the dead-letter queue itself.
+        allow_service_send_encrypted(self.dead_letters, service="events.amazonaws.com")
         role = iam.Role(
             self,
             "Role",

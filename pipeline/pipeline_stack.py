@@ -17,6 +17,8 @@ from constructs import Construct
 from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
 from infra.github_oidc import GitHubOidc
+from infra.removal import retain_except_on_create
+from infra.service_grants import allow_log_encryption
 from pipeline.acknowledgments import (
     explain_generated_resources,
     explain_replication_bucket,
@@ -74,14 +76,16 @@ class PipelineStack(Stack):
             "BuildLogKey",
             description="Encrypts the CodeBuild logs of the delivery pipeline",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
+        # Without it CloudWatch Logs refuses the key and the first create rolls back.
+        allow_log_encryption(self.build_log_key)
         self.build_logs = logs.LogGroup(
             self,
             "BuildLogs",
             retention=BUILD_LOG_RETENTION,
             encryption_key=self.build_log_key,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
 
         synth = pipelines.CodeBuildStep(
@@ -123,7 +127,10 @@ class PipelineStack(Stack):
             self, "Notifications", emails=config.pipeline.notification_emails
         )
         self.access_logs = AccessLogBucket(
-            self, "AccessLogs", expiration=Duration.days(365), removal_policy=RemovalPolicy.RETAIN
+            self,
+            "AccessLogs",
+            expiration=Duration.days(365),
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.reports = s3.Bucket(
             self,
@@ -132,7 +139,7 @@ class PipelineStack(Stack):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             versioned=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
         )
         self.access_logs.accept_logs_from(self.reports, prefix="change-reports/")
@@ -181,7 +188,7 @@ class PipelineStack(Stack):
         self._trigger_on_deployable_changes(config)
         self.pipeline.pipeline.notify_on(
             "Notify",
-            self.notifications.topic,
+            self.notifications.rule_target,
             events=[
                 codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
                 codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
@@ -239,6 +246,11 @@ class PipelineStack(Stack):
                 apply_cost_tags(child, pipeline_tags)
         for support in self.pipeline.pipeline.cross_region_support.values():
             apply_cost_tags(support.stack, pipeline_tags)
+        # CDK Pipelines retains its artifact buckets (the replicas have fixed names): a failed
+        # first create must delete them, or the retry fails with "already exists".
+        retain_except_on_create(self)
+        for support in self.pipeline.pipeline.cross_region_support.values():
+            retain_except_on_create(support.stack)
 
     def _approval_steps(
         self,

@@ -15,6 +15,7 @@ from infra.frontend import FrontendStack
 from infra.messaging import MessagingStack
 from infra.network import NetworkStack
 from infra.observability import ObservabilityStack
+from infra.removal import retain_except_on_create
 from infra.services import ServicesStack, alarm_topic_name
 from infra.waf import EdgeStack
 from infra.waf.stack import CLOUDFRONT_WAF_REGION
@@ -44,7 +45,11 @@ class EnvironmentStage(Stage):
         # Budgets filter on project and environment; owner and cost center are for reports.
         budget_tags = {"project": project.name, "environment": environment.name}
         cost_tags = {**budget_tags, "owner": project.owner, "cost-center": project.cost_center}
-        removal_policy = RemovalPolicy.RETAIN if environment.protect_data else RemovalPolicy.DESTROY
+        removal_policy = (
+            RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            if environment.protect_data
+            else RemovalPolicy.DESTROY
+        )
         # Images live in the pipeline account's repositories; every stage pulls the same URIs.
         self.images = images
 
@@ -161,6 +166,8 @@ class EnvironmentStage(Stage):
         # Cost allocation: every taggable resource of the environment carries these, in every
         # stack and region (the us-east-1 edge stack included).
         apply_cost_tags(self, cost_tags)
+        # A failed first create must leave nothing behind that would block the retry.
+        retain_except_on_create(self)
 
 
 # CloudFormation rejects Tags on the proxy target group although its schema lists them.

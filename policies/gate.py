@@ -1,9 +1,10 @@
-"""The policy gate over a synthesized cloud assembly: cfn-lint and checkov.
+"""The policy gate over a synthesized cloud assembly: cfn-lint, checkov, service grants.
 
 cdk-nag already ran inside synthesis (an unacknowledged finding stops it), so here it is only
 reported. checkov runs from its own virtualenv (.venv-tools) because it pins an old boto3;
-cfn-lint lives in the project environment. `python -m policies.gate cdk.out` prints a summary
-and exits 1 on any finding.
+cfn-lint lives in the project environment. The service-grant checks (policies/checks/grants/)
+judge relations across stacks that checkov cannot see, in this process.
+`python -m policies.gate cdk.out` prints a summary and exits 1 on any finding.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from policies.checks.grants.model import load_cloud_assembly
+from policies.checks.grants.runner import GrantReport, run_grant_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
@@ -194,6 +198,18 @@ def nag_report(assembly: Path) -> tuple[list[Finding], int]:
     return violations, acknowledged
 
 
+def grant_findings(report: GrantReport) -> list[Finding]:
+    return [
+        Finding(
+            tool="grants",
+            rule=result.check_id,
+            location=f"{result.file_path} {result.resource}",
+            message="; ".join(result.problems),
+        )
+        for result in report.failed_checks
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     assembly = Path(args[0] if args else "cdk.out")
@@ -202,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         templates = templates_in(assembly)
         lint = run_cfn_lint(templates)
         checkov = run_checkov(assembly)
+        grants = run_grant_checks(load_cloud_assembly(assembly))
     except (FileNotFoundError, RuntimeError) as error:
         print(f"policy gate: {error}", file=sys.stderr)
         return 1
@@ -215,11 +232,17 @@ def main(argv: list[str] | None = None) -> int:
         f"  checkov               {checkov.passed} passed, {len(checkov.failed)} failed, "
         f"{len(checkov.skipped)} skipped with a reason"
     )
-    custom = sorted(checkov.custom_checks_passed())
+    granted = grant_findings(grants)
+    print(
+        f"  service grants        {len(grants.passed_checks)} passed, {len(granted)} failed, "
+        f"{len(grants.skipped_checks)} skipped with a reason"
+    )
+    passed_ids = checkov.custom_checks_passed() | {r.check_id for r in grants.passed_checks}
+    custom = sorted(passed_ids, key=lambda check_id: int(check_id.rsplit("_", 1)[1]))
     print(f"  custom checks passed  {', '.join(custom) or 'none'}")
-    for finding in [*nag, *lint, *checkov.failed]:
+    for finding in [*nag, *lint, *checkov.failed, *granted]:
         print(f"    {finding}")
-    if nag or lint or checkov.failed:
+    if nag or lint or checkov.failed or granted:
         print("policy gate: FAILED")
         return 1
     print("policy gate: passed")

@@ -43,7 +43,9 @@ class Database(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         removal_policy = RemovalPolicy.SNAPSHOT if protect_data else RemovalPolicy.DESTROY
-        key_removal_policy = RemovalPolicy.RETAIN if protect_data else RemovalPolicy.DESTROY
+        key_removal_policy = (
+            RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if protect_data else RemovalPolicy.DESTROY
+        )
 
         self.key = kms.Key(
             self,

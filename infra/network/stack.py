@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import RemovalPolicy
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.environment_stack import EnvironmentStack
 from infra.network.network import Network
+from infra.service_grants import allow_log_encryption
 
 
 class NetworkStack(EnvironmentStack):
@@ -36,26 +36,7 @@ class NetworkStack(EnvironmentStack):
             removal_policy=removal_policy,
         )
         # CloudWatch Logs uses the key on behalf of this account's log groups only.
-        self.log_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:*"
-                        )
-                    }
-                },
-            )
-        )
+        allow_log_encryption(self.log_key)
 
         self.network = Network(
             self,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -15,6 +14,7 @@ from constructs import Construct
 
 from infra.data.database import Database
 from infra.messaging.queues import WorkQueue
+from infra.service_grants import allow_service_publish
 from infra.services.services import Services
 
 PERIOD = Duration.minutes(5)
@@ -48,19 +48,6 @@ class Monitoring(Construct):
             description=f"Encrypts the alarm topic of {stack.stack_name}",
             enable_key_rotation=True,
         )
-        # CloudWatch (alarms) and AWS Budgets (cost alerts) publish to the encrypted topic.
-        publishers = [
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-            iam.ServicePrincipal("budgets.amazonaws.com"),
-        ]
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=publishers,
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            )
-        )
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -69,13 +56,30 @@ class Monitoring(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            )
+        # CloudWatch alarms publish as cloudwatch.amazonaws.com with the alarm as aws:SourceArn:
+        # https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
+        allow_service_publish(
+            self.topic,
+            services=["cloudwatch.amazonaws.com"],
+            conditions={
+                "ArnLike": {
+                    "aws:SourceArn": stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+        # AWS Budgets: the policy its guide gives (budgets-sns-policy.html).
+        allow_service_publish(
+            self.topic,
+            services=["budgets.amazonaws.com"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:budgets::{stack.account}:*"},
+            },
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

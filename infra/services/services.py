@@ -90,7 +90,9 @@ class Services(Construct):
         self.metrics_namespace = metrics_namespace
         # Set below when the api runs: its outbox relay reports the publication backlog.
         self.outbox_backlog_age: cloudwatch.Metric | None = None
-        removal_policy = RemovalPolicy.RETAIN if protect_data else RemovalPolicy.DESTROY
+        removal_policy = (
+            RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if protect_data else RemovalPolicy.DESTROY
+        )
         self._log_key = log_key
         self._log_retention_days = log_retention_days
         self._removal_policy = removal_policy

@@ -31,10 +31,12 @@ def test_no_stateful_resource_is_deleted_with_its_stack(assembly: Assembly, env:
     for stack, template in _templates(assembly, env).items():
         for logical_id, resource in template["Resources"].items():
             if resource["Type"] in STATEFUL:
-                assert resource.get("DeletionPolicy") in {"Retain", "Snapshot"}, (
+                # Retained on delete and replacement; only a failed first create removes it.
+                assert resource.get("DeletionPolicy") in {"RetainExceptOnCreate", "Snapshot"}, (
                     stack,
                     logical_id,
                 )
+                assert resource.get("UpdateReplacePolicy") in {"Retain", "Snapshot"}, logical_id
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])

@@ -74,7 +74,8 @@ def test_backups_deletion_protection_and_removal_follow_config(
             "AWS::Logs::LogGroup",
         ):
             for resource in resources(template, resource_type).values():
-                assert resource["DeletionPolicy"] == "Retain", resource_type
+                assert resource["DeletionPolicy"] == "RetainExceptOnCreate", resource_type
+                assert resource["UpdateReplacePolicy"] == "Retain", resource_type
     else:
         assert cluster["DeletionPolicy"] == "Delete"
 

@@ -110,10 +110,10 @@ def test_only_cloudfront_of_this_distribution_reads_the_site_bucket(
 def test_buckets_are_retained_only_where_config_protects_data(
     template: dict[str, Any], env: EnvironmentConfig
 ) -> None:
-    expected = "Retain" if env.protect_data else "Delete"
+    deletion, replace = ("RetainExceptOnCreate", "Retain") if env.protect_data else ("Delete",) * 2
     for bucket in resources(template, "AWS::S3::Bucket").values():
-        assert bucket["DeletionPolicy"] == expected
-        assert bucket["UpdateReplacePolicy"] == expected
+        assert bucket["DeletionPolicy"] == deletion
+        assert bucket["UpdateReplacePolicy"] == replace
     if env.name in {"staging", "prod"}:
         assert all(
             bucket["DeletionPolicy"] != "Delete"

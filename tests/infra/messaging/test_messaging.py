@@ -56,7 +56,8 @@ def test_every_queue_policy_denies_requests_without_tls(template: dict[str, Any]
 def test_queues_are_kept_where_data_is_protected(
     template: dict[str, Any], env: EnvironmentConfig
 ) -> None:
-    expected = "Retain" if env.protect_data else "Delete"
+    deletion, replace = ("RetainExceptOnCreate", "Retain") if env.protect_data else ("Delete",) * 2
     for resource_type in ("AWS::SQS::Queue", "AWS::KMS::Key"):
         for resource in resources(template, resource_type).values():
-            assert resource["DeletionPolicy"] == expected
+            assert resource["DeletionPolicy"] == deletion
+            assert resource["UpdateReplacePolicy"] == replace

@@ -96,9 +96,9 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group_with_retentio
     assert log_group["Properties"]["RetentionInDays"] == env.network.flow_log_retention_days
     key = ref_target(template, log_group["Properties"]["KmsKeyId"])
     assert key["Properties"]["EnableKeyRotation"] is True
-    expected = "Retain" if env.protect_data else "Delete"
-    assert log_group["DeletionPolicy"] == expected
-    assert key["DeletionPolicy"] == expected
+    deletion, replace = ("RetainExceptOnCreate", "Retain") if env.protect_data else ("Delete",) * 2
+    for resource in (log_group, key):
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == (deletion, replace)
 
 
 def test_log_key_is_usable_by_cloudwatch_logs_of_this_account_only(

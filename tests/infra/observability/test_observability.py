@@ -36,10 +36,17 @@ def test_topic_is_encrypted_tls_only_with_the_configured_subscriptions(
     statements = policy["PolicyDocument"]["Statement"]
     (deny,) = [s for s in statements if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    (budgets,) = [s for s in statements if s["Effect"] == "Allow"]
-    assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
-    assert budgets["Action"] == "sns:Publish"
-    assert budgets["Condition"] == {"StringEquals": {"aws:SourceAccount": env.account}}
+    # Each publisher under the source condition its service documents (CKV_TODO_9 judges it).
+    allows = {s["Principal"]["Service"]: s for s in statements if s["Effect"] == "Allow"}
+    assert set(allows) == {"budgets.amazonaws.com", "cloudwatch.amazonaws.com"}
+    assert {s["Action"] for s in allows.values()} == {"sns:Publish"}
+    assert allows["budgets.amazonaws.com"]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": env.account},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{env.account}:*"},
+    }
+    assert allows["cloudwatch.amazonaws.com"]["Condition"] == {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{env.region}:{env.account}:alarm:*"}
+    }
     subscriptions = properties(template, "AWS::SNS::Subscription")
     assert sorted(s["Endpoint"] for s in subscriptions) == sorted(env.alarms.emails)
     assert all(s["Protocol"] == "email" for s in subscriptions)

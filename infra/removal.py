@@ -1,0 +1,32 @@
+"""Retained resources are retained on update and delete, never after a failed first create.
+
+With DeletionPolicy Retain, a resource created by a stack operation that then rolls back stays
+behind, outside any stack; a resource with a fixed physical name (an ECR repository, a named
+log group, CodePipeline's replication bucket) then makes the retry fail with "already exists".
+RetainExceptOnCreate (CDK: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE) deletes what the failed
+operation created and retains it in every other case; UpdateReplacePolicy stays Retain.
+https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnDeletionPolicy, CfnResource
+from constructs import IConstruct
+
+
+def retain_except_on_create(scope: IConstruct) -> list[str]:
+    """Turn every DeletionPolicy Retain below ``scope`` into RetainExceptOnCreate.
+
+    For the resources our code cannot set directly: those CDK generates (the pipeline's artifact
+    buckets, BucketDeployment's log group, a kms.Key's default). Call it once every resource
+    exists; returns the construct paths it changed.
+    """
+    changed = []
+    for construct in scope.node.find_all():
+        if (
+            isinstance(construct, CfnResource)
+            and construct.cfn_options.deletion_policy == CfnDeletionPolicy.RETAIN
+        ):
+            construct.cfn_options.deletion_policy = CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE
+            changed.append(construct.node.path)
+    return changed
