@@ -214,12 +214,13 @@ run: install synth gate plan ## Install, synthesize, pass the policy gate and pr
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint
-lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict and hadolint
+lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict, hadolint and the base-image rules
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(MAKE) --no-print-directory bandit
 	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
+	$(PY) -m policies.images $(DOCKERFILES)
 
 BANDIT_PATHS := app.py pipeline infra policies services/api services/common services/worker services/devstack
 

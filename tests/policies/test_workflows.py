@@ -162,7 +162,7 @@ def test_pull_request_checks_cover_lint_tests_synth_images_and_workflows() -> No
         "template-diff-comment": ["make pr-comment"],
     }
     postgres = jobs["test"]["services"]["postgres"]
-    assert postgres["image"].startswith("postgres:16-alpine@sha256:")
+    assert postgres["image"].startswith("public.ecr.aws/docker/library/postgres:16-alpine@sha256:")
     assert jobs["test"]["env"]["REQUIRE_POSTGRES"] == "1"
     assert jobs["images"]["strategy"]["matrix"]["service"] == sorted(
         p.parent.name for p in (ROOT / "services").glob("*/Dockerfile")
