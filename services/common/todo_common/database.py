@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import ssl
 import threading
 import time
@@ -134,7 +133,7 @@ def system_ca_file(candidates: tuple[str, ...] = OS_CA_BUNDLES) -> str:
     """
     paths = ssl.get_default_verify_paths()
     for path in (paths.cafile, *candidates):
-        if path and os.path.isfile(path):
+        if path and Path(path).is_file():
             return path
     raise DatabaseConfigError(
         f"sslrootcert=system: no CA bundle at {paths.openssl_cafile} nor "

@@ -111,7 +111,7 @@ def test_without_any_os_bundle_the_start_is_refused_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
-    with pytest.raises(DatabaseConfigError, match="set DATABASE_SSLROOTCERT$"):
+    with pytest.raises(DatabaseConfigError, match=r"set DATABASE_SSLROOTCERT$"):
         system_ca_file(candidates=(str(tmp_path / "none.crt"),))
     assert system_ca_file(candidates=(str(tmp_path / "none.crt"), __file__)) == __file__
 
