@@ -156,7 +156,7 @@ def test_pull_request_checks_cover_lint_tests_synth_images_and_workflows() -> No
         "lint": ["make install lint"],
         "test": ["make pytest web-test"],
         "synth": ["make run"],
-        "images": ['make image-build image-scan SERVICE="$SERVICE"'],
+        "images": ['make image-build image-scan image-start SERVICE="$SERVICE"'],
         "workflows": ["make workflow-lint"],
         "template-diff": ['make diff BASE="origin/$BASE_REF"'],
         "template-diff-comment": ["make pr-comment"],
