@@ -57,7 +57,8 @@ def _required() -> bool:
     return os.environ.get("REQUIRE_CONTAINER_START", "") in {"1", "true", "yes"}
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Session scope: checked before the session fixtures it would otherwise wait for (synth).
+@pytest.fixture(scope="session", autouse=True)
 def _this_machine_can() -> None:
     if reason := fargate_local.unavailable_reason():
         if _required():
@@ -138,57 +139,61 @@ def started(
             started_service.process.stop()
 
 
-def test_the_api_becomes_healthy_and_serves_from_the_database(started: dict[str, Started]) -> None:
-    api = started["api"]
-    check_api(f"http://127.0.0.1:{api.port}", timeout=TIMEOUT, alive=api.process.gone)
-    # In awsvpc mode the load balancer reaches the task's interface, not its loopback.
+def test_the_services_start_as_fargate_starts_them_and_become_healthy(
+    started: dict[str, Started],
+) -> None:
+    # One test, so that pytest-xdist starts the database and the services once.
+    api, worker = started["api"], started["worker"]
     assert api.port is not None
+    base_url = f"http://127.0.0.1:{api.port}"
+
+    # The api: health, readiness (TLS verify-full to the database), a todo written and read.
+    todo_id = check_api(base_url, timeout=TIMEOUT, alive=api.process.gone)
+    # In awsvpc mode the load balancer reaches the task's interface, not its loopback.
     assert fargate_local.listening_on_all_interfaces(api.port)
 
-
-def test_the_worker_is_healthy_by_its_task_definitions_health_command(
-    started: dict[str, Started],
-) -> None:
-    worker = started["worker"]
-    last = check_health_command(
+    # The worker: healthy by the task definition's own health command, within its timeout.
+    check_health_command(
         worker.process.exec, worker.container, timeout=TIMEOUT, alive=worker.process.gone
     )
-    assert last.returncode == 0
 
-
-def test_a_todo_reaches_the_activity_feed_through_the_queue_and_the_worker(
-    started: dict[str, Started],
-) -> None:
-    api, worker = started["api"], started["worker"]
-    base_url = f"http://127.0.0.1:{api.port}"
-    todo_id = check_api(base_url, timeout=TIMEOUT, alive=api.process.gone)
-
+    # Both together: the todo's event goes api -> outbox -> SQS -> worker -> database.
     def both_alive() -> str | None:
         return api.process.gone() or worker.process.gone()
 
     check_activity(base_url, todo_id, timeout=TIMEOUT, alive=both_alive)
 
+    for service in SERVICES:
+        assert _writes(started[service]) == _expected_writes(started[service]), service
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_only_the_task_definitions_mounts_are_writable_and_as_the_images_user(
-    started: dict[str, Started], service: str
-) -> None:
-    running = started[service]
+
+WRITE_PROBE = """\
+import os, sys
+print(os.getuid(), os.getgid())
+for path in sys.argv[1:]:
+    try:
+        open(os.path.join(path, "probe"), "w").close()
+        print(path, "writable")
+    except OSError as error:
+        print(path, error.strerror)
+"""
+
+
+def _writes(running: Started) -> list[str]:
+    """Who the container runs as, and which of its paths that user can write."""
     writable = [mount.path for mount in running.process.mounts if not mount.read_only]
-    script = (
-        "import os, sys\n"
-        "print(os.getuid(), os.getgid())\n"
-        "for path in sys.argv[1:]:\n"
-        "    try:\n"
-        "        open(os.path.join(path, 'probe'), 'w').close()\n"
-        "        print(path, 'writable')\n"
-        "    except OSError as error:\n"
-        "        print(path, error.strerror)\n"
+    result = running.process.exec(
+        ["python", "-c", WRITE_PROBE, running.image.workdir, "/", *writable]
     )
-    result = running.process.exec(["python", "-c", script, running.image.workdir, *writable])
+    return result.stdout.splitlines() or [result.stderr]
+
+
+def _expected_writes(running: Started) -> list[str]:
     account = container_user(running.image, running.container)
-    assert result.stdout.splitlines() == [
+    writable = [mount.path for mount in running.process.mounts if not mount.read_only]
+    return [
         f"{account.uid} {account.gid}",
         f"{running.image.workdir} Read-only file system",
+        "/ Read-only file system",
         *(f"{path} writable" for path in writable),
-    ], result.stderr
+    ]
