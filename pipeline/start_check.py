@@ -445,6 +445,8 @@ def run_docker_check(service: Service, image_ref: str, work: Path) -> None:
     for path in work.iterdir():
         path.chmod(0o644)  # read by the containers' own users; the key is copied to 0600
     names = [f"start-check-{service.name}-db", f"start-check-{service.name}"]
+    for name in names:  # left over by an interrupted run on this machine
+        _docker("rm", "--force", "--volumes", name, check=False)
     moto_port = free_port()
     moto = start_moto(moto_port)
     try:

@@ -198,7 +198,10 @@ def test_a_failed_start_is_one_line_and_leaves_no_container_behind(
     )
     assert error.endswith(": Unable to find image: pull access denied")
     calls = (tmp_path / "docker.log").read_text().splitlines()
-    assert [c for c in calls if c.startswith("rm ")] == [
+    removals = [c for c in calls if c.startswith("rm ")]
+    # Before (leftovers of an interrupted run) and after.
+    assert removals == 2 * [
         "rm --force --volumes start-check-worker-db",
         "rm --force --volumes start-check-worker",
     ]
+    assert calls.index(removals[0]) < calls.index(next(c for c in calls if c.startswith("run")))
