@@ -130,6 +130,14 @@ image-build: ## Build SERVICE's image locally with Docker Buildx, as the pipelin
 	docker buildx build --load --pull --file services/$(SERVICE)/Dockerfile \
 		--tag $(LOCAL_IMAGE) services
 
+# The image as Fargate starts it: pipeline/start_check.py runs the task definition's container
+# (user, read-only root, mounts, environment) against a TLS PostgreSQL and moto until healthy.
+.PHONY: image-start
+image-start: synth ## Start SERVICE's local image the way Fargate starts it, against TLS PostgreSQL and moto, until healthy (needs Docker)
+	$(require_service)
+	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) -m pipeline.start_check --service $(SERVICE) \
+		--image $(LOCAL_IMAGE) --assembly $(OUT)
+
 .PHONY: image-scan
 image-scan: $(VENV)/.installed ## Trivy scan of SERVICE's local image, gated like scan-gate (SCAN_THRESHOLD, exceptions)
 	$(require_service)
@@ -214,12 +222,13 @@ run: install synth gate plan ## Install, synthesize, pass the policy gate and pr
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint
-lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict and hadolint
+lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict, hadolint and the base-image rules
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(MAKE) --no-print-directory bandit
 	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
+	$(PY) -m policies.images $(DOCKERFILES)
 
 BANDIT_PATHS := app.py pipeline infra policies services/api services/common services/worker services/devstack
 

@@ -11,7 +11,9 @@ these rules are the house style on top, the ones a reviewer would otherwise have
 - no ``pull_request_target`` or ``workflow_run`` (they run with secrets on untrusted code);
 - no ``${{ }}`` expression inside ``run:`` (inputs reach scripts as environment variables);
 - every ``run:`` line is ``make <targets>`` with targets the Makefile defines, so a laptop and
-  CI run the same commands.
+  CI run the same commands;
+- every container image a job runs comes from ECR Public or ECR, pinned by digest
+  (policies/images.py says why).
 
     python -m policies.workflows [.github/workflows]      (`make workflow-lint`)
 """
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from policies.images import image_problem, workflow_images
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
@@ -154,6 +158,12 @@ def _step_findings(
             yield where, "make-targets-only", problem
 
 
+def _image_findings(workflow: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    for where, image in workflow_images(workflow):
+        if problem := image_problem(image):
+            yield where, "ecr-image-by-digest", problem
+
+
 def check_workflow(
     name: str, text: str, workflow: dict[str, Any], targets: frozenset[str]
 ) -> list[Finding]:
@@ -161,6 +171,7 @@ def check_workflow(
         *_workflow_findings(workflow),
         *_pin_findings(text),
         *_step_findings(workflow, targets),
+        *_image_findings(workflow),
     ]
     return [
         Finding(workflow=name, where=where, rule=rule, message=message)

@@ -156,13 +156,13 @@ def test_pull_request_checks_cover_lint_tests_synth_images_and_workflows() -> No
         "lint": ["make install lint"],
         "test": ["make pytest web-test"],
         "synth": ["make run"],
-        "images": ['make image-build image-scan SERVICE="$SERVICE"'],
+        "images": ['make image-build image-scan image-start SERVICE="$SERVICE"'],
         "workflows": ["make workflow-lint"],
         "template-diff": ['make diff BASE="origin/$BASE_REF"'],
         "template-diff-comment": ["make pr-comment"],
     }
     postgres = jobs["test"]["services"]["postgres"]
-    assert postgres["image"].startswith("postgres:16-alpine@sha256:")
+    assert postgres["image"].startswith("public.ecr.aws/docker/library/postgres:16-alpine@sha256:")
     assert jobs["test"]["env"]["REQUIRE_POSTGRES"] == "1"
     assert jobs["images"]["strategy"]["matrix"]["service"] == sorted(
         p.parent.name for p in (ROOT / "services").glob("*/Dockerfile")

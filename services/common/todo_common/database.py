@@ -8,7 +8,8 @@ Three sources, in order of precedence:
   credentials are read when a connection is opened and cached for
   ``DATABASE_SECRET_TTL_SECONDS``, so a rotated password is picked up without a
   restart. ``DATABASE_HOST`` points at the RDS Proxy endpoint (the secret names
-  the cluster), and TLS defaults to ``verify-full`` against the system CAs.
+  the cluster), and TLS defaults to ``verify-full`` against the operating
+  system's CA bundle (:func:`system_ca_file`).
 * neither: the embedded SQLite file ``DATA_DIR/todo.sqlite3``.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +39,11 @@ SQLITE_FILE = "todo.sqlite3"
 # the transaction with BEGIN IMMEDIATE (take the write lock up front instead of
 # failing to upgrade a read lock under concurrency).
 WRITE_OPTION = "todo_common_write"
+# What libpq calls sslrootcert=system, and what DATABASE_SSLROOTCERT may say for it.
+SYSTEM_CA = "system"
+# Where the operating systems we run on keep their CA bundle, should Python's own OpenSSL
+# name none that exists: Debian/Ubuntu/Alpine, then RHEL/Amazon Linux.
+OS_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 
 
 class SecretsClient(Protocol):
@@ -115,6 +122,25 @@ class SecretCredentials:
             return self._cached
 
 
+def system_ca_file(candidates: tuple[str, ...] = OS_CA_BUNDLES) -> str:
+    """The operating system's CA bundle file, for libpq's ``sslrootcert``.
+
+    libpq's ``sslrootcert=system`` means "the default trust store of the OpenSSL libpq is
+    linked with". psycopg-binary's libpq is linked with the OpenSSL bundled in the wheel,
+    whose default CA file (/usr/lib/psycopg-openssl/cert.pem) exists on no system, so
+    "system" would verify against nothing. The OS bundle is what Python's ssl module (linked
+    with the OS's OpenSSL) reports, honouring SSL_CERT_FILE like OpenSSL does.
+    """
+    paths = ssl.get_default_verify_paths()
+    for path in (paths.cafile, *candidates):
+        if path and Path(path).is_file():
+            return path
+    raise DatabaseConfigError(
+        f"sslrootcert=system: no CA bundle at {paths.openssl_cafile} nor "
+        f"{', '.join(candidates)}; install ca-certificates or set DATABASE_SSLROOTCERT"
+    )
+
+
 def boto3_secrets_client(region: str | None) -> Callable[[], SecretsClient]:
     def factory() -> SecretsClient:
         import boto3  # noqa: PLC0415 - only needed when a secret ARN is configured
@@ -186,15 +212,17 @@ def postgres_connect_args(settings: CommonSettings, *, from_secret: bool) -> dic
         # it sees a named prepared statement; psycopg prepares statements it
         # has run 5 times, unless told not to.
         args["prepare_threshold"] = None
-    # A secret means Aurora behind RDS Proxy: TLS, verified against the
-    # system's CA bundle (the proxy presents an ACM certificate) unless told otherwise.
+    # A secret means Aurora behind RDS Proxy: TLS, verified against the OS's CA bundle
+    # (the proxy presents an ACM certificate, which chains to Amazon's public roots)
+    # unless told otherwise.
     sslmode = settings.database_sslmode or ("verify-full" if from_secret else None)
+    rootcert = settings.database_sslrootcert
     if sslmode:
         args["sslmode"] = sslmode
         if sslmode in {"verify-ca", "verify-full"}:
-            args["sslrootcert"] = settings.database_sslrootcert or "system"
-    if settings.database_sslrootcert and "sslrootcert" not in args:
-        args["sslrootcert"] = settings.database_sslrootcert
+            rootcert = rootcert or SYSTEM_CA
+    if rootcert:
+        args["sslrootcert"] = system_ca_file() if rootcert == SYSTEM_CA else rootcert
     return args
 
 

@@ -7,9 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from todo_common.settings import CommonSettings
-
-# In the task's own /tmp volume (the container's root filesystem is read-only).
-DEFAULT_HEARTBEAT_FILE = Path("/tmp/todo-worker.heartbeat")  # noqa: S108 # nosec B108
+from todo_worker.health import DEFAULT_HEARTBEAT_FILE, DEFAULT_MAX_AGE_SECONDS
 
 
 class WorkerSettings(CommonSettings):
@@ -30,4 +28,4 @@ class WorkerSettings(CommonSettings):
     worker_shutdown_timeout_seconds: float = Field(default=20.0, ge=0, le=3600)
     worker_heartbeat_file: Path = DEFAULT_HEARTBEAT_FILE
     # python -m todo_worker.health fails once the heartbeat is older than this.
-    worker_heartbeat_max_age_seconds: int = Field(default=90, ge=5, le=3600)
+    worker_heartbeat_max_age_seconds: int = Field(default=DEFAULT_MAX_AGE_SECONDS, ge=5, le=3600)

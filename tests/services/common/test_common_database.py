@@ -19,6 +19,7 @@ from todo_common.database import (
     parse_rds_secret,
     postgres_connect_args,
     resolve_url,
+    system_ca_file,
 )
 from todo_common.settings import CommonSettings
 
@@ -85,12 +86,34 @@ def test_secret_gives_host_port_db_and_the_proxy_host_overrides() -> None:
     assert url.password is None  # injected per connection, never kept in the URL
 
 
-def test_secret_mode_is_fit_for_rds_proxy() -> None:
+def test_secret_mode_is_fit_for_rds_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     args = postgres_connect_args(CommonSettings(database_secret_arn=ARN), from_secret=True)
     assert args["sslmode"] == "verify-full"
-    assert args["sslrootcert"] == "system"
+    # Not libpq's "system": psycopg-binary's own OpenSSL has no CA file; the OS bundle.
+    assert args["sslrootcert"] == system_ca_file()
+    assert Path(args["sslrootcert"]).read_text().count("BEGIN CERTIFICATE") > 50
     assert "options" not in args  # RDS Proxy refuses startup options
     assert args["prepare_threshold"] is None  # named prepared statements pin
+
+
+def test_system_means_the_bundle_openssl_is_told_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    settings = CommonSettings(database_secret_arn=ARN, database_sslrootcert="system")
+    assert postgres_connect_args(settings, from_secret=True)["sslrootcert"] == str(bundle)
+
+
+def test_without_any_os_bundle_the_start_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(DatabaseConfigError, match=r"set DATABASE_SSLROOTCERT$"):
+        system_ca_file(candidates=(str(tmp_path / "none.crt"),))
+    assert system_ca_file(candidates=(str(tmp_path / "none.crt"), __file__)) == __file__
 
 
 def test_statement_timeout_is_a_startup_option_for_direct_connections() -> None:

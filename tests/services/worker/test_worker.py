@@ -214,6 +214,27 @@ def test_health_check_reads_the_heartbeat(tmp_path: Path) -> None:
     assert b"no heartbeat" in bad.stderr
 
 
+def test_the_health_check_imports_only_the_standard_library(tmp_path: Path) -> None:
+    # ECS kills a task whose check overruns its timeout; on a quarter vCPU, importing the
+    # settings (pydantic) alone costs about a second.
+    beat = tmp_path / "beat"
+    beat.touch()
+    probe = (
+        "import runpy, sys\n"
+        "try:\n"
+        "    runpy.run_module('todo_worker.health', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'todo_common',"
+        " 'boto3', 'sqlalchemy'})\n"
+        "    print(done.code, heavy)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "WORKER_HEARTBEAT_FILE": str(beat)}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, check=False, capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "0 []", result.stderr
+
+
 def test_a_missing_queue_url_is_one_line_naming_it() -> None:
     env = {k: v for k, v in os.environ.items() if k.upper() != "QUEUE_URL"}
     env["PYTHONPATH"] = PYTHONPATH
