@@ -178,7 +178,7 @@ release-record: $(VENV)/.installed ## Record this commit as the release of ENV (
 	$(PY) -m pipeline.release record --environment $(ENV)
 
 .PHONY: bake
-bake: $(VENV)/.installed ## Wait BAKE_MINUTES and fail if any alarm of ENV fires (BAKE_ROLE_ARN: role to read them)
+bake: $(VENV)/.installed ## Wait BAKE_MINUTES and fail if a health alarm of ENV fires (BAKE_ROLE_ARN: role to read them)
 	$(PY) -m pipeline.bake --environment $(ENV) --minutes $(BAKE_MINUTES) \
 		$(if $(BAKE_ROLE_ARN),--role-arn $(BAKE_ROLE_ARN))
 

@@ -1,10 +1,16 @@
-"""Bake: let a fresh deployment run for a while and fail if any alarm of the environment fires.
+"""Bake: let a fresh deployment run for a while and fail if one of its health alarms fires.
 
     python -m pipeline.bake --environment staging --minutes 10
 
-Alarms are those whose names start with ``<project>-<environment>-`` (the observability stack
-names them so). The check polls every 30 seconds and fails at the first alarm in ALARM,
-naming it, so the pipeline stops before the next approval. Zero minutes checks once.
+The bake watches exactly the environment's *health* alarms: those named under
+``health_alarm_prefix(project, environment)`` (pipeline/config.py), the one prefix infra names
+them with. Which alarms are health alarms, and why the others (capacity signals, dead letters
+older than the deploy, the autoscaler's own alarms, which sit in ALARM whenever the queue is
+idle) are not, is written down in infra/observability/monitoring.py.
+
+It polls every 30 seconds and fails at the first health alarm in ALARM, naming it, so the
+pipeline stops before the next approval. Zero minutes checks once. Finding no health alarm at
+all is an error, never a pass: a bake over nothing means the wrong account, region or prefix.
 """
 
 from __future__ import annotations
@@ -20,11 +26,18 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
 POLL_SECONDS = 30
+# The alarms to watch could not be found: a setup error, told apart from "an alarm fired" (1).
+NO_HEALTH_ALARMS_EXIT_CODE = 3
+
+
+class NoHealthAlarmsError(Exception):
+    """No alarm carries the health prefix where the bake looks."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class BakeResult:
     firing: list[str]
+    watched: list[str]
     checks: int
 
     @property
@@ -32,15 +45,19 @@ class BakeResult:
         return not self.firing
 
 
-def alarms_in_alarm(cloudwatch: CloudWatchClient, *, prefix: str) -> list[str]:
-    names = []
+def health_alarm_states(cloudwatch: CloudWatchClient, *, prefix: str) -> dict[str, str]:
+    """Every alarm named under ``prefix`` with its state (ALARM, OK, INSUFFICIENT_DATA)."""
+    # All states are listed, not only ALARM: the bake must also know that alarms exist.
+    states: dict[str, str] = {}
     pages = cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=prefix, StateValue="ALARM", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
     )
     for page in pages:
-        names += [alarm["AlarmName"] for alarm in page.get("MetricAlarms", [])]
-        names += [alarm["AlarmName"] for alarm in page.get("CompositeAlarms", [])]
-    return sorted(names)
+        for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+            states[alarm["AlarmName"]] = alarm["StateValue"]
+    if not states:
+        raise NoHealthAlarmsError(prefix)
+    return states
 
 
 def bake(
@@ -56,17 +73,18 @@ def bake(
     checks = 0
     while True:
         checks += 1
-        firing = alarms_in_alarm(cloudwatch, prefix=prefix)
+        states = health_alarm_states(cloudwatch, prefix=prefix)
+        firing = sorted(name for name, state in states.items() if state == "ALARM")
         if firing:
-            return BakeResult(firing=firing, checks=checks)
+            return BakeResult(firing=firing, watched=sorted(states), checks=checks)
         remaining = deadline - clock()
         if remaining <= 0:
-            return BakeResult(firing=[], checks=checks)
+            return BakeResult(firing=[], watched=sorted(states), checks=checks)
         sleep(min(poll_seconds, remaining))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fail if the environment's alarms fire")
+    parser = argparse.ArgumentParser(description="Fail if the environment's health alarms fire")
     parser.add_argument("--environment", required=True)
     parser.add_argument("--minutes", type=float, required=True)
     parser.add_argument(
@@ -76,18 +94,23 @@ def main(argv: list[str] | None = None) -> int:
 
     import boto3  # noqa: PLC0415
 
-    from pipeline.config import ConfigError, load_config  # noqa: PLC0415
+    from pipeline.config import (  # noqa: PLC0415
+        CONFIG_ERROR_EXIT_CODE,
+        ConfigError,
+        health_alarm_prefix,
+        load_config,
+    )
 
     try:
         config = load_config()
         environment = config.environment(args.environment)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return CONFIG_ERROR_EXIT_CODE
     except KeyError:
         print(f"error: no environment named {args.environment!r}", file=sys.stderr)
-        return 2
-    prefix = f"{config.project.name}-{environment.name}-"
+        return CONFIG_ERROR_EXIT_CODE
+    prefix = health_alarm_prefix(config.project.name, environment.name)
     session = boto3.session.Session(region_name=environment.region)
     if args.role_arn:
         credentials = session.client("sts").assume_role(
@@ -101,9 +124,22 @@ def main(argv: list[str] | None = None) -> int:
         )
     cloudwatch = session.client("cloudwatch")
     print(f"baking {environment.name} for {args.minutes:g} min (alarms {prefix}*)", flush=True)
-    result = bake(cloudwatch, prefix=prefix, seconds=args.minutes * 60)
+    try:
+        result = bake(cloudwatch, prefix=prefix, seconds=args.minutes * 60)
+    except NoHealthAlarmsError:
+        print(
+            f"error: bake of {environment.name}: no alarm named {prefix}* in "
+            f"{environment.region} (the environment's account is {environment.account}); "
+            "a bake over no alarm would pass without looking (wrong account, region or "
+            "prefix, or the environment is not deployed)",
+            file=sys.stderr,
+        )
+        return NO_HEALTH_ALARMS_EXIT_CODE
     if result.passed:
-        print(f"bake passed: no alarm fired ({result.checks} checks)")
+        print(
+            f"bake passed: none of {len(result.watched)} health alarms fired "
+            f"({result.checks} checks): {', '.join(result.watched)}"
+        )
         return 0
     print(f"bake FAILED: alarms in ALARM: {', '.join(result.firing)}")
     return 1

@@ -350,6 +350,18 @@ class AlarmsConfig(_Model):
     emails: list[Email]
 
 
+def health_alarm_prefix(project: str, environment: str) -> str:
+    """The name prefix of the alarms that mean "the release running in this environment is
+    unhealthy": infra names exactly those alarms under it, and the bake watches exactly the
+    alarms under it, so what holds a promotion is chosen in one place.
+
+    "/" cannot occur in a project or environment name (``Name``), so no environment's prefix
+    is a prefix of another's ("dev" and "dev-eu" in one account); CloudWatch accepts it in
+    alarm names (Application Auto Scaling's own alarms contain it).
+    """
+    return f"{project}-{environment}/health/"
+
+
 class EnvironmentConfig(_Model):
     name: Name
     account: AccountId

@@ -10,8 +10,10 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from pipeline.images import ServiceImage
+from pipeline.release import RELEASE_TAG_PREFIX
 
-# Tags are content fingerprints, so older images are what a revert redeploys: keep plenty.
+# Images no retained release record names: kept for rebuild-free reverts to recent commits.
+# Released images are kept by the release tag rule however many newer images there are.
 KEEP_IMAGES = 200
 PULL_ACTIONS = [
     "ecr:BatchGetImage",
@@ -36,6 +38,7 @@ class ImageRepositories(Construct):
         *,
         images: Mapping[str, ServiceImage],
         pull_accounts: Iterable[str],
+        protected_images: int,
     ) -> None:
         super().__init__(scope, construct_id)
         accounts = sorted(set(pull_accounts))
@@ -49,13 +52,26 @@ class ImageRepositories(Construct):
                 image_scan_on_push=True,
                 encryption=ecr.RepositoryEncryption.KMS,
                 removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+                # ECR applies rules by priority, and an image that matches the tags of a rule
+                # cannot be expired by a lower one: the first rule shields every image a
+                # retained release record names (pipeline/release.py keeps the release tags
+                # on exactly those images, at most protected_images of them).
                 lifecycle_rules=[
                     ecr.LifecycleRule(
+                        rule_priority=1,
+                        description="images a retained release record names (release tag)",
+                        tag_status=ecr.TagStatus.TAGGED,
+                        tag_pattern_list=[f"{RELEASE_TAG_PREFIX}*"],
+                        max_image_count=protected_images,
+                    ),
+                    ecr.LifecycleRule(
+                        rule_priority=2,
                         description="untagged layers of interrupted pushes",
                         tag_status=ecr.TagStatus.UNTAGGED,
                         max_image_age=Duration.days(7),
                     ),
                     ecr.LifecycleRule(
+                        rule_priority=3,
                         description=f"keep the newest {KEEP_IMAGES} images",
                         tag_status=ecr.TagStatus.ANY,
                         max_image_count=KEEP_IMAGES,
@@ -83,6 +99,22 @@ class ImageRepositories(Construct):
             iam.PolicyStatement(
                 actions=[*PUSH_ACTIONS, *PULL_ACTIONS, "ecr:DescribeImages"], resources=self.arns
             ),
+        ]
+
+    def release_record_statements(self) -> list[iam.PolicyStatement]:
+        """What the release record needs: read digests and manifests, add and remove tags."""
+        return [
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:DescribeImages",
+                    "ecr:ListImages",
+                    "ecr:BatchGetImage",
+                    "ecr:PutImage",
+                    # Removes a release tag only, and only where the image keeps another tag.
+                    "ecr:BatchDeleteImage",
+                ],
+                resources=self.arns,
+            )
         ]
 
     def scan_read_statements(self) -> list[iam.PolicyStatement]:

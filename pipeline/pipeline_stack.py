@@ -31,7 +31,7 @@ from pipeline.image_repositories import ImageRepositories
 from pipeline.images import ServiceImage
 from pipeline.metrics import DeliveryMetrics
 from pipeline.notifications import DeliveryNotifications
-from pipeline.release import parameter_name
+from pipeline.release import parameter_name, protected_image_bound
 from pipeline.stage import EnvironmentStage, apply_cost_tags
 from pipeline.steps import (
     bake_step,
@@ -147,7 +147,11 @@ class PipelineStack(Stack):
         # Images: built once per execution, scanned, then promoted unchanged.
         pull_accounts = {env.account for env in config.environments} - {config.pipeline.account}
         self.image_repositories = ImageRepositories(
-            self, "ImageRepositories", images=images, pull_accounts=pull_accounts
+            self,
+            "ImageRepositories",
+            images=images,
+            pull_accounts=pull_accounts,
+            protected_images=protected_image_bound(len(config.environments)),
         )
         build_images = make_step(
             "BuildImages",
@@ -308,15 +312,21 @@ class PipelineStack(Stack):
         record = release_record_step(
             environment,
             source=source,
-            parameter_arn=self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=parameter_name(config.project.name, environment.name).lstrip("/"),
-            ),
-            repository_arns=self.image_repositories.arns,
+            parameter_arn=self._release_parameter_arn(config, environment.name),
+            history_parameter_arns=[
+                self._release_parameter_arn(config, env.name) for env in config.environments
+            ],
+            image_statements=self.image_repositories.release_record_statements(),
         )
         record.add_step_dependency(bake)
         return [checks, bake, record]
+
+    def _release_parameter_arn(self, config: DeliveryConfig, environment: str) -> str:
+        return self.format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=parameter_name(config.project.name, environment).lstrip("/"),
+        )
 
     def _drift_lookup_role_arns(self) -> list[str]:
         """The lookup role of every account and region a stack of this pipeline lives in.

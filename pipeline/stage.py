@@ -19,7 +19,7 @@ from infra.removal import retain_except_on_create
 from infra.services import ServicesStack, alarm_topic_name
 from infra.waf import EdgeStack
 from infra.waf.stack import CLOUDFRONT_WAF_REGION
-from pipeline.config import EnvironmentConfig, ProjectConfig
+from pipeline.config import EnvironmentConfig, ProjectConfig, health_alarm_prefix
 from pipeline.images import ServiceImage
 
 
@@ -93,6 +93,7 @@ class EnvironmentStage(Stage):
             "Services",
             **identity("services", "ECS cluster, internal ALB, api and worker"),
             alarm_topic_name=alarm_topic_name(prefix),
+            health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
             vpc=self.network.network.vpc,
             data=self.data,
             messaging=self.messaging,
@@ -109,6 +110,7 @@ class EnvironmentStage(Stage):
             "Observability",
             **identity("observability", "alarm topic, dashboard, alarms"),
             topic_name=alarm_topic_name(prefix),
+            health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
             emails=environment.alarms.emails,
             data=self.data,
             messaging=self.messaging,

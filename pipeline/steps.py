@@ -124,8 +124,11 @@ def release_record_step(
     *,
     source: pipelines.IFileSetProducer,
     parameter_arn: str,
-    repository_arns: Sequence[str],
+    history_parameter_arns: Sequence[str],
+    image_statements: Sequence[iam.PolicyStatement],
 ) -> pipelines.CodeBuildStep:
+    """Write this environment's record; read every environment's history to fit the release
+    tags of the image repositories to what the retained records name (pipeline/release.py)."""
     return make_step(
         f"ReleaseRecord-{environment.name}",
         buildspec=Buildspec.load("release-record"),
@@ -133,6 +136,10 @@ def release_record_step(
         env={"ENV": environment.name, "PIPELINE_EXECUTION_ID": EXECUTION_ID},
         policies=[
             iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[parameter_arn]),
-            iam.PolicyStatement(actions=["ecr:DescribeImages"], resources=list(repository_arns)),
+            iam.PolicyStatement(
+                actions=["ssm:GetParameterHistory", "ssm:GetParameters"],
+                resources=list(history_parameter_arns),
+            ),
+            *image_statements,
         ],
     )

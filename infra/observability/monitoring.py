@@ -1,4 +1,19 @@
-"""One environment's alarm topic, dashboard and alarms."""
+"""One environment's alarm topic, dashboard and alarms.
+
+Which alarms are *health* alarms (named under ``health_alarm_prefix``, so the bake after each
+deploy waits on them and holds the promotion): an alarm whose ALARM state means "what this
+release runs is failing", whatever the load and whatever was there before the deploy:
+errors (5xx), latency, no running task, work not processed (queue and outbox age), new dead
+letters. Not health (they notify the topic, the bake ignores them):
+
+- capacity and cost signals: CPU, memory, Aurora CPU and ACU, proxy connections. They follow
+  load, the autoscaler and the capacity limits answer them, and a revert would not;
+- state that predates the deploy: dead letters already waiting (``DeadLetters``); the bake
+  watches the *new* ones instead (``NewDeadLetters``);
+- scaling alarms (the worker's step scaling in the services stack, the target-tracking alarms
+  Application Auto Scaling creates): their ALARM state is the autoscaler's input and normal
+  when idle. They keep CloudFormation's or the service's names, never the health prefix.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +25,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.data.database import Database
@@ -35,6 +51,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         topic_name: str,
+        health_alarm_prefix: str,
         emails: list[str],
         data: Database,
         messaging: WorkQueue,
@@ -84,6 +101,7 @@ class Monitoring(Construct):
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self._action = cloudwatch_actions.SnsAction(self.topic)
+        self._health_alarm_prefix = health_alarm_prefix
         self.alarms: list[cloudwatch.Alarm] = []
 
         alb = services.alb
@@ -96,6 +114,7 @@ class Monitoring(Construct):
             alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
             threshold=10,
             description="the load balancer itself answers 5xx (no healthy target?)",
+            health_name="alb-5xx",
         )
         self._alarm(
             "DeadLetters",
@@ -105,10 +124,19 @@ class Monitoring(Construct):
             description="messages failed processing repeatedly and wait in the dead-letter queue",
         )
         self._alarm(
+            "NewDeadLetters",
+            _dead_letters_added(dlq, PERIOD),
+            threshold=0,
+            evaluation_periods=1,
+            description="messages moved to the dead-letter queue in the last 5 minutes",
+            health_name="new-dead-letters",
+        )
+        self._alarm(
             "QueueAge",
             queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
             threshold=900,
             description="the oldest queued message is older than 15 minutes",
+            health_name="queue-age",
         )
         self._alarm(
             "DatabaseCpu",
@@ -134,6 +162,7 @@ class Monitoring(Construct):
                 services.outbox_backlog_age,
                 threshold=300,
                 description="the api's outbox relay has not published an event for 5 minutes",
+                health_name="outbox-backlog",
             )
         for name, service in services.services.items():
             title = name.capitalize()
@@ -156,6 +185,7 @@ class Monitoring(Construct):
                 comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 missing=cloudwatch.TreatMissingData.BREACHING,
                 description=f"no running {name} task",
+                health_name=f"{name}-no-tasks",
             )
 
         # ------------------------------------------------------------ dashboard
@@ -262,10 +292,13 @@ class Monitoring(Construct):
             cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
         ),
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        health_name: str | None = None,
     ) -> cloudwatch.Alarm:
+        """An alarm on the topic; with ``health_name``, a health alarm the bake waits on."""
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
+            alarm_name=f"{self._health_alarm_prefix}{health_name}" if health_name else None,
             metric=metric,
             threshold=threshold,
             evaluation_periods=evaluation_periods,
@@ -287,6 +320,28 @@ def _running_tasks(cluster: ecs.ICluster, service: ecs.FargateService) -> cloudw
         dimensions_map={"ClusterName": cluster.cluster_name, "ServiceName": service.service_name},
         period=Duration.minutes(1),
         statistic="Minimum",
+    )
+
+
+def _dead_letters_added(dlq: sqs.IQueue, period: Duration) -> cloudwatch.MathExpression:
+    """How many messages the dead-letter queue gained since the previous period.
+
+    Counted over visible plus in-flight messages, so reading a dead letter (which hides it)
+    is not an arrival; a redrive or expiry makes it negative. Dead letters left from before
+    a deploy therefore do not hold its bake, new ones do.
+    """
+    return cloudwatch.MathExpression(
+        expression="DIFF(visible + inflight)",
+        using_metrics={
+            "visible": dlq.metric_approximate_number_of_messages_visible(
+                period=period, statistic="Maximum"
+            ),
+            "inflight": dlq.metric_approximate_number_of_messages_not_visible(
+                period=period, statistic="Maximum"
+            ),
+        },
+        label="dead letters added",
+        period=period,
     )
 
 

@@ -74,6 +74,7 @@ class Services(Construct):
         construct_id: str,
         *,
         alarm_topic_name: str,
+        health_alarm_prefix: str,
         vpc: ec2.IVpc,
         data: Database,
         messaging: WorkQueue,
@@ -96,6 +97,8 @@ class Services(Construct):
         self._log_key = log_key
         self._log_retention_days = log_retention_days
         self._removal_policy = removal_policy
+        # The deployment alarms are health alarms: named under the prefix the bake watches.
+        self._health_alarm_prefix = health_alarm_prefix
         # The alarm topic lives in the observability stack, which reads this stack's metrics;
         # the deployment alarms reach it by its fixed name, so neither stack imports the other.
         self.alarm_topic = sns.Topic.from_topic_arn(
@@ -196,6 +199,7 @@ class Services(Construct):
             api_alarms = [
                 self._alarm(
                     "ApiTarget5xx",
+                    "api-target-5xx",
                     self.api_target_group.metrics.http_code_target(
                         elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
                         period=Duration.minutes(1),
@@ -206,6 +210,7 @@ class Services(Construct):
                 ),
                 self._alarm(
                     "ApiLatencyP99",
+                    "api-latency-p99",
                     self.api_target_group.metrics.target_response_time(
                         period=Duration.minutes(1), statistic="p99"
                     ),
@@ -278,6 +283,7 @@ class Services(Construct):
             worker_alarms = [
                 self._alarm(
                     "WorkerBacklogAge",
+                    "worker-backlog-age",
                     messaging.queue.metric_approximate_age_of_oldest_message(
                         period=Duration.minutes(1), statistic="Maximum"
                     ),
@@ -338,11 +344,18 @@ class Services(Construct):
         return [alarm for alarms in self.deployment_alarms.values() for alarm in alarms]
 
     def _alarm(
-        self, construct_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str
+        self,
+        construct_id: str,
+        health_name: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        description: str,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
+            alarm_name=f"{self._health_alarm_prefix}{health_name}",
             metric=metric,
             threshold=threshold,
             evaluation_periods=3,

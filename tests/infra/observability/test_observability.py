@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import DeliveryConfig, EnvironmentConfig
+from pipeline.config import DeliveryConfig, EnvironmentConfig, health_alarm_prefix
 from tests.support.assembly import Assembly, properties, ref_target, resources
 
 
@@ -71,7 +71,7 @@ def test_dashboard_covers_alb_ecs_queues_and_aurora(template: dict[str, Any]) ->
 
 
 def test_alarms_cover_what_matters(template: dict[str, Any]) -> None:
-    metrics = {a["MetricName"] for a in properties(template, "AWS::CloudWatch::Alarm")}
+    metrics = {a.get("MetricName") for a in properties(template, "AWS::CloudWatch::Alarm")}
     assert {
         "HTTPCode_ELB_5XX_Count",
         "ApproximateNumberOfMessagesVisible",
@@ -90,7 +90,7 @@ def test_dlq_alarm_fires_on_the_first_visible_message(
     (alarm,) = [
         a
         for a in properties(template, "AWS::CloudWatch::Alarm")
-        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
     ]
     assert alarm["Threshold"] == 0
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -130,6 +130,38 @@ def test_every_alarm_notifies_the_environment_topic(
         assert alarm["OKActions"] == alarm["AlarmActions"]
 
 
+def test_new_dead_letters_alarm_counts_arrivals_not_what_waits_already(
+    template: dict[str, Any], config: DeliveryConfig, env: EnvironmentConfig
+) -> None:
+    (alarm,) = [a for a in properties(template, "AWS::CloudWatch::Alarm") if "Metrics" in a]
+    assert alarm["AlarmName"] == health_alarm_prefix(config.project.name, env.name) + (
+        "new-dead-letters"
+    )
+    (expression,) = [query for query in alarm["Metrics"] if "Expression" in query]
+    assert expression["Expression"] == "DIFF(visible + inflight)"
+    assert expression.get("ReturnData", True) is True
+    inputs = {
+        query["Id"]: query["MetricStat"] for query in alarm["Metrics"] if "MetricStat" in query
+    }
+    assert {name: stat["Metric"]["MetricName"] for name, stat in inputs.items()} == {
+        "visible": "ApproximateNumberOfMessagesVisible",
+        "inflight": "ApproximateNumberOfMessagesNotVisible",
+    }
+    # Both read the dead-letter queue, the queue the DeadLetters alarm reads.
+    (dead_letters,) = [
+        a
+        for a in properties(template, "AWS::CloudWatch::Alarm")
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    ]
+    for stat in inputs.values():
+        assert stat["Metric"]["Dimensions"] == dead_letters["Dimensions"]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    # The dead letters already waiting notify people but do not hold a promotion.
+    assert "AlarmName" not in dead_letters
+
+
 def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
     template: dict[str, Any], assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
 ) -> None:
@@ -138,7 +170,7 @@ def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
     (alarm,) = [
         a
         for a in properties(template, "AWS::CloudWatch::Alarm")
-        if a["MetricName"] == "OutboxOldestPendingAgeSeconds"
+        if a.get("MetricName") == "OutboxOldestPendingAgeSeconds"
     ]
     namespace = f"{config.project.name}/{env.name}"
     assert alarm["Namespace"] == namespace
