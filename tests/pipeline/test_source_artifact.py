@@ -108,6 +108,7 @@ def test_every_buildspec_command_resolves_on_the_artifact(
         dry_run = subprocess.run(
             ["make", "--no-print-directory", "-n", *words[1:]],
             cwd=source_artifact,
+            env={**os.environ, "MAKEFLAGS": ""},
             capture_output=True,
             text=True,
             check=False,
@@ -193,6 +194,7 @@ def test_lint_sees_the_source_only_when_the_build_filled_the_ignored_directories
     lint = subprocess.run(
         ["make", "--no-print-directory", "-n", "lint"],
         cwd=tree,
+        env={**os.environ, "MAKEFLAGS": ""},
         capture_output=True,
         text=True,
         check=True,
