@@ -220,6 +220,41 @@ docs: $(VENV)/.installed ## Regenerate the pipeline diagram in docs/pipeline.md 
 .PHONY: run
 run: install synth gate plan ## Install, synthesize, pass the policy gate and print the plan
 
+# ---------------------------------------------------------------- first deployment
+# docs/first-deploy.md follows these. Each prints the exact commands, read from cdk.out (make
+# synth first); RUN=1 runs them with the credentials of the account they name. POLICY=admin:
+# AdministratorAccess as the CloudFormation execution policy instead of the generated ones.
+FIRST_DEPLOY = $(PY) -m pipeline.first_deploy --assembly $(OUT) --cdk $(CDK) $(if $(RUN),--run) \
+	$(if $(filter admin,$(POLICY)),--administrator-access)
+
+.PHONY: execution-policies
+execution-policies: $(VENV)/.installed ## Least-privilege CloudFormation execution policies per account, from cdk.out, into build/bootstrap/
+	$(FIRST_DEPLOY) execution-policies
+
+.PHONY: bootstrap-pipeline
+bootstrap-pipeline: $(VENV)/.installed node_modules/.installed ## cdk bootstrap of the pipeline account, in every region its stacks use (RUN=1 runs it)
+	$(FIRST_DEPLOY) bootstrap --pipeline
+
+.PHONY: bootstrap
+bootstrap: $(VENV)/.installed node_modules/.installed ## cdk bootstrap of ENV's account in every region its stacks use, trusting the pipeline account (RUN=1 runs it)
+	$(FIRST_DEPLOY) bootstrap --environment "$(ENV)"
+
+.PHONY: connection-status
+connection-status: $(VENV)/.installed ## Is the GitHub connection of the config AVAILABLE (approved)? (RUN=1 asks AWS)
+	$(FIRST_DEPLOY) connection
+
+.PHONY: deploy-pipeline
+deploy-pipeline: $(VENV)/.installed node_modules/.installed ## The one cdk deploy of the pipeline stack and its support stacks (RUN=1 runs it)
+	$(FIRST_DEPLOY) deploy-pipeline
+
+.PHONY: release-change
+release-change: $(VENV)/.installed ## Start a new pipeline execution of the current commit (RUN=1 runs it)
+	$(FIRST_DEPLOY) release
+
+.PHONY: delete-failed-stack
+delete-failed-stack: $(VENV)/.installed ## Delete STACK if (and only if) its first create failed, so the pipeline can create it again (RUN=1 runs it)
+	$(FIRST_DEPLOY) delete-failed-stack --stack "$(STACK)"
+
 # ---------------------------------------------------------------- quality
 .PHONY: lint
 lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict, hadolint and the base-image rules

@@ -45,3 +45,11 @@ class Buildspec:
         if partial_phases:
             partial["phases"] = partial_phases
         return cls(name=name, install_commands=install_commands, commands=commands, partial=partial)
+
+    @property
+    def runtime_versions(self) -> dict[str, str]:
+        """The install phase's `runtime-versions` (runtime -> version), empty when it has none."""
+        install = self.partial.get("phases", {}).get("install", {})
+        return {
+            str(name): str(version) for name, version in install.get("runtime-versions", {}).items()
+        }

@@ -42,7 +42,10 @@ from pipeline.steps import (
     report_key,
 )
 
-BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+# Ubuntu 24.04; its runtimes include Node.js 24 (LTS) and Python 3.11, the pair the buildspecs
+# pin (standard:7.0 stops at Node.js 20, past its end of life).
+# https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
 BUILD_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 # Changes only to these paths cannot alter a deployment, so they do not start the pipeline.
 NON_DEPLOYABLE_PATHS = ("docs/**", "**/*.md")
@@ -116,6 +119,16 @@ class PipelineStack(Stack):
             enable_key_rotation=config.cross_account,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+                # CDK Pipelines' own projects (self-mutation, asset publishing) name no runtime
+                # and would get whatever the image defaults to: pin the Synth step's.
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {
+                        "version": "0.2",
+                        "phases": {
+                            "install": {"runtime-versions": synth_buildspec.runtime_versions}
+                        },
+                    }
+                ),
                 logging=codebuild.LoggingOptions(
                     cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)
                 ),

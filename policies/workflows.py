@@ -154,7 +154,7 @@ def _step_findings(
             continue
         if "${{" in str(script):
             yield where, "no-expressions-in-run", "pass values through env:, not ${{ }} in run:"
-        for problem in _run_problems(str(script), targets):
+        for problem in make_invocation_problems(str(script), targets):
             yield where, "make-targets-only", problem
 
 
@@ -179,7 +179,8 @@ def check_workflow(
     ]
 
 
-def _run_problems(script: str, targets: frozenset[str]) -> list[str]:
+def make_invocation_problems(script: str, targets: frozenset[str]) -> list[str]:
+    """What is wrong with a script meant to be only `make <existing targets>` lines."""
     problems = []
     for line in filter(None, (raw.strip() for raw in script.splitlines())):
         try:

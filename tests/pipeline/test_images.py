@@ -38,6 +38,7 @@ def test_image_uri_is_in_the_pipeline_account_repository_of_the_service(services
     assert len(api.tag) == 64
 
 
+@pytest.mark.checkout  # the checkout's services/ as it is, whatever the build put there
 def test_tag_does_not_depend_on_where_the_sources_are(services: Path) -> None:
     assert _tags(services) == _tags(ROOT / "services")
 

@@ -117,7 +117,7 @@ def test_build_action_runs_the_commands_of_buildspecs_synth(
     expected = Buildspec.load("synth")
     assert spec["phases"]["install"]["commands"] == expected.install_commands
     assert spec["phases"]["build"]["commands"] == expected.commands
-    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "20"}
+    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "24"}
     assert spec["artifacts"]["base-directory"] == "cdk.out"
 
 
@@ -146,7 +146,7 @@ def test_every_build_project_uses_the_pinned_image_a_timeout_and_encrypted_retai
     # and release record, plus a change report where an approval gates the deploy
     assert len(projects) == 5 + 3 * 3 + 2
     for project in projects:
-        assert project["Environment"]["Image"] == "aws/codebuild/standard:7.0"
+        assert project["Environment"]["Image"] == "aws/codebuild/standard:8.0"
         assert 0 < project["TimeoutInMinutes"] <= 60
         log_group = ref_target(template, project["LogsConfig"]["CloudWatchLogs"]["GroupName"])
         assert log_group["Properties"]["RetentionInDays"] == 365

@@ -13,6 +13,10 @@ import pytest
 
 from pipeline.ref_diff import RefDiffError, diff_refs, export_ref, publish, write_atomically
 
+# It runs git: it also runs where the Build step does, on the Source artifact, with git as
+# CodeBuild has it (no .git around, no global identity).
+pytestmark = pytest.mark.checkout
+
 APP = """\
 import json, os, pathlib, sys
 context = json.loads(os.environ["CDK_CONTEXT_JSON"])

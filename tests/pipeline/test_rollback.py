@@ -11,6 +11,10 @@ import pytest
 from pipeline.ref_diff import RefDiffError
 from pipeline.rollback import run
 
+# It runs git: it also runs where the Build step does, on the Source artifact, with git as
+# CodeBuild has it (no .git around, no global identity).
+pytestmark = pytest.mark.checkout
+
 SYNTH_REPORT = "## Template diff\n\n### dev: 1 changed\n"
 
 

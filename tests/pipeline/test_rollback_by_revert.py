@@ -6,8 +6,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from pipeline.images import service_images
-from tests.support.assembly import ROOT, synthesize_or_fail
+from tests.support.assembly import ROOT, Assembly, synthesize_or_fail
+from tests.support.source_artifact import WEB_DIST, export_source, files
+
+# It builds its repository from the checkout's files: it must pass on the Source artifact too.
+pytestmark = pytest.mark.checkout
 
 IDENTITY = ["-c", "user.name=ci", "-c", "user.email=ci@example.com", "-c", "commit.gpgsign=false"]
 
@@ -19,35 +25,15 @@ def git(repo: Path, *args: str) -> str:
     return completed.stdout
 
 
-def _tracked_copy(destination: Path) -> Path:
-    """This checkout's files (tracked, or new and not ignored) as a fresh git repository."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for name in filter(None, files):
-        source = ROOT / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+def _committed_artifact(destination: Path) -> Path:
+    """What the Source action hands the Build step for this checkout, committed as commit A."""
+    repo = export_source(ROOT, destination)
     # The web build is ignored by git but synthesized into the frontend stack: bring it along.
-    shutil.copytree(ROOT / "services/web/dist", destination / "services/web/dist")
-    git(destination, "init", "--quiet", "--initial-branch=main")
-    git(destination, "add", "--all")
-    git(destination, "commit", "--quiet", "-m", "A")
-    return destination
-
-
-def _files(assembly: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(assembly)): path.read_bytes()
-        for path in sorted(assembly.rglob("*"))
-        if path.is_file()
-    }
+    shutil.copytree(ROOT / WEB_DIST, repo / WEB_DIST)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", "A")
+    return repo
 
 
 def _api_tag(repo: Path) -> str:
@@ -58,11 +44,12 @@ def _api_tag(repo: Path) -> str:
 
 
 def test_reverting_a_service_and_infra_change_synthesizes_byte_identical_output(
-    tmp_path: Path,
+    tmp_path: Path, assembly: Assembly
 ) -> None:
-    repo = _tracked_copy(tmp_path / "repo")
+    # A is this checkout, whose synthesis the session already holds.
+    repo = _committed_artifact(tmp_path / "repo")
     config_file = repo / "pipeline/environments.toml"
-    before = _files(synthesize_or_fail(tmp_path / "a.out", config_file=config_file, root=repo))
+    before = files(assembly.root)
     tag_a = _api_tag(repo)
 
     # B: a change to a service (a new image) and to infra (dev keeps flow logs longer).
@@ -78,9 +65,7 @@ def test_reverting_a_service_and_infra_change_synthesizes_byte_identical_output(
 
     git(repo, "revert", "--no-edit", "HEAD")
     assert git(repo, "diff", "HEAD~2", "--stat") == ""
-    after = _files(
-        synthesize_or_fail(tmp_path / "reverted.out", config_file=config_file, root=repo)
-    )
+    after = files(synthesize_or_fail(tmp_path / "reverted.out", root=repo))
 
     assert _api_tag(repo) == tag_a
     assert sorted(after) == sorted(before)

@@ -12,6 +12,10 @@ from pipeline.github_api import GitHubClient
 from pipeline.rollback_pr import RollbackPrError, open_pull_request, push_branch, push_url
 from tests.support.github_server import GitHubState
 
+# It runs git: it also runs where the Build step does, on the Source artifact, with git as
+# CodeBuild has it (no .git around, no global identity).
+pytestmark = pytest.mark.checkout
+
 SECRET = "ghs_s3cr3t/token"
 
 

@@ -51,6 +51,7 @@ def test_actionlint_is_live(tmp_path: Path) -> None:
     assert 'unexpected key "timeout"' in result.stdout
 
 
+@pytest.mark.checkout  # zizmor walks the whole tree, .git or not
 def test_zizmor_finds_nothing_offline_even_when_pedantic() -> None:
     result = _run(
         str(TOOLS_BIN / "zizmor"), "--offline", "--persona=pedantic", "--no-progress", "."

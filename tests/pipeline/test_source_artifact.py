@@ -1,0 +1,212 @@
+"""What the step receives: the Build step's commands run on exactly what the Source action hands
+CodeBuild (a ZIP of the commit: no .git, nothing git ignores), not on a developer's checkout.
+
+The Synth step installs, lints, runs the tests, synthesizes and gates on that artifact; every
+other step runs its make target there too. Here the artifact is exported from this checkout
+(tests/support/source_artifact.py), given what the install phase adds (toolchains, web build),
+and then: every buildspec command resolves (`make -n`), the tests that read the checkout as a
+whole pass there with git as CodeBuild has it, lint sees only the source, and the synthesis is
+byte-identical to this session's (so no template, asset hash or image tag depends on .git or on
+files git does not track).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from pipeline.buildspec import BUILDSPEC_DIR, Buildspec
+from tests.conftest import ARTIFACT_ASSEMBLY_ENV
+from tests.support.assembly import ROOT, Assembly, resources, synthesize_or_fail
+from tests.support.source_artifact import (
+    TOOLCHAINS,
+    WEB_DIST,
+    export_source,
+    files,
+    is_work_tree,
+    prepare_build,
+)
+
+SYNTH_STEP = Buildspec.load("synth")
+# Git as a CodeBuild container has it: no ~/.gitconfig (no identity), no system config.
+CODEBUILD_GIT = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def _build_step_pytest_args() -> list[str]:
+    """The PYTEST_ARGS of the Synth step's `make pytest` command, as buildspecs/synth.yml says."""
+    for command in SYNTH_STEP.commands:
+        words = shlex.split(command)
+        if words[:2] == ["make", "pytest"]:
+            (args,) = [w.removeprefix("PYTEST_ARGS=") for w in words if w.startswith("PYTEST_")]
+            return shlex.split(args)
+    raise AssertionError("buildspecs/synth.yml runs no `make pytest`")
+
+
+def _shared(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if worker_id != "master" else base
+
+
+@pytest.fixture(scope="session")
+def source_artifact(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """This checkout as the Build step finds it once its install phase has run."""
+    shared = _shared(tmp_path_factory, worker_id)
+    tree = shared / "source-artifact" / "tree"
+    with FileLock(str(shared / "source-artifact.lock")):
+        if not tree.exists():
+            prepare_build(export_source(ROOT, tree), ROOT)
+    return tree
+
+
+@pytest.fixture(scope="session")
+def artifact_assembly(
+    source_artifact: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Path:
+    """What `make synth` writes in the Build step: the synthesis of the artifact."""
+    shared = _shared(tmp_path_factory, worker_id)
+    outdir = shared / "source-artifact" / "cdk.out"
+    with FileLock(str(shared / "source-artifact-synth.lock")):
+        if not (outdir / "manifest.json").exists():
+            synthesize_or_fail(outdir, root=source_artifact)
+    return outdir
+
+
+def test_the_steps_receive_a_zip_of_the_commit_not_a_clone(assembly: Assembly) -> None:
+    """The artifact modelled here is the one the synthesized Source action produces."""
+    (pipeline,) = resources(assembly.pipeline_template, "AWS::CodePipeline::Pipeline").values()
+    (source,) = pipeline["Properties"]["Stages"][0]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"].get("OutputArtifactFormat", "CODE_ZIP") == "CODE_ZIP"
+
+
+def test_the_artifact_synthesizes_this_checkouts_templates_byte_for_byte(
+    artifact_assembly: Path, assembly: Assembly
+) -> None:
+    here, there = files(assembly.root), files(artifact_assembly)
+    assert sorted(there) == sorted(here)
+    assert [name for name in here if here[name] != there[name]] == []
+
+
+@pytest.mark.parametrize(
+    "buildspec", sorted(path.stem for path in BUILDSPEC_DIR.glob("*.yml")), ids=str
+)
+def test_every_buildspec_command_resolves_on_the_artifact(
+    buildspec: str, source_artifact: Path
+) -> None:
+    """`make -n` of each command: a target or prerequisite file that is not committed fails."""
+    spec = Buildspec.load(buildspec)
+    for command in [*spec.install_commands, *spec.commands]:
+        words = shlex.split(command)
+        assert words[0] == "make", f"{buildspec}: {command!r} is not a make target"
+        dry_run = subprocess.run(
+            ["make", "--no-print-directory", "-n", *words[1:]],
+            cwd=source_artifact,
+            env={**os.environ, "MAKEFLAGS": ""},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert dry_run.returncode == 0, f"{buildspec}: {command}: {dry_run.stderr.strip()}"
+
+
+def test_the_build_steps_checkout_tests_pass_on_the_artifact(
+    source_artifact: Path, artifact_assembly: Path, tmp_path: Path
+) -> None:
+    """Collect every test of the Build step's PYTEST_ARGS there, run those marked `checkout`."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_", "GIT_")) and key != ARTIFACT_ASSEMBLY_ENV
+    }
+    environment |= SYNTH_STEP.partial.get("env", {}).get("variables", {})
+    environment |= CODEBUILD_GIT | {ARTIFACT_ASSEMBLY_ENV: str(artifact_assembly)}
+    completed = subprocess.run(
+        [
+            str(source_artifact / ".venv" / "bin" / "python"),
+            *("-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-m", "checkout", "-q"),
+            f"--basetemp={tmp_path / 'basetemp'}",
+            *_build_step_pytest_args(),
+        ],
+        cwd=source_artifact,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
+    assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:]
+    assert re.search(r"\b\d+ passed\b", summary) and " failed" not in summary, summary
+
+
+def test_every_build_step_test_module_that_runs_git_is_marked_checkout() -> None:
+    """So the run above cannot miss one: git behaves differently without .git or an identity."""
+    unmarked = [
+        str(module.relative_to(ROOT))
+        for directory in _build_step_pytest_args()
+        for module in sorted((ROOT / directory).rglob("test_*.py"))
+        if re.search(r'\[\s*"git"', source := module.read_text(encoding="utf-8"))
+        and not re.search(r"^pytestmark = pytest\.mark\.checkout$", source, re.MULTILINE)
+    ]
+    assert unmarked == []
+
+
+@pytest.mark.checkout
+def test_exporting_an_artifact_gives_the_artifact_back(tmp_path: Path) -> None:
+    """With .git (a laptop) or without (inside CodeBuild), the export is the same tree, and it
+    leaves out what the build added (toolchains, web build, caches)."""
+    first = export_source(ROOT, tmp_path / "first")
+    expected = files(first)
+    prepare_build(first, ROOT)
+    (first / ".pytest_cache").mkdir()
+    (first / ".pytest_cache" / "v").write_text("cache", encoding="utf-8")
+    assert not is_work_tree(first)
+    again = files(export_source(first, tmp_path / "again"))
+    assert sorted(again) == sorted(expected)
+    assert [name for name in expected if expected[name] != again[name]] == []
+    assert not [name for name in again if name.startswith((".git/", WEB_DIST, *TOOLCHAINS))]
+
+
+def _ignored_directories() -> list[str]:
+    """Every directory .gitignore names, as a path to create at the top of the tree."""
+    lines = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    return [line.strip("/") for line in lines if line.endswith("/") and "*" not in line]
+
+
+@pytest.mark.checkout
+def test_lint_sees_the_source_only_when_the_build_filled_the_ignored_directories(
+    tmp_path: Path,
+) -> None:
+    """make lint runs after make install: the venvs are real directories full of Python there.
+
+    Ruff honours .gitignore only inside a git repository, so each one would be linted.
+    """
+    tree = export_source(ROOT, tmp_path / "tree")
+    for directory in _ignored_directories():
+        (tree / directory).mkdir(parents=True, exist_ok=True)
+        (tree / directory / "installed.py").write_text("import os\nx=1\n", encoding="utf-8")
+    lint = subprocess.run(
+        ["make", "--no-print-directory", "-n", "lint"],
+        cwd=tree,
+        env={**os.environ, "MAKEFLAGS": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    ruff_commands = [shlex.split(line) for line in lint if line.startswith(".venv/bin/ruff ")]
+    assert len(ruff_commands) == 2, lint
+    for _ruff, *args in ruff_commands:
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("ruff")), *args],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout[-3000:]}"
