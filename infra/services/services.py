@@ -117,72 +117,7 @@ class Services(Construct):
             enable_fargate_capacity_providers=True,
         )
 
-        # ------------------------------------------------------------ load balancer
-        self.alb_security_group = ec2.SecurityGroup(
-            self,
-            "AlbSecurityGroup",
-            vpc=vpc,
-            description="Internal ALB: HTTP from the CloudFront VPC origin only",
-            allow_all_outbound=False,
-        )
-        # Internal, in the private subnets: CloudFront's VPC origin places its interfaces in
-        # these subnets; the VPC's internet gateway (NAT's) is all it needs from the VPC.
-        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html
-        self.alb = elbv2.ApplicationLoadBalancer(
-            self,
-            "Alb",
-            vpc=vpc,
-            internet_facing=False,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_group=self.alb_security_group,
-            drop_invalid_header_fields=True,
-            deletion_protection=protect_data,
-            idle_timeout=Duration.seconds(60),
-        )
-        self.access_logs = AccessLogBucket(
-            self, "AccessLogs", expiration=Duration.days(90), removal_policy=removal_policy
-        )
-        self.alb.log_access_logs(self.access_logs.bucket, prefix="alb")
-
-        self.api_target_group = elbv2.ApplicationTargetGroup(
-            self,
-            "ApiTargetGroup",
-            vpc=vpc,
-            port=API_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            target_type=elbv2.TargetType.IP,
-            deregistration_delay=DEREGISTRATION_DELAY,
-            health_check=elbv2.HealthCheck(
-                path=HEALTH_PATH,
-                healthy_http_codes="200",
-                interval=Duration.seconds(15),
-                timeout=Duration.seconds(5),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
-        )
-        self.listener_port = ALB_LISTENER_PORT
-        self.listener = self.alb.add_listener(
-            "Http",
-            port=ALB_LISTENER_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            open=False,
-            default_action=elbv2.ListenerAction.forward([self.api_target_group]),
-        )
-        skip_checkov(self.listener, "CKV_AWS_2", ORIGIN_TRANSPORT)
-        skip_checkov(self.listener, "CKV_AWS_103", ORIGIN_TRANSPORT)
-        origin_lookup_logs = logs.LogGroup(
-            self,
-            "OriginLookupLogs",
-            retention=retention_days(log_retention_days),
-            encryption_key=log_key,
-            removal_policy=removal_policy,
-        )
-        self.alb_security_group.add_ingress_rule(
-            cloudfront_origin_facing(self, "CloudFrontOriginFacing", log_group=origin_lookup_logs),
-            ec2.Port.tcp(ALB_LISTENER_PORT),
-            "HTTP from CloudFront origin-facing servers (VPC origin)",
-        )
+        self._load_balancer(vpc=vpc, protect_data=protect_data, removal_policy=removal_policy)
 
         # ------------------------------------------------------------ services
         environment = {
@@ -338,6 +273,76 @@ class Services(Construct):
                 cooldown=Duration.seconds(120),
             )
             self.deployment_alarms["worker"] = worker_alarms
+
+    def _load_balancer(
+        self, *, vpc: ec2.IVpc, protect_data: bool, removal_policy: RemovalPolicy
+    ) -> None:
+        """The internal ALB, its access logs, the api target group and the CloudFront-only rule."""
+        self.alb_security_group = ec2.SecurityGroup(
+            self,
+            "AlbSecurityGroup",
+            vpc=vpc,
+            description="Internal ALB: HTTP from the CloudFront VPC origin only",
+            allow_all_outbound=False,
+        )
+        # Internal, in the private subnets: CloudFront's VPC origin places its interfaces in
+        # these subnets; the VPC's internet gateway (NAT's) is all it needs from the VPC.
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html
+        self.alb = elbv2.ApplicationLoadBalancer(
+            self,
+            "Alb",
+            vpc=vpc,
+            internet_facing=False,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_group=self.alb_security_group,
+            drop_invalid_header_fields=True,
+            deletion_protection=protect_data,
+            idle_timeout=Duration.seconds(60),
+        )
+        self.access_logs = AccessLogBucket(
+            self, "AccessLogs", expiration=Duration.days(90), removal_policy=removal_policy
+        )
+        self.alb.log_access_logs(self.access_logs.bucket, prefix="alb")
+
+        self.api_target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "ApiTargetGroup",
+            vpc=vpc,
+            port=API_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=DEREGISTRATION_DELAY,
+            health_check=elbv2.HealthCheck(
+                path=HEALTH_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+        self.listener_port = ALB_LISTENER_PORT
+        self.listener = self.alb.add_listener(
+            "Http",
+            port=ALB_LISTENER_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            open=False,
+            default_action=elbv2.ListenerAction.forward([self.api_target_group]),
+        )
+        skip_checkov(self.listener, "CKV_AWS_2", ORIGIN_TRANSPORT)
+        skip_checkov(self.listener, "CKV_AWS_103", ORIGIN_TRANSPORT)
+        origin_lookup_logs = logs.LogGroup(
+            self,
+            "OriginLookupLogs",
+            retention=retention_days(self._log_retention_days),
+            encryption_key=self._log_key,
+            removal_policy=removal_policy,
+        )
+        self.alb_security_group.add_ingress_rule(
+            cloudfront_origin_facing(self, "CloudFrontOriginFacing", log_group=origin_lookup_logs),
+            ec2.Port.tcp(ALB_LISTENER_PORT),
+            "HTTP from CloudFront origin-facing servers (VPC origin)",
+        )
 
     @property
     def all_deployment_alarms(self) -> list[cloudwatch.Alarm]:
