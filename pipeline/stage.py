@@ -176,7 +176,7 @@ class EnvironmentStage(Stage):
 # CloudFront refuses any in-place update of a VPC origin a distribution uses, tags included
 # (409), so a changed cost tag would fail the frontend deploy; the distribution, which
 # carries the traffic charges, keeps its tags.
-_UNTAGGABLE_TYPES = ["AWS::RDS::DBProxyTargetGroup", "AWS::CloudFront::VpcOrigin"]
+UNTAGGED_TYPES = ["AWS::RDS::DBProxyTargetGroup", "AWS::CloudFront::VpcOrigin"]
 # CDK's custom resource providers write these as raw CfnResources, out of the Tags aspect's
 # reach (policies/checks/cost_tags.py requires the tags on them too).
 _RAW_TAGGABLE_TYPES = {"AWS::IAM::Role", "AWS::Lambda::Function"}
@@ -185,7 +185,7 @@ _RAW_TAGGABLE_TYPES = {"AWS::IAM::Role", "AWS::Lambda::Function"}
 def apply_cost_tags(scope: IConstruct, tags: Mapping[str, str]) -> None:
     """Tag every taggable resource below ``scope`` (call it once every resource exists)."""
     for key, value in tags.items():
-        Tags.of(scope).add(key, value, exclude_resource_types=_UNTAGGABLE_TYPES)
+        Tags.of(scope).add(key, value, exclude_resource_types=UNTAGGED_TYPES)
     tag_list = [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
     for construct in scope.node.find_all():
         if (
