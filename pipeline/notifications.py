@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -37,3 +37,18 @@ class DeliveryNotifications(Construct):
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def publish_statements(self) -> list[iam.PolicyStatement]:
+        """What a principal needs to publish to the topic: SNS encrypts each message with the
+        topic's key on the publisher's behalf (kms:GenerateDataKey, kms:Decrypt).
+        https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+        """
+        region = Stack.of(self).region
+        return [
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
+            ),
+        ]
