@@ -43,6 +43,18 @@ def alarms_in_alarm(cloudwatch: CloudWatchClient, *, prefix: str) -> list[str]:
     return sorted(names)
 
 
+def alarms_named(cloudwatch: CloudWatchClient, *, prefix: str) -> list[str]:
+    """Every alarm whose name starts with ``prefix``, whatever its state."""
+    names = []
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    )
+    for page in pages:
+        names += [alarm["AlarmName"] for alarm in page.get("MetricAlarms", [])]
+        names += [alarm["AlarmName"] for alarm in page.get("CompositeAlarms", [])]
+    return sorted(names)
+
+
 def bake(
     cloudwatch: CloudWatchClient,
     *,
@@ -100,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
             aws_session_token=credentials["SessionToken"],
         )
     cloudwatch = session.client("cloudwatch")
+    if not alarms_named(cloudwatch, prefix=prefix):
+        # Nothing to watch is no evidence of health: the environment is not deployed here.
+        print(
+            f"error: no alarm named {prefix}* in {environment.region} of account "
+            f"{environment.account}: is {environment.name} deployed there?",
+            file=sys.stderr,
+        )
+        return 1
     print(f"baking {environment.name} for {args.minutes:g} min (alarms {prefix}*)", flush=True)
     result = bake(cloudwatch, prefix=prefix, seconds=args.minutes * 60)
     if result.passed:

@@ -39,13 +39,30 @@ def parameter_name(project: str, environment: str) -> str:
     return f"/{project}/releases/{environment}"
 
 
+class ReleaseError(Exception):
+    """The release cannot be recorded as it is (phrased for the pipeline's log)."""
+
+
 def image_digests(ecr: ECRClient, images: Mapping[str, ServiceImage]) -> dict[str, dict[str, str]]:
     """The digest behind each image tag, so the record pins exactly what runs."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
     digests = {}
     for name, image in sorted(images.items()):
-        described = ecr.describe_images(
-            repositoryName=image.repository_name, imageIds=[{"imageTag": image.tag}]
-        )
+        try:
+            described = ecr.describe_images(
+                repositoryName=image.repository_name, imageIds=[{"imageTag": image.tag}]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in {
+                "ImageNotFoundException",
+                "RepositoryNotFoundException",
+            }:
+                raise
+            raise ReleaseError(
+                f"{image.repository_name}:{image.tag} is not in ECR: this commit's images are "
+                "published by the Images stage before any environment deploys"
+            ) from None
         (detail,) = described["imageDetails"]
         digests[name] = {"uri": image.uri, "digest": detail["imageDigest"]}
     return digests
@@ -116,13 +133,18 @@ def main(argv: list[str] | None = None) -> int:
         region=config.pipeline.region,
         services_dir=ROOT / "services",
     )
+    try:
+        digests = image_digests(boto3.client("ecr", region_name=config.pipeline.region), images)
+    except ReleaseError as error:
+        print(f"release record: {error}", file=sys.stderr)
+        return 1
     release = Release(
         environment=args.environment,
         # Set by CodeBuild / the pipeline step; "unknown" keeps a hand-run record honest.
         commit=os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION", "unknown"),
         execution_id=os.environ.get("PIPELINE_EXECUTION_ID", "unknown"),
         deployed_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        images=image_digests(boto3.client("ecr", region_name=config.pipeline.region), images),
+        images=digests,
     )
     version = record(ssm, project=config.project.name, release=release)
     print(f"recorded release {version} of {args.environment}: {release.commit[:12]}")
