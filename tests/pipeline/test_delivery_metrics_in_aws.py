@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.aws_world import World
+from tests.support.local_aws import describe
 from tests.support.runtimes import Invocation, LambdaFunction
 
 HANDLER = Path(__file__).resolve().parents[2] / "pipeline" / "delivery_metrics" / "handler.py"
@@ -80,7 +81,7 @@ def assert_permitted(invocation: Invocation) -> None:
     if invocation.denied:
         pytest.fail(
             f"{invocation.label}: the function's role lacks permissions AWS checks:\n"
-            + "\n".join(f"  {decision}" for decision in invocation.denied)
+            + describe(invocation.denied)
             + f"\n{invocation.explain()}",
             pytrace=False,
         )

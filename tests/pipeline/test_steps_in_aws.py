@@ -25,6 +25,7 @@ from tests.services.api.test_api_process import ApiProcess, api_env
 from tests.support.assembly import ROOT
 from tests.support.aws_world import World
 from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
+from tests.support.local_aws import describe
 
 CONFIG = load_config()
 ENVIRONMENTS = [environment.name for environment in CONFIG.environments]
@@ -93,7 +94,7 @@ def assert_permitted(result: StepResult) -> None:
     if result.denied:
         pytest.fail(
             f"{result.step}: its role lacks permissions AWS checks:\n"
-            + "\n".join(f"  {decision}" for decision in result.denied)
+            + describe(result.denied)
             + f"\n{result.explain()}",
             pytrace=False,
         )

@@ -25,7 +25,7 @@ from typing import Any
 
 from tests.support.aws_world import ROOT, World
 from tests.support.cfn import StackInfo
-from tests.support.local_aws import Decision
+from tests.support.local_aws import Decision, describe
 
 FAKE_DOCKER = Path(__file__).resolve().parent / "fake_docker.py"
 EXECUTION_ID = "00000000-1111-4222-8333-444444444444"
@@ -100,8 +100,7 @@ class StepResult:
         return [decision for decision in self.decisions if not decision.allowed]
 
     def explain(self) -> str:
-        lines = [f"{self.step} exited {self.returncode}"]
-        lines += [f"  {decision}" for decision in self.decisions]
+        lines = [f"{self.step} exited {self.returncode}", describe(self.decisions)]
         lines += [
             "--- stdout (tail)",
             self.stdout[-1500:],
@@ -111,13 +110,33 @@ class StepResult:
         return "\n".join(lines)
 
 
-def source_copy(destination: Path) -> Path:
-    """The tracked top-level entries (what a CODE_ZIP holds), linked, plus the toolchain."""
+# Never part of the source the Source action hands over.
+_NOT_SOURCE = {
+    ".git",
+    ".venv",
+    ".venv-tools",
+    ".venv-bootstrap",
+    "node_modules",
+    "cdk.out",
+    "build",
+}
+
+
+def _source_entries() -> list[str]:
+    """The top-level entries of the source: git's tracked files, or (in an exported ZIP, which
+    has no .git) what the checkout holds apart from toolchains and build output."""
     listed = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if listed.returncode == 0 and listed.stdout.strip():
+        return sorted({path.split("/", 1)[0] for path in listed.stdout.split()})
+    return sorted(entry.name for entry in ROOT.iterdir() if entry.name not in _NOT_SOURCE)
+
+
+def source_copy(destination: Path) -> Path:
+    """The source's top-level entries (what a CODE_ZIP holds), linked, plus the toolchain."""
     destination.mkdir(parents=True, exist_ok=True)
-    for top in sorted({path.split("/", 1)[0] for path in listed}):
+    for top in _source_entries():
         (destination / top).symlink_to(ROOT / top)
     # Installed by `make install` in a fresh CodeBuild container; here the checkout's.
     (destination / ".venv").symlink_to(ROOT / ".venv")

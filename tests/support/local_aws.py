@@ -16,7 +16,7 @@ import re
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +84,11 @@ class Decision:
             f"{self.label}: {verdict} {self.action} on {self.resource} for {self.caller}"
             f" ({self.reason}){why}"
         )
+
+
+def describe(decisions: Iterable[Decision], indent: str = "  ") -> str:
+    """One line per distinct decision (a retried call is decided again, and said once)."""
+    return "\n".join(indent + line for line in dict.fromkeys(str(d) for d in decisions))
 
 
 # -------------------------------------------------------------------- moto internals

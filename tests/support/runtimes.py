@@ -20,7 +20,7 @@ from typing import Any
 
 from tests.support.aws_world import World
 from tests.support.cfn import StackInfo
-from tests.support.local_aws import Decision
+from tests.support.local_aws import Decision, describe
 
 # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq
 # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
@@ -40,8 +40,10 @@ class Invocation:
         return [decision for decision in self.decisions if not decision.allowed]
 
     def explain(self) -> str:
-        lines = [f"{self.label} exited {self.returncode}: {self.output!r}"]
-        lines += [f"  {decision}" for decision in self.decisions]
+        lines = [
+            f"{self.label} exited {self.returncode}: {self.output!r}",
+            describe(self.decisions),
+        ]
         return "\n".join([*lines, "--- stderr (tail)", self.stderr[-2500:]])
 
 

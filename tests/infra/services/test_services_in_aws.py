@@ -32,7 +32,7 @@ from tests.services.api.test_api_process import ApiProcess
 from tests.services.support import POSTGRES_URL, postgres_required
 from tests.support.aws_world import ROOT, World
 from tests.support.cfn import StackInfo
-from tests.support.local_aws import Decision
+from tests.support.local_aws import Decision, describe
 from tests.support.runtimes import role_credentials
 
 ENVIRONMENTS = [environment.name for environment in load_config().environments]
@@ -128,7 +128,7 @@ def _fail_on_denials(label: str, decisions: list[Decision], output: str) -> None
     if denied:
         pytest.fail(
             f"{label}: the task role lacks permissions AWS checks:\n"
-            + "\n".join(f"  {decision}" for decision in denied)
+            + describe(denied)
             + f"\n--- output (tail)\n{output[-2500:]}",
             pytrace=False,
         )
