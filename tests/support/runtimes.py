@@ -92,6 +92,8 @@ class LambdaFunction:
             "AWS_REGION": self.stack.region,
             "AWS_DEFAULT_REGION": self.stack.region,
             "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            # The function's code directory is read-only, as /var/task is.
+            "PYTHONDONTWRITEBYTECODE": "1",
             **self.credentials,
             "AWS_ENDPOINT_URL": self.world.aws.endpoint,
             "AWS_EC2_METADATA_DISABLED": "true",

@@ -91,6 +91,7 @@ def task_environment(
         "LANG": "C.UTF-8",
         "PYTHONPATH": os.pathsep.join(str(ROOT / root) for root in roots),
         "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",  # as the image sets it
         **variables,
         **credentials,
         "AWS_ENDPOINT_URL": world.aws.endpoint,
