@@ -22,9 +22,8 @@ from tests.support.aws_world import World
 from tests.support.cfn import StackInfo
 from tests.support.local_aws import Decision, describe
 
-# https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq
-# https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
-LAMBDA_DLQ_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"
+# The execution role sends dead letters: https://docs.aws.amazon.com/lambda/latest/dg/dlq.html
+# and writes the logs: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
 
 
 @dataclass
