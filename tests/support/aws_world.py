@@ -452,6 +452,8 @@ def _create_alarm(world: World, stack: StackInfo, properties: dict[str, Any]) ->
     arguments = {key: value for key, value in resolved.items() if key in _ALARM_KEYS}
     if "Threshold" in arguments:
         arguments["Threshold"] = float(arguments["Threshold"])
+    if resolved.get("Tags"):
+        arguments["Tags"] = _tags(resolved)
     world.client("cloudwatch", stack).put_metric_alarm(AlarmName=name, **arguments)
     arn = f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:{name}"
     return Identity(name, {"Arn": arn})

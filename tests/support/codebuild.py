@@ -110,6 +110,15 @@ class StepResult:
         return "\n".join(lines)
 
 
+# The toolchains `make install` puts in place, and the files that tell make they are.
+_TOOLCHAINS = (".venv", ".venv-tools", ".venv-bootstrap", "node_modules")
+_INSTALLED = (
+    ".venv/.installed",
+    ".venv-tools/.installed",
+    ".venv-bootstrap/bin/uv",
+    "node_modules/.installed",
+    "services/web/node_modules/.installed",
+)
 # Never part of the source the Source action hands over.
 _NOT_SOURCE = {
     ".git",
@@ -139,19 +148,20 @@ def source_copy(destination: Path) -> Path:
     for top in _source_entries():
         (destination / top).symlink_to(ROOT / top)
     # Installed by `make install` in a fresh CodeBuild container; here the checkout's.
-    (destination / ".venv").symlink_to(ROOT / ".venv")
+    for toolchain in _TOOLCHAINS:
+        if (ROOT / toolchain).exists():
+            (destination / toolchain).symlink_to(ROOT / toolchain)
     return destination
 
 
 def _shims(directory: Path) -> Path:
-    """`make` that takes the installed toolchain as up to date (the step's own install phase
-    would have produced it), and `docker`: a recorder that pushes through the ECR API."""
+    """`make` that takes the installed toolchains as up to date (installing them is the step's
+    install phase, with the network; here they are the checkout's, never rebuilt), and
+    `docker`: a recorder that pushes through the ECR API."""
     directory.mkdir(parents=True, exist_ok=True)
     make = directory / "make"
-    make.write_text(
-        '#!/bin/sh\nexec /usr/bin/make -o .venv/.installed -o node_modules/.installed "$@"\n',
-        encoding="utf-8",
-    )
+    old_files = " ".join(f"-o {marker}" for marker in _INSTALLED)
+    make.write_text(f'#!/bin/sh\nexec /usr/bin/make {old_files} "$@"\n', encoding="utf-8")
     docker = directory / "docker"
     docker.write_text(f'#!/bin/sh\nexec {sys.executable} {FAKE_DOCKER} "$@"\n', encoding="utf-8")
     for shim in (make, docker):
