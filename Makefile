@@ -152,21 +152,29 @@ change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV 
 		$(if $(NOTIFY_TOPIC_ARN),--topic-arn $(NOTIFY_TOPIC_ARN)) $(CHANGE_REPORT_FLAGS)
 
 DEPLOYED_CHECKS := $(PY) -m pytest tests/deployed -p no:cacheprovider -n 0 -q
+# Without SITE_URL every post-deploy check skips and pytest exits 0: a silent pass.
+define require_site_url
+$(if $(strip $(SITE_URL)),,$(error SITE_URL is empty: the post-deploy checks need the deployed site's URL (the pipeline passes the frontend stack's SiteUrl output)))
+endef
 
 .PHONY: smoke
 smoke: $(VENV)/.installed ## Post-deploy smoke checks against SITE_URL (health, ready, the web app)
+	$(require_site_url)
 	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m smoke
 
 .PHONY: contract
 contract: $(VENV)/.installed ## Post-deploy API contract checks against SITE_URL
+	$(require_site_url)
 	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m contract
 
 .PHONY: integration
 integration: $(VENV)/.installed ## Post-deploy integration checks against SITE_URL (the worker path)
+	$(require_site_url)
 	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m integration
 
 .PHONY: post-deploy-checks
 post-deploy-checks: $(VENV)/.installed ## The checks CHECK_MARKERS selects (e.g. "smoke or contract") against SITE_URL
+	$(require_site_url)
 	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m "$(CHECK_MARKERS)"
 
 .PHONY: releases

@@ -45,7 +45,9 @@ _GENERATED_POLICY_REASONS: dict[str, str] = {
     r"Pipeline/[^/]+/(BuildImages|ScanGate|(Bake|Checks|ChangeReport|ReleaseRecord)-[a-z0-9-]+)/\1"
     r"/Role/DefaultPolicy/Resource": (
         f"pipeline step role: {_ARTIFACTS}, plus log streams and report groups named after this "
-        "one project; ecr:GetAuthorizationToken (image build only) has no resource-level form"
+        "one project; ecr:GetAuthorizationToken (image build only) has no resource-level form; "
+        "a change report writes only its environment's report of each execution "
+        "(change-reports/*/<environment>.md)"
     ),
     r"Pipeline/[^/]+/Approve-[a-z0-9-]+/CodePipelineActionRole/DefaultPolicy/Resource": (
         "manual approval action role: GenerateDataKey* on the one KMS key of the notification "

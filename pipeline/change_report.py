@@ -15,13 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from pipeline import permissions
-from pipeline.template_diff import diff_environment, render_markdown, stacks_by_environment
+from pipeline.template_diff import (
+    diff_environment,
+    render_markdown,
+    stack_locations,
+    stacks_by_environment,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -49,11 +55,14 @@ def build_report(
     deployed: dict[str, dict[str, Any]],
     proposed: dict[str, dict[str, Any]],
     commit: str,
-) -> tuple[str, list[permissions.Grant]]:
-    """The Markdown report and the broadened grants (for the caller's exit decision)."""
+    locations: Mapping[str, permissions.Location] | None = None,
+    required: Sequence[permissions.RequiredWildcard] = (),
+) -> tuple[str, dict[str, list[permissions.Grant]]]:
+    """The Markdown report and the broadened grants per stack (for the exit decision)."""
     diff = diff_environment(environment, deployed, proposed)
+    where = locations or {}
     broadened = {
-        stack: permissions.broadened(deployed.get(stack, {}), template)
+        stack: permissions.broadened(deployed.get(stack, {}), template, where.get(stack))
         for stack, template in proposed.items()
     }
     text = "\n".join(
@@ -63,10 +72,10 @@ def build_report(
             render_markdown([diff]).replace("## Template diff\n\n", ""),
             "## Permissions",
             "",
-            permissions.render(broadened),
+            permissions.render(broadened, required=required, locations=where),
         ]
     )
-    return text, [grant for grants in broadened.values() for grant in grants]
+    return text, broadened
 
 
 def publish(
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fail-on-wildcard",
         action="store_true",
-        help="exit 1 when the change adds a wildcard grant (used before production)",
+        help="exit 1 when the change adds a wildcard grant AWS does not require (before prod)",
     )
     args = parser.parse_args(argv)
 
@@ -115,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"change report: no stage {args.environment!r} in {args.assembly}", file=sys.stderr)
         return 2
     proposed = environments[args.environment]
+    locations = stack_locations(args.assembly)
+    try:
+        required = permissions.load_required_wildcards()
+    except permissions.RequiredWildcardsError as error:
+        print(f"change report: {error}", file=sys.stderr)
+        return 2
 
     import boto3  # noqa: PLC0415
 
@@ -132,14 +147,25 @@ def main(argv: list[str] | None = None) -> int:
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
-    cloudformation = session.client("cloudformation")
+    # Each stack is read in its own region (the edge stack is in us-east-1); IAM roles are
+    # global, so the environment's lookup role reads them all.
+    regions = {name: location[1] for name, location in locations.items()}
+    clients = {
+        stack_region: session.client("cloudformation", region_name=stack_region)
+        for stack_region in {regions.get(name, region) for name in proposed}
+    }
     deployed = {
         name: template
         for name in proposed
-        if (template := deployed_template(cloudformation, name)) is not None
+        if (template := deployed_template(clients[regions.get(name, region)], name)) is not None
     }
     text, broadened = build_report(
-        environment=args.environment, deployed=deployed, proposed=proposed, commit=args.commit
+        environment=args.environment,
+        deployed=deployed,
+        proposed=proposed,
+        commit=args.commit,
+        locations=locations,
+        required=required,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
@@ -152,9 +178,18 @@ def main(argv: list[str] | None = None) -> int:
         topic_arn=args.topic_arn,
         review_url=args.review_url,
     )
-    if args.fail_on_wildcard and any(grant.wildcard for grant in broadened):
-        print("change report: the change adds wildcard permissions", file=sys.stderr)
-        return 1
+    if args.fail_on_wildcard:
+        refused = permissions.unapproved_wildcards(
+            broadened, required=required, locations=locations
+        )
+        for stack, grant in refused:
+            print(
+                f"change report: {stack}: new wildcard grant AWS does not require: {grant} "
+                f"(not in {permissions.REQUIRED_WILDCARDS_FILE.name})",
+                file=sys.stderr,
+            )
+        if refused:
+            return 1
     return 0
 
 

@@ -370,7 +370,8 @@ class EnvironmentConfig(_Model):
     # Stacks refuse deletion, and stateful resources are retained or snapshotted on removal.
     protect_data: bool
     termination_protection: bool
-    # Before deploying, fail if the change adds a wildcard permission (production).
+    # Before deploying, fail if the change adds a wildcard permission AWS does not require
+    # (policies/required-wildcards.yaml lists those it does; production).
     permissions_check: bool
     # After deploying, these tests/deployed markers run against the site's URL.
     checks: Annotated[list[Literal["smoke", "contract", "integration"]], Field(min_length=1)]

@@ -121,6 +121,18 @@ class DeliveryMetrics(Construct):
                 resources=[f"{self.log_group.log_group_arn}:*"],
             )
         )
+        # Lambda sends a failed event to the dead-letter queue with this role, and SQS
+        # encrypts it with the queue's key on the sender's behalf.
+        # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}
+                },
+            )
+        )
         acknowledge_wildcards(
             cfn_resource(role.node.find_child("DefaultPolicy"), iam.CfnPolicy),
             "PutMetricData has no resource form and is limited to the DeliveryMetrics namespace "

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import jsii
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_codestarnotifications as notifications
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -59,3 +60,18 @@ class DeliveryNotifications(Construct):
         self.rule_target: notifications.INotificationRuleTarget = _ScopedTopicTarget(self.topic)
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def publish_statements(self) -> list[iam.PolicyStatement]:
+        """What a principal needs to publish to the topic: SNS encrypts each message with the
+        topic's key on the publisher's behalf (kms:GenerateDataKey, kms:Decrypt).
+        https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+        """
+        region = Stack.of(self).region
+        return [
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
+            ),
+        ]

@@ -288,8 +288,10 @@ class PipelineStack(Stack):
             source=source,
             assembly=assembly,
             report_bucket_name=self.reports.bucket_name,
+            report_bucket_arn=self.reports.bucket_arn,
             report_url=report_url,
             topic_arn=self.notifications.topic.topic_arn,
+            publish_statements=self.notifications.publish_statements(),
             fail_on_wildcard=environment.permissions_check,
         )
         approval = pipelines.ManualApprovalStep(

@@ -59,10 +59,17 @@ def change_report_step(
     source: pipelines.IFileSetProducer,
     assembly: pipelines.IFileSetProducer,
     report_bucket_name: str,
+    report_bucket_arn: str,
     report_url: str,
     topic_arn: str,
+    publish_statements: Sequence[iam.PolicyStatement],
     fail_on_wildcard: bool,
 ) -> pipelines.CodeBuildStep:
+    """Reads the deployed templates through the lookup role, stores the report, announces it."""
+    store_report = iam.PolicyStatement(
+        actions=["s3:PutObject"],
+        resources=[f"{report_bucket_arn}/{report_object_pattern(environment.name)}"],
+    )
     return make_step(
         f"ChangeReport-{environment.name}",
         buildspec=Buildspec.load("change-report"),
@@ -77,7 +84,7 @@ def change_report_step(
             "CHANGE_REPORT_FLAGS": "--fail-on-wildcard" if fail_on_wildcard else "",
             "PIPELINE_EXECUTION_ID": EXECUTION_ID,
         },
-        policies=[_assume_lookup_role(environment)],
+        policies=[_assume_lookup_role(environment), store_report, *publish_statements],
     )
 
 
@@ -100,6 +107,11 @@ def post_deploy_checks_step(
 
 def report_key(environment: str) -> str:
     return f"change-reports/{EXECUTION_ID}/{environment}.md"
+
+
+def report_object_pattern(environment: str) -> str:
+    """Every execution's report of ``environment``: what its change report step may write."""
+    return report_key(environment).replace(EXECUTION_ID, "*")
 
 
 def bake_step(

@@ -162,6 +162,28 @@ def stacks_by_environment(assembly: Path) -> dict[str, dict[str, dict[str, Any]]
     return found
 
 
+def stack_locations(assembly: Path) -> dict[str, tuple[str, str]]:
+    """{stack name: (account, region)} from the manifests: where each stack is deployed.
+
+    An environment's stacks need not share its region (CloudFront's web ACL lives in
+    us-east-1), so whatever reads a deployed stack must ask that stack's region.
+    """
+    found: dict[str, tuple[str, str]] = {}
+
+    def collect(directory: Path) -> None:
+        manifest = _read(directory / "manifest.json")
+        for artifact_id, artifact in manifest["artifacts"].items():
+            if artifact["type"] == "aws:cloudformation:stack":
+                name = artifact["properties"].get("stackName", artifact_id)
+                account, region = artifact["environment"].removeprefix("aws://").split("/")
+                found[name] = (account, region)
+            elif artifact["type"] == "cdk:cloud-assembly":
+                collect(directory / artifact["properties"]["directoryName"])
+
+    collect(assembly)
+    return found
+
+
 # Keys that never change what CloudFormation deploys.
 _IGNORED_KEYS = frozenset({"Metadata"})
 _IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})

@@ -6,13 +6,17 @@ import os
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from filelock import FileLock
 
 from pipeline.config import DEFAULT_CONFIG_FILE, DeliveryConfig, load_config
 from tests.support.assembly import Assembly, synthesize_or_fail
+
+if TYPE_CHECKING:
+    from tests.support.aws_world import World
+    from tests.support.local_aws import LocalAws
 
 
 def _shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
@@ -103,3 +107,29 @@ def imported_oidc_assembly(
             document = {**raw_config, "pipeline": pipeline}
             config_file.write_text(tomli_w.dumps(document), encoding="utf-8")
     return Assembly(_synthesize_once(shared, "cdk.out.imported-oidc", config_file))
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    """One local AWS (moto's server, IAM enforced) per test process."""
+    import logging  # noqa: PLC0415
+
+    from tests.support.local_aws import LocalAws  # noqa: PLC0415
+
+    # The server logs every request line; the decisions log is what the tests read.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    aws = LocalAws()
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture
+def empty_world(local_aws: LocalAws, assembly: Assembly, config: DeliveryConfig) -> World:
+    """A never-deployed system: every account bootstrapped (trusting the pipeline account),
+    the pipeline stack deployed, no environment stack and no release yet."""
+    from tests.support.aws_world import World  # noqa: PLC0415
+
+    local_aws.reset()
+    world = World(local_aws, assembly.root)
+    world.empty(trusted_account=config.pipeline.account)
+    return world

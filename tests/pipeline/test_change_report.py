@@ -67,14 +67,14 @@ def test_report_on_the_real_network_stack(assembly: Assembly) -> None:
     assert "### prod: 1 added" in text
     assert f"added `{nat_ids[0]}` (AWS::EC2::NatGateway)" in text
     assert "No permission is broadened." in text
-    assert broadened == []
+    assert broadened == {"todo-prod-network": []}
 
 
 def test_report_for_a_first_deployment_lists_every_stack_as_added(assembly: Assembly) -> None:
     proposed = {"todo-dev-network": assembly.template("todo-dev-network")}
     text, broadened = build_report(environment="dev", deployed={}, proposed=proposed, commit="abc")
     assert "- stack `todo-dev-network` added" in text
-    assert broadened, "a new stack's roles and key policies are all new grants"
+    assert broadened["todo-dev-network"], "a new stack's roles and key policies are all new grants"
     assert "**Permissions are broadened:**" in text
 
 

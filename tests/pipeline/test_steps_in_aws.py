@@ -1,0 +1,377 @@
+"""Every pipeline step's real command, as CodeBuild runs it, with the step's own synthesized role.
+
+Two proof classes in one run each: *run-time IAM* (every AWS call the command makes is
+authorized against the role and the resources built from the synthesized templates; an action
+the role lacks fails the test with the action, the resource and the step named) and the
+*never-deployed account* (each step runs against an empty AWS, as on the very first pipeline
+execution, and against one that holds the previous release, and does the right thing in both:
+a result, or one clear line and a non-zero exit, never a stack trace and never a silent pass).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config import DeliveryConfig, load_config
+from pipeline.images import ServiceImage, service_images
+from pipeline.release import parameter_name
+from tests.services.api.test_api_process import ApiProcess, api_env
+from tests.support.assembly import ROOT
+from tests.support.aws_world import World
+from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
+from tests.support.local_aws import describe
+
+CONFIG = load_config()
+ENVIRONMENTS = [environment.name for environment in CONFIG.environments]
+APPROVED = [e.name for e in CONFIG.environments if e.approval_required]
+# The first deploy of a pipeline reaches an empty account in its first environment. The steps
+# after a deploy behave alike in every environment there; each environment's own role is
+# proven by its run against the previous release, which makes a superset of those calls.
+FIRST = ENVIRONMENTS[:1]
+PREVIOUS_TAG = "0" * 64  # the image tag of the release before this commit
+# Waiting is not what these tests prove; the bake's length is config, its logic is tested.
+NO_WAIT = {"BAKE_MINUTES": "0"}
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, ServiceImage]:
+    return service_images(
+        project=CONFIG.project.name,
+        account=CONFIG.pipeline.account,
+        region=CONFIG.pipeline.region,
+        services_dir=ROOT / "services",
+    )
+
+
+def released(
+    world: World,
+    images: dict[str, ServiceImage],
+    *,
+    environment: str | None,
+    this_commit_published: bool = True,
+) -> dict[str, str]:
+    """The previous release: ``environment`` deployed and recorded, its images in ECR (and,
+    as the Images stage of this execution leaves them, this commit's). Returns the digests
+    of this commit's images."""
+    digests = {}
+    for name, image in sorted(images.items()):
+        location = (image.account, image.region, image.repository_name)
+        previous = world.publish_image(*location, tag=PREVIOUS_TAG)
+        if this_commit_published:
+            digests[name] = world.publish_image(*location, tag=image.tag)
+    if environment is not None:
+        world.deploy_environment(environment)
+        world.record_release(
+            parameter=parameter_name(CONFIG.project.name, environment),
+            release={
+                "environment": environment,
+                "commit": "f" * 40,
+                "execution_id": "previous",
+                "deployed_at": "2026-11-30T12:00:00+00:00",
+                "images": {
+                    name: {"uri": image.uri.replace(image.tag, PREVIOUS_TAG), "digest": previous}
+                    for name, image in images.items()
+                },
+            },
+        )
+    return digests
+
+
+def run(world: World, tmp_path: Path, step: str, **kwargs: Any) -> StepResult:
+    runner = StepRunner(world, tmp_path)
+    assert step in runner.steps, f"the synthesized pipeline has no CodeBuild step {step}"
+    return runner.run(step, **kwargs)
+
+
+def assert_permitted(result: StepResult) -> None:
+    """Run-time IAM: nothing the command did was refused."""
+    if result.denied:
+        pytest.fail(
+            f"{result.step}: its role lacks permissions AWS checks:\n"
+            + describe(result.denied)
+            + f"\n{result.explain()}",
+            pytrace=False,
+        )
+
+
+def assert_one_clear_line(result: StepResult, *fragments: str) -> None:
+    """Cannot be done: a non-zero exit and one line that says why, no stack trace."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, result.explain()
+    assert "Traceback" not in output, result.explain()
+    lines = [line for line in result.stderr.splitlines() if all(f in line for f in fragments)]
+    assert lines, f"no line naming {fragments} on stderr:\n{result.explain()}"
+
+
+def _stored_report(world: World, result: StepResult) -> str:
+    bucket, _, key = result.environment["REPORT_S3_URI"].removeprefix("s3://").partition("/")
+    body = world.client("s3", world.pipeline).get_object(Bucket=bucket, Key=key)["Body"].read()
+    return str(body.decode())
+
+
+def _announced(result: StepResult) -> bool:
+    topic = result.environment["NOTIFY_TOPIC_ARN"]
+    return any(
+        d.action == "sns:Publish" and d.resource == topic and d.allowed for d in result.decisions
+    )
+
+
+# -------------------------------------------------------------------- change report
+
+
+@pytest.mark.parametrize("environment", APPROVED)
+def test_change_report_of_a_never_deployed_environment(
+    environment: str, empty_world: World, tmp_path: Path
+) -> None:
+    result = run(empty_world, tmp_path, f"ChangeReport-{environment}")
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    report = _stored_report(empty_world, result)
+    for stack in empty_world.environment_stacks(environment):
+        assert f"stack `{stack.name}` added" in report
+    assert _announced(result), result.explain()
+    assert EXECUTION_ID in result.environment["REPORT_S3_URI"]
+
+
+@pytest.mark.parametrize("environment", APPROVED)
+def test_change_report_against_the_previous_release(
+    environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    released(empty_world, images, environment=environment)
+    result = run(empty_world, tmp_path, f"ChangeReport-{environment}")
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    report = _stored_report(empty_world, result)
+    assert f"### {environment}: no changes" in report
+    assert "No permission is broadened." in report
+    assert _announced(result)
+
+
+def variant_assembly(assembly: Path, destination: Path) -> Path:
+    """A copy of the cloud assembly whose templates and manifests a test may edit (the
+    assets, large and unchanged, are linked)."""
+    for directory, subdirectories, files in os.walk(assembly):
+        source = Path(directory)
+        target = destination / source.relative_to(assembly)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in list(subdirectories):
+            if name.startswith("asset."):
+                (target / name).symlink_to(source / name)
+                subdirectories.remove(name)
+        for name in files:
+            if name.endswith(".json"):
+                (target / name).write_bytes((source / name).read_bytes())
+            else:
+                (target / name).symlink_to(source / name)
+    return destination
+
+
+def _template_file(assembly: Path, stack_name: str) -> Path:
+    for manifest in assembly.rglob("manifest.json"):
+        for artifact in json.loads(manifest.read_text(encoding="utf-8"))["artifacts"].values():
+            if artifact.get("properties", {}).get("stackName") == stack_name:
+                return manifest.parent / str(artifact["properties"]["templateFile"])
+    raise AssertionError(f"no stack {stack_name} in {assembly}")
+
+
+def test_change_report_before_prod_refuses_a_wildcard_aws_does_not_require(
+    local_aws: Any, assembly: Any, config: DeliveryConfig, tmp_path: Path
+) -> None:
+    variant = variant_assembly(assembly.root, tmp_path / "cdk.out")
+    template_file = _template_file(variant, f"{CONFIG.project.name}-prod-services")
+    template = json.loads(template_file.read_text(encoding="utf-8"))
+    policy_id = next(
+        logical_id
+        for logical_id, resource in sorted(template["Resources"].items())
+        if resource["Type"] == "AWS::IAM::Policy"
+    )
+    statements = template["Resources"][policy_id]["Properties"]["PolicyDocument"]["Statement"]
+    statements.append({"Effect": "Allow", "Action": "sqs:*", "Resource": "*"})
+    template_file.write_text(json.dumps(template), encoding="utf-8")
+    local_aws.reset()
+    world = World(local_aws, variant)
+    world.empty(trusted_account=config.pipeline.account)
+
+    result = run(world, tmp_path, "ChangeReport-prod")
+    assert_permitted(result)
+    assert_one_clear_line(
+        result, f"{CONFIG.project.name}-prod-services", f"{policy_id}: allow sqs:* on *"
+    )
+    assert _announced(result), "the report is still stored and announced for the approvers"
+
+
+# -------------------------------------------------------------------- images
+
+
+def test_build_images_builds_and_pushes_everything_into_an_empty_registry(
+    empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    runner = StepRunner(empty_world, tmp_path)
+    result = runner.run("BuildImages")
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    calls = runner.docker_calls(result)
+    assert [call[0] for call in calls].count("login") == 1
+    for image in images.values():
+        assert ["push", image.uri] in calls
+        ecr = empty_world.aws.client("ecr", account=image.account, region=image.region)
+        assert ecr.describe_images(
+            repositoryName=image.repository_name, imageIds=[{"imageTag": image.tag}]
+        )["imageDetails"]
+        assert f"{image.uri}  (built and pushed)" in result.stdout
+
+
+def test_build_images_rebuilds_nothing_that_is_published(
+    empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    released(empty_world, images, environment=None)
+    runner = StepRunner(empty_world, tmp_path)
+    result = runner.run("BuildImages")
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    assert runner.docker_calls(result) == []
+    for image in images.values():
+        assert f"{image.uri}  (already published)" in result.stdout
+
+
+def test_build_images_builds_this_commit_next_to_the_previous_release(
+    empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    released(empty_world, images, environment=None, this_commit_published=False)
+    runner = StepRunner(empty_world, tmp_path)
+    result = runner.run("BuildImages")
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    assert sorted(call[1] for call in runner.docker_calls(result) if call[0] == "push") == sorted(
+        image.uri for image in images.values()
+    )
+
+
+def test_scan_gate_without_images_fails_in_one_line(
+    empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    result = run(empty_world, tmp_path, "ScanGate")
+    assert_permitted(result)
+    first = sorted(images.values(), key=lambda image: image.service)[0]
+    assert_one_clear_line(result, "image scan gate", first.repository_name)
+
+
+def test_scan_gate_passes_on_clean_scans_of_this_commits_images(
+    empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    released(empty_world, images, environment=None)
+    result = run(empty_world, tmp_path, "ScanGate")
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    assert "image scan gate: passed" in result.stdout
+
+
+# -------------------------------------------------------------------- after a deploy
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    """A running API, as the deployed site's /api answers (the CloudFront-served web app
+    and the worker path are covered by tests/e2e)."""
+    api = ApiProcess(api_env(tmp_path))
+    url = str(api.wait_for("Todo API listening on")["url"])
+    api.wait_for("Application startup complete")
+    yield url
+    api.proc.terminate()
+    api.proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("environment", FIRST)
+def test_post_deploy_checks_without_a_site_url_fail_instead_of_skipping(
+    environment: str, empty_world: World, tmp_path: Path
+) -> None:
+    result = run(empty_world, tmp_path, f"Checks-{environment}", outputs={"SiteUrl": ""})
+    assert_permitted(result)
+    assert_one_clear_line(result, "SITE_URL")
+    assert " passed" not in result.stdout and " skipped" not in result.stdout
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_post_deploy_checks_run_against_the_site(
+    environment: str, empty_world: World, tmp_path: Path, site: str
+) -> None:
+    step = StepRunner(empty_world, tmp_path)
+    markers = step.environment(step.steps[f"Checks-{environment}"], outputs={"SiteUrl": site})[
+        "CHECK_MARKERS"
+    ]
+    result = step.run(
+        f"Checks-{environment}",
+        outputs={"SiteUrl": site},
+        overrides={"CHECK_MARKERS": f"({markers}) and not web and not integration"},
+    )
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    assert " passed" in result.stdout
+
+
+@pytest.mark.parametrize("environment", FIRST)
+def test_bake_of_a_never_deployed_environment_is_not_a_silent_pass(
+    environment: str, empty_world: World, tmp_path: Path
+) -> None:
+    result = run(empty_world, tmp_path, f"Bake-{environment}", overrides=NO_WAIT)
+    assert_permitted(result)
+    assert_one_clear_line(result, environment)
+    assert "bake passed" not in result.stdout
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_bake_passes_while_the_release_is_healthy_and_fails_on_an_alarm(
+    environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    released(empty_world, images, environment=environment)
+    healthy = run(empty_world, tmp_path, f"Bake-{environment}", overrides=NO_WAIT)
+    assert_permitted(healthy)
+    assert healthy.returncode == 0, healthy.explain()
+    assert "bake passed" in healthy.stdout
+
+    region_stacks = empty_world.environment_stacks(environment)
+    for stack in region_stacks:
+        cloudwatch = empty_world.client("cloudwatch", stack)
+        for alarm in cloudwatch.describe_alarms()["MetricAlarms"]:
+            cloudwatch.set_alarm_state(
+                AlarmName=alarm["AlarmName"], StateValue="ALARM", StateReason="the test"
+            )
+    firing = run(empty_world, tmp_path, f"Bake-{environment}", overrides=NO_WAIT)
+    assert_permitted(firing)
+    assert firing.returncode != 0, firing.explain()
+    assert "bake FAILED" in firing.stdout
+    assert f"{CONFIG.project.name}-{environment}" in firing.stdout
+
+
+@pytest.mark.parametrize("environment", FIRST)
+def test_release_record_without_published_images_fails_in_one_line(
+    environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    result = run(empty_world, tmp_path, f"ReleaseRecord-{environment}")
+    assert_permitted(result)
+    first = sorted(images.values(), key=lambda image: image.service)[0]
+    assert_one_clear_line(result, first.repository_name)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_release_record_records_this_commits_digests_after_the_previous_release(
+    environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    digests = released(empty_world, images, environment=environment)
+    result = run(empty_world, tmp_path, f"ReleaseRecord-{environment}")
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    assert f"recorded release 2 of {environment}" in result.stdout
+    parameter = empty_world.client("ssm", empty_world.pipeline).get_parameter(
+        Name=parameter_name(CONFIG.project.name, environment)
+    )["Parameter"]
+    record = json.loads(parameter["Value"])
+    assert record["commit"] == result.environment["CODEBUILD_RESOLVED_SOURCE_VERSION"]
+    assert record["execution_id"] == EXECUTION_ID
+    assert {name: image["digest"] for name, image in record["images"].items()} == digests
