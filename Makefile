@@ -152,9 +152,10 @@ change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV 
 		$(if $(NOTIFY_TOPIC_ARN),--topic-arn $(NOTIFY_TOPIC_ARN)) $(CHANGE_REPORT_FLAGS)
 
 DEPLOYED_CHECKS := $(PY) -m pytest tests/deployed -p no:cacheprovider -n 0 -q
-# Without SITE_URL every post-deploy check skips and pytest exits 0: a silent pass.
+# Without SITE_URL every post-deploy check skips and pytest exits 0: a silent pass. Checked
+# when the recipe runs (not when make reads it), so `make -n` still shows what would run.
 define require_site_url
-$(if $(strip $(SITE_URL)),,$(error SITE_URL is empty: the post-deploy checks need the deployed site's URL (the pipeline passes the frontend stack's SiteUrl output)))
+@test -n "$(strip $(SITE_URL))" || { echo "error: SITE_URL is empty: the post-deploy checks need the deployed site's URL (the pipeline passes the frontend stack's SiteUrl output)" >&2; exit 2; }
 endef
 
 .PHONY: smoke
