@@ -12,7 +12,8 @@ import pytest
 from filelock import FileLock
 
 from pipeline.config import DEFAULT_CONFIG_FILE, DeliveryConfig, load_config
-from tests.support.assembly import Assembly, synthesize_or_fail
+from tests.support.assembly import ROOT, Assembly, synthesize_or_fail
+from tests.support.source_artifact import export_source, prepare_build
 
 if TYPE_CHECKING:
     from tests.support.aws_world import World
@@ -55,6 +56,30 @@ def assembly(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Assemb
     if handed_over := os.environ.get(ARTIFACT_ASSEMBLY_ENV):
         return Assembly(Path(handed_over))
     return Assembly(_synthesize_once(_shared_dir(tmp_path_factory, worker_id), "cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def source_artifact(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """This checkout as the Build step finds it once its install phase has run."""
+    shared = _shared_dir(tmp_path_factory, worker_id)
+    tree = shared / "source-artifact" / "tree"
+    with FileLock(str(shared / "source-artifact.lock")):
+        if not tree.exists():
+            prepare_build(export_source(ROOT, tree), ROOT)
+    return tree
+
+
+@pytest.fixture(scope="session")
+def artifact_assembly(
+    source_artifact: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Path:
+    """What `make synth` writes in the Build step: the synthesis of the artifact."""
+    shared = _shared_dir(tmp_path_factory, worker_id)
+    outdir = shared / "source-artifact" / "cdk.out"
+    with FileLock(str(shared / "source-artifact-synth.lock")):
+        if not (outdir / "manifest.json").exists():
+            synthesize_or_fail(outdir, root=source_artifact)
+    return outdir
 
 
 @pytest.fixture(scope="session")
@@ -124,12 +149,14 @@ def local_aws() -> Iterator[LocalAws]:
 
 
 @pytest.fixture
-def empty_world(local_aws: LocalAws, assembly: Assembly, config: DeliveryConfig) -> World:
+def empty_world(
+    local_aws: LocalAws, assembly: Assembly, config: DeliveryConfig, source_artifact: Path
+) -> World:
     """A never-deployed system: every account bootstrapped (trusting the pipeline account),
     the pipeline stack deployed, no environment stack and no release yet."""
     from tests.support.aws_world import World  # noqa: PLC0415
 
     local_aws.reset()
-    world = World(local_aws, assembly.root)
+    world = World(local_aws, assembly.root, source=source_artifact)
     world.empty(trusted_account=config.pipeline.account)
     return world

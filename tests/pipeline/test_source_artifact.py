@@ -20,11 +20,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from pipeline.buildspec import BUILDSPEC_DIR, Buildspec
 from tests.conftest import ARTIFACT_ASSEMBLY_ENV
-from tests.support.assembly import ROOT, Assembly, resources, synthesize_or_fail
+from tests.support.assembly import ROOT, Assembly, resources
 from tests.support.source_artifact import (
     TOOLCHAINS,
     WEB_DIST,
@@ -47,35 +46,6 @@ def _build_step_pytest_args() -> list[str]:
             (args,) = [w.removeprefix("PYTEST_ARGS=") for w in words if w.startswith("PYTEST_")]
             return shlex.split(args)
     raise AssertionError("buildspecs/synth.yml runs no `make pytest`")
-
-
-def _shared(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if worker_id != "master" else base
-
-
-@pytest.fixture(scope="session")
-def source_artifact(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """This checkout as the Build step finds it once its install phase has run."""
-    shared = _shared(tmp_path_factory, worker_id)
-    tree = shared / "source-artifact" / "tree"
-    with FileLock(str(shared / "source-artifact.lock")):
-        if not tree.exists():
-            prepare_build(export_source(ROOT, tree), ROOT)
-    return tree
-
-
-@pytest.fixture(scope="session")
-def artifact_assembly(
-    source_artifact: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
-) -> Path:
-    """What `make synth` writes in the Build step: the synthesis of the artifact."""
-    shared = _shared(tmp_path_factory, worker_id)
-    outdir = shared / "source-artifact" / "cdk.out"
-    with FileLock(str(shared / "source-artifact-synth.lock")):
-        if not (outdir / "manifest.json").exists():
-            synthesize_or_fail(outdir, root=source_artifact)
-    return outdir
 
 
 def test_the_steps_receive_a_zip_of_the_commit_not_a_clone(assembly: Assembly) -> None:

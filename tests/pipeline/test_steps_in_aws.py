@@ -181,7 +181,7 @@ def _template_file(assembly: Path, stack_name: str) -> Path:
 
 
 def test_change_report_before_prod_refuses_a_wildcard_aws_does_not_require(
-    local_aws: Any, assembly: Any, config: DeliveryConfig, tmp_path: Path
+    local_aws: Any, assembly: Any, config: DeliveryConfig, tmp_path: Path, source_artifact: Path
 ) -> None:
     variant = variant_assembly(assembly.root, tmp_path / "cdk.out")
     template_file = _template_file(variant, f"{CONFIG.project.name}-prod-services")
@@ -195,7 +195,7 @@ def test_change_report_before_prod_refuses_a_wildcard_aws_does_not_require(
     statements.append({"Effect": "Allow", "Action": "sqs:*", "Resource": "*"})
     template_file.write_text(json.dumps(template), encoding="utf-8")
     local_aws.reset()
-    world = World(local_aws, variant)
+    world = World(local_aws, variant, source=source_artifact)
     world.empty(trusted_account=config.pipeline.account)
 
     result = run(world, tmp_path, "ChangeReport-prod")

@@ -55,9 +55,11 @@ Creator = Callable[["World", StackInfo, dict[str, Any]], Identity]
 
 
 class World:
-    def __init__(self, aws: LocalAws, assembly: Path) -> None:
+    def __init__(self, aws: LocalAws, assembly: Path, *, source: Path) -> None:
         self.aws = aws
         self.assembly = assembly
+        # The Source action's artifact, as the pipeline's artifact bucket holds it for the steps.
+        self.source = source
         self.stacks = read_stacks(assembly)
         self._deployed: set[str] = set()
         self._created: dict[tuple[str, str], Identity] = {}

@@ -110,8 +110,7 @@ class StepResult:
         return "\n".join(lines)
 
 
-# The toolchains `make install` puts in place, and the files that tell make they are.
-_TOOLCHAINS = (".venv", ".venv-tools", ".venv-bootstrap", "node_modules")
+# The files that tell make the toolchains `make install` puts in place are up to date.
 _INSTALLED = (
     ".venv/.installed",
     ".venv-tools/.installed",
@@ -119,38 +118,14 @@ _INSTALLED = (
     "node_modules/.installed",
     "services/web/node_modules/.installed",
 )
-# Never part of the source the Source action hands over.
-_NOT_SOURCE = {
-    ".git",
-    ".venv",
-    ".venv-tools",
-    ".venv-bootstrap",
-    "node_modules",
-    "cdk.out",
-    "build",
-}
 
 
-def _source_entries() -> list[str]:
-    """The top-level entries of the source: git's tracked files, or (in an exported ZIP, which
-    has no .git) what the checkout holds apart from toolchains and build output."""
-    listed = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    if listed.returncode == 0 and listed.stdout.strip():
-        return sorted({path.split("/", 1)[0] for path in listed.stdout.split()})
-    return sorted(entry.name for entry in ROOT.iterdir() if entry.name not in _NOT_SOURCE)
-
-
-def source_copy(destination: Path) -> Path:
-    """The source's top-level entries (what a CODE_ZIP holds), linked, plus the toolchain."""
+def source_copy(destination: Path, source: Path) -> Path:
+    """A step's own working directory: the Source artifact's top-level entries, linked (the
+    artifact already holds what the install phase adds: toolchains, the web build)."""
     destination.mkdir(parents=True, exist_ok=True)
-    for top in _source_entries():
-        (destination / top).symlink_to(ROOT / top)
-    # Installed by `make install` in a fresh CodeBuild container; here the checkout's.
-    for toolchain in _TOOLCHAINS:
-        if (ROOT / toolchain).exists():
-            (destination / toolchain).symlink_to(ROOT / toolchain)
+    for entry in sorted(source.iterdir()):
+        (destination / entry.name).symlink_to(entry)
     return destination
 
 
@@ -231,7 +206,9 @@ class StepRunner:
             service="codebuild.amazonaws.com",
             region=pipeline.region,
         )
-        workdir = source_copy(self.tmp / f"{name}-{uuid.uuid4().hex[:8]}" / "src")
+        workdir = source_copy(
+            self.tmp / f"{name}-{uuid.uuid4().hex[:8]}" / "src", self.world.source
+        )
         shims = _shims(workdir.parent / "bin")
         step_variables = self.environment(step, outputs=outputs or {})
         project = self.world.resolve(pipeline, {"Ref": step.project_id})
