@@ -121,3 +121,46 @@ def ignore_cfn_lint(construct: IConstruct, rule: str, reason: str) -> None:
     ignored = [*existing.get("config", {}).get("ignore_checks", []), rule]
     reasons = {**existing.get("reasons", {}), rule: checked}
     resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ignored}, "reasons": reasons})
+
+
+BASIC_EXECUTION_ROLE = (
+    "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+)
+
+
+def explain_cdk_handler(handler: IConstruct, *, owner: str, calls: str) -> None:
+    """Reasons for the findings on a Lambda function CDK adds to run ``owner``'s custom resource.
+
+    ``handler`` holds the function (``Resource``, or itself) and its ``ServiceRole``;
+    CloudFormation alone invokes it, synchronously, while it deploys the stack. ``calls`` says
+    what the function does, for the reason it runs outside the VPC.
+    """
+    acknowledge_nag(
+        handler.node.find_child("ServiceRole"),
+        f"AwsSolutions-IAM4[Policy::{BASIC_EXECUTION_ROLE}]",
+        f"AWSLambdaBasicExecutionRole on CDK's {owner} handler grants only CloudWatch Logs "
+        "writes for its own log group; what it does in AWS is a separate, scoped policy",
+    )
+    function = handler.node.try_find_child("Resource") or handler
+    skip_checkov(
+        function,
+        "CKV_AWS_115",
+        "runs only when CloudFormation creates or updates the stack; reserving concurrency "
+        "would take capacity from the account pool for no protection",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_116",
+        "invoked synchronously by CloudFormation, which records every failure in the stack "
+        "events and rolls back; a DLQ would never receive anything",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_117",
+        f"it only {calls}; running it in the VPC would need NAT or endpoints for no isolation gain",
+    )
+    ignore_cfn_lint(
+        function,
+        "W3005",
+        f"the redundant DependsOn on its role is emitted by CDK's {owner} and is harmless",
+    )

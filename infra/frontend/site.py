@@ -17,7 +17,13 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IConstruct
 
 from infra.access_logs import log_sink_bucket
-from infra.compliance import acknowledge_nag, acknowledge_wildcards, ignore_cfn_lint, skip_checkov
+from infra.compliance import (
+    acknowledge_nag,
+    acknowledge_wildcards,
+    explain_cdk_handler,
+    ignore_cfn_lint,
+    skip_checkov,
+)
 
 API_PATH_PATTERN = "/api/*"
 HSTS_MAX_AGE = Duration.days(730)
@@ -329,13 +335,12 @@ def _explain_deployment_handler(stack: Stack) -> None:
     for handler in stack.node.children:
         if not handler.node.id.startswith("Custom::CDKBucketDeployment"):
             continue
-        role = handler.node.find_child("ServiceRole")
-        acknowledge_nag(
-            role,
-            f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ROLE}]",
-            "AWSLambdaBasicExecutionRole on CDK's BucketDeployment handler grants only "
-            "CloudWatch Logs writes for its own log group",
+        explain_cdk_handler(
+            handler,
+            owner="BucketDeployment",
+            calls="copies from the CDK asset bucket to the site bucket through the S3 API",
         )
+        role = handler.node.find_child("ServiceRole")
         policy = role.node.find_child("DefaultPolicy").node.find_child("Resource")
         if not isinstance(policy, iam.CfnPolicy):
             raise TypeError(f"{policy.node.path} is not an IAM policy")
@@ -357,40 +362,12 @@ def _explain_deployment_handler(stack: Stack) -> None:
             )
 
 
-_BASIC_EXECUTION_ROLE = (
-    "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-)
-
-
 def _explain_handler_function(function: IConstruct) -> None:
     acknowledge_nag(
         function,
         "AwsSolutions-L1",
         "CDK pins the BucketDeployment handler runtime with its release; dependabot updates "
         "aws-cdk-lib, which moves it to the latest supported runtime",
-    )
-    ignore_cfn_lint(
-        function,
-        "W3005",
-        "the redundant DependsOn on its role is emitted by CDK's BucketDeployment and is harmless",
-    )
-    skip_checkov(
-        function,
-        "CKV_AWS_115",
-        "runs only when CloudFormation deploys the stack; reserving concurrency would take "
-        "capacity from the account pool for no protection",
-    )
-    skip_checkov(
-        function,
-        "CKV_AWS_116",
-        "invoked synchronously by CloudFormation, which records every failure in the stack "
-        "events and rolls back; a DLQ would never receive anything",
-    )
-    skip_checkov(
-        function,
-        "CKV_AWS_117",
-        "it only copies from the CDK asset bucket to the site bucket through the S3 API; "
-        "running it in a VPC would need NAT or endpoints for no isolation gain",
     )
     skip_checkov(
         function,

@@ -22,7 +22,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.compliance import acknowledge_nag, acknowledge_wildcards, ignore_cfn_lint, skip_checkov
+from infra.compliance import acknowledge_wildcards, explain_cdk_handler
 
 ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 _ID_FIELD = "PrefixLists.0.PrefixListId"
@@ -80,39 +80,8 @@ def _explain_lookup(lookup: cr.AwsCustomResource) -> None:
 def _explain_handler(stack: Stack) -> None:
     """Reasons for the findings on CDK's stack-wide AwsCustomResource handler."""
     uuid = cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", "")
-    handler = stack.node.find_child(f"AWS{uuid}")
-    acknowledge_nag(
-        handler.node.find_child("ServiceRole"),
-        f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ROLE}]",
-        "AWSLambdaBasicExecutionRole on CDK's AwsCustomResource handler grants only CloudWatch "
-        "Logs writes for its own log group; its EC2 read is a separate, scoped policy",
+    explain_cdk_handler(
+        stack.node.find_child(f"AWS{uuid}"),
+        owner="AwsCustomResource",
+        calls="reads a prefix list id from the EC2 API",
     )
-    function = handler.node.find_child("Resource")
-    skip_checkov(
-        function,
-        "CKV_AWS_115",
-        "runs only when CloudFormation creates or updates the stack; reserving concurrency "
-        "would take capacity from the account pool for no protection",
-    )
-    skip_checkov(
-        function,
-        "CKV_AWS_116",
-        "invoked synchronously by CloudFormation, which records every failure in the stack "
-        "events and rolls back; a DLQ would never receive anything",
-    )
-    skip_checkov(
-        function,
-        "CKV_AWS_117",
-        "it only reads a prefix list id from the EC2 API; running it in the VPC would need an "
-        "EC2 endpoint or NAT for no isolation gain",
-    )
-    ignore_cfn_lint(
-        function,
-        "W3005",
-        "the redundant DependsOn on its role is emitted by CDK's AwsCustomResource and is harmless",
-    )
-
-
-_BASIC_EXECUTION_ROLE = (
-    "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-)
