@@ -13,7 +13,7 @@ from filelock import FileLock
 
 from pipeline.config import DEFAULT_CONFIG_FILE, DeliveryConfig, load_config
 from tests.support.assembly import ROOT, Assembly, synthesize_or_fail
-from tests.support.source_artifact import export_source, prepare_build
+from tests.support.source_artifact import build_step_pytest_args, export_source, prepare_build
 
 if TYPE_CHECKING:
     from tests.support.aws_world import World
@@ -26,11 +26,13 @@ def _shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Pat
     return base.parent if worker_id != "master" else base
 
 
-def _synthesize_once(shared: Path, name: str, config_file: Path | None = None) -> Path:
+def _synthesize_once(
+    shared: Path, name: str, config_file: Path | None = None, root: Path = ROOT
+) -> Path:
     outdir = shared / name
     with FileLock(str(shared / f"{name}.lock")):
         if not (outdir / "manifest.json").exists():
-            synthesize_or_fail(outdir, config_file=config_file)
+            synthesize_or_fail(outdir, config_file=config_file, root=root)
     return outdir
 
 
@@ -45,17 +47,32 @@ def raw_config() -> dict[str, Any]:
 
 
 # tests/pipeline/test_source_artifact.py runs the checkout-sensitive tests again inside the
-# Source artifact it exported, once it has synthesized that artifact (and compared it byte for
-# byte with this session's synthesis): it names that synthesis here instead of paying twice.
+# Source artifact: it hands them this session's synthesis (of that very artifact) here.
 ARTIFACT_ASSEMBLY_ENV = "SOURCE_ARTIFACT_ASSEMBLY"
+ARTIFACT_RUN = (
+    "tests/pipeline/test_source_artifact.py"
+    "::test_the_build_steps_checkout_tests_pass_on_the_artifact"
+)
 
 
-@pytest.fixture(scope="session")
-def assembly(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Assembly:
-    """The shipped environment file, synthesized by the real entry point."""
-    if handed_over := os.environ.get(ARTIFACT_ASSEMBLY_ENV):
-        return Assembly(Path(handed_over))
-    return Assembly(_synthesize_once(_shared_dir(tmp_path_factory, worker_id), "cdk.out"))
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Build step's `checkout` tests run once per session, where the pipeline runs them.
+
+    A session that includes ARTIFACT_RUN runs them inside the Source artifact (no .git, git as
+    CodeBuild has it); running them on the checkout as well would only pay for them twice.
+    Run alone, or in a session without ARTIFACT_RUN, they run here as usual.
+    """
+    if os.environ.get(ARTIFACT_ASSEMBLY_ENV) or all(item.nodeid != ARTIFACT_RUN for item in items):
+        return
+    build_step = tuple(f"{path.rstrip('/')}/" for path in build_step_pytest_args())
+    there = [
+        item
+        for item in items
+        if item.get_closest_marker("checkout") and item.nodeid.startswith(build_step)
+    ]
+    if there:
+        config.hook.pytest_deselected(items=there)
+        items[:] = [item for item in items if item not in there]
 
 
 @pytest.fixture(scope="session")
@@ -70,16 +87,19 @@ def source_artifact(tmp_path_factory: pytest.TempPathFactory, worker_id: str) ->
 
 
 @pytest.fixture(scope="session")
-def artifact_assembly(
-    source_artifact: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
-) -> Path:
-    """What `make synth` writes in the Build step: the synthesis of the artifact."""
+def assembly(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, source_artifact: Path
+) -> Assembly:
+    """The shipped environment file, synthesized by the real entry point from what the Build
+    step receives (the Source artifact), as `make synth` does in the pipeline.
+
+    tests/infra/test_determinism.py synthesizes the checkout itself and compares byte for byte,
+    so no template, asset hash or image tag may depend on .git or on untracked files.
+    """
+    if handed_over := os.environ.get(ARTIFACT_ASSEMBLY_ENV):
+        return Assembly(Path(handed_over))
     shared = _shared_dir(tmp_path_factory, worker_id)
-    outdir = shared / "source-artifact" / "cdk.out"
-    with FileLock(str(shared / "source-artifact-synth.lock")):
-        if not (outdir / "manifest.json").exists():
-            synthesize_or_fail(outdir, root=source_artifact)
-    return outdir
+    return Assembly(_synthesize_once(shared, "cdk.out", root=source_artifact))
 
 
 @pytest.fixture(scope="session")

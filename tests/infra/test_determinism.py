@@ -1,4 +1,9 @@
-"""The same commit synthesizes byte-identical templates, however often it is synthesized."""
+"""The same commit synthesizes byte-identical templates, however often and from wherever.
+
+The session's synthesis is of the Source artifact (tests/conftest.py); the second one here is
+of the checkout itself: equal bytes also prove that nothing synthesized (templates, asset
+hashes, image tags) depends on .git or on files git does not track.
+"""
 
 from __future__ import annotations
 

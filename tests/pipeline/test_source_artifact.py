@@ -5,9 +5,9 @@ The Synth step installs, lints, runs the tests, synthesizes and gates on that ar
 other step runs its make target there too. Here the artifact is exported from this checkout
 (tests/support/source_artifact.py), given what the install phase adds (toolchains, web build),
 and then: every buildspec command resolves (`make -n`), the tests that read the checkout as a
-whole pass there with git as CodeBuild has it, lint sees only the source, and the synthesis is
-byte-identical to this session's (so no template, asset hash or image tag depends on .git or on
-files git does not track).
+whole pass there with git as CodeBuild has it, and lint sees only the source. The session's own
+synthesis is of this artifact too (tests/conftest.py), and tests/infra/test_determinism.py
+compares it byte for byte with a synthesis of the checkout.
 """
 
 from __future__ import annotations
@@ -27,25 +27,15 @@ from tests.support.assembly import ROOT, Assembly, resources
 from tests.support.source_artifact import (
     TOOLCHAINS,
     WEB_DIST,
+    build_step_pytest_args,
     export_source,
     files,
     is_work_tree,
     prepare_build,
 )
 
-SYNTH_STEP = Buildspec.load("synth")
 # Git as a CodeBuild container has it: no ~/.gitconfig (no identity), no system config.
 CODEBUILD_GIT = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-
-
-def _build_step_pytest_args() -> list[str]:
-    """The PYTEST_ARGS of the Synth step's `make pytest` command, as buildspecs/synth.yml says."""
-    for command in SYNTH_STEP.commands:
-        words = shlex.split(command)
-        if words[:2] == ["make", "pytest"]:
-            (args,) = [w.removeprefix("PYTEST_ARGS=") for w in words if w.startswith("PYTEST_")]
-            return shlex.split(args)
-    raise AssertionError("buildspecs/synth.yml runs no `make pytest`")
 
 
 def test_the_steps_receive_a_zip_of_the_commit_not_a_clone(assembly: Assembly) -> None:
@@ -54,14 +44,6 @@ def test_the_steps_receive_a_zip_of_the_commit_not_a_clone(assembly: Assembly) -
     (source,) = pipeline["Properties"]["Stages"][0]["Actions"]
     assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
     assert source["Configuration"].get("OutputArtifactFormat", "CODE_ZIP") == "CODE_ZIP"
-
-
-def test_the_artifact_synthesizes_this_checkouts_templates_byte_for_byte(
-    artifact_assembly: Path, assembly: Assembly
-) -> None:
-    here, there = files(assembly.root), files(artifact_assembly)
-    assert sorted(there) == sorted(here)
-    assert [name for name in here if here[name] != there[name]] == []
 
 
 @pytest.mark.parametrize(
@@ -87,7 +69,7 @@ def test_every_buildspec_command_resolves_on_the_artifact(
 
 
 def test_the_build_steps_checkout_tests_pass_on_the_artifact(
-    source_artifact: Path, artifact_assembly: Path, tmp_path: Path
+    source_artifact: Path, assembly: Assembly, tmp_path: Path
 ) -> None:
     """Collect every test of the Build step's PYTEST_ARGS there, run those marked `checkout`."""
     environment = {
@@ -95,14 +77,14 @@ def test_the_build_steps_checkout_tests_pass_on_the_artifact(
         for key, value in os.environ.items()
         if not key.startswith(("PYTEST_", "GIT_")) and key != ARTIFACT_ASSEMBLY_ENV
     }
-    environment |= SYNTH_STEP.partial.get("env", {}).get("variables", {})
-    environment |= CODEBUILD_GIT | {ARTIFACT_ASSEMBLY_ENV: str(artifact_assembly)}
+    environment |= Buildspec.load("synth").partial.get("env", {}).get("variables", {})
+    environment |= CODEBUILD_GIT | {ARTIFACT_ASSEMBLY_ENV: str(assembly.root)}
     completed = subprocess.run(
         [
             str(source_artifact / ".venv" / "bin" / "python"),
             *("-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-m", "checkout", "-q"),
             f"--basetemp={tmp_path / 'basetemp'}",
-            *_build_step_pytest_args(),
+            *build_step_pytest_args(),
         ],
         cwd=source_artifact,
         env=environment,
@@ -119,7 +101,7 @@ def test_every_build_step_test_module_that_runs_git_is_marked_checkout() -> None
     """So the run above cannot miss one: git behaves differently without .git or an identity."""
     unmarked = [
         str(module.relative_to(ROOT))
-        for directory in _build_step_pytest_args()
+        for directory in build_step_pytest_args()
         for module in sorted((ROOT / directory).rglob("test_*.py"))
         if re.search(r'\[\s*"git"', source := module.read_text(encoding="utf-8"))
         and not re.search(r"^pytestmark = pytest\.mark\.checkout$", source, re.MULTILINE)

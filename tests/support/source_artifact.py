@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import shutil
 import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+
+from pipeline.buildspec import Buildspec
 
 # What the Build step's install phase creates in the artifact before any test runs (make
 # install, make web-install): linked from the checkout instead of installed again.
@@ -121,3 +124,13 @@ def files(tree: Path) -> dict[str, bytes]:
             if path.is_file() and not path.is_symlink():
                 found[str(path.relative_to(tree))] = path.read_bytes()
     return found
+
+
+def build_step_pytest_args() -> list[str]:
+    """The PYTEST_ARGS of the Synth step's `make pytest` command, as buildspecs/synth.yml says."""
+    for command in Buildspec.load("synth").commands:
+        words = shlex.split(command)
+        if words[:2] == ["make", "pytest"]:
+            (args,) = [w.removeprefix("PYTEST_ARGS=") for w in words if w.startswith("PYTEST_")]
+            return shlex.split(args)
+    raise AssertionError("buildspecs/synth.yml runs no `make pytest`")
