@@ -231,8 +231,10 @@ run: install synth gate plan ## Install, synthesize, pass the policy gate and pr
 
 # ---------------------------------------------------------------- first deployment
 # docs/first-deploy.md follows these. Each prints the exact commands, read from cdk.out (make
-# synth first); RUN=1 runs them with the credentials of the account they name. POLICY=admin:
-# AdministratorAccess as the CloudFormation execution policy instead of the generated ones.
+# synth first); RUN=1 runs them with the credentials of the account they name. The execution
+# policy of the first deployment is AdministratorAccess (POLICY=admin, CDK's own default);
+# POLICY=generated attaches the least-privilege policies `make execution-policies` writes.
+POLICY ?= admin
 FIRST_DEPLOY = $(PY) -m pipeline.first_deploy --assembly $(OUT) --cdk $(CDK) $(if $(RUN),--run) \
 	$(if $(filter admin,$(POLICY)),--administrator-access)
 

@@ -25,7 +25,7 @@ import json
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -67,6 +67,7 @@ class Stack:
     region: str
     group: str  # "pipeline", or the environment's name
     template: dict[str, Any]
+    termination_protection: bool = False
 
 
 def _read(path: Path) -> Any:
@@ -97,6 +98,9 @@ def read_stacks(assembly: Path) -> list[Stack]:
                     region=region,
                     group=group,
                     template=_read(directory / artifact["properties"]["templateFile"]),
+                    termination_protection=bool(
+                        artifact["properties"].get("terminationProtection", False)
+                    ),
                 )
             )
     return stacks
@@ -226,7 +230,6 @@ class Context:
     pipeline_region: str
     pipeline_name: str
     connection_arn: str
-    regions: dict[str, str]  # group -> the region its config names
     stacks: list[Stack]
     administrator_access: bool = False
 
@@ -267,7 +270,9 @@ def bootstrap_commands(context: Context, group: str) -> list[Command]:
         ]
         commands.append(
             [
-                *("aws", "cloudformation", "deploy", "--region", context.regions[group]),
+                # IAM is global: one stack per account (in the pipeline's region), whichever
+                # of the account's groups is bootstrapped first, or the names would collide.
+                *("aws", "cloudformation", "deploy", "--region", context.pipeline_region),
                 *("--stack-name", f"{context.project}-cdk-execution-policies"),
                 *("--template-file", str(template), "--capabilities", "CAPABILITY_NAMED_IAM"),
                 "--no-fail-on-empty-changeset",
@@ -330,9 +335,77 @@ def _status_command(stack: Stack) -> Command:
     ]
 
 
-def delete_failed_stack_commands(stack: Stack) -> list[Command]:
-    where = ["--stack-name", stack.name, "--region", stack.region]
+# Deletion protection on a stack's own resources stops CloudFormation from deleting them: the
+# rollback of a failed create ends in ROLLBACK_FAILED, and delete-stack fails the same way. The
+# protection is lifted, resource by resource, before the stack is deleted.
+UNPROTECT: dict[str, Callable[[str, str], Command]] = {
+    "AWS::RDS::DBCluster": lambda physical_id, region: [
+        *("aws", "rds", "modify-db-cluster", "--db-cluster-identifier", physical_id),
+        *("--no-deletion-protection", "--apply-immediately", "--region", region),
+    ],
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": lambda arn, region: [
+        *("aws", "elbv2", "modify-load-balancer-attributes", "--load-balancer-arn", arn),
+        *("--attributes", "Key=deletion_protection.enabled,Value=false", "--region", region),
+    ],
+}
+
+
+def _protection_on(resource: dict[str, Any]) -> bool:
+    properties = resource.get("Properties", {})
+    flags = [value for key, value in properties.items() if key.startswith("DeletionProtection")]
+    flags += [
+        attribute.get("Value")
+        for attribute in properties.get("LoadBalancerAttributes", [])
+        if attribute.get("Key") == "deletion_protection.enabled"
+    ]
+    return any(flag in (True, "true", "ACTIVE") for flag in flags)
+
+
+def protected_resources(stack: Stack) -> dict[str, str]:
+    """Logical id -> type of every resource of the stack created with deletion protection on."""
+    return {
+        logical_id: resource["Type"]
+        for logical_id, resource in sorted(stack.template.get("Resources", {}).items())
+        if _protection_on(resource)
+    }
+
+
+def _remaining_resources_command(stack: Stack) -> Command:
+    """The resources a failed create left behind (a rollback marks the others deleted)."""
     return [
+        *("aws", "cloudformation", "describe-stack-resources", "--stack-name", stack.name),
+        *("--region", stack.region, "--output", "text", "--query"),
+        "StackResources[?ResourceStatus!='DELETE_COMPLETE'].[LogicalResourceId,PhysicalResourceId]",
+    ]
+
+
+def delete_failed_stack_commands(
+    stack: Stack, remaining: Mapping[str, str] | None = None
+) -> list[Command]:
+    """Lift the stack's own protections, then delete it. ``remaining``: logical -> physical id
+    of what the failed create left (None when only printing: every protected resource is named
+    by a placeholder)."""
+    where = ["--stack-name", stack.name, "--region", stack.region]
+    commands = []
+    if stack.termination_protection:
+        commands.append(
+            [
+                "aws",
+                "cloudformation",
+                "update-termination-protection",
+                "--no-enable-termination-protection",
+                *where,
+            ]
+        )
+    for logical_id, resource_type in protected_resources(stack).items():
+        if remaining is None:
+            commands.append(
+                UNPROTECT[resource_type](f"<physical id of {logical_id}>", stack.region)
+            )
+        elif logical_id in remaining:
+            commands.append(UNPROTECT[resource_type](remaining[logical_id], stack.region))
+    return [
+        *commands,
         ["aws", "cloudformation", "delete-stack", *where],
         ["aws", "cloudformation", "wait", "stack-delete-complete", *where],
     ]
@@ -401,14 +474,20 @@ def _delete_failed_stack(
 ) -> list[Command]:
     stack = _stack_named(context, args.stack)
     if not runner:
-        return [_status_command(stack), *delete_failed_stack_commands(stack)]
+        return [
+            _status_command(stack),
+            _remaining_resources_command(stack),
+            *delete_failed_stack_commands(stack),
+        ]
     _in_account(stack.account, runner)
     status = runner(_status_command(stack))
     if status not in FAILED_CREATE:
         raise FirstDeployError(
             f"{stack.name} is {status}, not a failed first create: not deleting it"
         )
-    return delete_failed_stack_commands(stack)
+    listed = runner(_remaining_resources_command(stack))
+    remaining = dict(line.split("\t", 1) for line in listed.splitlines() if "\t" in line)
+    return delete_failed_stack_commands(stack, remaining)
 
 
 def _in_pipeline_account(
@@ -457,8 +536,6 @@ def _context(args: argparse.Namespace) -> Context:
         pipeline_region=config.pipeline.region,
         pipeline_name=f"{config.project.name}-delivery",
         connection_arn=config.pipeline.source.connection_arn,
-        regions={"pipeline": config.pipeline.region}
-        | {env.name: env.region for env in config.environments},
         stacks=read_stacks(args.assembly),
         administrator_access=args.administrator_access,
     )

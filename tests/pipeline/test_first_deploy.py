@@ -24,7 +24,14 @@ from typing import Any
 import pytest
 
 from pipeline.config import DeliveryConfig
-from pipeline.first_deploy import POLICY_CHARACTERS, POLICY_DIR, main
+from pipeline.first_deploy import (
+    POLICY_CHARACTERS,
+    POLICY_DIR,
+    UNPROTECT,
+    main,
+    protected_resources,
+    read_stacks,
+)
 from policies.workflows import make_invocation_problems, make_targets
 from tests.support.assembly import ROOT, Assembly
 
@@ -245,10 +252,10 @@ import json, os, sys
 with open({str(log)!r}, "a") as log:
     log.write(json.dumps([os.path.basename(sys.argv[0]), *sys.argv[1:]]) + "\\n")
 answers = {{"get-caller-identity": "FAKE_ACCOUNT", "describe-stacks": "FAKE_STACK_STATUS",
-           "get-connection": "FAKE_CONNECTION"}}
+           "get-connection": "FAKE_CONNECTION", "describe-stack-resources": "FAKE_REMAINING"}}
 for call, variable in answers.items():
     if call in sys.argv[1:3]:
-        print(os.environ[variable])
+        print(os.environ.get(variable, ""))
 """
     for name in ("aws", "cdk"):
         (bin_dir / name).write_text(script, encoding="utf-8")
@@ -308,6 +315,49 @@ def test_only_a_failed_first_create_is_deleted(
     assert (["cloudformation", "delete-stack"] in calls) is deleted
 
 
+def test_every_deletion_protection_of_a_stack_can_be_lifted_for_a_retry(
+    assembly: Assembly,
+) -> None:
+    """A failed first create of a protected stack cannot roll back (ROLLBACK_FAILED) nor be
+    deleted until its protections are off: delete-failed-stack must know every kind."""
+    protected = {
+        (stack.group, resource_type)
+        for stack in read_stacks(assembly.root)
+        for resource_type in protected_resources(stack).values()
+    }
+    # staging and prod (protect_data) keep their database and load balancer; dev does not.
+    for environment in ("staging", "prod"):
+        assert {
+            (environment, "AWS::RDS::DBCluster"),
+            (environment, "AWS::ElasticLoadBalancingV2::LoadBalancer"),
+        } <= protected
+    assert {group for group, _ in protected} == {"staging", "prod"}
+    assert {resource_type for _, resource_type in protected} <= set(UNPROTECT)
+
+
+def test_a_failed_prod_create_is_unprotected_then_deleted(
+    assembly: Assembly, fake_aws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (data,) = [stack for stack in read_stacks(assembly.root) if stack.name == "todo-prod-data"]
+    (cluster,) = protected_resources(data)
+    monkeypatch.setenv("FAKE_ACCOUNT", "444444444444")
+    monkeypatch.setenv("FAKE_STACK_STATUS", "ROLLBACK_FAILED")
+    monkeypatch.setenv("FAKE_REMAINING", f"{cluster}\ttodo-prod-cluster\nOther\tleft")
+    argv = ["--run", "delete-failed-stack", "--stack", "todo-prod-data"]
+    assert main(["--assembly", str(assembly.root), *argv]) == 0
+    calls = [call[1:] for call in _calls(fake_aws)]
+    ran = [call[:2] for call in calls]
+    termination = ran.index(["cloudformation", "update-termination-protection"])
+    unprotect = ran.index(["rds", "modify-db-cluster"])
+    assert termination < ran.index(["cloudformation", "delete-stack"])
+    assert unprotect < ran.index(["cloudformation", "delete-stack"])
+    assert calls[unprotect][2:5] == [
+        "--db-cluster-identifier",
+        "todo-prod-cluster",
+        "--no-deletion-protection",
+    ]
+
+
 @pytest.mark.usefixtures("fake_aws")
 @pytest.mark.parametrize("status", ["AVAILABLE", "PENDING"])
 def test_connection_status_passes_only_once_the_connection_is_approved(
@@ -336,9 +386,10 @@ def _make_dry_run(*args: str) -> str:
 def test_make_hands_run_and_policy_to_the_module() -> None:
     plain = shlex.split(_make_dry_run("bootstrap", "ENV=dev"))
     assert plain[-3:] == ["bootstrap", "--environment", "dev"]
-    assert "--run" not in plain and "--administrator-access" not in plain
-    both = shlex.split(_make_dry_run("bootstrap", "ENV=dev", "RUN=1", "POLICY=admin"))
-    assert {"--run", "--administrator-access"} <= set(both)
+    # The first deployment's default: AdministratorAccess, and nothing runs without RUN=1.
+    assert "--run" not in plain and "--administrator-access" in plain
+    generated = shlex.split(_make_dry_run("bootstrap", "ENV=dev", "RUN=1", "POLICY=generated"))
+    assert "--run" in generated and "--administrator-access" not in generated
 
 
 def test_administrator_access_replaces_the_generated_policies(
