@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -24,6 +22,7 @@ from infra.compliance import (
     ignore_cfn_lint,
     skip_checkov,
 )
+from infra.replacement import digest, load_balancer_identity
 
 API_PATH_PATTERN = "/api/*"
 HSTS_MAX_AGE = Duration.days(730)
@@ -290,40 +289,16 @@ def _api_vpc_origin(
         "OriginProtocolPolicy": protocol.value,
         "OriginSSLProtocols": [ssl_protocol.value for ssl_protocol in ssl_protocols],
     }
+    identity = digest({"LoadBalancer": load_balancer_identity(load_balancer), **settings})
     return cloudfront.VpcOrigin(
         scope,
-        f"ApiVpcOrigin{_replacement_key(load_balancer, settings)}",
+        f"ApiVpcOrigin{identity}",
         endpoint=cloudfront.VpcOriginEndpoint.application_load_balancer(load_balancer),
         http_port=http_port,
         https_port=https_port,
         protocol_policy=protocol,
         origin_ssl_protocols=ssl_protocols,
     )
-
-
-def _replacement_key(load_balancer: elbv2.ApplicationLoadBalancer, settings: object) -> str:
-    """Changes exactly when the VPC origin's settings change or its ALB would be replaced.
-
-    An ALB is replaced when its logical id (its construct path) or a create-only property
-    (Scheme, Type, Name) changes; its ARN changes with it.
-    """
-    resource = load_balancer.node.default_child
-    if not isinstance(resource, elbv2.CfnLoadBalancer):
-        raise TypeError(f"{load_balancer.node.path} is not a CloudFormation load balancer")
-    stack = Stack.of(load_balancer)
-    create_only = {
-        key: stack.resolve(value)
-        for key, value in (
-            ("Scheme", resource.scheme),
-            ("Type", resource.type),
-            ("Name", resource.name),
-        )
-    }
-    if not all(value is None or isinstance(value, str) for value in create_only.values()):
-        raise ValueError(f"{load_balancer.node.path}: its scheme, type and name must be literal")
-    identity = {"Path": load_balancer.node.path, **create_only, "Settings": settings}
-    encoded = json.dumps(identity, sort_keys=True).encode()
-    return hashlib.sha256(encoded).hexdigest()[:8].upper()
 
 
 def _explain_deployment_handler(stack: Stack) -> None:

@@ -23,6 +23,7 @@ from infra.data.database import PORT as DATABASE_PORT
 from infra.data.database import Database
 from infra.escape_hatch import cfn_resource
 from infra.messaging.queues import WorkQueue
+from infra.replacement import load_balancer_identity
 from infra.retention import retention_days
 from infra.services.cloudfront_origin import cloudfront_origin_facing
 from pipeline.config import ServiceConfig
@@ -304,23 +305,7 @@ class Services(Construct):
         )
         self.alb.log_access_logs(self.access_logs.bucket, prefix="alb")
 
-        self.api_target_group = elbv2.ApplicationTargetGroup(
-            self,
-            "ApiTargetGroup",
-            vpc=vpc,
-            port=API_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            target_type=elbv2.TargetType.IP,
-            deregistration_delay=DEREGISTRATION_DELAY,
-            health_check=elbv2.HealthCheck(
-                path=HEALTH_PATH,
-                healthy_http_codes="200",
-                interval=Duration.seconds(15),
-                timeout=Duration.seconds(5),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
-        )
+        self.api_target_group = api_target_group(self, vpc=vpc, load_balancer=self.alb)
         self.listener_port = ALB_LISTENER_PORT
         self.listener = self.alb.add_listener(
             "Http",
@@ -509,6 +494,36 @@ class Services(Construct):
                     "are limited to this service's repository by the other statements",
                 )
         return service
+
+
+def api_target_group(
+    scope: Construct, *, vpc: ec2.IVpc, load_balancer: elbv2.ApplicationLoadBalancer
+) -> elbv2.ApplicationTargetGroup:
+    """The api's target group, replaced together with its load balancer.
+
+    A target group serves one load balancer at a time: when the ALB is replaced, the new ALB's
+    listener cannot take over the old group while the old listener still holds it
+    (TargetGroupAssociationLimit) and the update rolls back. Its construct id follows the
+    ALB's identity, so CloudFormation creates a new group alongside the new ALB.
+    https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/780
+    """
+    return elbv2.ApplicationTargetGroup(
+        scope,
+        f"ApiTargetGroup{load_balancer_identity(load_balancer)}",
+        vpc=vpc,
+        port=API_PORT,
+        protocol=elbv2.ApplicationProtocol.HTTP,
+        target_type=elbv2.TargetType.IP,
+        deregistration_delay=DEREGISTRATION_DELAY,
+        health_check=elbv2.HealthCheck(
+            path=HEALTH_PATH,
+            healthy_http_codes="200",
+            interval=Duration.seconds(15),
+            timeout=Duration.seconds(5),
+            healthy_threshold_count=2,
+            unhealthy_threshold_count=3,
+        ),
+    )
 
 
 def _grant_secret_read(role: iam.IRole, data: Database) -> None:
