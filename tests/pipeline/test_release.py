@@ -261,7 +261,7 @@ def _list(value: Any) -> list[Any]:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_release_record_role_may_do_exactly_what_recording_needs(
+def test_the_release_record_role_writes_only_its_own_record_and_the_image_repositories(
     assembly: Assembly, config: DeliveryConfig, environment: str
 ) -> None:
     template = assembly.pipeline_template
@@ -284,23 +284,16 @@ def test_the_release_record_role_may_do_exactly_what_recording_needs(
     repositories = {
         logical_id for logical_id, repository in resources(template, "AWS::ECR::Repository").items()
     }
-    granted = {tuple(_actions(s)): _list(s["Resource"]) for s in statements}
-    assert all(s["Effect"] == "Allow" and "Condition" not in s for s in statements)
-    assert granted.keys() == {
-        ("ssm:PutParameter",),
-        ("ssm:GetParameterHistory", "ssm:GetParameters"),
-        (
-            "ecr:BatchDeleteImage",
-            "ecr:BatchGetImage",
-            "ecr:DescribeImages",
-            "ecr:ListImages",
-            "ecr:PutImage",
-        ),
-    }
-    # It writes its own environment's record, and reads every environment's history.
-    assert granted[("ssm:PutParameter",)] == [f"{arn}/todo/releases/{environment}"]
-    assert sorted(granted[("ssm:GetParameterHistory", "ssm:GetParameters")]) == sorted(
-        f"{arn}/todo/releases/{env.name}" for env in config.environments
-    )
-    (ecr_resources,) = [v for k, v in granted.items() if k[0].startswith("ecr:")]
-    assert {ref["Fn::GetAtt"][0] for ref in ecr_resources} == repositories
+    # What it may do is proven by running it under this role (test_steps_in_aws.py); here,
+    # where: it writes its own environment's record only, reads every environment's history,
+    # and touches images in the pipeline's repositories only.
+    records = {f"{arn}/todo/releases/{env.name}" for env in config.environments}
+    for statement in statements:
+        targets = _list(statement["Resource"])
+        for action in _actions(statement):
+            if action == "ssm:PutParameter":
+                assert targets == [f"{arn}/todo/releases/{environment}"]
+            elif action.startswith("ssm:"):
+                assert set(targets) <= records
+            else:
+                assert {ref["Fn::GetAtt"][0] for ref in targets} <= repositories
