@@ -95,7 +95,7 @@ web-build: $(WEB)/node_modules/.installed ## Web app: production build into serv
 # ---------------------------------------------------------------- synth and gate
 .PHONY: synth
 synth: $(VENV)/.installed node_modules/.installed web-build ## Synthesize the pipeline and every environment into cdk.out (cdk-nag runs here)
-	$(PY) -m pipeline.config $(DELIVERY_CONFIG)
+	$(PY) -m config.model $(DELIVERY_CONFIG)
 	rm -rf $(OUT)
 	$(CDK) synth --quiet --no-notices --output $(OUT)
 
@@ -105,15 +105,15 @@ gate: $(TOOLS)/.installed ## Policy gate over cdk.out: cfn-lint and checkov (cdk
 
 .PHONY: plan
 plan: $(VENV)/.installed ## Print the plan read from cdk.out: environments, stacks, pipeline stages
-	$(PY) -m pipeline.plan $(OUT)
+	$(PY) -m ops.review.plan $(OUT)
 
 .PHONY: images
 images: $(VENV)/.installed ## Build and push this commit's service images whose tags are not published yet (needs Docker)
-	$(PY) -m pipeline.build_images
+	$(PY) -m ops.images.build
 
 .PHONY: scan-gate
 scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRESHOLD (default HIGH) for this commit's images
-	$(PY) -m pipeline.scan_gate --threshold $(SCAN_THRESHOLD)
+	$(PY) -m ops.images.scan_gate --threshold $(SCAN_THRESHOLD)
 
 # Pull requests build each image locally with Buildx and scan it with Trivy; the findings
 # pass through the same gate (threshold, reviewed exceptions) as the pipeline's ECR scan.
@@ -130,22 +130,22 @@ image-build: ## Build SERVICE's image locally with Docker Buildx, as the pipelin
 	docker buildx build --load --pull --file services/$(SERVICE)/Dockerfile \
 		--tag $(LOCAL_IMAGE) services
 
-# The image as Fargate starts it: pipeline/start_check.py runs the task definition's container
+# The image as Fargate starts it: ops/images/start_check.py runs the task definition's container
 # (user, read-only root, mounts, environment) against a TLS PostgreSQL and moto until healthy.
 .PHONY: image-start
 image-start: synth ## Start SERVICE's local image the way Fargate starts it, against TLS PostgreSQL and moto, until healthy (needs Docker)
 	$(require_service)
-	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) -m pipeline.start_check --service $(SERVICE) \
+	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) -m ops.images.start_check --service $(SERVICE) \
 		--image $(LOCAL_IMAGE) --assembly $(OUT)
 
 .PHONY: image-scan
 image-scan: $(VENV)/.installed ## Trivy scan of SERVICE's local image, gated like scan-gate (SCAN_THRESHOLD, exceptions)
 	$(require_service)
-	$(PY) -m pipeline.trivy_scan --service $(SERVICE) --image $(LOCAL_IMAGE) --threshold $(SCAN_THRESHOLD)
+	$(PY) -m ops.images.trivy_scan --service $(SERVICE) --image $(LOCAL_IMAGE) --threshold $(SCAN_THRESHOLD)
 
 .PHONY: change-report
 change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
-	$(PY) -m pipeline.change_report --environment $(ENV) --assembly $(OUT) \
+	$(PY) -m ops.review.change_report --environment $(ENV) --assembly $(OUT) \
 		--out build/reports/$(ENV).md --commit "$${CODEBUILD_RESOLVED_SOURCE_VERSION:-local}" \
 		$(if $(LOOKUP_ROLE_ARN),--role-arn $(LOOKUP_ROLE_ARN)) \
 		$(if $(REPORT_S3_URI),--upload $(REPORT_S3_URI) --review-url "$(REVIEW_URL)") \
@@ -180,21 +180,21 @@ post-deploy-checks: $(VENV)/.installed ## The checks CHECK_MARKERS selects (e.g.
 
 .PHONY: releases
 releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment
-	$(PY) -m pipeline.release list
+	$(PY) -m ops.release.record list
 
 .PHONY: release-record
 release-record: $(VENV)/.installed ## Record this commit as the release of ENV (run by the pipeline after each deploy)
-	$(PY) -m pipeline.release record --environment $(ENV)
+	$(PY) -m ops.release.record record --environment $(ENV)
 
 .PHONY: bake
 bake: $(VENV)/.installed ## Wait BAKE_MINUTES and fail if a health alarm of ENV fires (BAKE_ROLE_ARN: role to read them)
-	$(PY) -m pipeline.bake --environment $(ENV) --minutes $(BAKE_MINUTES) \
+	$(PY) -m ops.release.bake --environment $(ENV) --minutes $(BAKE_MINUTES) \
 		$(if $(BAKE_ROLE_ARN),--role-arn $(BAKE_ROLE_ARN))
 
 BASE ?= origin/main
 .PHONY: diff
 diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
-	$(PY) -m pipeline.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
+	$(PY) -m ops.review.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
 
 # ---------------------------------------------------------------- GitHub Actions
 # .github/workflows/ call these; inputs come from the environment (GITHUB_TOKEN,
@@ -203,27 +203,27 @@ COMMIT ?= $(ROLLBACK_COMMIT)
 
 .PHONY: pr-comment
 pr-comment: $(VENV)/.installed ## Post build/diff/report.md (make diff) as the pull request's one diff comment and job summary (PR_NUMBER, GITHUB_TOKEN, GITHUB_REPOSITORY)
-	$(PY) -m pipeline.pr_comment --report build/diff/report.md
+	$(PY) -m ops.review.pr_comment --report build/diff/report.md
 
 .PHONY: drift
 drift: synth ## Drift of every deployed stack through the lookup roles, into build/drift/report.md and drift.json (AWS credentials of the pipeline account)
-	$(PY) -m pipeline.drift --assembly $(OUT) --out build/drift/report.md
+	$(PY) -m ops.drift.detect --assembly $(OUT) --out build/drift/report.md
 
 .PHONY: drift-issue
 drift-issue: $(VENV)/.installed ## Open, update or close the one "drift" issue from build/drift/drift.json (GITHUB_TOKEN, GITHUB_REPOSITORY)
-	$(PY) -m pipeline.drift_issue --report build/drift/drift.json
+	$(PY) -m ops.drift.issue --report build/drift/drift.json
 
 .PHONY: rollback
 rollback: $(VENV)/.installed web-build ## Revert COMMIT (empty: the last merge to main) on branch rollback/<sha>, template diff and PR text into build/rollback/
-	$(PY) -m pipeline.rollback --commit "$(COMMIT)"
+	$(PY) -m ops.rollback.revert --commit "$(COMMIT)"
 
 .PHONY: rollback-pr
 rollback-pr: $(VENV)/.installed ## Push the branch make rollback prepared and open its pull request (GITHUB_TOKEN, GITHUB_REPOSITORY)
-	$(PY) -m pipeline.rollback_pr
+	$(PY) -m ops.rollback.pr
 
 .PHONY: docs
 docs: $(VENV)/.installed ## Regenerate the pipeline diagram in docs/pipeline.md from cdk.out (run make synth first)
-	$(PY) -c 'import pathlib, pipeline.plan as p; f = pathlib.Path("docs/pipeline.md"); \
+	$(PY) -c 'import pathlib, ops.review.plan as p; f = pathlib.Path("docs/pipeline.md"); \
 		f.write_text(p.with_diagram(f.read_text(), p.render_mermaid(p.read_plan(pathlib.Path("$(OUT)")))))'
 
 .PHONY: run
@@ -235,7 +235,7 @@ run: install synth gate plan ## Install, synthesize, pass the policy gate and pr
 # policy of the first deployment is AdministratorAccess (POLICY=admin, CDK's own default);
 # POLICY=generated attaches the least-privilege policies `make execution-policies` writes.
 POLICY ?= admin
-FIRST_DEPLOY = $(PY) -m pipeline.first_deploy --assembly $(OUT) --cdk $(CDK) $(if $(RUN),--run) \
+FIRST_DEPLOY = $(PY) -m ops.first_deploy --assembly $(OUT) --cdk $(CDK) $(if $(RUN),--run) \
 	$(if $(filter admin,$(POLICY)),--administrator-access)
 
 .PHONY: execution-policies
@@ -268,15 +268,16 @@ delete-failed-stack: $(VENV)/.installed ## Delete STACK if (and only if) its fir
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint
-lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict, hadolint and the base-image rules
+lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict, the layer contracts, hadolint and the base-image rules
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory bandit
 	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
 	$(PY) -m policies.images $(DOCKERFILES)
 
-BANDIT_PATHS := app.py pipeline infra policies services/api services/common services/worker services/devstack
+BANDIT_PATHS := app.py config infra pipeline ops policies services/api services/common services/worker services/devstack
 
 .PHONY: bandit
 bandit: $(TOOLS)/.installed ## Security lint of the Python code (medium severity and up fail)
@@ -325,6 +326,13 @@ browser: ## Install Debian's chromium for the end-to-end test (apt-get, as root)
 .PHONY: pytest
 pytest: install web-build ## The pytest suite alone, in parallel (synth and the e2e test need the web build)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# What the pipeline's Build step tests: every suite that needs no database, browser or site.
+BUILD_STEP_TESTS := tests/config tests/infra tests/pipeline tests/ops tests/policies
+
+.PHONY: pytest-build
+pytest-build: ## The pytest suites the pipeline's Build step runs (no database, browser or site)
+	$(MAKE) --no-print-directory pytest PYTEST_ARGS="$(BUILD_STEP_TESTS)"
 
 .PHONY: test
 test: install lint pytest web-test ## Everything CI runs: lint, types, the pytest suite and the web app tests

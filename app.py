@@ -12,9 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.config import CONFIG_ERROR_EXIT_CODE, DEFAULT_CONFIG_FILE, ConfigError, load_config
-
-ROOT = Path(__file__).resolve().parent
+from config.model import CONFIG_ERROR_EXIT_CODE, DEFAULT_CONFIG_FILE, ConfigError, load_config
+from config.paths import ROOT
 
 
 def cli_version() -> str:
@@ -45,8 +44,8 @@ def main() -> int:
         return CONFIG_ERROR_EXIT_CODE
 
     # Imported after validation: a bad file is reported without waiting for jsii to start.
-    from pipeline.app import build_app  # noqa: PLC0415
     from pipeline.buildspec import Buildspec  # noqa: PLC0415
+    from pipeline.cdk_app import build_app  # noqa: PLC0415
 
     app = build_app(
         config=config,

@@ -37,7 +37,8 @@ from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
+from config.paths import ROOT
+
 PYTHONPATH = os.pathsep.join(
     str(ROOT / part) for part in ("services/common", "services/api", "bench")
 )

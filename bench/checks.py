@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from config.paths import ROOT
+
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
 PROJECT_BIN = Path(sys.executable).parent
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))

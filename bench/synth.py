@@ -14,9 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from config.paths import ROOT
+
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 
 EMPTY_APP = "import aws_cdk as cdk; cdk.App().synth()"

@@ -8,7 +8,9 @@ from typing import Any
 
 import yaml
 
-BUILDSPEC_DIR = Path(__file__).resolve().parent.parent / "buildspecs"
+from config.paths import ROOT
+
+BUILDSPEC_DIR = ROOT / "buildspecs"
 
 
 @dataclass(frozen=True, kw_only=True)

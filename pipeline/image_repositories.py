@@ -9,8 +9,8 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from pipeline.images import ServiceImage
-from pipeline.release import RELEASE_TAG_PREFIX
+from config.names import RELEASE_TAG_PREFIX
+from infra.images import ServiceImage
 
 # Images no retained release record names: kept for rebuild-free reverts to recent commits.
 # Released images are kept by the release tag rule however many newer images there are.
@@ -54,7 +54,7 @@ class ImageRepositories(Construct):
                 removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
                 # ECR applies rules by priority, and an image that matches the tags of a rule
                 # cannot be expired by a lower one: the first rule shields every image a
-                # retained release record names (pipeline/release.py keeps the release tags
+                # retained release record names (ops/release/record.py keeps the release tags
                 # on exactly those images, at most protected_images of them).
                 lifecycle_rules=[
                     ecr.LifecycleRule(

@@ -14,25 +14,24 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from config.model import DeliveryConfig, EnvironmentConfig
+from config.names import lookup_role_arn, protected_image_bound, release_parameter_name
 from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
-from infra.github_oidc import GitHubOidc
+from infra.images import ServiceImage
 from infra.removal import retain_except_on_create
 from infra.service_grants import allow_log_encryption
+from infra.stage import EnvironmentStage, apply_cost_tags
 from pipeline.acknowledgments import (
     explain_generated_resources,
     explain_replication_bucket,
     explain_replication_key_grant,
 )
-from pipeline.bootstrap import lookup_role_arn
 from pipeline.buildspec import Buildspec
-from pipeline.config import DeliveryConfig, EnvironmentConfig
+from pipeline.delivery_metrics.construct import DeliveryMetrics
+from pipeline.github_oidc import GitHubOidc
 from pipeline.image_repositories import ImageRepositories
-from pipeline.images import ServiceImage
-from pipeline.metrics import DeliveryMetrics
 from pipeline.notifications import DeliveryNotifications
-from pipeline.release import parameter_name, protected_image_bound
-from pipeline.stage import EnvironmentStage, apply_cost_tags
 from pipeline.steps import (
     bake_step,
     change_report_step,
@@ -340,7 +339,7 @@ class PipelineStack(Stack):
         return self.format_arn(
             service="ssm",
             resource="parameter",
-            resource_name=parameter_name(config.project.name, environment).lstrip("/"),
+            resource_name=release_parameter_name(config.project.name, environment).lstrip("/"),
         )
 
     def _drift_lookup_role_arns(self) -> list[str]:

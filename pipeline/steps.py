@@ -12,9 +12,9 @@ from aws_cdk import CfnOutput, Duration, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 
-from pipeline.bootstrap import lookup_role_arn
+from config.model import EnvironmentConfig
+from config.names import lookup_role_arn
 from pipeline.buildspec import Buildspec
-from pipeline.config import EnvironmentConfig
 
 EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
 
@@ -140,7 +140,7 @@ def release_record_step(
     image_statements: Sequence[iam.PolicyStatement],
 ) -> pipelines.CodeBuildStep:
     """Write this environment's record; read every environment's history to fit the release
-    tags of the image repositories to what the retained records name (pipeline/release.py)."""
+    tags of the image repositories to what the retained records name (ops/release/record.py)."""
     return make_step(
         f"ReleaseRecord-{environment.name}",
         buildspec=Buildspec.load("release-record"),

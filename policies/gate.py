@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.paths import ROOT
 from policies.checks.grants.model import load_cloud_assembly
 from policies.checks.grants.runner import GrantReport, run_grant_checks
 
-ROOT = Path(__file__).resolve().parent.parent
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
 PROJECT_BIN = Path(sys.executable).parent
 CHECKOV_CONFIG = Path(__file__).resolve().parent / "checkov.yaml"

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from config.paths import ROOT
+
 DOCKERFILES = sorted((ROOT / "services").glob("*/Dockerfile"))
 
 _REGISTRY = (

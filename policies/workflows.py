@@ -30,9 +30,9 @@ from typing import Any
 
 import yaml
 
+from config.paths import ROOT
 from policies.images import image_problem, workflow_images
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
 MAKEFILE = ROOT / "Makefile"
 

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from filelock import FileLock
 
-from pipeline.config import DEFAULT_CONFIG_FILE, DeliveryConfig, load_config
-from tests.support.assembly import ROOT, Assembly, synthesize_or_fail
+from config.model import DEFAULT_CONFIG_FILE, DeliveryConfig, load_config
+from config.paths import ROOT
+from tests.support.assembly import Assembly, synthesize_or_fail
 from tests.support.source_artifact import build_step_pytest_args, export_source, prepare_build
 
 if TYPE_CHECKING:

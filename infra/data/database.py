@@ -10,9 +10,9 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from config.model import DatabaseConfig
 from infra.compliance import acknowledge_nag, ignore_cfn_lint, skip_checkov
 from infra.retention import retention_days
-from pipeline.config import DatabaseConfig
 
 # Current, non-deprecated Aurora PostgreSQL with Serverless v2 scale-to-zero and RDS Proxy.
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_9

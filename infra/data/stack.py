@@ -8,9 +8,9 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from config.model import DatabaseConfig
 from infra.data.database import Database
 from infra.environment_stack import EnvironmentStack
-from pipeline.config import DatabaseConfig
 
 
 class DataStack(EnvironmentStack):

@@ -17,17 +17,17 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from config.model import ServiceConfig
 from infra.access_logs import AccessLogBucket
 from infra.compliance import acknowledge_nag, acknowledge_wildcards, skip_checkov
 from infra.data.database import PORT as DATABASE_PORT
 from infra.data.database import Database
 from infra.escape_hatch import cfn_resource
+from infra.images import ServiceImage
 from infra.messaging.queues import WorkQueue
 from infra.replacement import load_balancer_identity
 from infra.retention import retention_days
 from infra.services.cloudfront_origin import cloudfront_origin_facing
-from pipeline.config import ServiceConfig
-from pipeline.images import ServiceImage
 
 # The dimensions the api's relay logs its EMF metrics with (todo_api.relay.METRICS_DIMENSIONS).
 OUTBOX_METRIC_DIMENSIONS = {"Service": "todo-api"}

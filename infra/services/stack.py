@@ -10,12 +10,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from config.model import ServiceConfig
 from infra.data import DataStack
 from infra.environment_stack import EnvironmentStack
+from infra.images import ServiceImage
 from infra.messaging import MessagingStack
 from infra.services.services import Services
-from pipeline.config import ServiceConfig
-from pipeline.images import ServiceImage
 
 
 class ServicesStack(EnvironmentStack):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import DeliveryConfig
+from config.model import DeliveryConfig
 from tests.support.assembly import Assembly
 
 STACKS = ["network", "data", "messaging", "services", "observability"]

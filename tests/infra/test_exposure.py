@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import DeliveryConfig
+from config.model import DeliveryConfig
 from tests.support.assembly import ENVIRONMENTS, Assembly, resources
 
 OPEN_RANGES = {"0.0.0.0/0", "::/0"}

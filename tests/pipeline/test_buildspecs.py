@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from config.paths import ROOT
 from pipeline.buildspec import BUILDSPEC_DIR, Buildspec
-from tests.support.assembly import ROOT
 
 BUILDSPECS = sorted(BUILDSPEC_DIR.glob("*.yml"))
 

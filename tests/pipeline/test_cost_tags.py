@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.config import DeliveryConfig
+from config.model import DeliveryConfig
 from tests.support.assembly import Assembly, resources
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.plan import DIAGRAM_END, DIAGRAM_START, read_plan, render_mermaid, with_diagram
-from tests.support.assembly import ROOT, Assembly
+from config.paths import ROOT
+from ops.review.plan import DIAGRAM_END, DIAGRAM_START, read_plan, render_mermaid, with_diagram
+from tests.support.assembly import Assembly
 
 PIPELINE_DOC = ROOT / "docs" / "pipeline.md"
 

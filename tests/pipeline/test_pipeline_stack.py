@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from config.model import DeliveryConfig
+from config.paths import ROOT
+from infra.images import SERVICES
 from pipeline.buildspec import Buildspec
-from pipeline.config import DeliveryConfig
-from pipeline.images import SERVICES
-from tests.support.assembly import ROOT, Assembly, properties, ref_target
+from tests.support.assembly import Assembly, properties, ref_target
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from config.paths import ROOT
 from tests.services.api.test_api_process import ApiProcess, api_env
-from tests.support.assembly import ROOT
 
 
 def _run_checks(site_url: str, markers: str) -> subprocess.CompletedProcess[str]:

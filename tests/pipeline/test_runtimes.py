@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
+from config.paths import ROOT
 from pipeline.buildspec import Buildspec
 from policies.workflows import WORKFLOWS_DIR, load_workflow
-from tests.support.assembly import ROOT, Assembly, resources
+from tests.support.assembly import Assembly, resources
 
 # What each curated image offers in `runtime-versions`, from its runtimes.yml:
 # https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from config.paths import ROOT
 from pipeline.buildspec import BUILDSPEC_DIR, Buildspec
 from tests.conftest import ARTIFACT_ASSEMBLY_ENV
-from tests.support.assembly import ROOT, Assembly, resources
+from tests.support.assembly import Assembly, resources
 from tests.support.source_artifact import (
     TOOLCHAINS,
     WEB_DIST,

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import DeliveryConfig, load_config
-from pipeline.images import ServiceImage, service_images
-from pipeline.release import parameter_name
+from config.model import DeliveryConfig, load_config
+from config.names import release_parameter_name
+from config.paths import ROOT
+from infra.images import ServiceImage, service_images
 from tests.services.api.test_api_process import ApiProcess, api_env
-from tests.support.assembly import ROOT
 from tests.support.aws_world import World
 from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
 from tests.support.local_aws import describe
@@ -68,7 +68,7 @@ def released(
     if environment is not None:
         world.deploy_environment(environment)
         world.record_release(
-            parameter=parameter_name(CONFIG.project.name, environment),
+            parameter=release_parameter_name(CONFIG.project.name, environment),
             release={
                 "environment": environment,
                 "commit": "f" * 40,
@@ -369,7 +369,7 @@ def test_release_record_records_this_commits_digests_after_the_previous_release(
     assert result.returncode == 0, result.explain()
     assert f"recorded release 2 of {environment}" in result.stdout
     parameter = empty_world.client("ssm", empty_world.pipeline).get_parameter(
-        Name=parameter_name(CONFIG.project.name, environment)
+        Name=release_parameter_name(CONFIG.project.name, environment)
     )["Parameter"]
     record = json.loads(parameter["Value"])
     assert record["commit"] == result.environment["CODEBUILD_RESOLVED_SOURCE_VERSION"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.stage import UNTAGGED_TYPES
+from infra.stage import UNTAGGED_TYPES
 from policies.gate import (
     CUSTOM_CHECK_PREFIX,
     CUSTOM_CHECKS,
@@ -166,7 +166,7 @@ def test_every_custom_check_ran_over_the_real_assembly(checkov_report: CheckovRe
 
 
 def _schema(resource_type: str) -> dict[str, Any]:
-    """The CloudFormation resource schema cfn-lint ships (as pipeline/template_diff.py reads)."""
+    """The CloudFormation resource schema cfn-lint ships (as ops/review/template_diff.py reads)."""
     schemas = resources.files("cfnlint.data.schemas")
     index = json.loads(schemas.joinpath("providers/us-east-1.json").read_text("utf-8"))
     schema_file = schemas.joinpath(f"resources/{index[resource_type]}.json")
@@ -189,5 +189,5 @@ def test_cost_tag_check_covers_every_taggable_type_in_the_assembly(
         for result in checkov_report.passed_checks
         if result.check_id == "CKV_TODO_1"
     }
-    # The stage leaves these untagged on purpose (pipeline/stage.py says why).
+    # The stage leaves these untagged on purpose (infra/stage.py says why).
     assert taggable - set(UNTAGGED_TYPES) == evaluated

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from config.paths import ROOT
 from infra.compliance import MIN_REASON_LENGTH
 from policies.checks.grants.runner import check_ids as grant_check_ids
 from policies.gate import (
@@ -20,7 +21,7 @@ from policies.gate import (
     run_checkov,
     templates_in,
 )
-from tests.support.assembly import ROOT, Assembly
+from tests.support.assembly import Assembly
 
 CUSTOM_CHECK_IDS = {f"CKV_TODO_{n}" for n in range(1, 8)}
 
@@ -185,10 +186,10 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
     """cdk-nag is registered so that a non-compliant resource in any environment stops synth."""
     from aws_cdk import aws_s3 as s3  # noqa: PLC0415
 
-    import pipeline.stage as stage_module  # noqa: PLC0415
-    from pipeline.app import build_app  # noqa: PLC0415
+    import infra.stage as stage_module  # noqa: PLC0415
+    from config.model import load_config  # noqa: PLC0415
     from pipeline.buildspec import Buildspec  # noqa: PLC0415
-    from pipeline.config import load_config  # noqa: PLC0415
+    from pipeline.cdk_app import build_app  # noqa: PLC0415
 
     original = stage_module.EnvironmentStage.__init__
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from config.paths import ROOT
 from policies.workflows import (
     MAKEFILE,
     WORKFLOWS_DIR,
@@ -20,7 +21,6 @@ from policies.workflows import (
     make_targets,
     write_scopes,
 )
-from tests.support.assembly import ROOT
 
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "workflows"

@@ -1,10 +1,10 @@
 """The container's real start: each service starts the way Fargate starts it and becomes healthy.
 
-What is started is read from the files AWS uses (pipeline.fargate): the service's Dockerfile
+What is started is read from the files AWS uses (ops.images.fargate): the service's Dockerfile
 (USER, ENV, WORKDIR, VOLUME, CMD, the files it copies, the lock its venv installs) and the
 synthesized task definition of the first environment (environment, read-only root, mounts,
 health check). tests/support/fargate_local.py builds that container without Docker; the
-stand-ins are those of `make image-start` (pipeline.start_check): a PostgreSQL that accepts
+stand-ins are those of `make image-start` (ops.images.start_check): a PostgreSQL that accepts
 only TLS with a password, whose certificate for an RDS Proxy-like wildcard name chains only
 to a throwaway CA added to the operating system's bundle inside the container; the database
 secret in Secrets Manager and the queue in moto, reached the AWS way (DATABASE_SECRET_ARN,
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fargate import (
+from ops.images.fargate import (
     ImageSpec,
     TaskContainer,
     container_user,
@@ -32,7 +32,7 @@ from pipeline.fargate import (
     task_container,
     task_environment,
 )
-from pipeline.start_check import (
+from ops.images.start_check import (
     DatabaseStandIn,
     check_activity,
     check_api,

@@ -12,13 +12,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from config.model import DEFAULT_CONFIG_FILE
+from config.paths import ROOT
+
 # The shipped environments, in promotion order: what the infra tests run once each for.
 ENVIRONMENTS = [
     environment["name"]
-    for environment in tomllib.loads(
-        (ROOT / "pipeline" / "environments.toml").read_text(encoding="utf-8")
-    )["environments"]
+    for environment in tomllib.loads(DEFAULT_CONFIG_FILE.read_text(encoding="utf-8"))[
+        "environments"
+    ]
 ]
 
 Template = dict[str, Any]

@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
+from config.paths import ROOT
 from tests.support.cfn import Identity, Resolver, StackInfo, read_stacks, resource_name
 from tests.support.local_aws import PARTITION, LocalAws, _backends
 
-ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP_TEMPLATE = (
     ROOT / "node_modules" / "aws-cdk" / "lib" / "api" / "bootstrap" / "bootstrap-template.yaml"
 )

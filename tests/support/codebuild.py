@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.aws_world import ROOT, World
+from config.paths import ROOT
+from tests.support.aws_world import World
 from tests.support.cfn import StackInfo
 from tests.support.local_aws import Decision, describe
 

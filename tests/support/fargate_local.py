@@ -4,7 +4,7 @@ A private mount namespace (`unshare --mount`, nothing leaks to the host) gets a 
 empty tmpfs holding the host's /usr and /etc read-only (the image is Debian too), the image's
 files as its Dockerfile copies them (/app), a virtualenv built from the service's lock with
 hashes (/opt/venv, the image's wheels), and each task definition mount as Fargate creates it
-(pipeline.fargate). The root is then made read-only, the process is chrooted into it, drops
+(ops.images.fargate). The root is then made read-only, the process is chrooted into it, drops
 to the image's user with setpriv, and starts with only the image's ENV and the task
 definition's environment: nothing of the test's own environment (which, on this machine,
 sets SSL_CERT_FILE and would hide a missing trust store).
@@ -31,8 +31,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from pipeline.fargate import ImageSpec, Mount
-from pipeline.start_check import (
+from config.paths import ROOT
+from ops.images.fargate import ImageSpec, Mount
+from ops.images.start_check import (
     PG_HBA,
     SYSTEM_BUNDLE,
     DatabaseStandIn,
@@ -40,7 +41,6 @@ from pipeline.start_check import (
     hosts_file,
     trusting_bundle,
 )
-from tests.support.assembly import ROOT
 
 UV = ROOT / ".venv-bootstrap" / "bin" / "uv"
 SERVICES_DIR = ROOT / "services"
@@ -237,7 +237,7 @@ def _stage_image_files(image: ImageSpec, staged: Path, venv: Path) -> None:
 
 
 def _volume(mount: Mount, staged: Path, volumes: Path, index: int) -> Path:
-    """The directory Fargate would create for ``mount`` (see pipeline.fargate)."""
+    """The directory Fargate would create for ``mount`` (see ops.images.fargate)."""
     volume = volumes / str(index)
     image_directory = staged / mount.path.lstrip("/")
     if mount.from_image and image_directory.is_dir():

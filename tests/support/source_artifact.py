@@ -23,6 +23,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from config.paths import ROOT
 from pipeline.buildspec import Buildspec
 
 # What the Build step's install phase creates in the artifact before any test runs (make
@@ -127,10 +128,11 @@ def files(tree: Path) -> dict[str, bytes]:
 
 
 def build_step_pytest_args() -> list[str]:
-    """The PYTEST_ARGS of the Synth step's `make pytest` command, as buildspecs/synth.yml says."""
-    for command in Buildspec.load("synth").commands:
-        words = shlex.split(command)
-        if words[:2] == ["make", "pytest"]:
-            (args,) = [w.removeprefix("PYTEST_ARGS=") for w in words if w.startswith("PYTEST_")]
-            return shlex.split(args)
-    raise AssertionError("buildspecs/synth.yml runs no `make pytest`")
+    """What the Build step's `make pytest-build` tests: the Makefile's BUILD_STEP_TESTS."""
+    if "make pytest-build" not in Buildspec.load("synth").commands:
+        raise AssertionError("buildspecs/synth.yml runs no `make pytest-build`")
+    for line in (ROOT / "Makefile").read_text(encoding="utf-8").splitlines():
+        name, _, value = line.partition(":=")
+        if name.strip() == "BUILD_STEP_TESTS":
+            return shlex.split(value)
+    raise AssertionError("the Makefile defines no BUILD_STEP_TESTS")

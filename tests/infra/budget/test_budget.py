@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import DeliveryConfig, EnvironmentConfig
+from config.model import DeliveryConfig, EnvironmentConfig
 from tests.support.assembly import Assembly, properties
 
 

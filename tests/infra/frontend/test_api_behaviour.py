@@ -11,8 +11,8 @@ from aws_cdk import App, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
+from config.model import DeliveryConfig, EnvironmentConfig
 from infra.frontend.site import API_PATH_PATTERN, StaticSite
-from pipeline.config import DeliveryConfig, EnvironmentConfig
 from tests.support.assembly import Assembly, properties
 
 # AWS managed policies: CachingDisabled and AllViewerExceptHostHeader.

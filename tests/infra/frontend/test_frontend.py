@@ -11,16 +11,10 @@ from typing import Any
 
 import pytest
 
+from config.model import DeliveryConfig, EnvironmentConfig
+from config.paths import ROOT
 from infra.frontend.site import CONTENT_SECURITY_POLICY, SPA_REWRITE
-from pipeline.config import DeliveryConfig, EnvironmentConfig
-from tests.support.assembly import (
-    ROOT,
-    Assembly,
-    properties,
-    ref_target,
-    resources,
-    stack_output,
-)
+from tests.support.assembly import Assembly, properties, ref_target, resources, stack_output
 
 TAGGABLE = [
     "AWS::S3::Bucket",

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import DeliveryConfig, EnvironmentConfig, health_alarm_prefix
+from config.model import DeliveryConfig, EnvironmentConfig
+from config.names import health_alarm_prefix
 from tests.support.assembly import Assembly, properties, ref_target, resources
 
 

@@ -26,11 +26,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from pipeline.config import load_config
+from config.model import load_config
+from config.paths import ROOT
 from tests.deployed.client import Site
 from tests.services.api.test_api_process import ApiProcess
 from tests.services.support import POSTGRES_URL, postgres_required
-from tests.support.aws_world import ROOT, World
+from tests.support.aws_world import World
 from tests.support.cfn import StackInfo
 from tests.support.local_aws import Decision, describe
 from tests.support.runtimes import role_credentials

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from config.paths import ROOT
+
 PYTHONPATH = os.pathsep.join(str(ROOT / part) for part in ("services/common", "services/api"))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
+from config.paths import ROOT
 from tests.services.support import Database
 from todo_api.relay import Relay
 from todo_api.settings import ApiSettings
@@ -32,7 +33,6 @@ from todo_worker.health import check
 from todo_worker.settings import WorkerSettings
 from todo_worker.worker import Worker
 
-ROOT = Path(__file__).resolve().parents[3]
 PYTHONPATH = os.pathsep.join(
     str(ROOT / part) for part in ("services/common", "services/api", "services/worker")
 )

@@ -1,0 +1,509 @@
+"""The typed model of the one environment file, and its loader.
+
+Everything a fork changes lives in ``config/environments.toml``. This module is the only
+place that reads it; app.py hands the validated objects to stacks and constructs, which never
+read files, environment variables or CDK context themselves.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import sys
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from config.paths import ROOT
+
+DEFAULT_CONFIG_FILE = ROOT / "config" / "environments.toml"
+CONFIG_ERROR_EXIT_CODE = 2
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_DOMAIN_RE = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ACM_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$"
+)
+# CloudFront only reads viewer certificates from ACM in this region.
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+_CONNECTION_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):"
+    r"(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[0-9a-f-]{36}$"
+)
+_BRANCH_FORBIDDEN = frozenset("*?[\\~^: \t")
+# GitHub Actions' OIDC issuer; an account holds at most one IAM provider for it.
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+_GITHUB_OIDC_PROVIDER_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:iam::(?P<account>\d{12}):oidc-provider/"
+    + re.escape(GITHUB_OIDC_HOST)
+    + "$"
+)
+
+
+class ConfigError(Exception):
+    """A problem in the environment file, already phrased for the person who edits it."""
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Regions of every AWS partition, from the endpoint data that ships with botocore.
+
+    Offline and exact for the pinned botocore; a region newer than the lock needs a
+    dependency update, which is what dependabot is for.
+    """
+    import boto3  # noqa: PLC0415 - imported lazily: only validation needs it
+
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+def _account_id(value: str) -> str:
+    if not _ACCOUNT_RE.fullmatch(value):
+        raise ValueError(f"must be a 12-digit AWS account id, got {value!r}")
+    return value
+
+
+def _region(value: str) -> str:
+    if value not in known_regions():
+        raise ValueError(f"unknown AWS region {value!r}")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as error:
+        raise ValueError(f"must be an IPv4 CIDR block, got {value!r} ({error})") from None
+    if not 16 <= network.prefixlen <= 24:
+        raise ValueError(
+            f"prefix must be between /16 and /24 (VPC limits), got /{network.prefixlen}"
+        )
+    if not network.is_private:
+        raise ValueError(f"must be a private (RFC 1918) range, got {value!r}")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL_RE.fullmatch(value):
+        raise ValueError(f"must be an email address, got {value!r}")
+    return value
+
+
+def _domain_name(value: str) -> str:
+    if len(value) > 253 or not _DOMAIN_RE.fullmatch(value):
+        raise ValueError(f"must be a lower-case DNS name, got {value!r}")
+    return value
+
+
+def _certificate_arn(value: str) -> str:
+    match = _ACM_ARN_RE.fullmatch(value)
+    if not match:
+        raise ValueError(
+            f"must look like arn:aws:acm:us-east-1:<account>:certificate/<uuid>, got {value!r}"
+        )
+    if match["region"] != CLOUDFRONT_CERTIFICATE_REGION:
+        raise ValueError(
+            f"must be an ACM certificate in {CLOUDFRONT_CERTIFICATE_REGION} (the only region "
+            f"CloudFront reads certificates from), got one in {match['region']!r}"
+        )
+    return value
+
+
+AccountId = Annotated[str, AfterValidator(_account_id)]
+Region = Annotated[str, AfterValidator(_region)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Email = Annotated[str, AfterValidator(_email)]
+Severity = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")]
+# Values CloudWatch Logs accepts for a retention period.
+RetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
+
+
+class _Model(BaseModel):
+    # strict: "2" is not an int and 1 is not a string; unknown keys are typos.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ProjectConfig(_Model):
+    name: Name
+    owner: Annotated[str, Field(min_length=1, max_length=128)]
+    cost_center: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _branch_name(value: str) -> str:
+    # git check-ref-format refuses these; GitHub's OIDC trust must name one branch exactly.
+    if not value or any(char in value for char in _BRANCH_FORBIDDEN) or value.endswith("/"):
+        raise ValueError(f"must be one git branch name (no wildcard or space), got {value!r}")
+    return value
+
+
+class SourceConfig(_Model):
+    repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")]
+    branch: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_branch_name)]
+    connection_arn: str
+
+    @model_validator(mode="after")
+    def _connection_arn_shape(self) -> Self:
+        if not _CONNECTION_ARN_RE.fullmatch(self.connection_arn):
+            raise ValueError(
+                "connection_arn must look like "
+                "arn:aws:codeconnections:<region>:<account>:connection/<uuid>"
+            )
+        return self
+
+
+def _github_oidc_provider_arn(value: str) -> str:
+    if not _GITHUB_OIDC_PROVIDER_ARN_RE.fullmatch(value):
+        raise ValueError(
+            f"must look like arn:aws:iam::<account>:oidc-provider/{GITHUB_OIDC_HOST}, got {value!r}"
+        )
+    return value
+
+
+class GitHubConfig(_Model):
+    """What GitHub Actions may do in the pipeline account: assume the read-only drift role."""
+
+    # The account's existing GitHub Actions provider, imported instead of created (IAM
+    # refuses a second provider for the same URL). Unset: the pipeline stack creates it.
+    oidc_provider_arn: Annotated[str, AfterValidator(_github_oidc_provider_arn)] | None = None
+    # Unset: "<project>-github-drift" (DeliveryConfig.drift_role_name).
+    drift_role_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] | None = None
+
+    @property
+    def oidc_provider_account(self) -> str | None:
+        match = _GITHUB_OIDC_PROVIDER_ARN_RE.fullmatch(self.oidc_provider_arn or "")
+        return match["account"] if match else None
+
+
+class PipelineConfig(_Model):
+    account: AccountId
+    region: Region
+    source: SourceConfig
+    # Execution failures, approvals waiting and production releases are sent here.
+    notification_emails: list[Email]
+    # The image scan gate fails on findings of this severity and above.
+    image_scan_fail_on: Severity
+    github: GitHubConfig = GitHubConfig()
+
+    @field_validator("github")
+    @classmethod
+    def _provider_in_pipeline_account(
+        cls, github: GitHubConfig, info: ValidationInfo
+    ) -> GitHubConfig:
+        account = info.data.get("account")
+        provider_account = github.oidc_provider_account
+        if provider_account is not None and account and provider_account != account:
+            raise ValueError(
+                f"oidc_provider_arn is in account {provider_account}; the drift role is "
+                f"created in the pipeline account {account} and can only trust a provider there"
+            )
+        return github
+
+
+class NetworkConfig(_Model):
+    cidr: Cidr
+    max_azs: Annotated[int, Field(ge=2, le=3)]
+    nat_gateways: Annotated[int, Field(ge=1, le=3)]
+    flow_log_retention_days: RetentionDays
+
+    @model_validator(mode="after")
+    def _nat_per_az_at_most(self) -> Self:
+        if self.nat_gateways > self.max_azs:
+            raise ValueError(
+                f"nat_gateways ({self.nat_gateways}) cannot exceed max_azs ({self.max_azs})"
+            )
+        return self
+
+
+class FrontendConfig(_Model):
+    # Without a certificate CloudFront serves its default *.cloudfront.net certificate.
+    certificate_arn: Annotated[str, AfterValidator(_certificate_arn)] | None = None
+    domain_names: list[Annotated[str, AfterValidator(_domain_name)]] = []
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
+    # Days the CloudFront and S3 access logs are kept (S3 lifecycle expiration).
+    log_retention_days: Annotated[int, Field(ge=1, le=3653)]
+
+    @model_validator(mode="after")
+    def _domains_need_a_certificate(self) -> Self:
+        if self.domain_names and self.certificate_arn is None:
+            raise ValueError(
+                "domain_names need a certificate_arn (CloudFront serves alternate domain "
+                "names only with a certificate that covers them)"
+            )
+        return self
+
+
+# Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+# Aurora Serverless v2 capacity: 0 (auto-pause) to 256 ACU in steps of 0.5.
+MAX_ACU = 256.0
+# Staging and prod (protect_data) never pause: the first request after a pause waits ~15 s.
+MIN_ACU_PROTECTED = 0.5
+
+
+def _acu(value: float) -> float:
+    if not 0 <= value <= MAX_ACU or (value * 2) != int(value * 2):
+        raise ValueError(f"must be between 0 and {MAX_ACU:g} ACU in steps of 0.5, got {value!r}")
+    return value
+
+
+Acu = Annotated[float, Field(strict=False), AfterValidator(_acu)]
+
+
+class DatabaseConfig(_Model):
+    # 0 lets the cluster pause when idle (cheap, ~15 s resume); anything else never pauses.
+    min_acu: Acu
+    max_acu: Acu
+    # A reader instance in another AZ: failover target and read capacity.
+    reader: bool
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)]
+    performance_insights: bool
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_acu > self.max_acu:
+            raise ValueError(f"min_acu ({self.min_acu:g}) cannot exceed max_acu ({self.max_acu:g})")
+        if self.max_acu < 1:
+            raise ValueError(f"max_acu must be at least 1 ACU, got {self.max_acu:g}")
+        return self
+
+
+class ServiceConfig(_Model):
+    cpu: int
+    memory: int
+    min_tasks: Annotated[int, Field(ge=1, le=100)]
+    max_tasks: Annotated[int, Field(ge=1, le=100)]
+    # Fargate Spot: about 70 % cheaper, tasks may be reclaimed with two minutes' notice.
+    spot: bool
+
+    @model_validator(mode="after")
+    def _fargate_size_and_range(self) -> Self:
+        if self.cpu not in FARGATE_SIZES:
+            allowed = ", ".join(str(cpu) for cpu in FARGATE_SIZES)
+            raise ValueError(f"cpu {self.cpu} is not a Fargate size (one of {allowed})")
+        memories = FARGATE_SIZES[self.cpu]
+        if self.memory not in memories:
+            raise ValueError(
+                f"Fargate does not accept cpu {self.cpu} with memory {self.memory} "
+                f"(allowed: {memories[0]}..{memories[-1]} MiB in steps of "
+                f"{memories[1] - memories[0]})"
+            )
+        if self.min_tasks > self.max_tasks:
+            raise ValueError(
+                f"min_tasks ({self.min_tasks}) cannot exceed max_tasks ({self.max_tasks})"
+            )
+        return self
+
+
+class WafConfig(_Model):
+    enabled: bool
+    # Requests per client IP in any 5-minute window before WAF blocks it.
+    rate_limit: Annotated[int, Field(ge=100, le=20_000_000)]
+
+
+class BudgetConfig(_Model):
+    monthly_limit_usd: Annotated[float, Field(gt=0)]
+    alert_emails: Annotated[
+        list[Annotated[str, AfterValidator(_email)]], Field(min_length=1, max_length=10)
+    ]
+    # Percent of the monthly limit (actual spend) at which a notification goes out.
+    thresholds: Annotated[list[Annotated[int, Field(ge=1, le=1000)]], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _thresholds_unique(self) -> Self:
+        if len(set(self.thresholds)) != len(self.thresholds):
+            raise ValueError(f"thresholds must not repeat a value, got {self.thresholds}")
+        return self
+
+
+class QueueConfig(_Model):
+    # Deliveries before a message moves to the dead-letter queue.
+    max_receive_count: Annotated[int, Field(ge=3, le=5)]
+
+
+class AlarmsConfig(_Model):
+    # Subscribed to the environment's alarm topic (each address confirms by email once).
+    emails: list[Email]
+
+
+class EnvironmentConfig(_Model):
+    name: Name
+    account: AccountId
+    region: Region
+    approval_required: bool
+    # Stacks refuse deletion, and stateful resources are retained or snapshotted on removal.
+    protect_data: bool
+    termination_protection: bool
+    # Before deploying, fail if the change adds a wildcard permission AWS does not require
+    # (policies/required-wildcards.yaml lists those it does; production).
+    permissions_check: bool
+    # After deploying, these tests/deployed markers run against the site's URL.
+    checks: Annotated[list[Literal["smoke", "contract", "integration"]], Field(min_length=1)]
+    # After deploying, wait this long with every alarm quiet before going on.
+    bake_minutes: Annotated[int, Field(ge=0, le=240)]
+    network: NetworkConfig
+    frontend: FrontendConfig
+    waf: WafConfig
+    budget: BudgetConfig
+    database: DatabaseConfig
+    api: ServiceConfig
+    worker: ServiceConfig
+    queue: QueueConfig
+    alarms: AlarmsConfig
+    # Retention of the application's log groups (services, proxy, database).
+    log_retention_days: RetentionDays
+
+    @field_validator("database")
+    @classmethod
+    def _no_pause_where_data_is_protected(
+        cls, database: DatabaseConfig, info: ValidationInfo
+    ) -> DatabaseConfig:
+        if info.data.get("protect_data") and database.min_acu < MIN_ACU_PROTECTED:
+            raise ValueError(
+                f"min_acu must be at least {MIN_ACU_PROTECTED:g} where protect_data is true "
+                f"(a paused database takes seconds to resume), got {database.min_acu:g}"
+            )
+        return database
+
+
+class DeliveryConfig(_Model):
+    project: ProjectConfig
+    pipeline: PipelineConfig
+    environments: Annotated[list[EnvironmentConfig], Field(min_length=1)]
+
+    @property
+    def cross_account(self) -> bool:
+        """True when any environment lives outside the pipeline account.
+
+        Only then does the pipeline need customer-managed KMS keys on its artifacts, which
+        cost money every month, so the shared-account layout does not create them.
+        """
+        return any(env.account != self.pipeline.account for env in self.environments)
+
+    @property
+    def drift_role_name(self) -> str:
+        """The IAM role GitHub Actions' drift workflow assumes in the pipeline account."""
+        return self.pipeline.github.drift_role_name or f"{self.project.name}-github-drift"
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise KeyError(name)
+
+
+def _describe_location(raw: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """Split a pydantic error location into ("environment \"x\"" or "[section]", field path)."""
+    if len(loc) >= 2 and loc[0] == "environments" and isinstance(loc[1], int):
+        envs = raw.get("environments")
+        name = None
+        if isinstance(envs, list) and loc[1] < len(envs) and isinstance(envs[loc[1]], dict):
+            name = envs[loc[1]].get("name")
+        where = f'environment "{name}"' if isinstance(name, str) else f"environments[{loc[1]}]"
+        return where, ".".join(str(part) for part in loc[2:]) or "(whole entry)"
+    if len(loc) >= 2:
+        return f"[{loc[0]}]", ".".join(str(part) for part in loc[1:])
+    return "top level", ".".join(str(part) for part in loc) or "(file)"
+
+
+# Keys an older environment file may still carry, with what replaced them.
+_RETIRED_KEYS = {
+    "alb": "retired: CloudFront reaches the internal ALB through a VPC origin, so no ALB "
+    "certificate_arn or origin_domain is needed; delete the [environments.alb] section",
+}
+
+
+def _format_error(path: Path, raw: dict[str, Any], error: Any) -> str:
+    where, field = _describe_location(raw, tuple(error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = _RETIRED_KEYS.get(field, "unknown key (not part of the environment file schema)")
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    return f"{path}: {where}: field {field!r}: {message}"
+
+
+def _duplicate_names(config: DeliveryConfig) -> list[str]:
+    seen: set[str] = set()
+    duplicates = []
+    for env in config.environments:
+        if env.name in seen:
+            duplicates.append(env.name)
+        seen.add(env.name)
+    return duplicates
+
+
+def _display_path(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(ROOT)
+    except ValueError:
+        return path
+
+
+def load_config(path: Path = DEFAULT_CONFIG_FILE) -> DeliveryConfig:
+    """Read and validate the environment file; every problem becomes one ConfigError line."""
+    shown = _display_path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}: file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{shown}: cannot be read ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{shown}: not valid TOML: {error}") from None
+
+    try:
+        config = DeliveryConfig.model_validate(raw)
+    except ValidationError as error:
+        lines = [_format_error(shown, raw, detail) for detail in error.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+    for name in _duplicate_names(config):
+        raise ConfigError(
+            f"{shown}: environment \"{name}\": field 'name': duplicate environment name {name!r}"
+        )
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m config.model [FILE]`: validate the environment file, one line per problem."""
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0]) if args else DEFAULT_CONFIG_FILE
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT_CODE
+    names = ", ".join(env.name for env in config.environments)
+    print(f"{_display_path(path)}: ok ({names})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""Names and bounds derived from the configuration, used by more than one layer.
+
+The CDK code names a resource with these and the commands `make` runs find it by the same
+name, so each is derived in exactly one place.
+"""
+
+from __future__ import annotations
+
+# The roles `cdk bootstrap` creates in every account (default qualifier).
+QUALIFIER = "hnb659fds"
+
+
+def lookup_role_arn(account: str, region: str) -> str:
+    """Read-only role (ReadOnlyAccess, KMS decrypt denied) the pipeline account may assume.
+
+    Bootstrapping an environment with `--trust <pipeline account>` lets the pipeline read
+    deployed templates (change reports) and alarm states (bake) through it; nothing more.
+    """
+    return f"arn:aws:iam::{account}:role/cdk-{QUALIFIER}-lookup-role-{account}-{region}"
+
+
+def health_alarm_prefix(project: str, environment: str) -> str:
+    """The name prefix of the alarms that mean "the release running in this environment is
+    unhealthy": infra names exactly those alarms under it, and the bake watches exactly the
+    alarms under it, so what holds a promotion is chosen in one place.
+
+    "/" cannot occur in a project or environment name (``Name``), so no environment's prefix
+    is a prefix of another's ("dev" and "dev-eu" in one account); CloudWatch accepts it in
+    alarm names (Application Auto Scaling's own alarms contain it).
+    """
+    return f"{project}-{environment}/health/"
+
+
+# Parameter Store retains the 100 most recent versions of a parameter and deletes the oldest
+# when a new one is written (SSM API reference, ParameterMaxVersionLimitExceeded).
+RETAINED_VERSIONS = 100
+# Never a prefix of an image's own tag, a hex content fingerprint (infra/images.py).
+RELEASE_TAG_PREFIX = "release-"
+
+
+def release_parameter_name(project: str, environment: str) -> str:
+    return f"/{project}/releases/{environment}"
+
+
+def release_tag(digest: str) -> str:
+    """The protecting tag of one image: 72 characters, within ECR's 128."""
+    return RELEASE_TAG_PREFIX + digest.split(":", 1)[1]
+
+
+def protected_image_bound(environments: int) -> int:
+    """The most images the protecting lifecycle rule ever has to keep in one repository.
+
+    Each environment's retained records reference at most RETAINED_VERSIONS images of a
+    repository; one more per environment covers a record step that has tagged its image but
+    not yet untagged the one its new version pushed out of the history.
+    """
+    return (RETAINED_VERSIONS + 1) * environments

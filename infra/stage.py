@@ -1,0 +1,197 @@
+"""One environment of the application, as the pipeline deploys it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnResource, Environment, RemovalPolicy, Stage, TagManager, Tags
+from constructs import Construct, IConstruct
+
+from config.model import EnvironmentConfig, ProjectConfig
+from config.names import health_alarm_prefix
+from infra.budget import BudgetStack
+from infra.data import DataStack
+from infra.edge import EdgeStack
+from infra.edge.stack import CLOUDFRONT_WAF_REGION
+from infra.frontend import FrontendStack
+from infra.images import ServiceImage
+from infra.messaging import MessagingStack
+from infra.network import NetworkStack
+from infra.observability import ObservabilityStack
+from infra.removal import retain_except_on_create
+from infra.services import ServicesStack, alarm_topic_name
+
+
+class EnvironmentStage(Stage):
+    """Every stack of one environment (dev, staging, prod...) with its account and region."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project: ProjectConfig,
+        environment: EnvironmentConfig,
+        images: Mapping[str, ServiceImage],
+        web_dist: Path,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=environment.account, region=environment.region),
+        )
+        prefix = f"{project.name}-{environment.name}"
+        # Budgets filter on project and environment; owner and cost center are for reports.
+        budget_tags = {"project": project.name, "environment": environment.name}
+        cost_tags = {**budget_tags, "owner": project.owner, "cost-center": project.cost_center}
+        removal_policy = (
+            RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            if environment.protect_data
+            else RemovalPolicy.DESTROY
+        )
+        # Images live in the pipeline account's repositories; every stage pulls the same URIs.
+        self.images = images
+
+        def identity(component: str, summary: str) -> dict[str, Any]:
+            """Name, description and protection every stack of the environment shares."""
+            return {
+                "stack_name": f"{prefix}-{component}",
+                "description": f"{project.name} {environment.name}: {summary}",
+                "termination_protection": environment.termination_protection,
+            }
+
+        self.network = NetworkStack(
+            self,
+            "Network",
+            **identity("network", "VPC, subnets, NAT, flow logs"),
+            cidr=environment.network.cidr,
+            max_azs=environment.network.max_azs,
+            nat_gateways=environment.network.nat_gateways,
+            flow_log_retention_days=environment.network.flow_log_retention_days,
+            removal_policy=removal_policy,
+        )
+        self.messaging = MessagingStack(
+            self,
+            "Messaging",
+            **identity("messaging", "work queue and dead-letter queue"),
+            max_receive_count=environment.queue.max_receive_count,
+            removal_policy=removal_policy,
+        )
+        self.data = DataStack(
+            self,
+            "Data",
+            **identity("data", "Aurora PostgreSQL, RDS Proxy, secret"),
+            vpc=self.network.network.vpc,
+            database=environment.database,
+            log_retention_days=environment.log_retention_days,
+            log_key=self.network.log_key,
+            protect_data=environment.protect_data,
+        )
+        self.services = ServicesStack(
+            self,
+            "Services",
+            **identity("services", "ECS cluster, internal ALB, api and worker"),
+            alarm_topic_name=alarm_topic_name(prefix),
+            health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
+            vpc=self.network.network.vpc,
+            data=self.data,
+            messaging=self.messaging,
+            images=images,
+            api=environment.api,
+            worker=environment.worker,
+            log_retention_days=environment.log_retention_days,
+            log_key=self.network.log_key,
+            protect_data=environment.protect_data,
+            metrics_namespace=f"{project.name}/{environment.name}",
+        )
+        self.observability = ObservabilityStack(
+            self,
+            "Observability",
+            **identity("observability", "alarm topic, dashboard, alarms"),
+            topic_name=alarm_topic_name(prefix),
+            health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
+            emails=environment.alarms.emails,
+            data=self.data,
+            messaging=self.messaging,
+            services=self.services,
+        )
+
+        # The web app and the API behind one CloudFront domain. The API's internal ALB is
+        # reachable only through CloudFront's VPC origin, so WAF on CloudFront (managed rules
+        # and the per-IP rate limit, on the real client address) cannot be bypassed. There is
+        # no regional web ACL on the ALB: it would only ever see CloudFront's addresses.
+        frontend = environment.frontend
+        # CloudFront's web ACL lives in us-east-1; its ARN reaches the frontend stack through
+        # CDK's cross-region references (an edge stack output read with Fn::GetStackOutput).
+        self.edge: EdgeStack | None = None
+        if environment.waf.enabled:
+            self.edge = EdgeStack(
+                self,
+                "Edge",
+                **identity("edge", "CloudFront web ACL"),
+                env=Environment(account=environment.account, region=CLOUDFRONT_WAF_REGION),
+                cross_region_references=True,
+                acl_name=f"{prefix}-cloudfront",
+                rate_limit=environment.waf.rate_limit,
+            )
+        self.frontend = FrontendStack(
+            self,
+            "Frontend",
+            **identity("frontend", "web app bucket, CloudFront, logs"),
+            web_dist=web_dist,
+            price_class=frontend.price_class,
+            log_retention_days=frontend.log_retention_days,
+            removal_policy=removal_policy,
+            certificate_arn=frontend.certificate_arn,
+            domain_names=list(frontend.domain_names),
+            web_acl_arn=self.edge.web_acl.arn if self.edge else None,
+            cross_region_references=self.edge is not None,
+            api_load_balancer=self.services.alb,
+            api_listener_port=self.services.alb_listener_port,
+        )
+
+        # Spend of everything tagged with this project and environment. Alerts go to the
+        # configured emails and to the environment's alarm topic.
+        self.budget = BudgetStack(
+            self,
+            "Budget",
+            **identity("budget", "monthly cost budget and alerts"),
+            budget_name=f"{prefix}-monthly",
+            monthly_limit_usd=environment.budget.monthly_limit_usd,
+            alert_emails=list(environment.budget.alert_emails),
+            thresholds=list(environment.budget.thresholds),
+            cost_tags=budget_tags,
+            topic=self.observability.topic,
+        )
+
+        # Cost allocation: every taggable resource of the environment carries these, in every
+        # stack and region (the us-east-1 edge stack included).
+        apply_cost_tags(self, cost_tags)
+        # A failed first create must leave nothing behind that would block the retry.
+        retain_except_on_create(self)
+
+
+# CloudFormation rejects Tags on the proxy target group although its schema lists them.
+# CloudFront refuses any in-place update of a VPC origin a distribution uses, tags included
+# (409), so a changed cost tag would fail the frontend deploy; the distribution, which
+# carries the traffic charges, keeps its tags.
+UNTAGGED_TYPES = ["AWS::RDS::DBProxyTargetGroup", "AWS::CloudFront::VpcOrigin"]
+# CDK's custom resource providers write these as raw CfnResources, out of the Tags aspect's
+# reach (policies/checks/cost_tags.py requires the tags on them too).
+_RAW_TAGGABLE_TYPES = {"AWS::IAM::Role", "AWS::Lambda::Function"}
+
+
+def apply_cost_tags(scope: IConstruct, tags: Mapping[str, str]) -> None:
+    """Tag every taggable resource below ``scope`` (call it once every resource exists)."""
+    for key, value in tags.items():
+        Tags.of(scope).add(key, value, exclude_resource_types=UNTAGGED_TYPES)
+    tag_list = [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
+    for construct in scope.node.find_all():
+        if (
+            isinstance(construct, CfnResource)
+            and construct.cfn_resource_type in _RAW_TAGGABLE_TYPES
+            and not TagManager.is_taggable(construct)
+        ):
+            construct.add_property_override("Tags", tag_list)

@@ -1,4 +1,0 @@
-from infra.waf.stack import EdgeStack
-from infra.waf.web_acl import ManagedRulesWebAcl
-
-__all__ = ["EdgeStack", "ManagedRulesWebAcl"]

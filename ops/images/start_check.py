@@ -1,0 +1,519 @@
+"""The service's real start, with the real built image: `docker run` the way Fargate runs it.
+
+    python -m ops.images.start_check --service api --image local/api:pr --assembly cdk.out
+    (`make image-start SERVICE=api`, in the pull-request workflow after `make image-build`)
+
+The container is the service's one in the synthesized task definition of ENVIRONMENT
+(ops.images.fargate reads it and the Dockerfile): its user, the read-only root filesystem, each
+mount as Fargate creates it, its environment. The values that exist only once deployed point
+at local stand-ins: DATABASE_SECRET_ARN at a secret in moto holding credentials of a
+PostgreSQL container with TLS, DATABASE_HOST at an RDS Proxy-like name for which a throwaway
+CA issued the server certificate (a wildcard, as RDS Proxy's ACM certificate is), QUEUE_URL at
+a moto queue. The CA is trusted only inside the app container, by a bind mount of the image's
+own CA bundle plus the CA over the bundle file, so verify-full passes exactly when the app
+verifies against the operating system's trust store, as it must against RDS Proxy. Healthy:
+the api answers /api/health and /api/ready, and a todo written through it is read back and
+reaches the activity feed through the queue and worker; the worker's task health command
+exits 0. The local test (tests/services/test_container_start.py) checks the same without
+Docker, with the same stand-ins and probes from this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config.paths import ROOT
+from ops.images.fargate import (
+    FargateSpecError,
+    ImageSpec,
+    TaskContainer,
+    container_user,
+    fargate_mounts,
+    read_dockerfile,
+    task_container,
+    task_environment,
+)
+
+SERVICES_DIR = ROOT / "services"
+# The same image as the pull-request workflow's PostgreSQL service, from ECR Public.
+POSTGRES_IMAGE = (
+    "public.ecr.aws/docker/library/postgres:16-alpine"
+    "@sha256:57c72fd2a128e416c7fcc499958864df5301e940bca0a56f58fddf30ffc07777"
+)
+SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# moto accepts any credentials; they stand in for the task role's container credentials.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+DATABASE_NAME = "todo"
+DATABASE_USER = "todo_app"
+START_TIMEOUT_SECONDS = 60.0
+
+
+class StartCheckError(Exception):
+    """The service did not become healthy; the message says what was seen."""
+
+
+def proxy_domain(region: str) -> str:
+    """Where RDS Proxy endpoints live; its certificate is a wildcard for one such domain."""
+    return f"proxy-startcheck.{region}.rds.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path
+    certificate: Path
+    key: Path
+
+
+def write_tls(directory: Path, *, domain: str) -> TlsFiles:
+    """A throwaway CA and a server certificate for ``*.<domain>`` it issued."""
+    from cryptography import x509  # noqa: PLC0415 - only the start checks need it
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "todo start check CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"*.{domain}")]))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"*.{domain}")]), False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = TlsFiles(directory / "ca.pem", directory / "server.crt", directory / "server.key")
+    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.certificate.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    files.key.chmod(0o600)
+    return files
+
+
+def trusting_bundle(system_bundle: str, ca: Path) -> str:
+    """The operating system's bundle with the throwaway CA appended (what the app trusts)."""
+    return system_bundle.rstrip("\n") + "\n" + ca.read_text(encoding="ascii")
+
+
+def hosts_file(host: str) -> str:
+    return f"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\t{host}\n"
+
+
+@dataclass(frozen=True)
+class DatabaseStandIn:
+    """A PostgreSQL reached through ``host`` (DATABASE_HOST) as RDS Proxy is."""
+
+    host: str
+    port: int
+    password: str
+    username: str = DATABASE_USER
+    dbname: str = DATABASE_NAME
+
+    def secret_string(self, region: str) -> str:
+        # RDS writes the cluster's own endpoint; the services reach the proxy (DATABASE_HOST).
+        return json.dumps(
+            {
+                "engine": "postgres",
+                "host": f"todo.cluster-startcheck.{region}.rds.amazonaws.com",
+                "port": self.port,
+                "username": self.username,
+                "password": self.password,
+                "dbname": self.dbname,
+            }
+        )
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def seed_local_aws(
+    endpoint_url: str, *, region: str, database: DatabaseStandIn, name: str
+) -> dict[str, str]:
+    """The secret and the queue in the local AWS; the task environment's stand-ins for them."""
+    import boto3  # noqa: PLC0415 - slow import
+
+    from todo_devstack.sqs import create_queues  # noqa: PLC0415 - the devstack's queues
+
+    key, secret_key = (
+        LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    secrets_manager = boto3.client(
+        "secretsmanager",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret_key,
+    )
+    secret = secrets_manager.create_secret(
+        Name=f"{name}/database", SecretString=database.secret_string(region)
+    )
+    # In the task's region, as the services' clients use it (moto keeps queues per region).
+    sqs = boto3.client(
+        "sqs",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret_key,
+    )
+    queues = create_queues(sqs, name)
+    return {
+        "DATABASE_SECRET_ARN": secret["ARN"],
+        "DATABASE_HOST": database.host,
+        "QUEUE_URL": queues.url,
+    }
+
+
+def local_aws_environment(endpoint_url: str) -> dict[str, str]:
+    """What points the SDK at the local AWS (in a task: its role's container credentials)."""
+    return {"AWS_ENDPOINT_URL": endpoint_url, **LOCAL_CREDENTIALS}
+
+
+# ------------------------------------------------------------------ probes
+
+
+def _request(url: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 - loopback http to the service under test
+        url, data=data, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 # nosec B310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+def wait_until(
+    probe: Callable[[], str | None], *, timeout: float, alive: Callable[[], str | None]
+) -> None:
+    """Until ``probe`` returns None (done); each other return says why not yet.
+
+    ``alive`` returns why the service is gone (exited), which ends the wait at once."""
+    deadline = time.monotonic() + timeout
+    reason = "not tried"
+    while time.monotonic() < deadline:
+        if gone := alive():
+            raise StartCheckError(f"{gone} (last probe: {reason})")
+        try:
+            outcome = probe()
+        except OSError as error:
+            outcome = f"{type(error).__name__}: {error}"
+        if outcome is None:
+            return
+        reason = outcome
+        time.sleep(0.3)
+    raise StartCheckError(f"not healthy within {timeout:.0f} s: {reason}")
+
+
+def check_api(base_url: str, *, timeout: float, alive: Callable[[], str | None]) -> str:
+    """Health, readiness (a database round-trip) and a todo written and read back; its id."""
+
+    def answers(path: str) -> Callable[[], str | None]:
+        def probe() -> str | None:
+            status, body = _request(base_url + path)
+            return None if status == 200 else f"GET {path}: {status} {body}"
+
+        return probe
+
+    wait_until(answers("/api/health"), timeout=timeout, alive=alive)
+    wait_until(answers("/api/ready"), timeout=timeout, alive=alive)
+    status, created = _request(base_url + "/api/todos", {"text": "started as Fargate starts it"})
+    if status != 201:
+        raise StartCheckError(f"POST /api/todos: {status} {created}")
+    status, listed = _request(base_url + "/api/todos")
+    if status != 200 or created["id"] not in [todo["id"] for todo in listed]:
+        raise StartCheckError(f"GET /api/todos: {status}, the new todo missing: {listed}")
+    return str(created["id"])
+
+
+def check_activity(
+    base_url: str, todo_id: str, *, timeout: float, alive: Callable[[], str | None]
+) -> None:
+    """The worker recorded the todo's event (api -> outbox -> SQS -> worker -> database)."""
+
+    def probe() -> str | None:
+        status, activity = _request(base_url + "/api/activity")
+        if status == 200 and todo_id in [entry["todoId"] for entry in activity]:
+            return None
+        return f"GET /api/activity: {status} {activity}"
+
+    wait_until(probe, timeout=timeout, alive=alive)
+
+
+def check_health_command(
+    run: Callable[[Sequence[str]], subprocess.CompletedProcess[str]],
+    container: TaskContainer,
+    *,
+    timeout: float,
+    alive: Callable[[], str | None],
+) -> subprocess.CompletedProcess[str]:
+    """The task definition's health command, run in the container, exits 0 within its own
+    timeout (as ECS runs it); the last run."""
+    if not container.health_command:
+        raise StartCheckError(f"{container.name}: the task definition has no health check")
+    runs: list[subprocess.CompletedProcess[str]] = []
+
+    def probe() -> str | None:
+        started = time.monotonic()
+        runs.append(run(container.health_command or ()))
+        took = time.monotonic() - started
+        if runs[-1].returncode == 0 and took <= (container.health_timeout or 5):
+            return None
+        return f"exit {runs[-1].returncode} in {took:.1f} s: {runs[-1].stderr.strip()}"
+
+    wait_until(probe, timeout=timeout, alive=alive)
+    return runs[-1]
+
+
+# ------------------------------------------------------------------ docker
+
+
+def docker_run_argv(
+    *,
+    image_ref: str,
+    name: str,
+    image: ImageSpec,
+    container: TaskContainer,
+    environment: Mapping[str, str],
+    binds: Sequence[tuple[Path, str]] = (),
+) -> list[str]:
+    """``docker run`` of the task definition's container on the host network (a task's
+    awsvpc interface is its own; the host's stands in for it). The image's ENV, WORKDIR and
+    CMD are the image's own; ``environment`` is what ECS adds."""
+    user = container_user(image, container)
+    argv = ["docker", "run", "--detach", "--name", name, "--network", "host"]
+    argv += ["--user", f"{user.uid}:{user.gid}"]
+    if container.readonly_root:
+        argv.append("--read-only")
+    for mount in fargate_mounts(image, container):
+        if mount.from_image:
+            # A new anonymous volume: Docker copies the image's directory (contents, owner,
+            # mode) into it, as Fargate does for a path the image declares as a VOLUME.
+            spec = f"type=volume,dst={mount.path}"
+        else:
+            # Fargate's empty bind mount: root-owned, 0755.
+            spec = f"type=tmpfs,dst={mount.path},tmpfs-mode={mount.directory.mode:o}"
+        argv += ["--mount", spec + (",readonly" if mount.read_only else "")]
+    for source, target in binds:
+        argv += ["--mount", f"type=bind,src={source},dst={target},readonly"]
+    for key, value in sorted(environment.items()):
+        argv += ["--env", f"{key}={value}"]
+    return [*argv, image_ref]
+
+
+PG_HBA = (
+    # The entrypoint's own setup talks over the container's socket; every client over TCP
+    # must use TLS and a password, as with RDS Proxy (require_tls).
+    "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
+)
+
+
+def postgres_argv(*, name: str, tls_dir: Path, database: DatabaseStandIn) -> list[str]:
+    """A PostgreSQL container with TLS from ``tls_dir`` on 127.0.0.1:``database.port``."""
+    # postgres insists that its key belongs to it with mode 0600, and the bind-mounted
+    # directory is the runner's: the files are copied in, owned by postgres, before start.
+    files = "/var/lib/postgresql"
+    script = (
+        f"install -o postgres -g postgres -m 0600 /tls/server.crt /tls/server.key "
+        f"/tls/pg_hba.conf {files}/ && exec docker-entrypoint.sh postgres "
+        f"-c port={database.port} -c listen_addresses=127.0.0.1 -c ssl=on "
+        f"-c hba_file={files}/pg_hba.conf -c ssl_cert_file={files}/server.crt "
+        f"-c ssl_key_file={files}/server.key"
+    )
+    return [
+        *("docker", "run", "--detach", "--name", name, "--network", "host"),
+        *("--mount", f"type=bind,src={tls_dir},dst=/tls,readonly"),
+        *("--env", f"PGPORT={database.port}", "--env", f"POSTGRES_USER={database.username}"),
+        *("--env", f"POSTGRES_PASSWORD={database.password}"),
+        *("--env", f"POSTGRES_DB={database.dbname}"),
+        *("--entrypoint", "sh", POSTGRES_IMAGE, "-c", script),
+    ]
+
+
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - docker with fixed arguments, no shell
+        ["docker", *args],  # noqa: S607 - the docker CLI the runner provides, on PATH
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+def _container_gone(name: str) -> Callable[[], str | None]:
+    def gone() -> str | None:
+        state = _docker("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name)
+        status, code = state.stdout.split()
+        return None if status == "running" else f"{name} is {status} (exit {code})"
+
+    return gone
+
+
+def wait_for_tls_database(database: DatabaseStandIn, ca: Path, *, timeout: float) -> None:
+    """Until the database answers over verify-full TLS (reached at 127.0.0.1 by its name)."""
+    import psycopg  # noqa: PLC0415
+
+    def probe() -> str | None:
+        try:
+            psycopg.connect(
+                host=database.host,
+                hostaddr="127.0.0.1",
+                port=database.port,
+                user=database.username,
+                password=database.password,
+                dbname=database.dbname,
+                sslmode="verify-full",
+                sslrootcert=str(ca),
+                connect_timeout=2,
+            ).close()
+        except psycopg.OperationalError as error:
+            return str(error).strip()
+        return None
+
+    wait_until(probe, timeout=timeout, alive=lambda: None)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    image: ImageSpec
+    container: TaskContainer
+
+
+def load_service(service: str, assembly: Path, environment: str) -> Service:
+    from ops.review.template_diff import stacks_by_environment  # noqa: PLC0415
+
+    templates = stacks_by_environment(assembly).get(environment)
+    if not templates:
+        raise FargateSpecError(f"{assembly}: no stacks of environment {environment!r}")
+    return Service(
+        name=service,
+        image=read_dockerfile(SERVICES_DIR / service / "Dockerfile"),
+        container=task_container(templates.values(), service),
+    )
+
+
+def run_docker_check(service: Service, image_ref: str, work: Path) -> None:
+    """Start the stand-ins and the service's container; raise unless it becomes healthy."""
+    from todo_devstack.sqs import free_port, start_moto  # noqa: PLC0415
+
+    region = service.container.region
+    database = DatabaseStandIn(
+        host=f"todo.{proxy_domain(region)}", port=free_port(), password=new_password()
+    )
+    tls = write_tls(work, domain=proxy_domain(region))
+    (work / "pg_hba.conf").write_text(PG_HBA)
+    for path in work.iterdir():
+        path.chmod(0o644)  # read by the containers' own users; the key is copied to 0600
+    names = [f"start-check-{service.name}-db", f"start-check-{service.name}"]
+    for name in names:  # left over by an interrupted run on this machine
+        _docker("rm", "--force", "--volumes", name, check=False)
+    moto_port = free_port()
+    moto = start_moto(moto_port)
+    try:
+        _docker(*postgres_argv(name=names[0], tls_dir=work, database=database)[1:])
+        wait_for_tls_database(database, tls.ca, timeout=START_TIMEOUT_SECONDS)
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        stand_ins = seed_local_aws(endpoint, region=region, database=database, name=names[1])
+        bundle = _docker("run", "--rm", "--entrypoint", "cat", image_ref, SYSTEM_BUNDLE).stdout
+        (work / "bundle.crt").write_text(trusting_bundle(bundle, tls.ca))
+        (work / "hosts").write_text(hosts_file(database.host))
+        environment = {
+            **task_environment(service.container, stand_ins),
+            **local_aws_environment(endpoint),
+        }
+        argv = docker_run_argv(
+            image_ref=image_ref,
+            name=names[1],
+            image=service.image,
+            container=service.container,
+            environment=environment,
+            binds=[(work / "bundle.crt", SYSTEM_BUNDLE), (work / "hosts", "/etc/hosts")],
+        )
+        print("start check:", " ".join(argv), flush=True)
+        _docker(*argv[1:])
+        _probe_service(service, names[1])
+    except subprocess.CalledProcessError as error:
+        raise StartCheckError(f"{' '.join(error.cmd)}: {error.stderr.strip()}") from None
+    finally:
+        for name in names:
+            print(_docker("logs", name, check=False).stdout[-6000:], file=sys.stderr)
+            _docker("rm", "--force", "--volumes", name, check=False)
+        moto.terminate()
+        moto.wait(timeout=10)
+
+
+def _probe_service(service: Service, name: str) -> None:
+    alive = _container_gone(name)
+    if service.container.ports:
+        base_url = f"http://127.0.0.1:{service.container.ports[0]}"
+        todo_id = check_api(base_url, timeout=START_TIMEOUT_SECONDS, alive=alive)
+        print(f"start check: {service.name} healthy, todo {todo_id} stored", flush=True)
+    if service.container.health_command:
+
+        def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+            return _docker("exec", name, *command, check=False)
+
+        check_health_command(run, service.container, timeout=START_TIMEOUT_SECONDS, alive=alive)
+        print(f"start check: {service.name} health command exits 0", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Start a built image as Fargate starts it")
+    parser.add_argument("--service", required=True)
+    parser.add_argument("--image", required=True, help="the local image reference")
+    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
+    parser.add_argument("--environment", default="dev")
+    args = parser.parse_args(argv)
+    try:
+        service = load_service(args.service, args.assembly, args.environment)
+        with tempfile.TemporaryDirectory(prefix="start-check-") as work:
+            run_docker_check(service, args.image, Path(work))
+    except (FargateSpecError, StartCheckError, OSError) as error:
+        print(f"start check: {args.service}: {error}", file=sys.stderr)
+        return 1
+    print(f"start check: {args.service} started as Fargate starts it and is healthy")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,197 @@
+"""Change report: what deploying this commit would change in one environment, before approval.
+
+Reads the templates CloudFormation has deployed for each of the environment's stacks (through
+the read-only CDK bootstrap lookup role of that account), compares them with this commit's
+templates in cdk.out, and writes a Markdown report: resources added, changed, replaced and
+removed (stateful replacements in bold), IAM and security-group changes, and every permission
+the change would broaden. The pipeline stores the report, links it from the approval and
+sends it to the environment's notification topic.
+
+    python -m ops.review.change_report --environment staging --assembly cdk.out --out report.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from ops.review import permissions
+from ops.review.template_diff import (
+    diff_environment,
+    render_markdown,
+    stack_locations,
+    stacks_by_environment,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+
+def deployed_template(
+    cloudformation: CloudFormationClient, stack_name: str
+) -> dict[str, Any] | None:
+    """The template of the deployed stack, or None when the stack does not exist yet."""
+    try:
+        body = cloudformation.get_template(StackName=stack_name, TemplateStage="Original")[
+            "TemplateBody"
+        ]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    # boto3 already decodes JSON bodies into a dict; YAML-deployed stacks come back as text.
+    return body if isinstance(body, dict) else json.loads(str(body))
+
+
+def build_report(
+    *,
+    environment: str,
+    deployed: dict[str, dict[str, Any]],
+    proposed: dict[str, dict[str, Any]],
+    commit: str,
+    locations: Mapping[str, permissions.Location] | None = None,
+    required: Sequence[permissions.RequiredWildcard] = (),
+) -> tuple[str, dict[str, list[permissions.Grant]]]:
+    """The Markdown report and the broadened grants per stack (for the exit decision)."""
+    diff = diff_environment(environment, deployed, proposed)
+    where = locations or {}
+    broadened = {
+        stack: permissions.broadened(deployed.get(stack, {}), template, where.get(stack))
+        for stack, template in proposed.items()
+    }
+    text = "\n".join(
+        [
+            f"# Change report: {environment} at {commit[:12]}",
+            "",
+            render_markdown([diff]).replace("## Template diff\n\n", ""),
+            "## Permissions",
+            "",
+            permissions.render(broadened, required=required, locations=where),
+        ]
+    )
+    return text, broadened
+
+
+def publish(
+    *,
+    session: Any,
+    text: str,
+    environment: str,
+    upload: str | None,
+    topic_arn: str | None,
+    review_url: str | None,
+) -> None:
+    """Store the report next to the pipeline's artifacts and tell the approvers where it is."""
+    if upload:
+        bucket, _, key = upload.removeprefix("s3://").partition("/")
+        session.client("s3").put_object(
+            Bucket=bucket, Key=key, Body=text.encode(), ContentType="text/markdown"
+        )
+    if topic_arn:
+        summary = "\n".join(line for line in text.splitlines() if line.startswith(("###", "**")))
+        session.client("sns").publish(
+            TopicArn=topic_arn,
+            Subject=f"Approval waiting: deploy to {environment}"[:100],
+            Message=f"{summary}\n\nFull change report: {review_url or upload or '(not stored)'}",
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="What deploying this commit would change")
+    parser.add_argument("--environment", required=True)
+    parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--role-arn", help="read-only role in the environment's account")
+    parser.add_argument("--commit", default="unknown")
+    parser.add_argument("--upload", help="s3://bucket/key to store the report at")
+    parser.add_argument("--topic-arn", help="SNS topic told that the report waits for approval")
+    parser.add_argument("--review-url", help="link to the stored report, sent in the notice")
+    parser.add_argument(
+        "--fail-on-wildcard",
+        action="store_true",
+        help="exit 1 when the change adds a wildcard grant AWS does not require (before prod)",
+    )
+    args = parser.parse_args(argv)
+
+    environments = stacks_by_environment(args.assembly)
+    if args.environment not in environments:
+        print(f"change report: no stage {args.environment!r} in {args.assembly}", file=sys.stderr)
+        return 2
+    proposed = environments[args.environment]
+    locations = stack_locations(args.assembly)
+    try:
+        required = permissions.load_required_wildcards()
+    except permissions.RequiredWildcardsError as error:
+        print(f"change report: {error}", file=sys.stderr)
+        return 2
+
+    import boto3  # noqa: PLC0415
+
+    from config.model import load_config  # noqa: PLC0415
+
+    region = load_config().environment(args.environment).region
+    session = boto3.session.Session(region_name=region)
+    if args.role_arn:
+        credentials = session.client("sts").assume_role(
+            RoleArn=args.role_arn, RoleSessionName=f"change-report-{args.environment}"
+        )["Credentials"]
+        session = boto3.session.Session(
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+    # Each stack is read in its own region (the edge stack is in us-east-1); IAM roles are
+    # global, so the environment's lookup role reads them all.
+    regions = {name: location[1] for name, location in locations.items()}
+    clients = {
+        stack_region: session.client("cloudformation", region_name=stack_region)
+        for stack_region in {regions.get(name, region) for name in proposed}
+    }
+    deployed = {
+        name: template
+        for name in proposed
+        if (template := deployed_template(clients[regions.get(name, region)], name)) is not None
+    }
+    text, broadened = build_report(
+        environment=args.environment,
+        deployed=deployed,
+        proposed=proposed,
+        commit=args.commit,
+        locations=locations,
+        required=required,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+    publish(
+        session=boto3.session.Session(region_name=load_config().pipeline.region),
+        text=text,
+        environment=args.environment,
+        upload=args.upload,
+        topic_arn=args.topic_arn,
+        review_url=args.review_url,
+    )
+    if args.fail_on_wildcard:
+        refused = permissions.unapproved_wildcards(
+            broadened, required=required, locations=locations
+        )
+        for stack, grant in refused:
+            print(
+                f"change report: {stack}: new wildcard grant AWS does not require: {grant} "
+                f"(not in {permissions.REQUIRED_WILDCARDS_FILE.name})",
+                file=sys.stderr,
+            )
+        if refused:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""A readable plan of what a synthesized cloud assembly will deploy, and in which order.
+
+`python -m ops.review.plan cdk.out` reads only the assembly (manifests and templates), so the
+plan shows what was really synthesized, not what the code meant to synthesize.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_STACK = "aws:cloudformation:stack"
+_NESTED_ASSEMBLY = "cdk:cloud-assembly"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackPlan:
+    name: str
+    resources: int
+    termination_protection: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentPlan:
+    name: str
+    account: str
+    region: str
+    stacks: list[StackPlan]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionPlan:
+    name: str
+    category: str
+    run_order: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StagePlan:
+    name: str
+    actions: list[ActionPlan]
+
+    @property
+    def approvals(self) -> list[ActionPlan]:
+        return [action for action in self.actions if action.category == "Approval"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelinePlan:
+    name: str
+    account: str
+    region: str
+    pipeline_type: str
+    stages: list[StagePlan]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    pipeline: PipelinePlan
+    environments: list[EnvironmentPlan]
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _account_region(environment: str) -> tuple[str, str]:
+    account, region = environment.removeprefix("aws://").split("/")
+    return account, region
+
+
+def _stacks(assembly: Path, manifest: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+    return [
+        (artifact, _read_json(assembly / artifact["properties"]["templateFile"]))
+        for artifact in manifest["artifacts"].values()
+        if artifact["type"] == _STACK
+    ]
+
+
+def _pipeline_plan(artifact: dict[str, Any], template: dict[str, Any]) -> PipelinePlan | None:
+    pipelines = [
+        resource["Properties"]
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::CodePipeline::Pipeline"
+    ]
+    if not pipelines:
+        return None
+    properties = pipelines[0]
+    account, region = _account_region(artifact["environment"])
+    stages = [
+        StagePlan(
+            name=stage["Name"],
+            actions=sorted(
+                (
+                    ActionPlan(
+                        name=action["Name"],
+                        category=action["ActionTypeId"]["Category"],
+                        run_order=action.get("RunOrder", 1),
+                    )
+                    for action in stage["Actions"]
+                ),
+                key=lambda action: (action.run_order, action.name),
+            ),
+        )
+        for stage in properties["Stages"]
+    ]
+    return PipelinePlan(
+        name=properties.get("Name", "(generated name)"),
+        account=account,
+        region=region,
+        pipeline_type=properties.get("PipelineType", "V1"),
+        stages=stages,
+    )
+
+
+def read_plan(assembly: Path) -> Plan:
+    manifest = _read_json(assembly / "manifest.json")
+    pipeline = None
+    for artifact, template in _stacks(assembly, manifest):
+        pipeline = pipeline or _pipeline_plan(artifact, template)
+    if pipeline is None:
+        raise ValueError(f"{assembly}: no stack defines an AWS::CodePipeline::Pipeline")
+
+    environments = []
+    for artifact in manifest["artifacts"].values():
+        if artifact["type"] != _NESTED_ASSEMBLY:
+            continue
+        nested = assembly / artifact["properties"]["directoryName"]
+        stacks = _stacks(nested, _read_json(nested / "manifest.json"))
+        if not stacks:
+            continue
+        account, region = _account_region(stacks[0][0]["environment"])
+        environments.append(
+            EnvironmentPlan(
+                name=artifact["properties"]["directoryName"].rsplit("-", 1)[-1],
+                account=account,
+                region=region,
+                stacks=[
+                    StackPlan(
+                        name=stack["properties"].get("stackName", stack["displayName"]),
+                        resources=len(template.get("Resources", {})),
+                        termination_protection=bool(
+                            stack["properties"].get("terminationProtection", False)
+                        ),
+                    )
+                    for stack, template in stacks
+                ],
+            )
+        )
+    by_stage_order = {stage.name: index for index, stage in enumerate(pipeline.stages)}
+    environments.sort(key=lambda env: by_stage_order.get(env.name, len(by_stage_order)))
+    return Plan(pipeline=pipeline, environments=environments)
+
+
+def _sequence(stage: StagePlan) -> str:
+    """Actions in run order: "a -> b + c" (b and c run together); approvals stand out."""
+    steps: dict[int, list[str]] = {}
+    for action in stage.actions:
+        name = f"[manual approval: {action.name}]" if action.category == "Approval" else action.name
+        steps.setdefault(action.run_order, []).append(name)
+    return " -> ".join(" + ".join(names) for _, names in sorted(steps.items()))
+
+
+def render(plan: Plan) -> str:
+    pipeline = plan.pipeline
+    lines = [
+        f"Pipeline {pipeline.name}  aws://{pipeline.account}/{pipeline.region}  "
+        f"(CodePipeline {pipeline.pipeline_type}, self-mutating)",
+        "",
+        "Stage order:",
+    ]
+    for number, stage in enumerate(pipeline.stages, start=1):
+        lines.append(f"  {number}. {stage.name:<15} {_sequence(stage)}")
+    lines += ["", "Environments:"]
+    for env in plan.environments:
+        lines.append(f"  {env.name:<8} aws://{env.account}/{env.region}")
+        for stack in env.stacks:
+            protection = "  [termination protection]" if stack.termination_protection else ""
+            lines.append(f"           {stack.name:<32} {stack.resources:>4} resources{protection}")
+    return "\n".join(lines)
+
+
+def render_mermaid(plan: Plan) -> str:
+    """The pipeline as a Mermaid flowchart: one box per stage, its actions in run order."""
+    lines = ["```mermaid", "flowchart TD"]
+    previous = None
+    for index, stage in enumerate(plan.pipeline.stages, start=1):
+        groups: dict[int, list[ActionPlan]] = {}
+        for action in stage.actions:
+            groups.setdefault(action.run_order, []).append(action)
+        lines.append(f'  subgraph s{index}["{index}. {stage.name}"]')
+        nodes = []
+        for order, actions in sorted(groups.items()):
+            node = f"s{index}a{order}"
+            label = "<br/>".join(action.name for action in actions)
+            if any(action.category == "Approval" for action in actions):
+                lines.append(f'    {node}{{{{"manual approval<br/>{label}"}}}}')
+            else:
+                lines.append(f'    {node}["{label}"]')
+            nodes.append(node)
+        if len(nodes) > 1:
+            lines.append("    " + " --> ".join(nodes))
+        lines.append("  end")
+        if previous:
+            lines.append(f"  {previous} --> s{index}")
+        previous = f"s{index}"
+    lines.append("```")
+    return "\n".join(lines)
+
+
+DIAGRAM_START = "<!-- generated by `make docs` from cdk.out: do not edit -->"
+DIAGRAM_END = "<!-- end of generated diagram -->"
+
+
+def with_diagram(document: str, diagram: str) -> str:
+    """``document`` with the text between the diagram markers replaced by ``diagram``."""
+    head, start, rest = document.partition(DIAGRAM_START)
+    _, end, tail = rest.partition(DIAGRAM_END)
+    if not start or not end:
+        raise ValueError("the document has no generated-diagram markers")
+    return f"{head}{DIAGRAM_START}\n{diagram}\n{DIAGRAM_END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    mermaid = "--mermaid" in args
+    paths = [arg for arg in args if arg != "--mermaid"]
+    assembly = Path(paths[0] if paths else "cdk.out")
+    try:
+        plan = read_plan(assembly)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"plan: {error}", file=sys.stderr)
+        return 1
+    print(render_mermaid(plan) if mermaid else render(plan))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

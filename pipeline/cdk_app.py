@@ -1,0 +1,56 @@
+"""Builds the CDK app from already-validated inputs (app.py reads the files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from config.model import DeliveryConfig
+from infra.images import service_images
+from pipeline.buildspec import Buildspec
+from pipeline.pipeline_stack import PipelineStack
+
+
+def build_app(
+    *,
+    config: DeliveryConfig,
+    cli_version: str,
+    synth_buildspec: Buildspec,
+    services_dir: Path,
+    web_dist: Path,
+    outdir: Path | None = None,
+) -> App:
+    # Same commit, same bytes: no analytics resource (the CLI would add one, in-process synth
+    # would not) and no stack traces in metadata (they embed jsii's temporary paths).
+    app = App(
+        outdir=str(outdir) if outdir else None,
+        analytics_reporting=False,
+        stack_traces=False,
+        post_cli_context={
+            "aws:cdk:disable-stack-trace": True,
+            "aws:cdk:disable-creation-stack-traces": True,
+        },
+    )
+    PipelineStack(
+        app,
+        "Pipeline",
+        stack_name=f"{config.project.name}-pipeline",
+        description=f"{config.project.name}: the self-mutating delivery pipeline",
+        env=Environment(account=config.pipeline.account, region=config.pipeline.region),
+        termination_protection=True,
+        config=config,
+        cli_version=cli_version,
+        synth_buildspec=synth_buildspec,
+        web_dist=web_dist,
+        images=service_images(
+            project=config.project.name,
+            account=config.pipeline.account,
+            region=config.pipeline.region,
+            services_dir=services_dir,
+        ),
+    )
+    # cdk-nag runs at every synth, over every stage: an unacknowledged finding stops synthesis.
+    Validations.of(app).add_plugins(AwsSolutionsChecks())
+    return app

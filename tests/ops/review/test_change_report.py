@@ -1,0 +1,125 @@
+"""The change report compares deployed templates with this commit's, per environment."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ops.review.change_report import build_report, deployed_template
+from tests.support.assembly import Assembly
+
+FAKE_CREDENTIALS: dict[str, Any] = {
+    "region_name": "eu-west-1",
+    "aws_access_key_id": "x",
+    "aws_secret_access_key": "x",
+}
+
+
+def test_deployed_template_is_read_from_cloudformation() -> None:
+    cloudformation = boto3.client("cloudformation", **FAKE_CREDENTIALS)
+    with Stubber(cloudformation) as stub:
+        stub.add_response(
+            "get_template",
+            {"TemplateBody": '{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}'},
+            {"StackName": "todo-dev-messaging", "TemplateStage": "Original"},
+        )
+        assert deployed_template(cloudformation, "todo-dev-messaging") == {
+            "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}
+        }
+
+
+def test_a_stack_that_does_not_exist_yet_has_no_deployed_template() -> None:
+    cloudformation = boto3.client("cloudformation", **FAKE_CREDENTIALS)
+    with Stubber(cloudformation) as stub:
+        stub.add_client_error(
+            "get_template", "ValidationError", "Stack with id todo-dev-new does not exist"
+        )
+        assert deployed_template(cloudformation, "todo-dev-new") is None
+
+
+def test_other_cloudformation_errors_are_not_hidden() -> None:
+    cloudformation = boto3.client("cloudformation", **FAKE_CREDENTIALS)
+    with Stubber(cloudformation) as stub:
+        stub.add_client_error("get_template", "AccessDenied", "not allowed")
+        with pytest.raises(Exception, match="AccessDenied"):
+            deployed_template(cloudformation, "todo-dev-network")
+
+
+def test_report_on_the_real_network_stack(assembly: Assembly) -> None:
+    proposed = {"todo-prod-network": assembly.template("todo-prod-network")}
+    deployed = copy.deepcopy(proposed)
+    nat_ids = [
+        logical_id
+        for logical_id, resource in deployed["todo-prod-network"]["Resources"].items()
+        if resource["Type"] == "AWS::EC2::NatGateway"
+    ]
+    del deployed["todo-prod-network"]["Resources"][nat_ids[0]]  # prod had one NAT fewer
+
+    text, broadened = build_report(
+        environment="prod", deployed=deployed, proposed=proposed, commit="0123456789abcdef"
+    )
+
+    assert text.startswith("# Change report: prod at 0123456789ab\n")
+    assert "### prod: 1 added" in text
+    assert f"added `{nat_ids[0]}` (AWS::EC2::NatGateway)" in text
+    assert "No permission is broadened." in text
+    assert broadened == {"todo-prod-network": []}
+
+
+def test_report_for_a_first_deployment_lists_every_stack_as_added(assembly: Assembly) -> None:
+    proposed = {"todo-dev-network": assembly.template("todo-dev-network")}
+    text, broadened = build_report(environment="dev", deployed={}, proposed=proposed, commit="abc")
+    assert "- stack `todo-dev-network` added" in text
+    assert broadened["todo-dev-network"], "a new stack's roles and key policies are all new grants"
+    assert "**Permissions are broadened:**" in text
+
+
+def test_publish_stores_the_report_and_announces_its_link() -> None:
+    from ops.review.change_report import publish  # noqa: PLC0415
+
+    s3 = boto3.client("s3", **FAKE_CREDENTIALS)
+    sns = boto3.client("sns", **FAKE_CREDENTIALS)
+
+    class Session:
+        def client(self, name: str) -> Any:
+            return {"s3": s3, "sns": sns}[name]
+
+    text = (
+        "# Change report: prod at abc\n### prod: 1 replaced\n"
+        "**Stateful resources would be replaced**\n- x"
+    )
+    with Stubber(s3) as s3_stub, Stubber(sns) as sns_stub:
+        s3_stub.add_response(
+            "put_object",
+            {},
+            {
+                "Bucket": "artifacts",
+                "Key": "reports/e1/prod.md",
+                "Body": text.encode(),
+                "ContentType": "text/markdown",
+            },
+        )
+        sns_stub.add_response(
+            "publish",
+            {"MessageId": "1"},
+            {
+                "TopicArn": "arn:aws:sns:eu-west-1:111111111111:todo-delivery",
+                "Subject": "Approval waiting: deploy to prod",
+                "Message": "### prod: 1 replaced\n**Stateful resources would be replaced**\n\n"
+                "Full change report: https://console/report",
+            },
+        )
+        publish(
+            session=Session(),
+            text=text,
+            environment="prod",
+            upload="s3://artifacts/reports/e1/prod.md",
+            topic_arn="arn:aws:sns:eu-west-1:111111111111:todo-delivery",
+            review_url="https://console/report",
+        )
+        s3_stub.assert_no_pending_responses()
+        sns_stub.assert_no_pending_responses()

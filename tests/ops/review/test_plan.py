@@ -1,0 +1,49 @@
+"""`make plan` reads the assembly: environments, stacks, and where the approvals are."""
+
+from __future__ import annotations
+
+from config.model import DeliveryConfig
+from ops.review.plan import main, read_plan, render
+from tests.support.assembly import Assembly
+
+
+def test_plan_lists_every_environment_with_account_region_and_stacks(
+    assembly: Assembly, config: DeliveryConfig
+) -> None:
+    plan = read_plan(assembly.root)
+    assert [(e.name, e.account, e.region) for e in plan.environments] == [
+        (env.name, env.account, env.region) for env in config.environments
+    ]
+    for env in plan.environments:
+        names = {stack.name for stack in env.stacks}
+        prefix = f"{config.project.name}-{env.name}"
+        assert {f"{prefix}-network", f"{prefix}-frontend"} <= names
+        for stack in env.stacks:
+            assert stack.resources == len(assembly.template(stack.name)["Resources"])
+            assert (
+                stack.termination_protection is config.environment(env.name).termination_protection
+            )
+
+
+def test_plan_shows_approvals_only_where_config_requires_them(
+    assembly: Assembly, config: DeliveryConfig
+) -> None:
+    plan = read_plan(assembly.root)
+    gated = {stage.name for stage in plan.pipeline.stages if stage.approvals}
+    assert gated == {env.name for env in config.environments if env.approval_required}
+
+
+def test_rendered_plan_is_readable(assembly: Assembly) -> None:
+    text = render(read_plan(assembly.root))
+    lines = text.splitlines()
+    assert lines[0].startswith("Pipeline todo-delivery  aws://111111111111/eu-west-1")
+    staging = next(line for line in lines if ". staging" in line)
+    assert "ChangeReport-staging -> [manual approval: Approve-staging] -> " in staging
+    assert staging.index("Approve-staging") < staging.index("todo-staging-network.Deploy")
+    dev = next(line for line in lines if ". dev" in line)
+    assert "manual approval" not in dev
+    assert any("todo-prod-network" in line and "[termination protection]" in line for line in lines)
+
+
+def test_plan_of_a_missing_assembly_is_an_error_not_a_traceback(tmp_path: object) -> None:
+    assert main([str(tmp_path)]) == 1

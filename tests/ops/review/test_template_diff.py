@@ -1,0 +1,239 @@
+"""The offline template diff names exactly what a change does, per environment."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.review.template_diff import (
+    create_only_properties,
+    diff_assemblies,
+    main,
+    render_markdown,
+)
+from tests.support.assembly import Assembly
+
+BASE: dict[str, Any] = {
+    "Resources": {
+        "Database": {
+            "Type": "AWS::RDS::DBCluster",
+            "Properties": {
+                "Engine": "aurora-postgresql",
+                "DBClusterIdentifier": "todo",
+                "BackupRetentionPeriod": 7,
+            },
+            "DeletionPolicy": "Snapshot",
+        },
+        "TaskPolicy": {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "PolicyDocument": {
+                    "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "q"}]
+                }
+            },
+        },
+        "ApiSecurityGroup": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {"GroupDescription": "api", "SecurityGroupIngress": []},
+        },
+        "Logs": {"Type": "AWS::S3::Bucket", "Properties": {}, "Metadata": {"aws:cdk:path": "a"}},
+    }
+}
+
+
+def _write_assembly(root: Path, environments: dict[str, dict[str, dict[str, Any]]]) -> Path:
+    """A minimal cloud assembly: the pipeline stack at top level, one nested assembly per env."""
+    root.mkdir(parents=True)
+    artifacts: dict[str, Any] = {}
+    for environment, stacks in environments.items():
+        directory = root if environment == "pipeline" else root / f"assembly-Pipeline-{environment}"
+        if environment != "pipeline":
+            directory.mkdir()
+            artifacts[directory.name] = {
+                "type": "cdk:cloud-assembly",
+                "properties": {"directoryName": directory.name},
+            }
+        nested: dict[str, Any] = {}
+        for name, template in stacks.items():
+            (directory / f"{name}.template.json").write_text(json.dumps(template))
+            entry = {
+                "type": "aws:cloudformation:stack",
+                "properties": {"templateFile": f"{name}.template.json", "stackName": name},
+            }
+            (artifacts if environment == "pipeline" else nested)[name] = entry
+        if environment != "pipeline":
+            (directory / "manifest.json").write_text(json.dumps({"artifacts": nested}))
+    (root / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    return root
+
+
+def _diff(tmp_path: Path, head: dict[str, Any]) -> list[Any]:
+    base_dir = _write_assembly(
+        tmp_path / "base", {"pipeline": {}, "prod": {"todo-prod-data": BASE}}
+    )
+    head_dir = _write_assembly(
+        tmp_path / "head", {"pipeline": {}, "prod": {"todo-prod-data": head}}
+    )
+    (prod,) = [env for env in diff_assemblies(base_dir, head_dir) if env.environment == "prod"]
+    return prod.changes
+
+
+def test_schema_knows_which_properties_force_replacement() -> None:
+    assert "DBClusterIdentifier" in create_only_properties("AWS::RDS::DBCluster")
+    assert "BackupRetentionPeriod" not in create_only_properties("AWS::RDS::DBCluster")
+    assert create_only_properties("Custom::Anything") == frozenset()
+
+
+def test_renaming_a_database_is_a_replacement_that_puts_data_at_risk(tmp_path: Path) -> None:
+    head = copy.deepcopy(BASE)
+    head["Resources"]["Database"]["Properties"]["DBClusterIdentifier"] = "todo-2"
+    (change,) = _diff(tmp_path, head)
+    assert (change.logical_id, change.kind, change.properties) == (
+        "Database",
+        "replaced",
+        ("DBClusterIdentifier",),
+    )
+    assert change.data_at_risk
+
+
+def test_tuning_a_database_is_an_in_place_change(tmp_path: Path) -> None:
+    head = copy.deepcopy(BASE)
+    head["Resources"]["Database"]["Properties"]["BackupRetentionPeriod"] = 30
+    (change,) = _diff(tmp_path, head)
+    assert (change.kind, change.properties, change.data_at_risk) == (
+        "changed",
+        ("BackupRetentionPeriod",),
+        False,
+    )
+
+
+def test_removing_a_bucket_and_adding_a_queue(tmp_path: Path) -> None:
+    head = copy.deepcopy(BASE)
+    del head["Resources"]["Logs"]
+    head["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    changes = {c.logical_id: c for c in _diff(tmp_path, head)}
+    assert set(changes) == {"Logs", "Queue"}
+    assert changes["Logs"].kind == "removed" and changes["Logs"].data_at_risk
+    assert changes["Queue"].kind == "added" and not changes["Queue"].data_at_risk
+
+
+def test_policy_and_security_group_changes_are_flagged(tmp_path: Path) -> None:
+    head = copy.deepcopy(BASE)
+    head["Resources"]["TaskPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Action"] = (
+        "sqs:*"
+    )
+    head["Resources"]["ApiSecurityGroup"]["Properties"]["SecurityGroupIngress"] = [
+        {"CidrIp": "0.0.0.0/0"}
+    ]
+    changes = {c.logical_id: c for c in _diff(tmp_path, head)}
+    assert changes["TaskPolicy"].iam and not changes["TaskPolicy"].security_group
+    assert changes["ApiSecurityGroup"].security_group and not changes["ApiSecurityGroup"].iam
+
+
+def test_metadata_and_deletion_policy(tmp_path: Path) -> None:
+    head = copy.deepcopy(BASE)
+    head["Resources"]["Logs"]["Metadata"] = {"aws:cdk:path": "b"}
+    head["Resources"]["Database"]["DeletionPolicy"] = "Delete"
+    (change,) = _diff(tmp_path, head)
+    assert (change.logical_id, change.kind, change.properties) == (
+        "Database",
+        "changed",
+        ("DeletionPolicy",),
+    )
+
+
+def test_markdown_puts_stateful_replacement_in_bold(tmp_path: Path) -> None:
+    head = copy.deepcopy(BASE)
+    head["Resources"]["Database"]["Properties"]["DBClusterIdentifier"] = "todo-2"
+    base_dir = _write_assembly(
+        tmp_path / "base", {"pipeline": {}, "prod": {"todo-prod-data": BASE}}
+    )
+    head_dir = _write_assembly(
+        tmp_path / "head",
+        {"pipeline": {}, "prod": {"todo-prod-data": head}, "dev": {"todo-dev-data": BASE}},
+    )
+    text = render_markdown(diff_assemblies(base_dir, head_dir))
+    assert "### prod: 1 replaced" in text
+    assert "**Stateful resources would be replaced or removed in this environment.**" in text
+    row = "- **replaced `Database` (AWS::RDS::DBCluster)** — DBClusterIdentifier"
+    assert f"{row} [**STATEFUL: data may be lost**]" in text
+    assert "### dev: 4 added" in text
+    assert "- stack `todo-dev-data` added" in text
+
+
+def test_identical_assemblies_have_no_changes(assembly: Assembly) -> None:
+    diffs = diff_assemblies(assembly.root, assembly.root)
+    assert {env.environment for env in diffs} == {"pipeline", "dev", "staging", "prod"}
+    assert all(env.changes == [] for env in diffs)
+
+
+def test_moving_environments_into_the_pipeline_account_removes_the_artifact_key(
+    assembly: Assembly, shared_account_assembly: Assembly
+) -> None:
+    (pipeline,) = [
+        e
+        for e in diff_assemblies(assembly.root, shared_account_assembly.root)
+        if e.environment == "pipeline"
+    ]
+    removed = {(c.resource_type, c.kind) for c in pipeline.changes if c.data_at_risk}
+    assert ("AWS::KMS::Key", "removed") in removed
+    assert any(c.iam for c in pipeline.changes)
+
+
+def test_cli_rejects_a_directory_that_is_not_an_assembly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(tmp_path), str(tmp_path)]) == 2
+    assert "is not a cloud assembly" in capsys.readouterr().err
+
+
+def _synthesize_known_app(outdir: Path, *, changed: bool) -> Path:
+    """A real CDK synthesis of one stage; ``changed`` adds a queue, renames the database (a
+    replacement) and lets the task role send to the queue (an IAM change)."""
+    from aws_cdk import App, Stack, Stage  # noqa: PLC0415
+    from aws_cdk import aws_iam as iam  # noqa: PLC0415
+    from aws_cdk import aws_rds as rds  # noqa: PLC0415
+    from aws_cdk import aws_sqs as sqs  # noqa: PLC0415
+
+    app = App(outdir=str(outdir), analytics_reporting=False)
+    stack = Stack(Stage(app, "dev"), "Data", stack_name="todo-dev-data")
+    rds.CfnDBCluster(
+        stack,
+        "Database",
+        engine="aurora-postgresql",
+        db_cluster_identifier="todo-v2" if changed else "todo",
+        manage_master_user_password=True,
+        master_username="todo",
+        storage_encrypted=True,
+    )
+    role = iam.Role(stack, "TaskRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::todo/*"])
+    )
+    if changed:
+        queue = sqs.Queue(stack, "Work")
+        queue.grant_send_messages(role)
+    app.synth()
+    return outdir
+
+
+def test_two_real_syntheses_report_exactly_the_known_change(tmp_path: Path) -> None:
+    base = _synthesize_known_app(tmp_path / "base", changed=False)
+    head = _synthesize_known_app(tmp_path / "head", changed=True)
+    (dev,) = diff_assemblies(base, head)
+    assert dev.environment == "dev"
+    assert [(s.stack, s.kind) for s in dev.stacks] == [("todo-dev-data", "changed")]
+    assert sorted((c.resource_type, c.kind, c.data_at_risk, c.iam) for c in dev.changes) == [
+        ("AWS::IAM::Policy", "changed", False, True),
+        ("AWS::RDS::DBCluster", "replaced", True, False),
+        ("AWS::SQS::Queue", "added", False, False),
+    ]
+    text = render_markdown(diff_assemblies(base, head))
+    assert text.startswith("## Template diff\n\n### dev: 1 added, 1 changed, 1 replaced\n")
+    assert "**Stateful resources would be replaced or removed in this environment.**" in text
+    assert "IAM permissions change in this environment." in text
+    assert "Security groups change" not in text
