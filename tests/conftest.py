@@ -14,7 +14,12 @@ from filelock import FileLock
 from config.model import DEFAULT_CONFIG_FILE, DeliveryConfig, load_config
 from config.paths import ROOT
 from tests.support.assembly import Assembly, synthesize_or_fail
-from tests.support.source_artifact import build_step_pytest_args, export_source, prepare_build
+from tests.support.source_artifact import (
+    ARTIFACT_ASSEMBLY_ENV,
+    build_step_pytest_args,
+    export_source,
+    prepare_build,
+)
 
 if TYPE_CHECKING:
     from tests.support.aws_world import World
@@ -47,9 +52,8 @@ def raw_config() -> dict[str, Any]:
     return tomllib.loads(DEFAULT_CONFIG_FILE.read_text(encoding="utf-8"))
 
 
-# tests/pipeline/test_source_artifact.py runs the checkout-sensitive tests again inside the
-# Source artifact: it hands them this session's synthesis (of that very artifact) here.
-ARTIFACT_ASSEMBLY_ENV = "SOURCE_ARTIFACT_ASSEMBLY"
+# The test that runs the checkout-sensitive tests again inside the Source artifact, handing them
+# this session's synthesis of it in ARTIFACT_ASSEMBLY_ENV.
 ARTIFACT_RUN = (
     "tests/pipeline/test_source_artifact.py"
     "::test_the_build_steps_checkout_tests_pass_on_the_artifact"

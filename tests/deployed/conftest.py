@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.deployed.client import Site
+from tests.support.site import Site
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.deployed.client import Site
+from tests.support.site import Site
 
 pytestmark = pytest.mark.integration
 

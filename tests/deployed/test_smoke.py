@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deployed.client import Site
+from tests.support.site import Site
 
 pytestmark = pytest.mark.smoke
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from config.paths import ROOT
-from tests.services.api.test_api_process import ApiProcess, api_env
+from tests.support.api_process import ApiProcess, api_env
 
 
 def _run_checks(site_url: str, markers: str) -> subprocess.CompletedProcess[str]:

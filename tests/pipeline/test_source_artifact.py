@@ -23,9 +23,9 @@ import pytest
 
 from config.paths import ROOT
 from pipeline.buildspec import BUILDSPEC_DIR, Buildspec
-from tests.conftest import ARTIFACT_ASSEMBLY_ENV
 from tests.support.assembly import Assembly, resources
 from tests.support.source_artifact import (
+    ARTIFACT_ASSEMBLY_ENV,
     TOOLCHAINS,
     WEB_DIST,
     build_step_pytest_args,

@@ -22,7 +22,7 @@ from config.model import DeliveryConfig, load_config
 from config.names import release_parameter_name
 from config.paths import ROOT
 from infra.images import ServiceImage, service_images
-from tests.services.api.test_api_process import ApiProcess, api_env
+from tests.support.api_process import ApiProcess, api_env
 from tests.support.aws_world import World
 from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
 from tests.support.local_aws import describe

@@ -1,7 +1,8 @@
 """The organisation's checks in policies/checks/, each run alone over its PASS/FAIL fixtures.
 
 Each check has `fixtures/<check file name>/pass.yaml` and `fail.yaml` (CloudFormation
-templates with hand-written logical ids) and the exact set of resources it must pass and fail.
+templates with hand-written logical ids) and, beside them, `expected.yaml`: its id and the exact
+set of resources it must pass and fail.
 """
 
 from __future__ import annotations
@@ -23,93 +24,12 @@ from policies.gate import (
     run_checkov,
 )
 from tests.support.assembly import Assembly
+from tests.support.check_expectations import FIXTURE_FILES, load_expectations
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-# check file -> (id, resources passed, resources failed), as "<file>:<Type>.<LogicalId>"
-EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
-    "cost_tags": (
-        "CKV_TODO_1",
-        {
-            "pass:AWS::S3::Bucket.TaggedBucket",
-            "pass:AWS::SSM::Parameter.TaggedParameter",
-            "pass:AWS::SQS::Queue.TaggedQueue",
-        },
-        {
-            "fail:AWS::S3::Bucket.MissingEnvironment",
-            "fail:AWS::SQS::Queue.Untagged",
-            "fail:AWS::IAM::Role.WrongCase",
-            "fail:AWS::SSM::Parameter.MapMissingProject",
-            "fail:AWS::Logs::LogGroup.KeyWithoutValue",
-        },
-    ),
-    "ecr_repository": (
-        "CKV_TODO_2",
-        {"pass:AWS::ECR::Repository.Immutable", "pass:AWS::ECR::Repository.ImmutableStringFlag"},
-        {
-            "fail:AWS::ECR::Repository.Mutable",
-            "fail:AWS::ECR::Repository.NotScanned",
-            "fail:AWS::ECR::Repository.ScanDisabled",
-            "fail:AWS::ECR::Repository.Defaults",
-        },
-    ),
-    "ecs_circuit_breaker": (
-        "CKV_TODO_3",
-        {"pass:AWS::ECS::Service.Api"},
-        {
-            "fail:AWS::ECS::Service.NoRollback",
-            "fail:AWS::ECS::Service.BreakerOff",
-            "fail:AWS::ECS::Service.NoBreaker",
-            "fail:AWS::ECS::Service.NoDeploymentConfiguration",
-        },
-    ),
-    "sqs_redrive": (
-        "CKV_TODO_4",
-        {
-            "pass:AWS::SQS::Queue.WorkQueue",
-            "pass:AWS::SQS::Queue.DeadLetters",
-            "pass:AWS::SQS::Queue.SecondQueue",
-            "fail:AWS::SQS::Queue.ItsDeadLetters",
-        },
-        {
-            "fail:AWS::SQS::Queue.NoRedrive",
-            "fail:AWS::SQS::Queue.MissingCount",
-            "fail:AWS::SQS::Queue.MissingTarget",
-            "fail:AWS::SQS::Queue.OnlyInAPolicy",
-        },
-    ),
-    "log_retention": (
-        "CKV_TODO_5",
-        {"pass:AWS::Logs::LogGroup.Kept30Days", "pass:AWS::Logs::LogGroup.KeptOneYear"},
-        {"fail:AWS::Logs::LogGroup.KeptForever", "fail:AWS::Logs::LogGroup.NoProperties"},
-    ),
-    "s3_tls_only": (
-        "CKV_TODO_6",
-        {"pass:AWS::S3::Bucket.TlsOnly", "pass:AWS::S3::Bucket.BooleanFalse"},
-        {
-            "fail:AWS::S3::Bucket.NoPolicy",
-            "fail:AWS::S3::Bucket.AllowsOnly",
-            "fail:AWS::S3::Bucket.DeniesOtherThings",
-            "fail:AWS::S3::Bucket.AllowsPlainHttp",
-        },
-    ),
-    "iam_wildcards": (
-        "CKV_TODO_7",
-        {
-            "pass:AWS::IAM::Policy.Scoped",
-            "pass:AWS::IAM::ManagedPolicy.ReadEverywhere",
-            "pass:AWS::IAM::ManagedPolicy.DenyAll",
-            "pass:AWS::IAM::Role.RoleWithScopedInline",
-        },
-        {
-            "fail:AWS::IAM::Policy.AllActions",
-            "fail:AWS::IAM::Policy.ServiceWide",
-            "fail:AWS::IAM::ManagedPolicy.WriteEverywhere",
-            "fail:AWS::IAM::Role.InlineWriteEverywhere",
-            "fail:AWS::IAM::ManagedPolicy.NotAction",
-        },
-    ),
-}
+# check file name -> its fixtures/<name>/expected.yaml
+EXPECTED = load_expectations(FIXTURES)
 
 
 def _check_files() -> dict[str, str]:
@@ -129,7 +49,7 @@ def test_every_check_file_has_fixtures_and_a_unique_id() -> None:
     assert declared == {name: check_id for name, (check_id, _, _) in EXPECTED.items()}
     assert sorted(declared.values()) == [f"{CUSTOM_CHECK_PREFIX}{n}" for n in range(1, 8)]
     for name in declared:
-        assert {p.name for p in (FIXTURES / name).iterdir()} == {"pass.yaml", "fail.yaml"}
+        assert {p.name for p in (FIXTURES / name).iterdir()} == FIXTURE_FILES
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """The service-grant checks (policies/checks/grants/), over their fixtures and the real assembly.
 
 Each check has `grant_fixtures/<check file>/pass.yaml` and `fail.yaml`: several stacks each
-(YAML documents), because a grant links resources across stacks, and the exact set of
-resources it must pass and fail. They live apart from checkov's fixtures so that checkov, which
-scans fixtures/, never reads them.
+(YAML documents), because a grant links resources across stacks, and `expected.yaml`: its id
+and the exact set of resources it must pass and fail. They live apart from checkov's fixtures
+so that checkov, which scans fixtures/, never reads them.
 """
 
 from __future__ import annotations
@@ -18,94 +18,13 @@ from policies.checks.grants.model import load_cloud_assembly, load_fixture
 from policies.checks.grants.runner import CHECKS, GrantReport, GrantResult, run_grant_checks
 from policies.gate import grant_findings
 from tests.support.assembly import Assembly
+from tests.support.check_expectations import FIXTURE_FILES, load_expectations
 
 FIXTURES = Path(__file__).resolve().parent / "grant_fixtures"
 GRANT_CHECKS = Path(log_buckets.__file__).resolve().parent
 
-# check file -> (id, resources passed, resources failed), as "<file>:<Type>.<LogicalId>"
-EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
-    "log_group_keys": (
-        "CKV_TODO_8",
-        {"pass:AWS::KMS::Key.ScopedKey", "pass:AWS::KMS::Key.ExactKey"},
-        {
-            "fail:AWS::KMS::Key.RootOnlyKey",
-            "fail:AWS::KMS::Key.UnscopedKey",
-            "fail:AWS::KMS::Key.OtherRegionPrincipalKey",
-            "fail:AWS::KMS::Key.GetAttArnKey",
-            "fail:AWS::KMS::Key.AnyAccountKey",
-            "fail:AWS::KMS::Key.UndocumentedConditionKey",
-            "fail:AWS::KMS::Key.TooFewActionsKey",
-            "fail:AWS::KMS::Key.CrossStackOnlyKey",
-            "fail:AWS::Logs::LogGroup.ForeignKeyLogs",
-        },
-    ),
-    "topic_publishers": (
-        "CKV_TODO_9",
-        {
-            "pass:AWS::SNS::Topic.AlarmTopic",
-            "pass:AWS::SNS::Topic.NotificationsTopic",
-            "pass:AWS::SNS::Topic.EventsTopic",
-        },
-        {
-            "fail:AWS::SNS::Topic.BudgetsOnlyTopic",
-            "fail:AWS::SNS::Topic.NoPolicyTopic",
-            "fail:AWS::SNS::Topic.UnscopedTopic",
-            "fail:AWS::SNS::Topic.UndocumentedKeyTopic",
-            "fail:AWS::SNS::Topic.OtherAccountTopic",
-            "fail:AWS::SNS::Topic.AnySourceTopic",
-            "fail:AWS::SNS::Topic.TwoPoliciesTopic",
-            "fail:AWS::CloudWatch::Alarm.ElsewhereAlarm",
-        },
-    ),
-    "queue_senders": (
-        "CKV_TODO_10",
-        {"pass:AWS::SQS::Queue.DeadLetters", "pass:AWS::SQS::Queue.Subscribed"},
-        {
-            "fail:AWS::SQS::Queue.NoPolicyQueue",
-            "fail:AWS::SQS::Queue.UnscopedDlq",
-            "fail:AWS::SQS::Queue.OtherRuleDlq",
-            "fail:AWS::SQS::Queue.AccountOnlyDlq",
-        },
-    ),
-    "sender_keys": (
-        "CKV_TODO_11",
-        {"pass:AWS::KMS::Key.TopicKey", "pass:AWS::KMS::Key.QueueKey"},
-        {
-            "fail:AWS::KMS::Key.SourceAccountKey",
-            "fail:AWS::KMS::Key.UnscopedKey",
-            "fail:AWS::KMS::Key.WrongTopicKey",
-            "fail:AWS::KMS::Key.RootOnlyKey",
-            "fail:AWS::KMS::Key.DlqKey",
-            "fail:AWS::SNS::Topic.ManagedKeyTopic",
-        },
-    ),
-    "log_buckets": (
-        "CKV_TODO_12",
-        {
-            "pass:AWS::S3::Bucket.AccessLogs",
-            "pass:AWS::S3::Bucket.AlbLogs",
-            "pass:AWS::S3::Bucket.SiteLogs",
-        },
-        {
-            "fail:AWS::S3::Bucket.NoGrantSink",
-            "fail:AWS::S3::Bucket.OtherPrefixSink",
-            "fail:AWS::S3::Bucket.UnscopedSink",
-            "fail:AWS::S3::Bucket.WrongAccountAlbSink",
-            "fail:AWS::S3::Bucket.AnyAccountAlbSink",
-            "fail:AWS::S3::Bucket.EnforcedOwnerSink",
-            "fail:AWS::S3::Bucket.ElsewhereSource",
-        },
-    ),
-    "service_invokes": (
-        "CKV_TODO_13",
-        {"pass:AWS::Lambda::Function.Function", "pass:AWS::Lambda::Function.Subscriber"},
-        {
-            "fail:AWS::Lambda::Function.NoPermission",
-            "fail:AWS::Lambda::Function.OtherRule",
-            "fail:AWS::Lambda::Function.Unscoped",
-        },
-    ),
-}
+# check file name -> its grant_fixtures/<name>/expected.yaml
+EXPECTED = load_expectations(FIXTURES)
 
 
 def _declared_ids() -> dict[str, str]:
@@ -127,7 +46,7 @@ def test_every_grant_check_is_run_has_fixtures_and_continues_the_numbering() -> 
         f"CKV_TODO_{n}" for n in range(8, 14)
     ]
     for name in declared:
-        assert {p.name for p in (FIXTURES / name).iterdir()} == {"pass.yaml", "fail.yaml"}
+        assert {p.name for p in (FIXTURES / name).iterdir()} == FIXTURE_FILES
 
 
 def _of(results: list[GrantResult], check_id: str, file: str) -> set[str]:

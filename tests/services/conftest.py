@@ -11,7 +11,6 @@ the skip into a failure.
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from tests.services.support import POSTGRES_URL, Database, postgres_required, postgres_settings
+from tests.support.databases import (
+    POSTGRES_URL,
+    Database,
+    make_database,
+    postgres_required,
+    postgres_settings,
+)
 from todo_api.app import create_app
 from todo_api.settings import ApiSettings
 from todo_common.database import SQLITE_FILE, create_db_engine
@@ -75,22 +80,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     upgrade(engine)
     engine.dispose()
     return folder / SQLITE_FILE
-
-
-def make_database(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest, **overrides: object
-) -> Database:
-    if kind == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        shutil.copy(template, tmp_path / SQLITE_FILE)
-        settings = ApiSettings.model_validate({"data_dir": tmp_path, **overrides})
-        return Database(kind, settings, create_db_engine(settings))
-    schema: str = request.getfixturevalue("postgres_schema")
-    settings = postgres_settings(schema, **overrides)
-    engine = create_db_engine(settings)
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE todos, outbox, activity"))
-    return Database(kind, settings, engine)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

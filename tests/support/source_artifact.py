@@ -38,6 +38,10 @@ TOOLCHAINS = (
 # The web build (make web-build) that make pytest and make synth run first; copied, since a
 # symlinked directory would change the asset fingerprints synthesized from it.
 WEB_DIST = "services/web/dist"
+# tests/pipeline/test_source_artifact.py runs the checkout-sensitive tests again inside the
+# Source artifact: it hands them, in this variable, the session's synthesis of that very artifact
+# (tests/conftest.py reads it).
+ARTIFACT_ASSEMBLY_ENV = "SOURCE_ARTIFACT_ASSEMBLY"
 
 
 def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:

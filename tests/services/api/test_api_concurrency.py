@@ -9,7 +9,8 @@ import httpx2
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tests.services.support import Database, serve_in_thread
+from tests.support.databases import Database
+from tests.support.live_server import serve_in_thread
 from todo_common.database import create_session_factory
 from todo_common.models import Todo
 

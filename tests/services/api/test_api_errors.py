@@ -8,7 +8,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.services.support import Database, assert_problem
+from tests.support.databases import Database
+from tests.support.problems import assert_problem
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.services.support import assert_problem
+from tests.support.problems import assert_problem
 from todo_api.app import create_app
 from todo_api.settings import ApiSettings
 

@@ -14,7 +14,8 @@ from botocore.exceptions import EndpointConnectionError
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.services.support import Database, assert_problem
+from tests.support.databases import Database, make_database
+from tests.support.problems import assert_problem
 from todo_api.app import create_app
 from todo_api.relay import Housekeeping, Relay
 from todo_common import todos
@@ -191,8 +192,6 @@ def test_backoff_grows_with_failures_and_is_capped() -> None:
 def test_concurrent_relays_claim_disjoint_events(
     request: pytest.FixtureRequest, tmp_path: Any
 ) -> None:
-    from tests.services.conftest import make_database  # noqa: PLC0415
-
     db = make_database("postgres", tmp_path, request)
     try:
         uows = factory(db)

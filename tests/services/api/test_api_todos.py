@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.services.support import Database
+from tests.support.databases import Database
 from todo_common.database import create_session_factory
 from todo_common.models import Todo
 from todo_common.uow import UnitOfWorkFactory

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from sqlalchemy import Engine, text
 
-from tests.services.support import POSTGRES_URL
+from tests.support.databases import POSTGRES_URL
 from todo_common.database import (
     DatabaseConfigError,
     SecretCredentials,

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from tests.services.support import POSTGRES_URL
+from tests.support.databases import POSTGRES_URL
 from todo_common.database import create_db_engine
 from todo_common.migrate import alembic_config, current_revision, head_revision, upgrade
 from todo_common.models import Base

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, select, text, update
 
 from config.paths import ROOT
-from tests.services.support import Database
+from tests.support.databases import Database, make_database
 from todo_api.relay import Relay
 from todo_api.settings import ApiSettings
 from todo_common import todos
@@ -251,8 +251,6 @@ def test_a_missing_queue_url_is_one_line_naming_it() -> None:
 def test_sigterm_mid_message_finishes_it_and_exits_0(
     request: pytest.FixtureRequest, tmp_path: Path, sqs_endpoint: str, queues: Queues
 ) -> None:
-    from tests.services.conftest import make_database  # noqa: PLC0415
-
     db = make_database("postgres", tmp_path, request)
     name = f"todo-worker-{uuid.uuid4().hex[:8]}"
     settings = worker_settings(db, sqs_endpoint, queues.url)
@@ -317,8 +315,6 @@ def test_sigterm_mid_message_finishes_it_and_exits_0(
 def test_sigterm_during_start_up_still_exits_0(
     request: pytest.FixtureRequest, tmp_path: Path, sqs_endpoint: str, queues: Queues
 ) -> None:
-    from tests.services.conftest import make_database  # noqa: PLC0415
-
     db = make_database("postgres", tmp_path, request)
     name = f"todo-worker-{uuid.uuid4().hex[:8]}"
     env = {
