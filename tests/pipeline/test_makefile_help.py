@@ -94,7 +94,9 @@ def test_make_help_lists_every_documented_target_once() -> None:
 
 def test_every_phony_target_is_documented() -> None:
     phony = {
-        name for line in _makefile_lines() if (match := _PHONY.match(line))
+        name
+        for line in _makefile_lines()
+        if (match := _PHONY.match(line))
         for name in match.group(1).split()
     }
     documented = {
