@@ -1,5 +1,6 @@
 # The one entry point: the README, buildspecs/ and .github/workflows/ call these
-# targets, so a laptop, CodeBuild and GitHub Actions run the same commands.
+# targets, so a laptop, CodeBuild and GitHub Actions run the same commands. `make help`
+# lists them under the `# -----` headings below, in this file's order.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -31,10 +32,20 @@ DOCKERFILES := $(wildcard services/*/Dockerfile)
 # The services are not installed packages; their import roots, as in the images.
 SERVICES_PYTHONPATH := services/common:services/api:services/worker:services/devstack
 
+# ---------------------------------------------------------------- start here
+# Each `# -----` heading, then every `target: ... ## what it does` after it, in file order.
 .PHONY: help
-help: ## List the targets
-	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
-		awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+help: ## List the targets, by section in this file's order
+	@awk '/^# -+ / { sub(/^# -+ /, ""); printf "%s%s\n", (sections++ ? "\n" : ""), $$0; next } \
+		/^[a-z][a-zA-Z0-9_-]*:([^=]|$$)/ && /## / { \
+			printf "  %-20s %s\n", substr($$0, 1, index($$0, ":") - 1), substr($$0, index($$0, "## ") + 3) }' \
+		$(MAKEFILE_LIST)
+
+.PHONY: run
+run: install synth gate plan ## Install, synthesize, pass the policy gate and print the plan
+
+.PHONY: test
+test: install lint pytest web-test ## Everything CI runs: lint, types, the pytest suite and the web app tests
 
 # ---------------------------------------------------------------- install
 $(UV): requirements-bootstrap.lock
@@ -83,16 +94,16 @@ $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 .PHONY: web-install
 web-install: $(WEB)/node_modules/.installed ## Install the web app's toolchain from services/web/package-lock.json
 
+.PHONY: web-build
+web-build: $(WEB)/node_modules/.installed ## Web app: production build into services/web/dist
+	cd $(WEB) && npm run --silent build
+
 .PHONY: web-test
 web-test: $(WEB)/node_modules/.installed ## Web app: strict TypeScript check and the Vitest suite
 	cd $(WEB) && npm run --silent typecheck
 	cd $(WEB) && npm run --silent test
 
-.PHONY: web-build
-web-build: $(WEB)/node_modules/.installed ## Web app: production build into services/web/dist
-	cd $(WEB) && npm run --silent build
-
-# ---------------------------------------------------------------- synth and gate
+# ---------------------------------------------------------------- synth and policy gate
 .PHONY: synth
 synth: $(VENV)/.installed node_modules/.installed web-build ## Synthesize the pipeline and every environment into cdk.out (cdk-nag runs here)
 	$(PY) -m config.model $(DELIVERY_CONFIG)
@@ -100,13 +111,83 @@ synth: $(VENV)/.installed node_modules/.installed web-build ## Synthesize the pi
 	$(CDK) synth --quiet --no-notices --output $(OUT)
 
 .PHONY: gate
-gate: $(TOOLS)/.installed ## Policy gate over cdk.out: cfn-lint and checkov (cdk-nag already ran in synth)
+gate: $(TOOLS)/.installed ## Policy gate over cdk.out: cfn-lint, checkov and the service-grant checks (cdk-nag already ran in synth)
 	$(PY) -m policies.gate $(OUT)
 
 .PHONY: plan
 plan: $(VENV)/.installed ## Print the plan read from cdk.out: environments, stacks, pipeline stages
 	$(PY) -m ops.review.plan $(OUT)
 
+.PHONY: docs
+docs: $(VENV)/.installed ## Regenerate the pipeline diagram in docs/pipeline.md from cdk.out (run make synth first)
+	$(PY) -m ops.review.plan $(OUT) --write-doc docs/pipeline.md
+
+# ---------------------------------------------------------------- quality
+.PHONY: lint
+lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict, the layer contracts, bandit, hadolint and the base-image rules
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory bandit
+	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
+	$(PY) -m policies.images $(DOCKERFILES)
+
+BANDIT_PATHS := app.py config infra pipeline ops policies services/api services/common services/worker services/devstack
+
+.PHONY: bandit
+bandit: $(TOOLS)/.installed ## Security lint of the Python code (medium severity and up fail)
+	$(TOOLS)/bin/bandit --quiet --recursive --severity-level medium --confidence-level medium $(BANDIT_PATHS)
+
+.PHONY: workflow-lint
+workflow-lint: $(VENV)/.installed $(TOOLS)/.installed ## GitHub workflows: actionlint, zizmor (offline, pedantic) and the house rules in policies/workflows.py
+	$(TOOLS)/bin/actionlint
+	$(TOOLS)/bin/zizmor --offline --persona=pedantic --no-progress .
+	$(PY) -m policies.workflows
+
+.PHONY: format
+format: $(VENV)/.installed ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: audit
+audit: $(TOOLS)/.installed ## Known vulnerabilities in every locked dependency (pip-audit --strict; needs its network)
+	$(TOOLS)/bin/pip-audit --strict --require-hashes --disable-pip -r requirements.lock
+	for lock in services/*/requirements.lock; do \
+		$(TOOLS)/bin/pip-audit --strict --require-hashes --disable-pip -r $$lock; done
+
+# ---------------------------------------------------------------- tests
+.PHONY: pytest
+pytest: install web-build ## The pytest suite alone, in parallel (synth and the e2e test need the web build)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# What the pipeline's Build step tests: every suite that needs no database, browser or site.
+BUILD_STEP_TESTS := tests/config tests/infra tests/pipeline tests/ops tests/policies
+
+.PHONY: pytest-build
+pytest-build: ## The pytest suites the pipeline's Build step runs (no database, browser or site)
+	$(MAKE) --no-print-directory pytest PYTEST_ARGS="$(BUILD_STEP_TESTS)"
+
+.PHONY: snapshot-update
+snapshot-update: install web-build ## Accept template changes into the snapshot files (review the diff!)
+	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -n 0
+
+# The end-to-end test drives Debian's chromium (Playwright's own browser
+# download is not used). CI runs as root; elsewhere, say what to run.
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: browser
+browser: ## Install Debian's chromium for the end-to-end test (apt-get, as root) if it is missing
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "chromium is missing: run 'sudo apt-get update && sudo apt-get install -y chromium' (the e2e test skips without it)"; \
+		exit 0; \
+	fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
+	$(CHROMIUM) --version
+
+# ---------------------------------------------------------------- images
 .PHONY: images
 images: $(VENV)/.installed ## Build and push this commit's service images whose tags are not published yet (needs Docker)
 	$(PY) -m ops.images.build
@@ -114,6 +195,14 @@ images: $(VENV)/.installed ## Build and push this commit's service images whose 
 .PHONY: scan-gate
 scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRESHOLD (default HIGH) for this commit's images
 	$(PY) -m ops.images.scan_gate --threshold $(SCAN_THRESHOLD)
+
+.PHONY: sbom
+sbom: $(VENV)/.installed ## A CycloneDX SBOM per service image into $(OUT)/sbom (kept with the build artifact)
+	mkdir -p $(OUT)/sbom
+	for lock in services/*/requirements.lock; do \
+		service=$$(basename $$(dirname $$lock)); \
+		$(VENV)/bin/cyclonedx-py requirements $$lock --output-format JSON \
+			--output-file $(OUT)/sbom/$$service.cdx.json; done
 
 # Pull requests build each image locally with Buildx and scan it with Trivy; the findings
 # pass through the same gate (threshold, reviewed exceptions) as the pipeline's ECR scan.
@@ -143,6 +232,18 @@ image-scan: $(VENV)/.installed ## Trivy scan of SERVICE's local image, gated lik
 	$(require_service)
 	$(PY) -m ops.images.trivy_scan --service $(SERVICE) --image $(LOCAL_IMAGE) --threshold $(SCAN_THRESHOLD)
 
+# ---------------------------------------------------------------- review: what a change would deploy
+# .github/workflows/ call diff and pr-comment; their inputs come from the environment
+# (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, PR_NUMBER, HEAD_SHA, GITHUB_STEP_SUMMARY).
+BASE ?= origin/main
+.PHONY: diff
+diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
+	$(PY) -m ops.review.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
+
+.PHONY: pr-comment
+pr-comment: $(VENV)/.installed ## Post build/diff/report.md (make diff) as the pull request's one diff comment and job summary (PR_NUMBER, GITHUB_TOKEN, GITHUB_REPOSITORY)
+	$(PY) -m ops.review.pr_comment --report build/diff/report.md
+
 .PHONY: change-report
 change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
 	$(PY) -m ops.review.change_report --environment $(ENV) --assembly $(OUT) \
@@ -151,6 +252,7 @@ change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV 
 		$(if $(REPORT_S3_URI),--upload $(REPORT_S3_URI) --review-url "$(REVIEW_URL)") \
 		$(if $(NOTIFY_TOPIC_ARN),--topic-arn $(NOTIFY_TOPIC_ARN)) $(CHANGE_REPORT_FLAGS)
 
+# ---------------------------------------------------------------- release: post-deploy checks, bake, release record
 DEPLOYED_CHECKS := $(PY) -m pytest tests/deployed -p no:cacheprovider -n 0 -q
 # Without SITE_URL every post-deploy check skips and pytest exits 0: a silent pass. Checked
 # when the recipe runs (not when make reads it), so `make -n` still shows what would run.
@@ -178,32 +280,22 @@ post-deploy-checks: $(VENV)/.installed ## The checks CHECK_MARKERS selects (e.g.
 	$(require_site_url)
 	SITE_URL=$(SITE_URL) $(DEPLOYED_CHECKS) -m "$(CHECK_MARKERS)"
 
-.PHONY: releases
-releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment
-	$(PY) -m ops.release.record list
-
-.PHONY: release-record
-release-record: $(VENV)/.installed ## Record this commit as the release of ENV (run by the pipeline after each deploy)
-	$(PY) -m ops.release.record record --environment $(ENV)
-
 .PHONY: bake
 bake: $(VENV)/.installed ## Wait BAKE_MINUTES and fail if a health alarm of ENV fires (BAKE_ROLE_ARN: role to read them)
 	$(PY) -m ops.release.bake --environment $(ENV) --minutes $(BAKE_MINUTES) \
 		$(if $(BAKE_ROLE_ARN),--role-arn $(BAKE_ROLE_ARN))
 
-BASE ?= origin/main
-.PHONY: diff
-diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
-	$(PY) -m ops.review.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
+.PHONY: release-record
+release-record: $(VENV)/.installed ## Record this commit as the release of ENV (run by the pipeline after each deploy)
+	$(PY) -m ops.release.record record --environment $(ENV)
 
-# ---------------------------------------------------------------- GitHub Actions
-# .github/workflows/ call these; inputs come from the environment (GITHUB_TOKEN,
-# GITHUB_REPOSITORY, GITHUB_API_URL, PR_NUMBER, HEAD_SHA, GITHUB_STEP_SUMMARY...).
+.PHONY: releases
+releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment
+	$(PY) -m ops.release.record list
+
+# ---------------------------------------------------------------- drift and rollback
+# .github/workflows/ call these; inputs come from the environment, as for pr-comment.
 COMMIT ?= $(ROLLBACK_COMMIT)
-
-.PHONY: pr-comment
-pr-comment: $(VENV)/.installed ## Post build/diff/report.md (make diff) as the pull request's one diff comment and job summary (PR_NUMBER, GITHUB_TOKEN, GITHUB_REPOSITORY)
-	$(PY) -m ops.review.pr_comment --report build/diff/report.md
 
 .PHONY: drift
 drift: synth ## Drift of every deployed stack through the lookup roles, into build/drift/report.md and drift.json (AWS credentials of the pipeline account)
@@ -220,14 +312,6 @@ rollback: $(VENV)/.installed web-build ## Revert COMMIT (empty: the last merge t
 .PHONY: rollback-pr
 rollback-pr: $(VENV)/.installed ## Push the branch make rollback prepared and open its pull request (GITHUB_TOKEN, GITHUB_REPOSITORY)
 	$(PY) -m ops.rollback.pr
-
-.PHONY: docs
-docs: $(VENV)/.installed ## Regenerate the pipeline diagram in docs/pipeline.md from cdk.out (run make synth first)
-	$(PY) -c 'import pathlib, ops.review.plan as p; f = pathlib.Path("docs/pipeline.md"); \
-		f.write_text(p.with_diagram(f.read_text(), p.render_mermaid(p.read_plan(pathlib.Path("$(OUT)")))))'
-
-.PHONY: run
-run: install synth gate plan ## Install, synthesize, pass the policy gate and print the plan
 
 # ---------------------------------------------------------------- first deployment
 # docs/first-deploy.md follows these. Each prints the exact commands, read from cdk.out (make
@@ -266,81 +350,17 @@ release-change: $(VENV)/.installed ## Start a new pipeline execution of the curr
 delete-failed-stack: $(VENV)/.installed ## Delete STACK if (and only if) its first create failed, so the pipeline can create it again (RUN=1 runs it)
 	$(FIRST_DEPLOY) delete-failed-stack --stack "$(STACK)"
 
-# ---------------------------------------------------------------- quality
-.PHONY: lint
-lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict, the layer contracts, hadolint and the base-image rules
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy .
-	$(VENV)/bin/lint-imports
-	$(MAKE) --no-print-directory bandit
-	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
-	$(PY) -m policies.images $(DOCKERFILES)
+# ---------------------------------------------------------------- the app locally
+.PHONY: dev
+dev: $(VENV)/.installed web-build ## The whole app locally on one URL: moto SQS, API + relay, worker, web app (Ctrl-C stops it)
+	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_devstack
 
-BANDIT_PATHS := app.py config infra pipeline ops policies services/api services/common services/worker services/devstack
+.PHONY: dev-api
+dev-api: $(VENV)/.installed ## The Todo API alone (SQLite in data/ unless DATABASE_URL is set; no queue)
+	@echo "Todo API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000}/api/todos (docs: /api/docs). Ctrl-C stops it."
+	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_api
 
-.PHONY: bandit
-bandit: $(TOOLS)/.installed ## Security lint of the Python code (medium severity and up fail)
-	$(TOOLS)/bin/bandit --quiet --recursive --severity-level medium --confidence-level medium $(BANDIT_PATHS)
-
-.PHONY: workflow-lint
-workflow-lint: $(VENV)/.installed $(TOOLS)/.installed ## GitHub workflows: actionlint, zizmor (offline, pedantic) and the house rules in policies/workflows.py
-	$(TOOLS)/bin/actionlint
-	$(TOOLS)/bin/zizmor --offline --persona=pedantic --no-progress .
-	$(PY) -m policies.workflows
-
-.PHONY: audit
-audit: $(TOOLS)/.installed ## Known vulnerabilities in every locked dependency (pip-audit --strict; needs its network)
-	$(TOOLS)/bin/pip-audit --strict --require-hashes --disable-pip -r requirements.lock
-	for lock in services/*/requirements.lock; do \
-		$(TOOLS)/bin/pip-audit --strict --require-hashes --disable-pip -r $$lock; done
-
-.PHONY: sbom
-sbom: $(VENV)/.installed ## A CycloneDX SBOM per service image into $(OUT)/sbom (kept with the build artifact)
-	mkdir -p $(OUT)/sbom
-	for lock in services/*/requirements.lock; do \
-		service=$$(basename $$(dirname $$lock)); \
-		$(VENV)/bin/cyclonedx-py requirements $$lock --output-format JSON \
-			--output-file $(OUT)/sbom/$$service.cdx.json; done
-
-.PHONY: format
-format: $(VENV)/.installed ## Apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix .
-	$(VENV)/bin/ruff format .
-
-# The end-to-end test drives Debian's chromium (Playwright's own browser
-# download is not used). CI runs as root; elsewhere, say what to run.
-CHROMIUM := /usr/bin/chromium
-
-.PHONY: browser
-browser: ## Install Debian's chromium for the end-to-end test (apt-get, as root) if it is missing
-	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
-	if [ "$$(id -u)" != 0 ]; then \
-		echo "chromium is missing: run 'sudo apt-get update && sudo apt-get install -y chromium' (the e2e test skips without it)"; \
-		exit 0; \
-	fi; \
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
-	$(CHROMIUM) --version
-
-.PHONY: pytest
-pytest: install web-build ## The pytest suite alone, in parallel (synth and the e2e test need the web build)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
-
-# What the pipeline's Build step tests: every suite that needs no database, browser or site.
-BUILD_STEP_TESTS := tests/config tests/infra tests/pipeline tests/ops tests/policies
-
-.PHONY: pytest-build
-pytest-build: ## The pytest suites the pipeline's Build step runs (no database, browser or site)
-	$(MAKE) --no-print-directory pytest PYTEST_ARGS="$(BUILD_STEP_TESTS)"
-
-.PHONY: test
-test: install lint pytest web-test ## Everything CI runs: lint, types, the pytest suite and the web app tests
-
-.PHONY: snapshot-update
-snapshot-update: install web-build ## Accept template changes into the snapshot files (review the diff!)
-	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -n 0
-
+# ---------------------------------------------------------------- benchmarks
 .PHONY: bench
 bench: install ## Benchmarks: print figures (never asserted)
 	$(PY) bench/synth.py
@@ -353,16 +373,7 @@ bench-checks: install ## Time the policy gate's scanners (with and without polic
 bench-api: $(VENV)/.installed ## API load benchmark on loopback: list and create (uvicorn, PostgreSQL) vs a bare ASGI hello
 	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) bench/api_load.py $(BENCH_ARGS)
 
-# ---------------------------------------------------------------- services
-.PHONY: dev
-dev: $(VENV)/.installed web-build ## The whole app locally on one URL: moto SQS, API + relay, worker, web app (Ctrl-C stops it)
-	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_devstack
-
-.PHONY: dev-api
-dev-api: $(VENV)/.installed ## The Todo API alone (SQLite in data/ unless DATABASE_URL is set; no queue)
-	@echo "Todo API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000}/api/todos (docs: /api/docs). Ctrl-C stops it."
-	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_api
-
+# ---------------------------------------------------------------- clean
 .PHONY: clean
 clean: ## Remove build output (keeps the virtualenvs)
 	rm -rf $(OUT) build .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ plan shows what was really synthesized, not what the code meant to synthesize.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -224,17 +225,29 @@ def with_diagram(document: str, diagram: str) -> str:
     return f"{head}{DIAGRAM_START}\n{diagram}\n{DIAGRAM_END}{tail}"
 
 
+def write_diagram(document: Path, plan: Plan) -> None:
+    """Regenerate the diagram between the markers of ``document`` (docs/pipeline.md) in place."""
+    text = document.read_text(encoding="utf-8")
+    document.write_text(with_diagram(text, render_mermaid(plan)), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    mermaid = "--mermaid" in args
-    paths = [arg for arg in args if arg != "--mermaid"]
-    assembly = Path(paths[0] if paths else "cdk.out")
+    parser = argparse.ArgumentParser(description="Print the plan read from a cloud assembly")
+    parser.add_argument("assembly", nargs="?", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--mermaid", action="store_true", help="print the pipeline diagram")
+    parser.add_argument(
+        "--write-doc", type=Path, help="regenerate the diagram in this document instead"
+    )
+    args = parser.parse_args(argv)
     try:
-        plan = read_plan(assembly)
+        plan = read_plan(args.assembly)
+        if args.write_doc:
+            write_diagram(args.write_doc, plan)
+            return 0
     except (FileNotFoundError, ValueError) as error:
         print(f"plan: {error}", file=sys.stderr)
         return 1
-    print(render_mermaid(plan) if mermaid else render(plan))
+    print(render_mermaid(plan) if args.mermaid else render(plan))
     return 0
 
 
