@@ -56,18 +56,18 @@ class EnvironmentStage(Stage):
         # Images live in the pipeline account's repositories; every stage pulls the same URIs.
         self.images = images
 
-        self.network = self._network()
-        self.messaging = self._messaging()
-        self.data = self._data()
-        self.services = self._services(images)
-        self.observability = self._observability()
+        self.network = self._network_stack()
+        self.messaging = self._messaging_stack()
+        self.data = self._data_stack()
+        self.services = self._services_stack(images)
+        self.observability = self._observability_stack()
         # The web app and the API behind one CloudFront domain. The API's internal ALB is
         # reachable only through CloudFront's VPC origin, so WAF on CloudFront (managed rules
         # and the per-IP rate limit, on the real client address) cannot be bypassed. There is
         # no regional web ACL on the ALB: it would only ever see CloudFront's addresses.
-        self.edge = self._edge() if environment.waf.enabled else None
-        self.frontend = self._frontend(web_dist)
-        self.budget = self._budget(cost_tags=budget_tags)
+        self.edge = self._edge_stack() if environment.waf.enabled else None
+        self.frontend = self._frontend_stack(web_dist)
+        self.budget = self._budget_stack(cost_tags=budget_tags)
 
         # Cost allocation: every taggable resource of the environment carries these, in every
         # stack and region (the us-east-1 edge stack included).
@@ -83,7 +83,7 @@ class EnvironmentStage(Stage):
             "termination_protection": self._environment.termination_protection,
         }
 
-    def _network(self) -> NetworkStack:
+    def _network_stack(self) -> NetworkStack:
         network = self._environment.network
         return NetworkStack(
             self,
@@ -96,7 +96,7 @@ class EnvironmentStage(Stage):
             removal_policy=self._removal_policy,
         )
 
-    def _messaging(self) -> MessagingStack:
+    def _messaging_stack(self) -> MessagingStack:
         return MessagingStack(
             self,
             "Messaging",
@@ -105,7 +105,7 @@ class EnvironmentStage(Stage):
             removal_policy=self._removal_policy,
         )
 
-    def _data(self) -> DataStack:
+    def _data_stack(self) -> DataStack:
         environment = self._environment
         return DataStack(
             self,
@@ -118,7 +118,7 @@ class EnvironmentStage(Stage):
             protect_data=environment.protect_data,
         )
 
-    def _services(self, images: Mapping[str, ServiceImage]) -> ServicesStack:
+    def _services_stack(self, images: Mapping[str, ServiceImage]) -> ServicesStack:
         project, environment = self._project, self._environment
         return ServicesStack(
             self,
@@ -138,7 +138,7 @@ class EnvironmentStage(Stage):
             metrics_namespace=f"{project.name}/{environment.name}",
         )
 
-    def _observability(self) -> ObservabilityStack:
+    def _observability_stack(self) -> ObservabilityStack:
         project, environment = self._project, self._environment
         return ObservabilityStack(
             self,
@@ -152,7 +152,7 @@ class EnvironmentStage(Stage):
             services=self.services,
         )
 
-    def _edge(self) -> EdgeStack:
+    def _edge_stack(self) -> EdgeStack:
         """CloudFront's web ACL, in us-east-1 where CloudFront requires it.
 
         Its ARN reaches the frontend stack through CDK's cross-region references (an edge
@@ -169,7 +169,7 @@ class EnvironmentStage(Stage):
             rate_limit=environment.waf.rate_limit,
         )
 
-    def _frontend(self, web_dist: Path) -> FrontendStack:
+    def _frontend_stack(self, web_dist: Path) -> FrontendStack:
         frontend = self._environment.frontend
         return FrontendStack(
             self,
@@ -187,7 +187,7 @@ class EnvironmentStage(Stage):
             api_listener_port=self.services.alb_listener_port,
         )
 
-    def _budget(self, *, cost_tags: Mapping[str, str]) -> BudgetStack:
+    def _budget_stack(self, *, cost_tags: Mapping[str, str]) -> BudgetStack:
         """Spend of everything tagged with this project and environment.
 
         Alerts go to the configured emails and to the environment's alarm topic.

@@ -51,6 +51,12 @@ NON_DEPLOYABLE_PATHS = ("docs/**", "**/*.md")
 
 
 class PipelineStack(Stack):
+    """The delivery pipeline and the stage of every environment it deploys.
+
+    Around them: the image wave, change reports and approvals, notifications, delivery
+    metrics and the GitHub drift role.
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -106,7 +112,7 @@ class PipelineStack(Stack):
             pipeline_name=pipeline_name,
             environment_stages=[environment.name for environment in config.environments],
         )
-        self._artifact_buckets()
+        self._harden_artifact_buckets()
         explain_generated_resources(self.pipeline, cross_account=config.cross_account)
         self.github = self._github_drift_role(config)
         self._apply_cost_tags(config)
@@ -267,7 +273,7 @@ class PipelineStack(Stack):
             ],
         )
 
-    def _artifact_buckets(self) -> None:
+    def _harden_artifact_buckets(self) -> None:
         """The generated artifact buckets: logged, versioned, expiring, their findings explained."""
         artifact_bucket = self.pipeline.pipeline.artifact_bucket
         self.access_logs.accept_logs_from(artifact_bucket, prefix="pipeline-artifacts/")

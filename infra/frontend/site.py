@@ -117,7 +117,7 @@ class StaticSite(Construct):
         self._explain_distribution(
             has_certificate=certificate is not None, has_waf=bool(web_acl_arn)
         )
-        self._deploy(web_dist)
+        self._deploy_web_build(web_dist)
 
         self.site_url = f"https://{self.distribution.distribution_domain_name}"
         self.api_url = f"{self.site_url}/api"
@@ -252,7 +252,7 @@ class StaticSite(Construct):
             web_acl_id=web_acl_arn,
         )
 
-    def _deploy(self, web_dist: Path) -> None:
+    def _deploy_web_build(self, web_dist: Path) -> None:
         """Copy the web build into the bucket: hashed assets first, then the shell naming them."""
         assets = s3deploy.BucketDeployment(
             self,

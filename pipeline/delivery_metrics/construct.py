@@ -80,7 +80,7 @@ class DeliveryMetrics(Construct):
         )
         self._grant(role, pipeline=pipeline, parameter_name=parameter_name)
         self._explain(role)
-        self._feed(pipeline_name)
+        self._trigger_on_finished_executions(pipeline_name)
         self.dashboard = self._dashboard(pipeline_name)
 
     def _function(
@@ -190,7 +190,7 @@ class DeliveryMetrics(Construct):
             "exists before the first invocation; the role half is redundant but harmless",
         )
 
-    def _feed(self, pipeline_name: str) -> None:
+    def _trigger_on_finished_executions(self, pipeline_name: str) -> None:
         """Each finished execution of the pipeline invokes the function (retried, then DLQ)."""
         events.Rule(
             self,
