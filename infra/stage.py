@@ -42,58 +42,89 @@ class EnvironmentStage(Stage):
             construct_id,
             env=Environment(account=environment.account, region=environment.region),
         )
-        prefix = f"{project.name}-{environment.name}"
-        # Budgets filter on project and environment; owner and cost center are for reports.
-        budget_tags = {"project": project.name, "environment": environment.name}
-        cost_tags = {**budget_tags, "owner": project.owner, "cost-center": project.cost_center}
-        removal_policy = (
+        self._project = project
+        self._environment = environment
+        self._prefix = f"{project.name}-{environment.name}"
+        self._removal_policy = (
             RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
             if environment.protect_data
             else RemovalPolicy.DESTROY
         )
+        # Budgets filter on project and environment; owner and cost center are for reports.
+        budget_tags = {"project": project.name, "environment": environment.name}
+        cost_tags = {**budget_tags, "owner": project.owner, "cost-center": project.cost_center}
         # Images live in the pipeline account's repositories; every stage pulls the same URIs.
         self.images = images
 
-        def identity(component: str, summary: str) -> dict[str, Any]:
-            """Name, description and protection every stack of the environment shares."""
-            return {
-                "stack_name": f"{prefix}-{component}",
-                "description": f"{project.name} {environment.name}: {summary}",
-                "termination_protection": environment.termination_protection,
-            }
+        self.network = self._network_stack()
+        self.messaging = self._messaging_stack()
+        self.data = self._data_stack()
+        self.services = self._services_stack(images)
+        self.observability = self._observability_stack()
+        # The web app and the API behind one CloudFront domain. The API's internal ALB is
+        # reachable only through CloudFront's VPC origin, so WAF on CloudFront (managed rules
+        # and the per-IP rate limit, on the real client address) cannot be bypassed. There is
+        # no regional web ACL on the ALB: it would only ever see CloudFront's addresses.
+        self.edge = self._edge_stack() if environment.waf.enabled else None
+        self.frontend = self._frontend_stack(web_dist)
+        self.budget = self._budget_stack(cost_tags=budget_tags)
 
-        self.network = NetworkStack(
+        # Cost allocation: every taggable resource of the environment carries these, in every
+        # stack and region (the us-east-1 edge stack included).
+        apply_cost_tags(self, cost_tags)
+        # A failed first create must leave nothing behind that would block the retry.
+        retain_except_on_create(self)
+
+    def _identity(self, component: str, summary: str) -> dict[str, Any]:
+        """Name, description and protection every stack of the environment shares."""
+        return {
+            "stack_name": f"{self._prefix}-{component}",
+            "description": f"{self._project.name} {self._environment.name}: {summary}",
+            "termination_protection": self._environment.termination_protection,
+        }
+
+    def _network_stack(self) -> NetworkStack:
+        network = self._environment.network
+        return NetworkStack(
             self,
             "Network",
-            **identity("network", "VPC, subnets, NAT, flow logs"),
-            cidr=environment.network.cidr,
-            max_azs=environment.network.max_azs,
-            nat_gateways=environment.network.nat_gateways,
-            flow_log_retention_days=environment.network.flow_log_retention_days,
-            removal_policy=removal_policy,
+            **self._identity("network", "VPC, subnets, NAT, flow logs"),
+            cidr=network.cidr,
+            max_azs=network.max_azs,
+            nat_gateways=network.nat_gateways,
+            flow_log_retention_days=network.flow_log_retention_days,
+            removal_policy=self._removal_policy,
         )
-        self.messaging = MessagingStack(
+
+    def _messaging_stack(self) -> MessagingStack:
+        return MessagingStack(
             self,
             "Messaging",
-            **identity("messaging", "work queue and dead-letter queue"),
-            max_receive_count=environment.queue.max_receive_count,
-            removal_policy=removal_policy,
+            **self._identity("messaging", "work queue and dead-letter queue"),
+            max_receive_count=self._environment.queue.max_receive_count,
+            removal_policy=self._removal_policy,
         )
-        self.data = DataStack(
+
+    def _data_stack(self) -> DataStack:
+        environment = self._environment
+        return DataStack(
             self,
             "Data",
-            **identity("data", "Aurora PostgreSQL, RDS Proxy, secret"),
+            **self._identity("data", "Aurora PostgreSQL, RDS Proxy, secret"),
             vpc=self.network.network.vpc,
             database=environment.database,
             log_retention_days=environment.log_retention_days,
             log_key=self.network.log_key,
             protect_data=environment.protect_data,
         )
-        self.services = ServicesStack(
+
+    def _services_stack(self, images: Mapping[str, ServiceImage]) -> ServicesStack:
+        project, environment = self._project, self._environment
+        return ServicesStack(
             self,
             "Services",
-            **identity("services", "ECS cluster, internal ALB, api and worker"),
-            alarm_topic_name=alarm_topic_name(prefix),
+            **self._identity("services", "ECS cluster, internal ALB, api and worker"),
+            alarm_topic_name=alarm_topic_name(self._prefix),
             health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
             vpc=self.network.network.vpc,
             data=self.data,
@@ -106,11 +137,14 @@ class EnvironmentStage(Stage):
             protect_data=environment.protect_data,
             metrics_namespace=f"{project.name}/{environment.name}",
         )
-        self.observability = ObservabilityStack(
+
+    def _observability_stack(self) -> ObservabilityStack:
+        project, environment = self._project, self._environment
+        return ObservabilityStack(
             self,
             "Observability",
-            **identity("observability", "alarm topic, dashboard, alarms"),
-            topic_name=alarm_topic_name(prefix),
+            **self._identity("observability", "alarm topic, dashboard, alarms"),
+            topic_name=alarm_topic_name(self._prefix),
             health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
             emails=environment.alarms.emails,
             data=self.data,
@@ -118,32 +152,33 @@ class EnvironmentStage(Stage):
             services=self.services,
         )
 
-        # The web app and the API behind one CloudFront domain. The API's internal ALB is
-        # reachable only through CloudFront's VPC origin, so WAF on CloudFront (managed rules
-        # and the per-IP rate limit, on the real client address) cannot be bypassed. There is
-        # no regional web ACL on the ALB: it would only ever see CloudFront's addresses.
-        frontend = environment.frontend
-        # CloudFront's web ACL lives in us-east-1; its ARN reaches the frontend stack through
-        # CDK's cross-region references (an edge stack output read with Fn::GetStackOutput).
-        self.edge: EdgeStack | None = None
-        if environment.waf.enabled:
-            self.edge = EdgeStack(
-                self,
-                "Edge",
-                **identity("edge", "CloudFront web ACL"),
-                env=Environment(account=environment.account, region=CLOUDFRONT_WAF_REGION),
-                cross_region_references=True,
-                acl_name=f"{prefix}-cloudfront",
-                rate_limit=environment.waf.rate_limit,
-            )
-        self.frontend = FrontendStack(
+    def _edge_stack(self) -> EdgeStack:
+        """CloudFront's web ACL, in us-east-1 where CloudFront requires it.
+
+        Its ARN reaches the frontend stack through CDK's cross-region references (an edge
+        stack output read with Fn::GetStackOutput).
+        """
+        environment = self._environment
+        return EdgeStack(
+            self,
+            "Edge",
+            **self._identity("edge", "CloudFront web ACL"),
+            env=Environment(account=environment.account, region=CLOUDFRONT_WAF_REGION),
+            cross_region_references=True,
+            acl_name=f"{self._prefix}-cloudfront",
+            rate_limit=environment.waf.rate_limit,
+        )
+
+    def _frontend_stack(self, web_dist: Path) -> FrontendStack:
+        frontend = self._environment.frontend
+        return FrontendStack(
             self,
             "Frontend",
-            **identity("frontend", "web app bucket, CloudFront, logs"),
+            **self._identity("frontend", "web app bucket, CloudFront, logs"),
             web_dist=web_dist,
             price_class=frontend.price_class,
             log_retention_days=frontend.log_retention_days,
-            removal_policy=removal_policy,
+            removal_policy=self._removal_policy,
             certificate_arn=frontend.certificate_arn,
             domain_names=list(frontend.domain_names),
             web_acl_arn=self.edge.web_acl.arn if self.edge else None,
@@ -152,25 +187,23 @@ class EnvironmentStage(Stage):
             api_listener_port=self.services.alb_listener_port,
         )
 
-        # Spend of everything tagged with this project and environment. Alerts go to the
-        # configured emails and to the environment's alarm topic.
-        self.budget = BudgetStack(
+    def _budget_stack(self, *, cost_tags: Mapping[str, str]) -> BudgetStack:
+        """Spend of everything tagged with this project and environment.
+
+        Alerts go to the configured emails and to the environment's alarm topic.
+        """
+        budget = self._environment.budget
+        return BudgetStack(
             self,
             "Budget",
-            **identity("budget", "monthly cost budget and alerts"),
-            budget_name=f"{prefix}-monthly",
-            monthly_limit_usd=environment.budget.monthly_limit_usd,
-            alert_emails=list(environment.budget.alert_emails),
-            thresholds=list(environment.budget.thresholds),
-            cost_tags=budget_tags,
+            **self._identity("budget", "monthly cost budget and alerts"),
+            budget_name=f"{self._prefix}-monthly",
+            monthly_limit_usd=budget.monthly_limit_usd,
+            alert_emails=list(budget.alert_emails),
+            thresholds=list(budget.thresholds),
+            cost_tags=cost_tags,
             topic=self.observability.topic,
         )
-
-        # Cost allocation: every taggable resource of the environment carries these, in every
-        # stack and region (the us-east-1 edge stack included).
-        apply_cost_tags(self, cost_tags)
-        # A failed first create must leave nothing behind that would block the retry.
-        retain_except_on_create(self)
 
 
 # CloudFormation rejects Tags on the proxy target group although its schema lists them.

@@ -51,6 +51,12 @@ NON_DEPLOYABLE_PATHS = ("docs/**", "**/*.md")
 
 
 class PipelineStack(Stack):
+    """The delivery pipeline and the stage of every environment it deploys.
+
+    Around them: the image wave, change reports and approvals, notifications, delivery
+    metrics and the GitHub drift role.
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -64,7 +70,6 @@ class PipelineStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-
         pipeline_name = f"{config.project.name}-delivery"
         source = pipelines.CodePipelineSource.connection(
             config.pipeline.source.repository,
@@ -72,8 +77,54 @@ class PipelineStack(Stack):
             connection_arn=config.pipeline.source.connection_arn,
             trigger_on_push=True,
         )
+        self.build_log_key, self.build_logs = self._build_logs()
+        synth = _synth_step(source, synth_buildspec)
+        self.pipeline = self._code_pipeline(
+            config,
+            pipeline_name=pipeline_name,
+            synth=synth,
+            synth_buildspec=synth_buildspec,
+            cli_version=cli_version,
+        )
+        self.notifications = DeliveryNotifications(
+            self, "Notifications", emails=config.pipeline.notification_emails
+        )
+        self.access_logs = AccessLogBucket(
+            self,
+            "AccessLogs",
+            expiration=Duration.days(365),
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
+        self.reports = self._change_reports()
+        self.image_repositories = self._images_wave(config, images=images, source=source)
+        self.stages = self._environment_stages(
+            config, images=images, web_dist=web_dist, source=source, assembly=synth
+        )
 
-        self.build_log_key = kms.Key(
+        # Build now so the generated resources exist for what follows.
+        self.pipeline.build_pipeline()
+        self._trigger_on_deployable_changes(config)
+        self._notify_on_executions()
+        self.delivery_metrics = DeliveryMetrics(
+            self,
+            "DeliveryMetrics",
+            pipeline=self.pipeline.pipeline,
+            pipeline_name=pipeline_name,
+            environment_stages=[environment.name for environment in config.environments],
+        )
+        self._harden_artifact_buckets()
+        explain_generated_resources(self.pipeline, cross_account=config.cross_account)
+        self.github = self._github_drift_role(config)
+        self._apply_cost_tags(config)
+        # CDK Pipelines retains its artifact buckets (the replicas have fixed names): a failed
+        # first create must delete them, or the retry fails with "already exists".
+        retain_except_on_create(self)
+        for support in self.pipeline.pipeline.cross_region_support.values():
+            retain_except_on_create(support.stack)
+
+    def _build_logs(self) -> tuple[kms.Key, logs.LogGroup]:
+        """The encrypted log group every CodeBuild project of the pipeline writes to."""
+        key = kms.Key(
             self,
             "BuildLogKey",
             description="Encrypts the CodeBuild logs of the delivery pipeline",
@@ -81,29 +132,27 @@ class PipelineStack(Stack):
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         # Without it CloudWatch Logs refuses the key and the first create rolls back.
-        allow_log_encryption(self.build_log_key)
-        self.build_logs = logs.LogGroup(
+        allow_log_encryption(key)
+        log_group = logs.LogGroup(
             self,
             "BuildLogs",
             retention=BUILD_LOG_RETENTION,
-            encryption_key=self.build_log_key,
+            encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
+        return key, log_group
 
-        synth = pipelines.CodeBuildStep(
-            "Synth",
-            input=source,
-            install_commands=synth_buildspec.install_commands,
-            commands=synth_buildspec.commands,
-            partial_build_spec=codebuild.BuildSpec.from_object(synth_buildspec.partial),
-            primary_output_directory="cdk.out",
-            build_environment=codebuild.BuildEnvironment(
-                build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM
-            ),
-            timeout=Duration.minutes(30),
-        )
-
-        self.pipeline = pipelines.CodePipeline(
+    def _code_pipeline(
+        self,
+        config: DeliveryConfig,
+        *,
+        pipeline_name: str,
+        synth: pipelines.CodeBuildStep,
+        synth_buildspec: Buildspec,
+        cli_version: str,
+    ) -> pipelines.CodePipeline:
+        """The self-mutating CDK pipeline, its CodeBuild projects on the Synth step's runtimes."""
+        return pipelines.CodePipeline(
             self,
             "Pipeline",
             pipeline_name=pipeline_name,
@@ -135,16 +184,9 @@ class PipelineStack(Stack):
             ),
         )
 
-        self.notifications = DeliveryNotifications(
-            self, "Notifications", emails=config.pipeline.notification_emails
-        )
-        self.access_logs = AccessLogBucket(
-            self,
-            "AccessLogs",
-            expiration=Duration.days(365),
-            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-        )
-        self.reports = s3.Bucket(
+    def _change_reports(self) -> s3.Bucket:
+        """Where the change report of each approval is stored (the approval links to it)."""
+        reports = s3.Bucket(
             self,
             "ChangeReports",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -154,11 +196,19 @@ class PipelineStack(Stack):
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
         )
-        self.access_logs.accept_logs_from(self.reports, prefix="change-reports/")
+        self.access_logs.accept_logs_from(reports, prefix="change-reports/")
+        return reports
 
-        # Images: built once per execution, scanned, then promoted unchanged.
+    def _images_wave(
+        self,
+        config: DeliveryConfig,
+        *,
+        images: Mapping[str, ServiceImage],
+        source: pipelines.IFileSetProducer,
+    ) -> ImageRepositories:
+        """Images: built once per execution, scanned, then promoted unchanged."""
         pull_accounts = {env.account for env in config.environments} - {config.pipeline.account}
-        self.image_repositories = ImageRepositories(
+        image_repositories = ImageRepositories(
             self,
             "ImageRepositories",
             images=images,
@@ -170,19 +220,30 @@ class PipelineStack(Stack):
             buildspec=Buildspec.load("images"),
             source=source,
             privileged=True,
-            policies=self.image_repositories.push_statements(),
+            policies=image_repositories.push_statements(),
         )
         scan_gate = make_step(
             "ScanGate",
             buildspec=Buildspec.load("scan-gate"),
             source=source,
             env={"SCAN_THRESHOLD": config.pipeline.image_scan_fail_on},
-            policies=self.image_repositories.scan_read_statements(),
+            policies=image_repositories.scan_read_statements(),
         )
         scan_gate.add_step_dependency(build_images)
         self.pipeline.add_wave("Images", post=[build_images, scan_gate])
+        return image_repositories
 
-        self.stages: dict[str, EnvironmentStage] = {}
+    def _environment_stages(
+        self,
+        config: DeliveryConfig,
+        *,
+        images: Mapping[str, ServiceImage],
+        web_dist: Path,
+        source: pipelines.IFileSetProducer,
+        assembly: pipelines.IFileSetProducer,
+    ) -> dict[str, EnvironmentStage]:
+        """One stage per environment, in the configured order, with its approval and checks."""
+        stages: dict[str, EnvironmentStage] = {}
         for environment in config.environments:
             stage = EnvironmentStage(
                 self,
@@ -194,14 +255,13 @@ class PipelineStack(Stack):
             )
             self.pipeline.add_stage(
                 stage,
-                pre=self._approval_steps(environment, source=source, assembly=synth),
+                pre=self._approval_steps(environment, source=source, assembly=assembly),
                 post=self._after_deploy_steps(config, environment, stage=stage, source=source),
             )
-            self.stages[environment.name] = stage
+            stages[environment.name] = stage
+        return stages
 
-        # Build now so the generated resources exist for what follows.
-        self.pipeline.build_pipeline()
-        self._trigger_on_deployable_changes(config)
+    def _notify_on_executions(self) -> None:
         self.pipeline.pipeline.notify_on(
             "Notify",
             self.notifications.rule_target,
@@ -212,17 +272,12 @@ class PipelineStack(Stack):
                 codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_SUCCEEDED,
             ],
         )
-        self.delivery_metrics = DeliveryMetrics(
-            self,
-            "DeliveryMetrics",
-            pipeline=self.pipeline.pipeline,
-            pipeline_name=pipeline_name,
-            environment_stages=[environment.name for environment in config.environments],
-        )
-        self.access_logs.accept_logs_from(
-            self.pipeline.pipeline.artifact_bucket, prefix="pipeline-artifacts/"
-        )
-        _version_artifacts(self.pipeline.pipeline.artifact_bucket)
+
+    def _harden_artifact_buckets(self) -> None:
+        """The generated artifact buckets: logged, versioned, expiring, their findings explained."""
+        artifact_bucket = self.pipeline.pipeline.artifact_bucket
+        self.access_logs.accept_logs_from(artifact_bucket, prefix="pipeline-artifacts/")
+        _version_artifacts(artifact_bucket)
         # Stages with us-east-1 stacks (the CloudFront web ACL) make CodePipeline add a
         # support stack per extra region holding a replica artifact bucket.
         if self.pipeline.pipeline.cross_region_support:
@@ -230,10 +285,10 @@ class PipelineStack(Stack):
         for support in self.pipeline.pipeline.cross_region_support.values():
             _version_artifacts(support.replication_bucket)
             explain_replication_bucket(support.replication_bucket)
-        explain_generated_resources(self.pipeline, cross_account=config.cross_account)
 
-        # GitHub Actions' drift workflow: read-only, keyless, this repository's branch only.
-        self.github = GitHubOidc(
+    def _github_drift_role(self, config: DeliveryConfig) -> GitHubOidc:
+        """GitHub Actions' drift workflow: read-only, keyless, this repository's branch only."""
+        github = GitHubOidc(
             self,
             "GitHubOidc",
             repository=config.pipeline.source.repository,
@@ -245,12 +300,16 @@ class PipelineStack(Stack):
         CfnOutput(
             self,
             "GitHubDriftRoleArn",
-            value=self.github.drift_role.role_arn,
+            value=github.drift_role.role_arn,
             description="Set as the GitHub repository variable AWS_DRIFT_ROLE_ARN",
         )
+        return github
 
-        # The tooling account's cost allocation: the environments' keys, with environment
-        # "pipeline". The environment stages nested here tag themselves.
+    def _apply_cost_tags(self, config: DeliveryConfig) -> None:
+        """The tooling account's cost allocation: the environments' keys, environment "pipeline".
+
+        The environment stages nested here tag themselves.
+        """
         pipeline_tags = {
             "project": config.project.name,
             "environment": "pipeline",
@@ -262,11 +321,6 @@ class PipelineStack(Stack):
                 apply_cost_tags(child, pipeline_tags)
         for support in self.pipeline.pipeline.cross_region_support.values():
             apply_cost_tags(support.stack, pipeline_tags)
-        # CDK Pipelines retains its artifact buckets (the replicas have fixed names): a failed
-        # first create must delete them, or the retry fails with "already exists".
-        retain_except_on_create(self)
-        for support in self.pipeline.pipeline.cross_region_support.values():
-            retain_except_on_create(support.stack)
 
     def _approval_steps(
         self,
@@ -375,6 +429,24 @@ class PipelineStack(Stack):
                 ],
             ),
         )
+
+
+def _synth_step(
+    source: pipelines.IFileSetProducer, buildspec: Buildspec
+) -> pipelines.CodeBuildStep:
+    """The Synth step (buildspecs/synth.yml): its cdk.out is what every stage deploys."""
+    return pipelines.CodeBuildStep(
+        "Synth",
+        input=source,
+        install_commands=buildspec.install_commands,
+        commands=buildspec.commands,
+        partial_build_spec=codebuild.BuildSpec.from_object(buildspec.partial),
+        primary_output_directory="cdk.out",
+        build_environment=codebuild.BuildEnvironment(
+            build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM
+        ),
+        timeout=Duration.minutes(30),
+    )
 
 
 def _version_artifacts(bucket: s3.IBucket) -> None:

@@ -41,61 +41,89 @@ class Database(Construct):
         protect_data: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         removal_policy = RemovalPolicy.SNAPSHOT if protect_data else RemovalPolicy.DESTROY
         key_removal_policy = (
             RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if protect_data else RemovalPolicy.DESTROY
         )
-
-        self.key = kms.Key(
-            self,
-            "DatabaseKey",
-            description=f"Encrypts the Aurora storage and database secret of {stack.stack_name}",
-            enable_key_rotation=True,
+        self.key = self._key(removal_policy=key_removal_policy)
+        self.secret = self._secret(removal_policy=key_removal_policy)
+        self.cluster_security_group, self.proxy_security_group = self._security_groups(vpc)
+        self.cluster = self._cluster(
+            vpc=vpc, database=database, protect_data=protect_data, removal_policy=removal_policy
+        )
+        self.rotation_security_group, self.rotation = self._rotation(vpc)
+        self.proxy = self._proxy(vpc)
+        # Readable names for the outputs and the tasks' settings.
+        self.proxy_endpoint = self.proxy.endpoint
+        self.secret_arn = self.secret.secret_arn
+        self._postgresql_logs(
+            log_retention_days=log_retention_days,
+            log_key=log_key,
             removal_policy=key_removal_policy,
         )
-        self.secret = rds.DatabaseSecret(
+        self._explain(protect_data=protect_data)
+        ignore_cfn_lint(
+            self.proxy.node.find_child("ProxyTargetGroup"),
+            "W3005",
+            "CDK adds an explicit DependsOn on the cluster instances next to the Ref; redundant "
+            "and harmless, the proxy still waits for the writer",
+        )
+
+    def _key(self, *, removal_policy: RemovalPolicy) -> kms.Key:
+        return kms.Key(
+            self,
+            "DatabaseKey",
+            description=(
+                f"Encrypts the Aurora storage and database secret of {Stack.of(self).stack_name}"
+            ),
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+
+    def _secret(self, *, removal_policy: RemovalPolicy) -> rds.DatabaseSecret:
+        """The generated admin credentials, encrypted with the database key."""
+        secret = rds.DatabaseSecret(
             self,
             "Secret",
             username="todo_admin",
             encryption_key=self.key,
             exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
         )
-        self.secret.apply_removal_policy(key_removal_policy)
+        secret.apply_removal_policy(removal_policy)
+        return secret
 
-        self.cluster_security_group = ec2.SecurityGroup(
+    def _security_groups(self, vpc: ec2.IVpc) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup]:
+        """The cluster's and the proxy's groups: the proxy is the clients' only way in."""
+        cluster_security_group = ec2.SecurityGroup(
             self,
             "ClusterSecurityGroup",
             vpc=vpc,
             description="Aurora: PostgreSQL from the RDS Proxy and the rotation function only",
             allow_all_outbound=False,
         )
-        self.proxy_security_group = ec2.SecurityGroup(
+        proxy_security_group = ec2.SecurityGroup(
             self,
             "ProxySecurityGroup",
             vpc=vpc,
             description="RDS Proxy: PostgreSQL from the application tasks only",
             allow_all_outbound=False,
         )
-        self.proxy_security_group.add_egress_rule(
-            self.cluster_security_group, ec2.Port.tcp(PORT), "to the Aurora cluster"
+        proxy_security_group.add_egress_rule(
+            cluster_security_group, ec2.Port.tcp(PORT), "to the Aurora cluster"
         )
-        # The cluster's ingress from the proxy is added by add_proxy below.
+        # The cluster's ingress from the proxy is added by add_proxy (_proxy).
+        return cluster_security_group, proxy_security_group
 
-        readers = (
-            [
-                # Promotion tier 1 and scaled with the writer: a failover target in another AZ.
-                rds.ClusterInstance.serverless_v2(
-                    "Reader",
-                    scale_with_writer=True,
-                    enable_performance_insights=database.performance_insights,
-                    auto_minor_version_upgrade=True,
-                )
-            ]
-            if database.reader
-            else []
-        )
-        self.cluster = rds.DatabaseCluster(
+    def _cluster(
+        self,
+        *,
+        vpc: ec2.IVpc,
+        database: DatabaseConfig,
+        protect_data: bool,
+        removal_policy: RemovalPolicy,
+    ) -> rds.DatabaseCluster:
+        """Aurora Serverless v2 in the isolated subnets, encrypted with the database key."""
+        return rds.DatabaseCluster(
             self,
             "Cluster",
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
@@ -110,7 +138,7 @@ class Database(Construct):
                 enable_performance_insights=database.performance_insights,
                 auto_minor_version_upgrade=True,
             ),
-            readers=readers,
+            readers=_readers(database),
             serverless_v2_min_capacity=database.min_acu,
             serverless_v2_max_capacity=database.max_acu,
             # At 0 ACU (dev) the cluster pauses after 5 idle minutes: only storage is billed.
@@ -125,7 +153,7 @@ class Database(Construct):
                 preferred_window="02:00-03:00",
             ),
             preferred_maintenance_window="sun:03:30-sun:04:30",
-            cluster_identifier=f"{stack.stack_name}-cluster",
+            cluster_identifier=f"{Stack.of(self).stack_name}-cluster",
             cloudwatch_logs_exports=["postgresql"],
             copy_tags_to_snapshot=True,
             deletion_protection=protect_data,
@@ -134,9 +162,12 @@ class Database(Construct):
             enable_performance_insights=database.performance_insights,
             performance_insight_encryption_key=self.key if database.performance_insights else None,
         )
+
+    def _rotation(self, vpc: ec2.IVpc) -> tuple[ec2.SecurityGroup, secretsmanager.RotationSchedule]:
+        """The secret's 30-day rotation by a hosted function that may reach the cluster."""
         # Rotation in the private subnets: it needs the Secrets Manager API (through NAT) and
         # the cluster, and nothing else.
-        self.rotation_security_group = ec2.SecurityGroup(
+        security_group = ec2.SecurityGroup(
             self,
             "RotationSecurityGroup",
             vpc=vpc,
@@ -144,19 +175,22 @@ class Database(Construct):
             allow_all_outbound=True,
         )
         self.cluster_security_group.add_ingress_rule(
-            self.rotation_security_group, ec2.Port.tcp(PORT), "from the rotation function"
+            security_group, ec2.Port.tcp(PORT), "from the rotation function"
         )
-        self.rotation = self.secret.add_rotation_schedule(
+        rotation = self.secret.add_rotation_schedule(
             "Rotation",
             automatically_after=ROTATION_INTERVAL,
             hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
                 vpc=vpc,
                 vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-                security_groups=[self.rotation_security_group],
+                security_groups=[security_group],
             ),
         )
+        return security_group, rotation
 
-        self.proxy = self.cluster.add_proxy(
+    def _proxy(self, vpc: ec2.IVpc) -> rds.DatabaseProxy:
+        """The RDS Proxy the tasks connect to over TLS with the secret's credentials."""
+        return self.cluster.add_proxy(
             "Proxy",
             secrets=[self.secret],
             vpc=vpc,
@@ -168,27 +202,21 @@ class Database(Construct):
             max_connections_percent=90,
             borrow_timeout=Duration.seconds(30),
         )
-        # Readable names for the outputs and the tasks' settings.
-        self.proxy_endpoint = self.proxy.endpoint
-        self.secret_arn = self.secret.secret_arn
+
+    def _postgresql_logs(
+        self, *, log_retention_days: int, log_key: kms.IKey, removal_policy: RemovalPolicy
+    ) -> None:
         # The export's log group, created here (not by CDK's log-retention Lambda) so it is
         # encrypted and has the configured retention before the cluster writes to it.
         log_group = logs.LogGroup(
             self,
             "PostgresqlLogs",
-            log_group_name=f"/aws/rds/cluster/{stack.stack_name}-cluster/postgresql",
+            log_group_name=f"/aws/rds/cluster/{Stack.of(self).stack_name}-cluster/postgresql",
             retention=retention_days(log_retention_days),
             encryption_key=log_key,
-            removal_policy=key_removal_policy,
+            removal_policy=removal_policy,
         )
         self.cluster.node.add_dependency(log_group)
-        self._explain(protect_data=protect_data)
-        ignore_cfn_lint(
-            self.proxy.node.find_child("ProxyTargetGroup"),
-            "W3005",
-            "CDK adds an explicit DependsOn on the cluster instances next to the Ref; redundant "
-            "and harmless, the proxy still waits for the writer",
-        )
 
     def _explain(self, *, protect_data: bool) -> None:
         writer = self.cluster.node.find_child("Writer")
@@ -220,3 +248,17 @@ class Database(Construct):
             "the default PostgreSQL port is reachable only from the proxy and rotation "
             "security groups inside isolated subnets; a custom port adds no protection",
         )
+
+
+def _readers(database: DatabaseConfig) -> list[rds.IClusterInstance]:
+    if not database.reader:
+        return []
+    # Promotion tier 1 and scaled with the writer: a failover target in another AZ.
+    return [
+        rds.ClusterInstance.serverless_v2(
+            "Reader",
+            scale_with_writer=True,
+            enable_performance_insights=database.performance_insights,
+            auto_minor_version_upgrade=True,
+        )
+    ]

@@ -84,25 +84,66 @@ class StaticSite(Construct):
         api_listener_port: int = 80,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.log_bucket = self._log_bucket(
+            expiration=Duration.days(log_retention_days), removal_policy=removal_policy
+        )
+        self.bucket = self._site_bucket(removal_policy)
+        self.response_headers_policy = self._security_headers()
+        self.spa_rewrite = cloudfront.Function(
+            self,
+            "SpaRewrite",
+            code=cloudfront.FunctionCode.from_inline(SPA_REWRITE),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="Extension-less paths serve /index.html (client-side routes)",
+        )
+        self.api_vpc_origin: cloudfront.VpcOrigin | None = None
+        additional_behaviors = (
+            self._api_behaviors(api_load_balancer, http_port=api_listener_port)
+            if api_load_balancer is not None
+            else {}
+        )
+        certificate = (
+            acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)
+            if certificate_arn
+            else None
+        )
+        self.distribution = self._distribution(
+            additional_behaviors=additional_behaviors,
+            certificate=certificate,
+            domain_names=domain_names,
+            price_class=price_class,
+            web_acl_arn=web_acl_arn,
+        )
+        self._explain_distribution(
+            has_certificate=certificate is not None, has_waf=bool(web_acl_arn)
+        )
+        self._deploy_web_build(web_dist)
 
-        self.log_bucket = log_sink_bucket(
+        self.site_url = f"https://{self.distribution.distribution_domain_name}"
+        self.api_url = f"{self.site_url}/api"
+
+    def _log_bucket(self, *, expiration: Duration, removal_policy: RemovalPolicy) -> s3.Bucket:
+        """Where the site bucket's access logs and CloudFront's standard logs go."""
+        log_bucket = log_sink_bucket(
             self,
             "LogBucket",
-            expiration=Duration.days(log_retention_days),
+            expiration=expiration,
             removal_policy=removal_policy,
             sink_of="the site bucket and of CloudFront",
             # CloudFront standard logging writes with ACLs: the bucket must accept them.
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
         )
         ignore_cfn_lint(
-            self.log_bucket,
+            log_bucket,
             "W3045",
             "CDK grants S3 server access log delivery with the LogDeliveryWrite canned ACL on "
             "a bucket that keeps ACLs on (CloudFront standard logging needs them); all four "
             "public access blocks stay on, so no ACL can make it public",
         )
+        return log_bucket
 
-        self.bucket = s3.Bucket(
+    def _site_bucket(self, removal_policy: RemovalPolicy) -> s3.Bucket:
+        return s3.Bucket(
             self,
             "Bucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -121,7 +162,8 @@ class StaticSite(Construct):
             ],
         )
 
-        self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
+    def _security_headers(self) -> cloudfront.ResponseHeadersPolicy:
+        return cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
             comment="HSTS, CSP, nosniff, DENY framing, strict referrer",
@@ -146,21 +188,15 @@ class StaticSite(Construct):
             ),
         )
 
-        self.spa_rewrite = cloudfront.Function(
-            self,
-            "SpaRewrite",
-            code=cloudfront.FunctionCode.from_inline(SPA_REWRITE),
-            runtime=cloudfront.FunctionRuntime.JS_2_0,
-            comment="Extension-less paths serve /index.html (client-side routes)",
+    def _api_behaviors(
+        self, load_balancer: elbv2.ApplicationLoadBalancer, *, http_port: int
+    ) -> dict[str, cloudfront.BehaviorOptions]:
+        """``/api/*``, uncached, to the internal ALB through the VPC origin."""
+        self.api_vpc_origin = _api_vpc_origin(
+            self, load_balancer=load_balancer, http_port=http_port
         )
-
-        additional_behaviors: dict[str, cloudfront.BehaviorOptions] = {}
-        self.api_vpc_origin: cloudfront.VpcOrigin | None = None
-        if api_load_balancer is not None:
-            self.api_vpc_origin = _api_vpc_origin(
-                self, load_balancer=api_load_balancer, http_port=api_listener_port
-            )
-            additional_behaviors[API_PATH_PATTERN] = cloudfront.BehaviorOptions(
+        return {
+            API_PATH_PATTERN: cloudfront.BehaviorOptions(
                 origin=origins.VpcOrigin.with_vpc_origin(self.api_vpc_origin),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
@@ -169,13 +205,19 @@ class StaticSite(Construct):
                 response_headers_policy=self.response_headers_policy,
                 compress=True,
             )
+        }
 
-        certificate = (
-            acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)
-            if certificate_arn
-            else None
-        )
-        self.distribution = cloudfront.Distribution(
+    def _distribution(
+        self,
+        *,
+        additional_behaviors: dict[str, cloudfront.BehaviorOptions],
+        certificate: acm.ICertificate | None,
+        domain_names: list[str] | None,
+        price_class: str,
+        web_acl_arn: str | None,
+    ) -> cloudfront.Distribution:
+        """HTTPS-only CloudFront: the bucket through OAC by default, logged to the log bucket."""
+        return cloudfront.Distribution(
             self,
             "Distribution",
             comment=f"{Stack.of(self).stack_name}: web app and API",
@@ -209,10 +251,9 @@ class StaticSite(Construct):
             log_file_prefix="cloudfront/",
             web_acl_id=web_acl_arn,
         )
-        self._explain_distribution(
-            has_certificate=certificate is not None, has_waf=bool(web_acl_arn)
-        )
 
+    def _deploy_web_build(self, web_dist: Path) -> None:
+        """Copy the web build into the bucket: hashed assets first, then the shell naming them."""
         assets = s3deploy.BucketDeployment(
             self,
             "DeployAssets",
@@ -238,9 +279,6 @@ class StaticSite(Construct):
         # The shell may only name assets that are already there.
         shell.node.add_dependency(assets)
         _explain_deployment_handler(Stack.of(self))
-
-        self.site_url = f"https://{self.distribution.distribution_domain_name}"
-        self.api_url = f"{self.site_url}/api"
 
     def _explain_distribution(self, *, has_certificate: bool, has_waf: bool) -> None:
         distribution = self.distribution

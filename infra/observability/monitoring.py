@@ -58,25 +58,44 @@ class Monitoring(Construct):
         services: Services,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.key, self.topic = self._topic(topic_name, emails=emails)
+        self._action = cloudwatch_actions.SnsAction(self.topic)
+        self._health_alarm_prefix = health_alarm_prefix
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        self._alarm(
+            "Alb5xx",
+            services.alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
+            threshold=10,
+            description="the load balancer itself answers 5xx (no healthy target?)",
+            health_name="alb-5xx",
+        )
+        self._queue_alarms(messaging)
+        self._database_alarms(data)
+        self._service_alarms(services)
+        self.dashboard = self._dashboard(data=data, messaging=messaging, services=services)
+
+    def _topic(self, topic_name: str, *, emails: list[str]) -> tuple[kms.Key, sns.Topic]:
+        """The encrypted alarm topic that CloudWatch alarms and AWS Budgets may publish to."""
         stack = Stack.of(self)
-        self.key = kms.Key(
+        key = kms.Key(
             self,
             "TopicKey",
             description=f"Encrypts the alarm topic of {stack.stack_name}",
             enable_key_rotation=True,
         )
-        self.topic = sns.Topic(
+        topic = sns.Topic(
             self,
             "Topic",
             topic_name=topic_name,
             display_name=f"{topic_name} (CloudWatch alarms)",
-            master_key=self.key,
+            master_key=key,
             enforce_ssl=True,
         )
         # CloudWatch alarms publish as cloudwatch.amazonaws.com with the alarm as aws:SourceArn:
         # https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
         allow_service_publish(
-            self.topic,
+            topic,
             services=["cloudwatch.amazonaws.com"],
             conditions={
                 "ArnLike": {
@@ -91,7 +110,7 @@ class Monitoring(Construct):
         )
         # AWS Budgets: the policy its guide gives (budgets-sns-policy.html).
         allow_service_publish(
-            self.topic,
+            topic,
             services=["budgets.amazonaws.com"],
             conditions={
                 "StringEquals": {"aws:SourceAccount": stack.account},
@@ -99,23 +118,11 @@ class Monitoring(Construct):
             },
         )
         for email in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        self._action = cloudwatch_actions.SnsAction(self.topic)
-        self._health_alarm_prefix = health_alarm_prefix
-        self.alarms: list[cloudwatch.Alarm] = []
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+        return key, topic
 
-        alb = services.alb
+    def _queue_alarms(self, messaging: WorkQueue) -> None:
         queue, dlq = messaging.queue, messaging.dead_letter_queue
-        cluster = data.cluster
-
-        # ------------------------------------------------------------ alarms
-        self._alarm(
-            "Alb5xx",
-            alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
-            threshold=10,
-            description="the load balancer itself answers 5xx (no healthy target?)",
-            health_name="alb-5xx",
-        )
         self._alarm(
             "DeadLetters",
             dlq.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
@@ -138,6 +145,9 @@ class Monitoring(Construct):
             description="the oldest queued message is older than 15 minutes",
             health_name="queue-age",
         )
+
+    def _database_alarms(self, data: Database) -> None:
+        cluster = data.cluster
         self._alarm(
             "DatabaseCpu",
             cluster.metric_cpu_utilization(period=PERIOD),
@@ -156,6 +166,8 @@ class Monitoring(Construct):
             threshold=500,
             description="unusually many client connections to the RDS Proxy",
         )
+
+    def _service_alarms(self, services: Services) -> None:
         if services.outbox_backlog_age is not None:
             self._alarm(
                 "OutboxBacklog",
@@ -188,49 +200,19 @@ class Monitoring(Construct):
                 health_name=f"{name}-no-tasks",
             )
 
-        # ------------------------------------------------------------ dashboard
-        self.dashboard = cloudwatch.Dashboard(
+    def _dashboard(
+        self, *, data: Database, messaging: WorkQueue, services: Services
+    ) -> cloudwatch.Dashboard:
+        """One row per part: the ALB and api, each service, then queues, Aurora and alarms."""
+        dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{stack.stack_name}",
+            dashboard_name=f"{Stack.of(self).stack_name}",
             default_interval=Duration.hours(3),
         )
-        target_group = services.api_target_group
-
-        def target_metric(name: str, statistic: str) -> cloudwatch.Metric:
-            # Dimensions from the two full names, not split out of the listener's ARN: the
-            # values cross stacks, and a split of an imported value does not lint as a string.
-            return cloudwatch.Metric(
-                namespace="AWS/ApplicationELB",
-                metric_name=name,
-                dimensions_map={
-                    "LoadBalancer": alb.load_balancer_full_name,
-                    "TargetGroup": target_group.target_group_full_name,
-                },
-                statistic=statistic,
-            )
-
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="ALB requests and 5xx",
-                left=[alb.metrics.request_count(period=Duration.minutes(1))],
-                right=[
-                    alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT),
-                    target_metric("HTTPCode_Target_5XX_Count", "Sum"),
-                ],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="API latency (p50, p99)",
-                left=[
-                    target_metric("TargetResponseTime", "p50"),
-                    target_metric("TargetResponseTime", "p99"),
-                ],
-                width=12,
-            ),
-        )
+        dashboard.add_widgets(*_api_widgets(services))
         for name, service in services.services.items():
-            self.dashboard.add_widgets(
+            dashboard.add_widgets(
                 cloudwatch.GraphWidget(
                     title=f"{name}: CPU and memory (%)",
                     left=[service.metric_cpu_utilization(), service.metric_memory_utilization()],
@@ -242,43 +224,16 @@ class Monitoring(Construct):
                     width=12,
                 ),
             )
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Queue depth and dead letters",
-                left=[
-                    queue.metric_approximate_number_of_messages_visible(),
-                    dlq.metric_approximate_number_of_messages_visible(),
-                ],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="Age of oldest message (s): queue, outbox",
-                left=[
-                    queue.metric_approximate_age_of_oldest_message(),
-                    *([services.outbox_backlog_age] if services.outbox_backlog_age else []),
-                ],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="Aurora CPU (%) and ACU",
-                left=[cluster.metric_cpu_utilization()],
-                right=[cluster.metric("ServerlessDatabaseCapacity", statistic="Average")],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="Database connections (cluster, proxy clients)",
-                left=[
-                    cluster.metric_database_connections(),
-                    _proxy_connections(data, Duration.minutes(5)),
-                ],
-                width=12,
-            ),
+        dashboard.add_widgets(
+            *_queue_widgets(messaging, outbox_backlog_age=services.outbox_backlog_age),
+            *_database_widgets(data),
             cloudwatch.AlarmStatusWidget(
                 title="Alarms",
                 alarms=[*self.alarms, *services.all_deployment_alarms],
                 width=24,
             ),
         )
+        return dashboard
 
     def _alarm(
         self,
@@ -310,6 +265,88 @@ class Monitoring(Construct):
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
         return alarm
+
+
+def _api_widgets(services: Services) -> list[cloudwatch.IWidget]:
+    """The ALB's requests and 5xx, and the api's latency seen from the ALB."""
+    alb, target_group = services.alb, services.api_target_group
+
+    def target_metric(name: str, statistic: str) -> cloudwatch.Metric:
+        # Dimensions from the two full names, not split out of the listener's ARN: the
+        # values cross stacks, and a split of an imported value does not lint as a string.
+        return cloudwatch.Metric(
+            namespace="AWS/ApplicationELB",
+            metric_name=name,
+            dimensions_map={
+                "LoadBalancer": alb.load_balancer_full_name,
+                "TargetGroup": target_group.target_group_full_name,
+            },
+            statistic=statistic,
+        )
+
+    return [
+        cloudwatch.GraphWidget(
+            title="ALB requests and 5xx",
+            left=[alb.metrics.request_count(period=Duration.minutes(1))],
+            right=[
+                alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT),
+                target_metric("HTTPCode_Target_5XX_Count", "Sum"),
+            ],
+            width=12,
+        ),
+        cloudwatch.GraphWidget(
+            title="API latency (p50, p99)",
+            left=[
+                target_metric("TargetResponseTime", "p50"),
+                target_metric("TargetResponseTime", "p99"),
+            ],
+            width=12,
+        ),
+    ]
+
+
+def _queue_widgets(
+    messaging: WorkQueue, *, outbox_backlog_age: cloudwatch.Metric | None
+) -> list[cloudwatch.IWidget]:
+    queue, dlq = messaging.queue, messaging.dead_letter_queue
+    return [
+        cloudwatch.GraphWidget(
+            title="Queue depth and dead letters",
+            left=[
+                queue.metric_approximate_number_of_messages_visible(),
+                dlq.metric_approximate_number_of_messages_visible(),
+            ],
+            width=12,
+        ),
+        cloudwatch.GraphWidget(
+            title="Age of oldest message (s): queue, outbox",
+            left=[
+                queue.metric_approximate_age_of_oldest_message(),
+                *([outbox_backlog_age] if outbox_backlog_age else []),
+            ],
+            width=12,
+        ),
+    ]
+
+
+def _database_widgets(data: Database) -> list[cloudwatch.IWidget]:
+    cluster = data.cluster
+    return [
+        cloudwatch.GraphWidget(
+            title="Aurora CPU (%) and ACU",
+            left=[cluster.metric_cpu_utilization()],
+            right=[cluster.metric("ServerlessDatabaseCapacity", statistic="Average")],
+            width=12,
+        ),
+        cloudwatch.GraphWidget(
+            title="Database connections (cluster, proxy clients)",
+            left=[
+                cluster.metric_database_connections(),
+                _proxy_connections(data, Duration.minutes(5)),
+            ],
+            width=12,
+        ),
+    ]
 
 
 def _running_tasks(cluster: ecs.ICluster, service: ecs.FargateService) -> cloudwatch.Metric:

@@ -88,7 +88,6 @@ class Services(Construct):
         metrics_namespace: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.metrics_namespace = metrics_namespace
         # Set below when the api runs: its outbox relay reports the publication backlog.
         self.outbox_backlog_age: cloudwatch.Metric | None = None
@@ -105,10 +104,10 @@ class Services(Construct):
         self.alarm_topic = sns.Topic.from_topic_arn(
             self,
             "AlarmTopic",
-            stack.format_arn(service="sns", resource=alarm_topic_name),
+            Stack.of(self).format_arn(service="sns", resource=alarm_topic_name),
         )
         # Staging and prod replace tasks without ever dropping below the desired count.
-        min_healthy_percent = 100 if protect_data else 50
+        self._min_healthy_percent = 100 if protect_data else 50
 
         self.cluster = ecs.Cluster(
             self,
@@ -117,163 +116,166 @@ class Services(Construct):
             container_insights_v2=ecs.ContainerInsights.ENABLED,
             enable_fargate_capacity_providers=True,
         )
-
         self._load_balancer(vpc=vpc, protect_data=protect_data, removal_policy=removal_policy)
 
-        # ------------------------------------------------------------ services
-        environment = {
-            "DATABASE_SECRET_ARN": data.secret.secret_arn,
-            "DATABASE_HOST": data.proxy.endpoint,
-            "DATABASE_SSLMODE": "verify-full",
-            "QUEUE_URL": messaging.queue.queue_url,
-        }
+        environment = _shared_environment(data, messaging)
         self.services: dict[str, ecs.FargateService] = {}
         self.task_security_groups: dict[str, ec2.SecurityGroup] = {}
         self.deployment_alarms: dict[str, list[cloudwatch.Alarm]] = {}
-
         if "api" in images:
-            api_alarms = [
-                self._alarm(
-                    "ApiTarget5xx",
-                    "api-target-5xx",
-                    self.api_target_group.metrics.http_code_target(
-                        elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
-                        period=Duration.minutes(1),
-                        statistic="Sum",
-                    ),
-                    threshold=TARGET_5XX_THRESHOLD,
-                    description="api targets answer 5xx (rolls a deployment back)",
-                ),
-                self._alarm(
-                    "ApiLatencyP99",
-                    "api-latency-p99",
-                    self.api_target_group.metrics.target_response_time(
-                        period=Duration.minutes(1), statistic="p99"
-                    ),
-                    threshold=P99_LATENCY_SECONDS,
-                    description="api p99 latency above 2 s (rolls a deployment back)",
-                ),
-            ]
-            api_service = self._service(
-                "Api",
+            self._api_service(
                 image=images["api"],
                 size=api,
                 vpc=vpc,
-                environment={
-                    **environment,
-                    "METRICS_NAMESPACE": metrics_namespace,
-                    "API_PORT": str(API_PORT),
-                    "API_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT.to_seconds()),
-                },
-                port=API_PORT,
-                health_command=None,
-                alarms=api_alarms,
-                min_healthy_percent=min_healthy_percent,
+                environment=environment,
                 data=data,
+                messaging=messaging,
             )
-            api_role = api_service.task_definition.task_role
-            self.outbox_backlog_age = cloudwatch.Metric(
-                namespace=metrics_namespace,
-                metric_name="OutboxOldestPendingAgeSeconds",
-                dimensions_map=OUTBOX_METRIC_DIMENSIONS,
-                statistic="Maximum",
-                period=Duration.minutes(5),
-            )
-            _grant_secret_read(api_role, data)
-            # The outbox relay in the api process publishes to the queue.
-            api_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
-                    resources=[messaging.queue.queue_arn],
-                )
-            )
-            api_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[messaging.key.key_arn],
-                )
-            )
-            api_service.attach_to_application_target_group(self.api_target_group)
-            self.alb_security_group.add_egress_rule(
-                self.task_security_groups["api"], ec2.Port.tcp(API_PORT), "to the api tasks"
-            )
-            scaling = api_service.auto_scale_task_count(
-                min_capacity=api.min_tasks, max_capacity=api.max_tasks
-            )
-            scaling.scale_on_cpu_utilization(
-                "Cpu",
-                target_utilization_percent=60,
-                scale_in_cooldown=Duration.seconds(300),
-                scale_out_cooldown=Duration.seconds(60),
-            )
-            scaling.scale_on_request_count(
-                "Requests",
-                requests_per_target=500,
-                target_group=self.api_target_group,
-                scale_in_cooldown=Duration.seconds(300),
-                scale_out_cooldown=Duration.seconds(60),
-            )
-            self.deployment_alarms["api"] = api_alarms
-
         if "worker" in images:
-            worker_alarms = [
-                self._alarm(
-                    "WorkerBacklogAge",
-                    "worker-backlog-age",
-                    messaging.queue.metric_approximate_age_of_oldest_message(
-                        period=Duration.minutes(1), statistic="Maximum"
-                    ),
-                    threshold=WORKER_BACKLOG_AGE_SECONDS,
-                    description="queue not drained for 10 minutes (rolls a deployment back)",
-                ),
-            ]
-            worker_service = self._service(
-                "Worker",
+            self._worker_service(
                 image=images["worker"],
                 size=worker,
                 vpc=vpc,
-                environment={
-                    **environment,
-                    "WORKER_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT.to_seconds()),
-                },
-                port=None,
-                health_command=["CMD", "python", "-m", "todo_worker.health"],
-                alarms=worker_alarms,
-                min_healthy_percent=min_healthy_percent,
+                environment=environment,
                 data=data,
+                messaging=messaging,
             )
-            worker_role = worker_service.task_definition.task_role
-            _grant_secret_read(worker_role, data)
-            worker_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:ChangeMessageVisibility",
-                        "sqs:GetQueueAttributes",
-                    ],
-                    resources=[messaging.queue.queue_arn],
-                )
-            )
-            worker_role.add_to_principal_policy(
-                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[messaging.key.key_arn])
-            )
-            scaling = worker_service.auto_scale_task_count(
-                min_capacity=worker.min_tasks, max_capacity=worker.max_tasks
-            )
-            scaling.scale_on_metric(
-                "QueueDepth",
-                metric=messaging.queue.metric_approximate_number_of_messages_visible(
+
+    def _api_service(
+        self,
+        *,
+        image: ServiceImage,
+        size: ServiceConfig,
+        vpc: ec2.IVpc,
+        environment: Mapping[str, str],
+        data: Database,
+        messaging: WorkQueue,
+    ) -> None:
+        """The api behind the ALB's target group, scaled on CPU and requests per target."""
+        alarms = self._api_deployment_alarms()
+        service = self._service(
+            "Api",
+            image=image,
+            size=size,
+            vpc=vpc,
+            environment={
+                **environment,
+                "METRICS_NAMESPACE": self.metrics_namespace,
+                "API_PORT": str(API_PORT),
+                "API_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT.to_seconds()),
+            },
+            port=API_PORT,
+            health_command=None,
+            alarms=alarms,
+            data=data,
+        )
+        self.outbox_backlog_age = cloudwatch.Metric(
+            namespace=self.metrics_namespace,
+            metric_name="OutboxOldestPendingAgeSeconds",
+            dimensions_map=OUTBOX_METRIC_DIMENSIONS,
+            statistic="Maximum",
+            period=Duration.minutes(5),
+        )
+        _grant_api(service.task_definition.task_role, data=data, messaging=messaging)
+        service.attach_to_application_target_group(self.api_target_group)
+        self.alb_security_group.add_egress_rule(
+            self.task_security_groups["api"], ec2.Port.tcp(API_PORT), "to the api tasks"
+        )
+        scaling = service.auto_scale_task_count(
+            min_capacity=size.min_tasks, max_capacity=size.max_tasks
+        )
+        scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=60,
+            scale_in_cooldown=Duration.seconds(300),
+            scale_out_cooldown=Duration.seconds(60),
+        )
+        scaling.scale_on_request_count(
+            "Requests",
+            requests_per_target=500,
+            target_group=self.api_target_group,
+            scale_in_cooldown=Duration.seconds(300),
+            scale_out_cooldown=Duration.seconds(60),
+        )
+        self.deployment_alarms["api"] = alarms
+
+    def _api_deployment_alarms(self) -> list[cloudwatch.Alarm]:
+        return [
+            self._alarm(
+                "ApiTarget5xx",
+                "api-target-5xx",
+                self.api_target_group.metrics.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
+                    period=Duration.minutes(1),
+                    statistic="Sum",
+                ),
+                threshold=TARGET_5XX_THRESHOLD,
+                description="api targets answer 5xx (rolls a deployment back)",
+            ),
+            self._alarm(
+                "ApiLatencyP99",
+                "api-latency-p99",
+                self.api_target_group.metrics.target_response_time(
+                    period=Duration.minutes(1), statistic="p99"
+                ),
+                threshold=P99_LATENCY_SECONDS,
+                description="api p99 latency above 2 s (rolls a deployment back)",
+            ),
+        ]
+
+    def _worker_service(
+        self,
+        *,
+        image: ServiceImage,
+        size: ServiceConfig,
+        vpc: ec2.IVpc,
+        environment: Mapping[str, str],
+        data: Database,
+        messaging: WorkQueue,
+    ) -> None:
+        """The queue's consumer, step-scaled on the visible backlog."""
+        alarms = [
+            self._alarm(
+                "WorkerBacklogAge",
+                "worker-backlog-age",
+                messaging.queue.metric_approximate_age_of_oldest_message(
                     period=Duration.minutes(1), statistic="Maximum"
                 ),
-                scaling_steps=[
-                    {"upper": 0, "change": -1},
-                    {"lower": 100, "change": +1},
-                    {"lower": 500, "change": +3},
-                ],
-                cooldown=Duration.seconds(120),
-            )
-            self.deployment_alarms["worker"] = worker_alarms
+                threshold=WORKER_BACKLOG_AGE_SECONDS,
+                description="queue not drained for 10 minutes (rolls a deployment back)",
+            ),
+        ]
+        service = self._service(
+            "Worker",
+            image=image,
+            size=size,
+            vpc=vpc,
+            environment={
+                **environment,
+                "WORKER_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT.to_seconds()),
+            },
+            port=None,
+            health_command=["CMD", "python", "-m", "todo_worker.health"],
+            alarms=alarms,
+            data=data,
+        )
+        _grant_worker(service.task_definition.task_role, data=data, messaging=messaging)
+        scaling = service.auto_scale_task_count(
+            min_capacity=size.min_tasks, max_capacity=size.max_tasks
+        )
+        scaling.scale_on_metric(
+            "QueueDepth",
+            metric=messaging.queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            scaling_steps=[
+                {"upper": 0, "change": -1},
+                {"lower": 100, "change": +1},
+                {"lower": 500, "change": +3},
+            ],
+            cooldown=Duration.seconds(120),
+        )
+        self.deployment_alarms["worker"] = alarms
 
     def _load_balancer(
         self, *, vpc: ec2.IVpc, protect_data: bool, removal_policy: RemovalPolicy
@@ -369,9 +371,59 @@ class Services(Construct):
         port: int | None,
         health_command: list[str] | None,
         alarms: list[cloudwatch.Alarm],
-        min_healthy_percent: int,
         data: Database,
     ) -> ecs.FargateService:
+        """One Fargate service: its task, its security group, rolled back on its alarms."""
+        task_definition = self._task_definition(
+            name,
+            image=image,
+            size=size,
+            environment=environment,
+            port=port,
+            health_command=health_command,
+        )
+        security_group = self._task_security_group(name, vpc=vpc, data=data)
+        service = ecs.FargateService(
+            self,
+            f"{name}Service",
+            cluster=self.cluster,
+            task_definition=task_definition,
+            desired_count=size.min_tasks,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[security_group],
+            assign_public_ip=False,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            deployment_alarms=ecs.DeploymentAlarmConfig(
+                alarm_names=[alarm.alarm_name for alarm in alarms],
+                behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+            ),
+            min_healthy_percent=self._min_healthy_percent,
+            max_healthy_percent=200,
+            health_check_grace_period=Duration.seconds(60) if port else None,
+            capacity_provider_strategies=[
+                ecs.CapacityProviderStrategy(
+                    capacity_provider="FARGATE_SPOT" if size.spot else "FARGATE", weight=1
+                )
+            ],
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            enable_ecs_managed_tags=True,
+            platform_version=ecs.FargatePlatformVersion.LATEST,
+        )
+        self.services[name.lower()] = service
+        _explain_execution_policy(task_definition)
+        return service
+
+    def _task_definition(
+        self,
+        name: str,
+        *,
+        image: ServiceImage,
+        size: ServiceConfig,
+        environment: dict[str, str],
+        port: int | None,
+        health_command: list[str] | None,
+    ) -> ecs.FargateTaskDefinition:
+        """The task: one container on a read-only root filesystem with a scratch /tmp."""
         task_definition = ecs.FargateTaskDefinition(
             self,
             f"{name}Task",
@@ -382,43 +434,13 @@ class Services(Construct):
                 cpu_architecture=ecs.CpuArchitecture.X86_64,
             ),
         )
-        log_group = logs.LogGroup(
-            self,
-            f"{name}Logs",
-            retention=retention_days(self._log_retention_days),
-            encryption_key=self._log_key,
-            removal_policy=self._removal_policy,
-        )
-        repository = ecr.Repository.from_repository_attributes(
-            self,
-            f"{name}Repository",
-            repository_arn=image.repository_arn,
-            repository_name=image.repository_name,
-        )
-        container = task_definition.add_container(
-            name.lower(),
-            image=ecs.ContainerImage.from_ecr_repository(repository, tag=image.tag),
-            essential=True,
+        container = self._container(
+            task_definition,
+            name,
+            image=image,
             environment=environment,
-            logging=ecs.LogDrivers.aws_logs(
-                stream_prefix=name.lower(),
-                log_group=log_group,
-                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
-            ),
-            readonly_root_filesystem=True,
-            stop_timeout=STOP_TIMEOUT,
-            port_mappings=[ecs.PortMapping(container_port=port)] if port else None,
-            health_check=(
-                ecs.HealthCheck(
-                    command=health_command,
-                    interval=Duration.seconds(30),
-                    timeout=Duration.seconds(5),
-                    retries=3,
-                    start_period=Duration.seconds(15),
-                )
-                if health_command
-                else None
-            ),
+            port=port,
+            health_command=health_command,
         )
         acknowledge_nag(
             task_definition,
@@ -436,7 +458,52 @@ class Services(Construct):
                 read_only=False,
             )
         )
+        return task_definition
 
+    def _container(
+        self,
+        task_definition: ecs.FargateTaskDefinition,
+        name: str,
+        *,
+        image: ServiceImage,
+        environment: dict[str, str],
+        port: int | None,
+        health_command: list[str] | None,
+    ) -> ecs.ContainerDefinition:
+        """The service's container: its image from ECR, its logs in its own log group."""
+        log_group = logs.LogGroup(
+            self,
+            f"{name}Logs",
+            retention=retention_days(self._log_retention_days),
+            encryption_key=self._log_key,
+            removal_policy=self._removal_policy,
+        )
+        repository = ecr.Repository.from_repository_attributes(
+            self,
+            f"{name}Repository",
+            repository_arn=image.repository_arn,
+            repository_name=image.repository_name,
+        )
+        return task_definition.add_container(
+            name.lower(),
+            image=ecs.ContainerImage.from_ecr_repository(repository, tag=image.tag),
+            essential=True,
+            environment=environment,
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix=name.lower(),
+                log_group=log_group,
+                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
+            ),
+            readonly_root_filesystem=True,
+            stop_timeout=STOP_TIMEOUT,
+            port_mappings=[ecs.PortMapping(container_port=port)] if port else None,
+            health_check=_container_health_check(health_command),
+        )
+
+    def _task_security_group(
+        self, name: str, *, vpc: ec2.IVpc, data: Database
+    ) -> ec2.SecurityGroup:
+        """The tasks' security group, and its way in to the database proxy."""
         security_group = ec2.SecurityGroup(
             self,
             f"{name}SecurityGroup",
@@ -456,44 +523,43 @@ class Services(Construct):
             description=f"PostgreSQL from the {name.lower()} tasks",
         )
         self.task_security_groups[name.lower()] = security_group
+        return security_group
 
-        service = ecs.FargateService(
-            self,
-            f"{name}Service",
-            cluster=self.cluster,
-            task_definition=task_definition,
-            desired_count=size.min_tasks,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_groups=[security_group],
-            assign_public_ip=False,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            deployment_alarms=ecs.DeploymentAlarmConfig(
-                alarm_names=[alarm.alarm_name for alarm in alarms],
-                behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
-            ),
-            min_healthy_percent=min_healthy_percent,
-            max_healthy_percent=200,
-            health_check_grace_period=Duration.seconds(60) if port else None,
-            capacity_provider_strategies=[
-                ecs.CapacityProviderStrategy(
-                    capacity_provider="FARGATE_SPOT" if size.spot else "FARGATE", weight=1
-                )
-            ],
-            propagate_tags=ecs.PropagatedTagSource.SERVICE,
-            enable_ecs_managed_tags=True,
-            platform_version=ecs.FargatePlatformVersion.LATEST,
+
+def _shared_environment(data: Database, messaging: WorkQueue) -> dict[str, str]:
+    """The settings both services read: where the database and the queue are."""
+    return {
+        "DATABASE_SECRET_ARN": data.secret.secret_arn,
+        "DATABASE_HOST": data.proxy.endpoint,
+        "DATABASE_SSLMODE": "verify-full",
+        "QUEUE_URL": messaging.queue.queue_url,
+    }
+
+
+def _container_health_check(command: list[str] | None) -> ecs.HealthCheck | None:
+    """The container's own health command (the api has the load balancer's check instead)."""
+    if not command:
+        return None
+    return ecs.HealthCheck(
+        command=command,
+        interval=Duration.seconds(30),
+        timeout=Duration.seconds(5),
+        retries=3,
+        start_period=Duration.seconds(15),
+    )
+
+
+def _explain_execution_policy(task_definition: ecs.FargateTaskDefinition) -> None:
+    execution_role = task_definition.execution_role
+    if execution_role is None:
+        return
+    policy = execution_role.node.try_find_child("DefaultPolicy")
+    if policy is not None:
+        acknowledge_wildcards(
+            cfn_resource(policy, iam.CfnPolicy),
+            "ecr:GetAuthorizationToken has no resource-level permission; image pulls "
+            "are limited to this service's repository by the other statements",
         )
-        self.services[name.lower()] = service
-        execution_policy = task_definition.execution_role
-        if execution_policy is not None:
-            policy = execution_policy.node.try_find_child("DefaultPolicy")
-            if policy is not None:
-                acknowledge_wildcards(
-                    cfn_resource(policy, iam.CfnPolicy),
-                    "ecr:GetAuthorizationToken has no resource-level permission; image pulls "
-                    "are limited to this service's repository by the other statements",
-                )
-        return service
 
 
 def api_target_group(
@@ -523,6 +589,42 @@ def api_target_group(
             healthy_threshold_count=2,
             unhealthy_threshold_count=3,
         ),
+    )
+
+
+def _grant_api(role: iam.IRole, *, data: Database, messaging: WorkQueue) -> None:
+    """The database secret, and sending to the queue: the outbox relay runs in the api."""
+    _grant_secret_read(role, data)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
+            resources=[messaging.queue.queue_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[messaging.key.key_arn],
+        )
+    )
+
+
+def _grant_worker(role: iam.IRole, *, data: Database, messaging: WorkQueue) -> None:
+    """The database secret, and consuming the queue."""
+    _grant_secret_read(role, data)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            resources=[messaging.queue.queue_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["kms:Decrypt"], resources=[messaging.key.key_arn])
     )
 
 

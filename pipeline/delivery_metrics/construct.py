@@ -39,7 +39,6 @@ class DeliveryMetrics(Construct):
         code_dir: Path = HANDLER_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         parameter_name = f"/{pipeline_name}/delivery/failing-since"
 
         self.key = kms.Key(
@@ -73,7 +72,26 @@ class DeliveryMetrics(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Publishes delivery metrics of the pipeline",
         )
-        self.function = lambda_.Function(
+        self.function = self._function(
+            role=role,
+            code_dir=code_dir,
+            parameter_name=parameter_name,
+            environment_stages=environment_stages,
+        )
+        self._grant(role, pipeline=pipeline, parameter_name=parameter_name)
+        self._explain(role)
+        self._trigger_on_finished_executions(pipeline_name)
+        self.dashboard = self._dashboard(pipeline_name)
+
+    def _function(
+        self,
+        *,
+        role: iam.IRole,
+        code_dir: Path,
+        parameter_name: str,
+        environment_stages: Sequence[str],
+    ) -> lambda_.Function:
+        return lambda_.Function(
             self,
             "Function",
             runtime=lambda_.Runtime.PYTHON_3_14,
@@ -92,6 +110,12 @@ class DeliveryMetrics(Construct):
                 "ENVIRONMENT_STAGES": ",".join(environment_stages),
             },
         )
+
+    def _grant(
+        self, role: iam.Role, *, pipeline: codepipeline.IPipeline, parameter_name: str
+    ) -> None:
+        """Read the pipeline's executions, keep the marker, publish the metrics, log."""
+        stack = Stack.of(self)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"],
@@ -133,6 +157,8 @@ class DeliveryMetrics(Construct):
                 },
             )
         )
+
+    def _explain(self, role: iam.Role) -> None:
         acknowledge_wildcards(
             cfn_resource(role.node.find_child("DefaultPolicy"), iam.CfnPolicy),
             "PutMetricData has no resource form and is limited to the DeliveryMetrics namespace "
@@ -157,7 +183,6 @@ class DeliveryMetrics(Construct):
             "it only calls the CodePipeline, SSM and CloudWatch APIs of this account; a VPC "
             "would need NAT or endpoints for no isolation gain",
         )
-
         ignore_cfn_lint(
             self.function,
             "W3005",
@@ -165,6 +190,8 @@ class DeliveryMetrics(Construct):
             "exists before the first invocation; the role half is redundant but harmless",
         )
 
+    def _trigger_on_finished_executions(self, pipeline_name: str) -> None:
+        """Each finished execution of the pipeline invokes the function (retried, then DLQ)."""
         events.Rule(
             self,
             "ExecutionFinished",
@@ -180,7 +207,6 @@ class DeliveryMetrics(Construct):
                 )
             ],
         )
-        self.dashboard = self._dashboard(pipeline_name)
 
     def _dashboard(self, pipeline_name: str) -> cloudwatch.Dashboard:
         def metric(name: str, statistic: str, period_days: int = 1) -> cloudwatch.Metric:

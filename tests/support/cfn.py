@@ -131,71 +131,129 @@ def arn(service: str, region: str, account: str, resource: str) -> str:
     return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
 
 
-def default_identity(  # noqa: PLR0911 - one branch per resource type's ARN shape
-    stack: StackInfo, logical_id: str, resource_type: str, name: str
-) -> Identity:
+def default_identity(stack: StackInfo, logical_id: str, resource_type: str, name: str) -> Identity:
     """The identity CloudFormation would give ``name``'d resource of ``resource_type``."""
-    region, account = stack.region, stack.account
-    if resource_type == "AWS::S3::Bucket":
-        return Identity(
-            name,
-            {
-                "Arn": f"arn:{PARTITION}:s3:::{name}",
-                "DomainName": f"{name}.s3.{URL_SUFFIX}",
-                "RegionalDomainName": f"{name}.s3.{region}.{URL_SUFFIX}",
-            },
-        )
-    if resource_type == "AWS::SNS::Topic":
-        topic = arn("sns", region, account, name)
-        return Identity(topic, {"TopicArn": topic, "TopicName": name})
-    if resource_type == "AWS::SQS::Queue":
-        url = f"https://sqs.{region}.{URL_SUFFIX}/{account}/{name}"
-        return Identity(
-            url, {"Arn": arn("sqs", region, account, name), "QueueName": name, "QueueUrl": url}
-        )
-    if resource_type == "AWS::KMS::Key":
-        key_id = "-".join(
-            _suffix(stack.name, logical_id, length=32).lower()[a:b]
-            for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
-        )
-        return Identity(
-            key_id, {"Arn": arn("kms", region, account, f"key/{key_id}"), "KeyId": key_id}
-        )
-    if resource_type == "AWS::IAM::Role":
-        return Identity(
-            name, {"Arn": f"arn:{PARTITION}:iam::{account}:role/{name}", "RoleId": _suffix(name)}
-        )
-    if resource_type == "AWS::SecretsManager::Secret":
-        secret = arn("secretsmanager", region, account, f"secret:{name}-{_suffix(name, length=6)}")
-        return Identity(secret, {"Id": secret})
-    if resource_type == "AWS::Logs::LogGroup":
-        return Identity(name, {"Arn": arn("logs", region, account, f"log-group:{name}:*")})
-    if resource_type == "AWS::CloudFront::Distribution":
-        domain = f"d{_suffix(stack.name, logical_id).lower()}.cloudfront.net"
-        return Identity(_suffix(stack.name, logical_id, length=14), {"DomainName": domain})
+    if resource_type in _IDENTITY_OF_NAME:
+        return _IDENTITY_OF_NAME[resource_type](stack, name)
+    if resource_type in _IDENTITY_OF_LOGICAL_ID:
+        return _IDENTITY_OF_LOGICAL_ID[resource_type](stack, logical_id)
     elb = _elb_identity(stack, logical_id, resource_type, name)
-    if elb is not None:
-        return elb
-    if resource_type in {"AWS::ECS::TaskDefinition", "AWS::ECS::Service"}:
-        kind = "task-definition" if resource_type.endswith("TaskDefinition") else "service"
-        return Identity(arn("ecs", region, account, f"{kind}/{name}"), {"Name": name})
-    arns = {
-        "AWS::ECR::Repository": ("ecr", f"repository/{name}"),
-        "AWS::Lambda::Function": ("lambda", f"function:{name}"),
-        "AWS::CodeBuild::Project": ("codebuild", f"project/{name}"),
-        "AWS::CodePipeline::Pipeline": ("codepipeline", name),
-        "AWS::SSM::Parameter": ("ssm", f"parameter/{name.lstrip('/')}"),
-        "AWS::CloudWatch::Alarm": ("cloudwatch", f"alarm:{name}"),
-        "AWS::ECS::Cluster": ("ecs", f"cluster/{name}"),
-        "AWS::Events::Rule": ("events", f"rule/{name}"),
-    }
-    if resource_type in arns:
-        service, resource = arns[resource_type]
-        attributes = {"Arn": arn(service, region, account, resource)}
-        if resource_type == "AWS::ECR::Repository":
-            attributes["RepositoryUri"] = f"{account}.dkr.ecr.{region}.{URL_SUFFIX}/{name}"
-        return Identity(name, attributes)
-    return Identity(name)
+    return elb if elb is not None else Identity(name)
+
+
+# ---- the ARN shape of each resource type: from its name, or from its stack and logical id
+
+
+def _bucket_identity(stack: StackInfo, name: str) -> Identity:
+    return Identity(
+        name,
+        {
+            "Arn": f"arn:{PARTITION}:s3:::{name}",
+            "DomainName": f"{name}.s3.{URL_SUFFIX}",
+            "RegionalDomainName": f"{name}.s3.{stack.region}.{URL_SUFFIX}",
+        },
+    )
+
+
+def _topic_identity(stack: StackInfo, name: str) -> Identity:
+    topic = arn("sns", stack.region, stack.account, name)
+    return Identity(topic, {"TopicArn": topic, "TopicName": name})
+
+
+def _queue_identity(stack: StackInfo, name: str) -> Identity:
+    region, account = stack.region, stack.account
+    url = f"https://sqs.{region}.{URL_SUFFIX}/{account}/{name}"
+    return Identity(
+        url, {"Arn": arn("sqs", region, account, name), "QueueName": name, "QueueUrl": url}
+    )
+
+
+def _role_identity(stack: StackInfo, name: str) -> Identity:
+    return Identity(
+        name,
+        {"Arn": f"arn:{PARTITION}:iam::{stack.account}:role/{name}", "RoleId": _suffix(name)},
+    )
+
+
+def _secret_identity(stack: StackInfo, name: str) -> Identity:
+    secret = arn(
+        "secretsmanager", stack.region, stack.account, f"secret:{name}-{_suffix(name, length=6)}"
+    )
+    return Identity(secret, {"Id": secret})
+
+
+def _log_group_identity(stack: StackInfo, name: str) -> Identity:
+    return Identity(name, {"Arn": arn("logs", stack.region, stack.account, f"log-group:{name}:*")})
+
+
+def _repository_identity(stack: StackInfo, name: str) -> Identity:
+    region, account = stack.region, stack.account
+    return Identity(
+        name,
+        {
+            "Arn": arn("ecr", region, account, f"repository/{name}"),
+            "RepositoryUri": f"{account}.dkr.ecr.{region}.{URL_SUFFIX}/{name}",
+        },
+    )
+
+
+def _ecs_identity(kind: str) -> Callable[[StackInfo, str], Identity]:
+    """Task definitions and services: their Ref is their ARN."""
+
+    def identity(stack: StackInfo, name: str) -> Identity:
+        return Identity(arn("ecs", stack.region, stack.account, f"{kind}/{name}"), {"Name": name})
+
+    return identity
+
+
+def _arn_identity(
+    service: str, resource: Callable[[str], str]
+) -> Callable[[StackInfo, str], Identity]:
+    """A resource whose Ref is its name and whose only attribute is its ARN."""
+
+    def identity(stack: StackInfo, name: str) -> Identity:
+        return Identity(name, {"Arn": arn(service, stack.region, stack.account, resource(name))})
+
+    return identity
+
+
+def _key_identity(stack: StackInfo, logical_id: str) -> Identity:
+    key_id = "-".join(
+        _suffix(stack.name, logical_id, length=32).lower()[a:b]
+        for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+    )
+    return Identity(
+        key_id, {"Arn": arn("kms", stack.region, stack.account, f"key/{key_id}"), "KeyId": key_id}
+    )
+
+
+def _distribution_identity(stack: StackInfo, logical_id: str) -> Identity:
+    domain = f"d{_suffix(stack.name, logical_id).lower()}.cloudfront.net"
+    return Identity(_suffix(stack.name, logical_id, length=14), {"DomainName": domain})
+
+
+_IDENTITY_OF_NAME: dict[str, Callable[[StackInfo, str], Identity]] = {
+    "AWS::S3::Bucket": _bucket_identity,
+    "AWS::SNS::Topic": _topic_identity,
+    "AWS::SQS::Queue": _queue_identity,
+    "AWS::IAM::Role": _role_identity,
+    "AWS::SecretsManager::Secret": _secret_identity,
+    "AWS::Logs::LogGroup": _log_group_identity,
+    "AWS::ECS::TaskDefinition": _ecs_identity("task-definition"),
+    "AWS::ECS::Service": _ecs_identity("service"),
+    "AWS::ECR::Repository": _repository_identity,
+    "AWS::Lambda::Function": _arn_identity("lambda", lambda name: f"function:{name}"),
+    "AWS::CodeBuild::Project": _arn_identity("codebuild", lambda name: f"project/{name}"),
+    "AWS::CodePipeline::Pipeline": _arn_identity("codepipeline", lambda name: name),
+    "AWS::SSM::Parameter": _arn_identity("ssm", lambda name: f"parameter/{name.lstrip('/')}"),
+    "AWS::CloudWatch::Alarm": _arn_identity("cloudwatch", lambda name: f"alarm:{name}"),
+    "AWS::ECS::Cluster": _arn_identity("ecs", lambda name: f"cluster/{name}"),
+    "AWS::Events::Rule": _arn_identity("events", lambda name: f"rule/{name}"),
+}
+_IDENTITY_OF_LOGICAL_ID: dict[str, Callable[[StackInfo, str], Identity]] = {
+    "AWS::KMS::Key": _key_identity,
+    "AWS::CloudFront::Distribution": _distribution_identity,
+}
 
 
 def _elb_identity(
@@ -343,7 +401,7 @@ class Resolver:
         out.append(rest)
         return "".join(out)
 
-    def resolve(self, stack: StackInfo, value: Any) -> Any:  # noqa: PLR0911, PLR0912
+    def resolve(self, stack: StackInfo, value: Any) -> Any:
         if isinstance(value, list):
             items = [self.resolve(stack, item) for item in value]
             return [item for item in items if item is not NO_VALUE]
@@ -353,54 +411,87 @@ class Resolver:
             resolved = {key: self.resolve(stack, item) for key, item in value.items()}
             return {key: item for key, item in resolved.items() if item is not NO_VALUE}
         ((key, argument),) = value.items()
-        if key == "Ref":
-            return self._ref(stack, argument)
-        if key == "Fn::GetAtt":
-            logical_id, attribute = (
-                argument if isinstance(argument, list) else argument.split(".", 1)
-            )
-            return self.identity(stack, logical_id).attribute(str(self.resolve(stack, attribute)))
-        if key == "Fn::Join":
-            delimiter, items = argument
-            return str(delimiter).join(str(item) for item in self.resolve(stack, items))
-        if key == "Fn::Sub":
-            if isinstance(argument, str):
-                return self._sub(stack, argument, {})
-            text, variables = argument
-            return self._sub(stack, text, variables)
-        if key == "Fn::Select":
-            index, items = self.resolve(stack, argument)
-            if not isinstance(items, list) or int(index) >= len(items):
-                raise UnresolvableError(f"{stack.name}: Fn::Select {index} of {items!r}")
-            return items[int(index)]
-        if key == "Fn::Split":
-            delimiter, text = self.resolve(stack, argument)
-            return str(text).split(delimiter)
-        if key == "Fn::If":
-            name, if_true, if_false = argument
-            return self.resolve(stack, if_true if self.condition(stack, name) else if_false)
-        if key == "Fn::Equals":
-            left, right = self.resolve(stack, argument)
-            return left == right
-        if key == "Fn::Not":
-            return not self.resolve(stack, argument[0])
-        if key == "Fn::And":
-            return all(self.resolve(stack, item) for item in argument)
-        if key == "Fn::Or":
-            return any(self.resolve(stack, item) for item in argument)
-        if key == "Condition":
-            return self.condition(stack, argument)
-        if key == "Fn::GetAZs":
-            return [f"{stack.region}{zone}" for zone in "abc"]
-        if key == "Fn::ImportValue":
-            return self.export(stack.account, stack.region, str(self.resolve(stack, argument)))
-        if key == "Fn::GetStackOutput":
-            spec = self.resolve(stack, argument)
-            return self.output(spec["StackName"], spec["OutputName"])
-        if key == "Fn::FindInMap":
-            name, top, second = self.resolve(stack, argument)
-            return stack.template["Mappings"][name][top][second]
+        intrinsic = _INTRINSICS.get(key)
+        if intrinsic is not None:
+            return intrinsic(self, stack, argument)
         if key.startswith("Fn::"):
             raise UnresolvableError(f"{stack.name}: {key} is not resolved by the harness")
         resolved = self.resolve(stack, argument)
         return NO_VALUE if resolved is NO_VALUE else {key: resolved}
+
+    # ---- one method per intrinsic function (_INTRINSICS), given the function's argument
+
+    def _get_att(self, stack: StackInfo, argument: Any) -> Any:
+        logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+        return self.identity(stack, logical_id).attribute(str(self.resolve(stack, attribute)))
+
+    def _join(self, stack: StackInfo, argument: Any) -> str:
+        delimiter, items = argument
+        return str(delimiter).join(str(item) for item in self.resolve(stack, items))
+
+    def _sub_function(self, stack: StackInfo, argument: Any) -> str:
+        if isinstance(argument, str):
+            return self._sub(stack, argument, {})
+        text, variables = argument
+        return self._sub(stack, text, variables)
+
+    def _select(self, stack: StackInfo, argument: Any) -> Any:
+        index, items = self.resolve(stack, argument)
+        if not isinstance(items, list) or int(index) >= len(items):
+            raise UnresolvableError(f"{stack.name}: Fn::Select {index} of {items!r}")
+        return items[int(index)]
+
+    def _split(self, stack: StackInfo, argument: Any) -> list[str]:
+        delimiter, text = self.resolve(stack, argument)
+        return str(text).split(delimiter)
+
+    def _if(self, stack: StackInfo, argument: Any) -> Any:
+        name, if_true, if_false = argument
+        return self.resolve(stack, if_true if self.condition(stack, name) else if_false)
+
+    def _equals(self, stack: StackInfo, argument: Any) -> bool:
+        left, right = self.resolve(stack, argument)
+        return bool(left == right)
+
+    def _not(self, stack: StackInfo, argument: Any) -> bool:
+        return not self.resolve(stack, argument[0])
+
+    def _and(self, stack: StackInfo, argument: Any) -> bool:
+        return all(self.resolve(stack, item) for item in argument)
+
+    def _or(self, stack: StackInfo, argument: Any) -> bool:
+        return any(self.resolve(stack, item) for item in argument)
+
+    def _get_azs(self, stack: StackInfo, _region: Any) -> list[str]:
+        return [f"{stack.region}{zone}" for zone in "abc"]
+
+    def _import_value(self, stack: StackInfo, argument: Any) -> Any:
+        return self.export(stack.account, stack.region, str(self.resolve(stack, argument)))
+
+    def _get_stack_output(self, stack: StackInfo, argument: Any) -> Any:
+        spec = self.resolve(stack, argument)
+        return self.output(spec["StackName"], spec["OutputName"])
+
+    def _find_in_map(self, stack: StackInfo, argument: Any) -> Any:
+        name, top, second = self.resolve(stack, argument)
+        return stack.template["Mappings"][name][top][second]
+
+
+_INTRINSICS: dict[str, Callable[[Resolver, StackInfo, Any], Any]] = {
+    "Ref": Resolver._ref,
+    "Fn::GetAtt": Resolver._get_att,
+    "Fn::Join": Resolver._join,
+    "Fn::Sub": Resolver._sub_function,
+    "Fn::Select": Resolver._select,
+    "Fn::Split": Resolver._split,
+    "Fn::If": Resolver._if,
+    "Fn::Equals": Resolver._equals,
+    "Fn::Not": Resolver._not,
+    "Fn::And": Resolver._and,
+    "Fn::Or": Resolver._or,
+    "Condition": Resolver.condition,
+    "Fn::GetAZs": Resolver._get_azs,
+    "Fn::ImportValue": Resolver._import_value,
+    "Fn::GetStackOutput": Resolver._get_stack_output,
+    "Fn::FindInMap": Resolver._find_in_map,
+}

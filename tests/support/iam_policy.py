@@ -261,7 +261,7 @@ def evaluate(
     )
 
 
-def decide(  # noqa: PLR0911 - the evaluation logic's cases, in AWS's order
+def decide(
     identity: Verdict,
     resource: Verdict | None,
     *,
@@ -281,6 +281,22 @@ def decide(  # noqa: PLR0911 - the evaluation logic's cases, in AWS's order
         return False, "explicit deny"
     if resource is None:
         return (True, "identity policy") if identity.allow else (False, "no identity policy allows")
+    return _decide_with_resource_policy(
+        identity,
+        resource,
+        same_account=same_account,
+        resource_policy_required=resource_policy_required,
+    )
+
+
+def _decide_with_resource_policy(
+    identity: Verdict,
+    resource: Verdict,
+    *,
+    same_account: bool,
+    resource_policy_required: bool,
+) -> tuple[bool, str]:
+    """``decide`` once no policy denies and the resource has a policy, in AWS's order."""
     named = resource.allow_direct or resource.allow_via_account
     if resource_policy_required and not named:
         return False, "the resource policy does not allow the caller or its account"

@@ -356,45 +356,16 @@ class LocalAws:
             resource_policy_required=required,
         )
 
-    def _resource_policy(  # noqa: PLR0911 - one branch per kind of resource policy
-        self, action: str, resource: str
-    ) -> tuple[Any, bool, str]:
+    def _resource_policy(self, action: str, resource: str) -> tuple[Any, bool, str]:
         """(policy document or None, whether it must allow, owning account)."""
-        backends = _backends()
         service, region, account, rest = _arn_parts(resource)
         if action == "sts:AssumeRole":
-            try:
-                role = backends.iam[account][PARTITION].get_role_by_arn(resource)
-            except Exception:
-                raise LookupError(f"role {resource} does not exist") from None
-            return json.loads(role.assume_role_policy_document), True, account
+            return _trust_policy(resource, account), True, account
         if service == "kms":
-            key = backends.kms[account][region].keys.get(rest.removeprefix("key/"))
-            if key is None:
-                raise LookupError(f"KMS key {resource} does not exist")
-            return json.loads(key.policy), True, account
+            return _key_policy(resource, account, region, rest), True, account
         if service == "s3":
-            bucket_name = rest.split("/", 1)[0]
-            for owner, partitions in list(backends.s3.items()):
-                bucket = partitions[PARTITION].buckets.get(bucket_name)
-                if bucket is not None:
-                    policy = json.loads(bucket.policy) if bucket.policy else None
-                    return policy, False, owner
-            return None, False, ""
-        if service == "sns":
-            topic = backends.sns[account][region].topics.get(resource)
-            return (topic._policy_json if topic else None), False, account
-        if service == "sqs":
-            queue = backends.sqs[account][region].queues.get(rest)
-            policy = getattr(queue, "policy", None)
-            return (json.loads(policy) if policy else None), False, account
-        if service == "ecr":
-            repository = backends.ecr[account][region].repositories.get(
-                rest.removeprefix("repository/")
-            )
-            policy = getattr(repository, "policy", None)
-            return (json.loads(policy) if policy else None), False, account
-        return None, False, account
+            return _bucket_policy(rest.split("/", 1)[0])
+        return _attached_policy(service, resource, account, region, rest), False, account
 
     def _secret_arn(self, secret_id: str, account: str, region: str) -> str:
         secrets = _backends().secrets[account][region].secrets
@@ -407,9 +378,7 @@ class LocalAws:
 
     # ---------------------------------------------------------------- implied permissions
 
-    def _key_of(  # noqa: PLR0911 - one branch per encrypted resource type
-        self, rule: ImpliedRule, resource: str, responder: Any
-    ) -> tuple[str, str] | None:
+    def _key_of(self, rule: ImpliedRule, resource: str, responder: Any) -> tuple[str, str] | None:
         """(key reference, encryption context key=value) of the encrypted resource, if any."""
         backends = _backends()
         _, region, account, rest = _arn_parts(resource)
@@ -425,21 +394,7 @@ class LocalAws:
             key = getattr(secret, "kms_key_id", None) if secret else None
             return (key, f"SecretARN={resource}") if key else None
         if rule.via == "s3":
-            bucket_name = rest.split("/", 1)[0]
-            header = responder.headers.get("x-amz-server-side-encryption-aws-kms-key-id")
-            if header:
-                return header, f"aws:s3:arn=arn:aws:s3:::{rest}"
-            for partitions in list(backends.s3.values()):
-                bucket = partitions[PARTITION].buckets.get(bucket_name)
-                if bucket is not None and bucket.encryption:
-                    default = bucket.encryption.get("Rule", {}).get(
-                        "ApplyServerSideEncryptionByDefault", {}
-                    )
-                    if default.get("SSEAlgorithm") == "aws:kms":
-                        return default.get(
-                            "KMSMasterKeyID"
-                        ) or "alias/aws/s3", f"aws:s3:arn=arn:aws:s3:::{rest}"
-            return None
+            return _object_key(rest, responder)
         return None
 
     def _key_arn(self, key: str, account: str, region: str) -> str | None:
@@ -539,6 +494,68 @@ class LocalAws:
         )
         error = {"__type": "NotImplemented", "message": f"moto does not implement {action}"}
         return 501, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(error)
+
+
+# ---------------------------------------------------------------- resource policies and keys
+
+
+def _trust_policy(role_arn: str, account: str) -> Any:
+    try:
+        role = _backends().iam[account][PARTITION].get_role_by_arn(role_arn)
+    except Exception:
+        raise LookupError(f"role {role_arn} does not exist") from None
+    return json.loads(role.assume_role_policy_document)
+
+
+def _key_policy(key_arn: str, account: str, region: str, rest: str) -> Any:
+    key = _backends().kms[account][region].keys.get(rest.removeprefix("key/"))
+    if key is None:
+        raise LookupError(f"KMS key {key_arn} does not exist")
+    return json.loads(key.policy)
+
+
+def _bucket_policy(bucket_name: str) -> tuple[Any, bool, str]:
+    """(the bucket's policy or None, False, its owner): the bucket may be in any account."""
+    for owner, partitions in list(_backends().s3.items()):
+        bucket = partitions[PARTITION].buckets.get(bucket_name)
+        if bucket is not None:
+            policy = json.loads(bucket.policy) if bucket.policy else None
+            return policy, False, owner
+    return None, False, ""
+
+
+def _attached_policy(service: str, resource: str, account: str, region: str, rest: str) -> Any:
+    """The optional resource policy of a topic, queue or repository (None: it has none)."""
+    backends = _backends()
+    if service == "sns":
+        topic = backends.sns[account][region].topics.get(resource)
+        return topic._policy_json if topic else None
+    if service == "sqs":
+        holder = backends.sqs[account][region].queues.get(rest)
+    elif service == "ecr":
+        holder = backends.ecr[account][region].repositories.get(rest.removeprefix("repository/"))
+    else:
+        return None
+    policy = getattr(holder, "policy", None)
+    return json.loads(policy) if policy else None
+
+
+def _object_key(rest: str, responder: Any) -> tuple[str, str] | None:
+    """The key an S3 object is written with: the request's, else the bucket's default."""
+    context = f"aws:s3:arn=arn:aws:s3:::{rest}"
+    header = responder.headers.get("x-amz-server-side-encryption-aws-kms-key-id")
+    if header:
+        return header, context
+    bucket_name = rest.split("/", 1)[0]
+    for partitions in list(_backends().s3.values()):
+        bucket = partitions[PARTITION].buckets.get(bucket_name)
+        if bucket is not None and bucket.encryption:
+            default = bucket.encryption.get("Rule", {}).get(
+                "ApplyServerSideEncryptionByDefault", {}
+            )
+            if default.get("SSEAlgorithm") == "aws:kms":
+                return default.get("KMSMasterKeyID") or "alias/aws/s3", context
+    return None
 
 
 def _base_context(caller: iam_policy.Caller, region: str, resource: str) -> dict[str, Any]:

@@ -93,7 +93,7 @@ def _stack_arn(name: str, region: str, account: str) -> str:
     )
 
 
-def target_of(  # noqa: PLR0912 - one branch per service
+def target_of(
     action: str,
     params: Mapping[str, Any],
     *,
@@ -111,14 +111,32 @@ def target_of(  # noqa: PLR0912 - one branch per service
         if action == "cloudwatch:PutMetricData":
             context["cloudwatch:namespace"] = params.get("Namespace", "")
         return Target(("*",), context)
-    resources: list[str]
+    resources: list[str] | None
     if service in {"s3", "iam"}:
         resources = [moto_resource]  # moto computes these itself (bucket/key, role ARN)
     elif action == "sts:AssumeRole":
         resources = [params["RoleArn"]]
         if params.get("ExternalId"):
             context["sts:ExternalId"] = params["ExternalId"]
-    elif service == "sns" and "TopicArn" in params:
+    elif service == "secretsmanager" and "SecretId" in params:
+        resources = [secret_arn(params["SecretId"])]
+    else:
+        resources = _resources_named_in(service, params, account=account, region=region)
+    if resources is None:
+        raise UnmodelledError(
+            f"the harness has no resource model for {action} ({operation} with "
+            f"{sorted(params)}): add one to tests/support/request_model.py from the "
+            "Service Authorization Reference"
+        )
+    return Target(tuple(resources), context)
+
+
+def _resources_named_in(
+    service: str, params: Mapping[str, Any], *, account: str, region: str
+) -> list[str] | None:
+    """The resources a request's parameters name, as ARNs (None: no model for them)."""
+    resources: list[str] | None = None
+    if service == "sns" and "TopicArn" in params:
         resources = [params["TopicArn"]]
     elif service == "sqs" and "QueueUrl" in params:
         resources = [queue_arn(params["QueueUrl"])]
@@ -134,8 +152,6 @@ def target_of(  # noqa: PLR0912 - one branch per service
         ]
     elif service == "cloudformation" and "StackName" in params:
         resources = [_stack_arn(params["StackName"], region, account)]
-    elif service == "secretsmanager" and "SecretId" in params:
-        resources = [secret_arn(params["SecretId"])]
     elif service == "kms" and "KeyId" in params:
         key = str(params["KeyId"])
         resources = [key if key.startswith("arn:") else _arn("kms", region, account, f"key/{key}")]
@@ -152,13 +168,7 @@ def target_of(  # noqa: PLR0912 - one branch per service
             params.get("ResourceARN")
             or _arn("cloudwatch", region, account, f"alarm:{params['AlarmName']}")
         ]
-    else:
-        raise UnmodelledError(
-            f"the harness has no resource model for {action} ({operation} with "
-            f"{sorted(params)}): add one to tests/support/request_model.py from the "
-            "Service Authorization Reference"
-        )
-    return Target(tuple(resources), context)
+    return resources
 
 
 # -------------------------------------------------------------------- implied KMS permissions
