@@ -24,19 +24,17 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ROOT
+from ops.common import CommandError, write_atomically
 from ops.review.pr_comment import append_summary
 from ops.review.template_diff import diff_assemblies, render_markdown
 
 WEB_DIST = Path("services/web/dist")
 
 
-class RefDiffError(Exception):
-    """Why the diff could not be computed, in one line; ``exit_code`` 2 for bad input."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class RefDiffError(CommandError):
+    """Why the diff could not be computed: FAILURE, or BAD_INPUT for a ref or build to fix."""
 
 
 def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +55,7 @@ def resolve_commit(repo: Path, ref: str) -> str:
         raise RefDiffError(
             f"git ref {ref!r} is not in this clone (a CI checkout fetches one commit: "
             f"run 'git fetch --no-tags origin {branch}' first)",
-            exit_code=2,
+            exit_code=BAD_INPUT,
         )
     return found.stdout.strip()
 
@@ -87,7 +85,9 @@ def export_ref(repo: Path, ref: str, destination: Path) -> Path:
 def copy_web_build(repo: Path, destination: Path) -> None:
     source = repo / WEB_DIST
     if not (source / "index.html").is_file():
-        raise RefDiffError(f"{source}/index.html not found: run make web-build", exit_code=2)
+        raise RefDiffError(
+            f"{source}/index.html not found: run make web-build", exit_code=BAD_INPUT
+        )
     shutil.copytree(source, destination / WEB_DIST, dirs_exist_ok=True)
 
 
@@ -129,16 +129,6 @@ def diff_refs(repo: Path, *, base: str, head: str | None, workdir: Path) -> str:
     return render_markdown(diff_assemblies(base_out, head_out))
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the whole new one, never half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as handle:
-        handle.write(text)
-    Path(handle.name).replace(path)
-
-
 def publish(report: str, *, out: Path, summary: str | None) -> None:
     """The report file, and in GitHub Actions the job summary: fork PRs get no comment."""
     write_atomically(out, report)
@@ -162,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     publish(report, out=args.out, summary=os.getenv("GITHUB_STEP_SUMMARY") or None)
     print(report, end="")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from config.cloud_assembly import PIPELINE, CloudAssembly, Template, read_cloud_assembly, read_json
 from config.model import DEFAULT_CONFIG_FILE
 from config.paths import ROOT
 
@@ -22,8 +23,6 @@ ENVIRONMENTS = [
         "environments"
     ]
 ]
-
-Template = dict[str, Any]
 
 
 def synthesize(
@@ -57,66 +56,42 @@ def synthesize_or_fail(outdir: Path, *, config_file: Path | None = None, root: P
     return outdir
 
 
-def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 @dataclass(frozen=True)
 class Assembly:
+    """A synthesized assembly as the tests read it (config.cloud_assembly does the reading).
+
+    ``template`` reads the file again: a test may change what it gets without touching another's.
+    """
+
     root: Path
 
     @cached_property
-    def manifest(self) -> dict[str, Any]:
-        return dict(_read(self.root / "manifest.json"))
-
-    def _stack_artifacts(self, directory: Path) -> dict[str, dict[str, Any]]:
-        manifest = _read(directory / "manifest.json")
-        return {
-            artifact["properties"].get("stackName", artifact_id): {**artifact, "dir": directory}
-            for artifact_id, artifact in manifest["artifacts"].items()
-            if artifact["type"] == "aws:cloudformation:stack"
-        }
-
-    @cached_property
-    def pipeline_artifact(self) -> dict[str, Any]:
-        # Beside it sit CodePipeline's cross-region support stacks (replica artifact buckets).
-        (artifact,) = (
-            artifact
-            for artifact in self._stack_artifacts(self.root).values()
-            if "-support-" not in artifact["properties"]["stackName"]
-        )
-        return artifact
+    def cloud(self) -> CloudAssembly:
+        return read_cloud_assembly(self.root)
 
     @cached_property
     def pipeline_template(self) -> Template:
-        return dict(_read(self.root / self.pipeline_artifact["properties"]["templateFile"]))
+        # Beside it sit CodePipeline's cross-region support stacks (replica artifact buckets).
+        (stack,) = (
+            stack
+            for stack in self.cloud.environment_stacks(PIPELINE)
+            if "-support-" not in stack.name
+        )
+        return dict(read_json(stack.template_file))
 
     def stage_dir(self, environment: str) -> Path:
-        matches: list[Path] = [
-            self.root / str(artifact["properties"]["directoryName"])
-            for artifact in self.manifest["artifacts"].values()
-            if artifact["type"] == "cdk:cloud-assembly"
-            and artifact["properties"]["directoryName"].endswith(f"-{environment}")
-        ]
-        (directory,) = matches
+        (directory,) = {stack.directory for stack in self.cloud.environment_stacks(environment)}
         return directory
 
     def stack_artifacts(self, environment: str) -> dict[str, dict[str, Any]]:
-        return self._stack_artifacts(self.stage_dir(environment))
+        """Stack name -> its manifest entry, with "dir": the directory of that manifest."""
+        return {
+            stack.name: {**stack.artifact, "dir": stack.directory}
+            for stack in self.cloud.environment_stacks(environment)
+        }
 
     def template(self, stack_name: str) -> Template:
-        for artifact in self._all_stack_artifacts():
-            if artifact["properties"].get("stackName") == stack_name:
-                return dict(_read(artifact["dir"] / artifact["properties"]["templateFile"]))
-        raise KeyError(stack_name)
-
-    def _all_stack_artifacts(self) -> list[dict[str, Any]]:
-        artifacts = list(self._stack_artifacts(self.root).values())
-        for artifact in self.manifest["artifacts"].values():
-            if artifact["type"] == "cdk:cloud-assembly":
-                nested = self.root / artifact["properties"]["directoryName"]
-                artifacts += self._stack_artifacts(nested).values()
-        return artifacts
+        return dict(read_json(self.cloud.stack(stack_name).template_file))
 
     def template_files(self) -> list[Path]:
         return sorted(self.root.rglob("*.template.json"))
