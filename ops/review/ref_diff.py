@@ -91,18 +91,25 @@ def copy_web_build(repo: Path, destination: Path) -> None:
     shutil.copytree(source, destination / WEB_DIST, dirs_exist_ok=True)
 
 
-def synthesize(source: Path, outdir: Path) -> Path:
-    """Run ``source``'s app.py as `cdk synth` would (its cdk.json context) into ``outdir``."""
+def run_app(
+    source: Path, outdir: Path, *, config_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``source``'s app.py as `cdk synth` runs it, into ``outdir``.
+
+    The CLI hands cdk.json's context (the feature flags) to the app in CDK_CONTEXT_JSON;
+    without it the templates would differ from what `make synth` and the pipeline deploy. The
+    app reads ``source``'s own environments.toml unless ``config_file`` names another, whatever
+    the caller's DELIVERY_CONFIG says.
+    """
     context = json.loads((source / "cdk.json").read_text(encoding="utf-8")).get("context", {})
     env = {
         **os.environ,
         "CDK_CONTEXT_JSON": json.dumps(context),
         "CDK_OUTDIR": str(outdir),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        # Each side reads its own environments.toml, whatever the caller pointed at.
-        "DELIVERY_CONFIG": "",
+        "DELIVERY_CONFIG": str(config_file) if config_file else "",
     }
-    completed = subprocess.run(  # noqa: S603 - this interpreter running the tree's app.py
+    return subprocess.run(  # noqa: S603 - this interpreter running the tree's app.py
         [sys.executable, str(source / "app.py")],
         cwd=source,
         env=env,
@@ -110,6 +117,11 @@ def synthesize(source: Path, outdir: Path) -> Path:
         text=True,
         check=False,
     )
+
+
+def synthesize(source: Path, outdir: Path) -> Path:
+    """``source`` synthesized into ``outdir`` with its own environment file."""
+    completed = run_app(source, outdir)
     if completed.returncode != 0:
         last = (completed.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise RefDiffError(f"synth of {source} failed (exit {completed.returncode}): {last}")

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,6 +11,7 @@ from typing import Any
 from config.cloud_assembly import PIPELINE, CloudAssembly, Template, read_cloud_assembly, read_json
 from config.model import DEFAULT_CONFIG_FILE
 from config.paths import ROOT
+from ops.review.ref_diff import run_app
 
 # The shipped environments, in promotion order: what the infra tests run once each for.
 ENVIRONMENTS = [
@@ -25,32 +22,9 @@ ENVIRONMENTS = [
 ]
 
 
-def synthesize(
-    outdir: Path, *, config_file: Path | None = None, root: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    """Run the real entry point (what `cdk synth` runs) of the checkout ``root``."""
-    # The CLI hands cdk.json's context (the feature flags) to the app in CDK_CONTEXT_JSON;
-    # without it the templates would differ from what `make synth` and the pipeline deploy.
-    context = json.loads((root / "cdk.json").read_text(encoding="utf-8"))["context"]
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps(context),
-        "CDK_OUTDIR": str(outdir),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "DELIVERY_CONFIG": str(config_file) if config_file else "",
-    }
-    return subprocess.run(
-        [sys.executable, str(root / "app.py")],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def synthesize_or_fail(outdir: Path, *, config_file: Path | None = None, root: Path = ROOT) -> Path:
-    completed = synthesize(outdir, config_file=config_file, root=root)
+    """The entry point of the checkout ``root``, run as `cdk synth` runs it, into ``outdir``."""
+    completed = run_app(root, outdir, config_file=config_file)
     if completed.returncode != 0:
         raise RuntimeError(f"synth failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
     return outdir
