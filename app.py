@@ -12,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from config.model import CONFIG_ERROR_EXIT_CODE, DEFAULT_CONFIG_FILE, ConfigError, load_config
+from config.exit_codes import BAD_INPUT, SUCCESS
+from config.model import DEFAULT_CONFIG_FILE, ConfigError, load_config
 from config.paths import ROOT
 
 
@@ -35,13 +36,13 @@ def main() -> int:
         config = load_config(Path(os.environ.get("DELIVERY_CONFIG") or DEFAULT_CONFIG_FILE))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return CONFIG_ERROR_EXIT_CODE
+        return BAD_INPUT
 
     web_dist = ROOT / "services" / "web" / "dist"
     missing = web_build_error(web_dist)
     if missing:
         print(f"error: {missing}", file=sys.stderr)
-        return CONFIG_ERROR_EXIT_CODE
+        return BAD_INPUT
 
     # Imported after validation: a bad file is reported without waiting for jsii to start.
     from pipeline.buildspec import Buildspec  # noqa: PLC0415
@@ -55,7 +56,7 @@ def main() -> int:
         web_dist=web_dist,
     )
     app.synth()
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

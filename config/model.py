@@ -26,10 +26,10 @@ from pydantic import (
     model_validator,
 )
 
+from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ROOT
 
 DEFAULT_CONFIG_FILE = ROOT / "config" / "environments.toml"
-CONFIG_ERROR_EXIT_CODE = 2
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
@@ -499,10 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(path)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return CONFIG_ERROR_EXIT_CODE
+        return BAD_INPUT
     names = ", ".join(env.name for env in config.environments)
     print(f"{_display_path(path)}: ok ({names})")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

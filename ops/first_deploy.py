@@ -32,6 +32,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from config.cloud_assembly import PIPELINE, SynthesizedStack, read_cloud_assembly
+from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
+from ops.common import CommandError, checked_config, write_atomically
+
 POLICY_DIR = Path("build") / "bootstrap"
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 # IAM quotas: characters of a managed policy (whitespace not counted), policies per role.
@@ -55,55 +59,18 @@ FAILED_CREATE = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED"})
 Command = list[str]
 
 
-class FirstDeployError(Exception):
+class FirstDeployError(CommandError):
     """A problem with the input, phrased for the person running make."""
 
-
-@dataclass(frozen=True, kw_only=True)
-class Stack:
-    name: str
-    artifact_id: str
-    account: str
-    region: str
-    group: str  # "pipeline", or the environment's name
-    template: dict[str, Any]
-    termination_protection: bool = False
+    exit_code = BAD_INPUT
 
 
-def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def read_stacks(assembly: Path) -> list[Stack]:
-    """Every stack of the assembly: the pipeline's (and its support stacks), then each stage's."""
+def read_stacks(assembly: Path) -> list[SynthesizedStack]:
+    """Every stack of the assembly: the pipeline's (and its support stacks), and each stage's."""
     manifest_file = assembly / "manifest.json"
     if not manifest_file.is_file():
         raise FirstDeployError(f"{manifest_file} not found: run make synth first")
-    stacks = []
-    directories = [(assembly, "pipeline")]
-    for artifact in _read(manifest_file)["artifacts"].values():
-        if artifact["type"] == "cdk:cloud-assembly":
-            directory = artifact["properties"]["directoryName"]
-            directories.append((assembly / directory, directory.rsplit("-", 1)[-1]))
-    for directory, group in directories:
-        for artifact_id, artifact in _read(directory / "manifest.json")["artifacts"].items():
-            if artifact["type"] != "aws:cloudformation:stack":
-                continue
-            account, region = artifact["environment"].removeprefix("aws://").split("/")
-            stacks.append(
-                Stack(
-                    name=artifact["properties"].get("stackName", artifact_id),
-                    artifact_id=artifact.get("displayName", artifact_id),
-                    account=account,
-                    region=region,
-                    group=group,
-                    template=_read(directory / artifact["properties"]["templateFile"]),
-                    termination_protection=bool(
-                        artifact["properties"].get("terminationProtection", False)
-                    ),
-                )
-            )
-    return stacks
+    return list(read_cloud_assembly(assembly).stacks)
 
 
 @cache
@@ -135,7 +102,7 @@ def _is_custom(resource_type: str) -> bool:
     )
 
 
-def _stack_needs(stack: Stack) -> tuple[set[str], dict[str, set[str]]]:
+def _stack_needs(stack: SynthesizedStack) -> tuple[set[str], dict[str, set[str]]]:
     """Actions on any resource, and actions scoped to resources, one stack's create needs."""
     anywhere: set[str] = set()
     scoped: dict[str, set[str]] = {}
@@ -168,7 +135,7 @@ def _stack_needs(stack: Stack) -> tuple[set[str], dict[str, set[str]]]:
     return anywhere, scoped
 
 
-def execution_policies(stacks: Iterable[Stack]) -> list[dict[str, Any]]:
+def execution_policies(stacks: Iterable[SynthesizedStack]) -> list[dict[str, Any]]:
     """Policy documents, each within IAM's size limit, granting what the stacks' creates need."""
     anywhere: set[str] = set()
     scoped: dict[str, set[str]] = {}
@@ -230,14 +197,14 @@ class Context:
     pipeline_region: str
     pipeline_name: str
     connection_arn: str
-    stacks: list[Stack]
+    stacks: list[SynthesizedStack]
     administrator_access: bool = False
 
-    def account_stacks(self, account: str) -> list[Stack]:
+    def account_stacks(self, account: str) -> list[SynthesizedStack]:
         return [stack for stack in self.stacks if stack.account == account]
 
-    def group_stacks(self, group: str) -> list[Stack]:
-        found = [stack for stack in self.stacks if stack.group == group]
+    def group_stacks(self, group: str) -> list[SynthesizedStack]:
+        found = [stack for stack in self.stacks if stack.environment == group]
         if not found:
             raise FirstDeployError(f"no stacks of {group!r} in {self.assembly}")
         return found
@@ -247,11 +214,8 @@ def write_policies(context: Context, account: str) -> Path:
     """build/bootstrap/<account>/execution-policies.template.json, written whole or not at all."""
     documents = execution_policies(context.account_stacks(account))
     target = POLICY_DIR / account / "execution-policies.template.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".tmp")
     text = json.dumps(policies_template(context.project, documents), indent=1, sort_keys=True)
-    partial.write_text(text + "\n", encoding="utf-8")
-    partial.replace(target)
+    write_atomically(target, text + "\n")
     return target
 
 
@@ -263,7 +227,7 @@ def bootstrap_commands(context: Context, group: str) -> list[Command]:
     commands = []
     if not context.administrator_access:
         template = write_policies(context, account)
-        count = len(_read(template)["Resources"])
+        count = len(json.loads(template.read_text(encoding="utf-8"))["Resources"])
         policies = [
             f"arn:aws:iam::{account}:policy/{policy_name(context.project, index)}"
             for index in range(1, count + 1)
@@ -294,7 +258,7 @@ def deploy_pipeline_commands(context: Context) -> list[Command]:
     """`cdk deploy` of the pipeline stack; its cross-region support stacks come as dependencies."""
     (pipeline,) = [
         stack
-        for stack in context.group_stacks("pipeline")
+        for stack in context.group_stacks(PIPELINE)
         if any(
             resource["Type"] == "AWS::CodePipeline::Pipeline"
             for resource in stack.template.get("Resources", {}).values()
@@ -307,7 +271,7 @@ def deploy_pipeline_commands(context: Context) -> list[Command]:
             "--app",
             str(context.assembly),
             "--no-notices",
-            pipeline.artifact_id,
+            pipeline.display_name,
         ]
     ]
 
@@ -320,7 +284,7 @@ def _connection_command(context: Context) -> Command:
     ]
 
 
-def _stack_named(context: Context, name: str) -> Stack:
+def _stack_named(context: Context, name: str) -> SynthesizedStack:
     for stack in context.stacks:
         if stack.name == name:
             return stack
@@ -328,7 +292,7 @@ def _stack_named(context: Context, name: str) -> Stack:
     raise FirstDeployError(f"no stack named {name!r} in {context.assembly} (stacks: {known})")
 
 
-def _status_command(stack: Stack) -> Command:
+def _status_command(stack: SynthesizedStack) -> Command:
     return [
         *("aws", "cloudformation", "describe-stacks", "--stack-name", stack.name),
         *("--region", stack.region, "--query", "Stacks[0].StackStatus", "--output", "text"),
@@ -361,7 +325,7 @@ def _protection_on(resource: dict[str, Any]) -> bool:
     return any(flag in (True, "true", "ACTIVE") for flag in flags)
 
 
-def protected_resources(stack: Stack) -> dict[str, str]:
+def protected_resources(stack: SynthesizedStack) -> dict[str, str]:
     """Logical id -> type of every resource of the stack created with deletion protection on."""
     return {
         logical_id: resource["Type"]
@@ -370,7 +334,7 @@ def protected_resources(stack: Stack) -> dict[str, str]:
     }
 
 
-def _remaining_resources_command(stack: Stack) -> Command:
+def _remaining_resources_command(stack: SynthesizedStack) -> Command:
     """The resources a failed create left behind (a rollback marks the others deleted)."""
     return [
         *("aws", "cloudformation", "describe-stack-resources", "--stack-name", stack.name),
@@ -380,7 +344,7 @@ def _remaining_resources_command(stack: Stack) -> Command:
 
 
 def delete_failed_stack_commands(
-    stack: Stack, remaining: Mapping[str, str] | None = None
+    stack: SynthesizedStack, remaining: Mapping[str, str] | None = None
 ) -> list[Command]:
     """Lift the stack's own protections, then delete it. ``remaining``: logical -> physical id
     of what the failed create left (None when only printing: every protected resource is named
@@ -449,7 +413,7 @@ def _execution_policies(
 
 
 def _bootstrap(args: argparse.Namespace, context: Context, runner: Runner | None) -> list[Command]:
-    group = "pipeline" if args.pipeline else args.environment
+    group = PIPELINE if args.pipeline else args.environment
     if runner:
         _in_account(context.group_stacks(group)[0].account, runner)
     return bootstrap_commands(context, group)
@@ -514,20 +478,8 @@ PLANS = {
 
 
 def _context(args: argparse.Namespace) -> Context:
-    from config.model import ConfigError, load_config  # noqa: PLC0415
-
-    try:
-        config = load_config()
-    except ConfigError as error:
-        raise FirstDeployError(str(error)) from error
-    if args.command == "bootstrap" and args.environment:
-        try:
-            config.environment(args.environment)
-        except KeyError:
-            names = ", ".join(env.name for env in config.environments)
-            raise FirstDeployError(
-                f"no environment named {args.environment!r} (environments: {names})"
-            ) from None
+    named = args.environment if args.command == "bootstrap" else None
+    config = checked_config(environment=named or None)
     return Context(
         assembly=args.assembly,
         cdk=args.cdk,
@@ -571,13 +523,13 @@ def main(argv: Sequence[str] | None = None, runner: Runner = run_command) -> int
                 runner(command)
             else:
                 print(shlex.join(command))
-    except FirstDeployError as error:
+    except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+        return FAILURE
+    return SUCCESS
 
 
 if __name__ == "__main__":

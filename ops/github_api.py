@@ -2,7 +2,8 @@
 
 One comment per pull request (found again by a hidden marker), one open issue per label
 (opened, updated, closed), and a pull request. Every failure becomes one GitHubError line
-naming the call, the URL path and the status; the CLIs print it instead of a traceback.
+naming the call, the URL path and the status; the CLIs print it instead of a traceback and
+exit with its code (a missing environment variable is the workflow's setup, not GitHub).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from config.exit_codes import BAD_INPUT
+from ops.common import CommandError
+
 DEFAULT_API_URL = "https://api.github.com"
 # GitHub refuses comment, issue and pull request bodies longer than this (characters).
 MAX_BODY_CHARS = 65536
@@ -29,8 +33,14 @@ _TIMEOUT_SECONDS = 30
 _PAGE_SIZE = 100
 
 
-class GitHubError(Exception):
+class GitHubError(CommandError):
     """A GitHub API call failed; the message is one line meant for the workflow log."""
+
+
+class GitHubConfigurationError(GitHubError):
+    """The workflow step does not say which repository to call, or with which token."""
+
+    exit_code = BAD_INPUT
 
 
 def fit_body(body: str) -> str:
@@ -204,11 +214,12 @@ def _reason(error: urllib.error.HTTPError) -> str:
 def client_from_environment(environ: Mapping[str, str]) -> GitHubClient:
     """The client a workflow step describes: GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL.
 
-    Raises GitHubError naming every missing variable. CLI ``main`` functions pass os.environ.
+    Raises GitHubConfigurationError naming every missing variable. CLI ``main`` functions pass
+    os.environ.
     """
     missing = [name for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY") if not environ.get(name)]
     if missing:
-        raise GitHubError(f"missing environment variable(s): {', '.join(missing)}")
+        raise GitHubConfigurationError(f"missing environment variable(s): {', '.join(missing)}")
     return GitHubClient(
         token=environ["GITHUB_TOKEN"],
         repository=environ["GITHUB_REPOSITORY"],

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.exit_codes import FAILURE, SUCCESS
 from config.paths import ROOT
 from policies.checks.grants.model import load_cloud_assembly
 from policies.checks.grants.runner import GrantReport, run_grant_checks
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         grants = run_grant_checks(load_cloud_assembly(assembly))
     except (FileNotFoundError, RuntimeError) as error:
         print(f"policy gate: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
 
     print(f"Policy gate over {len(templates)} templates in {assembly}")
     print(
@@ -244,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {finding}")
     if nag or lint or checkov.failed or granted:
         print("policy gate: FAILED")
-        return 1
+        return FAILURE
     print("policy gate: passed")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

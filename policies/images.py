@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.paths import ROOT
 
 DOCKERFILES = sorted((ROOT / "services").glob("*/Dockerfile"))
@@ -101,11 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         findings = check_dockerfiles(paths or DOCKERFILES)
     except OSError as error:
         print(f"image rules: {error}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     for finding in findings:
         print(finding)
     print(f"image rules: {len(paths or DOCKERFILES)} Dockerfiles, {len(findings)} findings")
-    return 1 if findings else 0
+    return FAILURE if findings else SUCCESS
 
 
 if __name__ == "__main__":

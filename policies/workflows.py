@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.paths import ROOT
 from policies.images import image_problem, workflow_images
 
@@ -219,12 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         findings = check_directory(directory)
     except (OSError, ValueError, yaml.YAMLError) as error:
         print(f"workflow rules: {error}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     for finding in findings:
         print(finding)
     count = len(list(directory.glob("*.y*ml")))
     print(f"workflow rules: {count} workflows, {len(findings)} findings")
-    return 1 if findings else 0
+    return FAILURE if findings else SUCCESS
 
 
 if __name__ == "__main__":

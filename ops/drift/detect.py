@@ -24,14 +24,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from config.cloud_assembly import read_cloud_assembly
+from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.names import lookup_role_arn
 from config.paths import ROOT
-from ops.review.ref_diff import write_atomically
+from ops.common import aws_session, load_config_or_exit, write_atomically
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
-PIPELINE = "pipeline"
 POLL_SECONDS = 10.0
 # Detection of a large stack takes a few minutes; past this the stack is reported as failed.
 TIMEOUT_SECONDS = 900.0
@@ -68,28 +69,17 @@ class StackDrift:
     resources: tuple[ResourceDrift, ...] = field(default=())
 
 
-def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def stack_targets(assembly: Path) -> list[StackTarget]:
     """Every stack of the assembly with the account and region it deploys to."""
-    targets: list[StackTarget] = []
-
-    def collect(directory: Path, environment: str) -> None:
-        for artifact_id, artifact in _read(directory / "manifest.json")["artifacts"].items():
-            if artifact["type"] == "aws:cloudformation:stack":
-                account, region = artifact["environment"].removeprefix("aws://").split("/")
-                name = artifact["properties"].get("stackName", artifact_id)
-                targets.append(
-                    StackTarget(environment=environment, account=account, region=region, stack=name)
-                )
-            elif artifact["type"] == "cdk:cloud-assembly":
-                nested = artifact["properties"]["directoryName"]
-                collect(directory / nested, nested.rsplit("-", 1)[-1])
-
-    collect(assembly, PIPELINE)
-    return targets
+    return [
+        StackTarget(
+            environment=stack.environment,
+            account=stack.account,
+            region=stack.region,
+            stack=stack.name,
+        )
+        for stack in read_cloud_assembly(assembly).stacks
+    ]
 
 
 def _start(cloudformation: CloudFormationClient, stack: str) -> str | None:
@@ -288,22 +278,14 @@ def render(results: list[StackDrift], checked_at: str) -> str:
 # ---------------------------------------------------------------- CLI
 def _lookup_clients() -> Callable[[str, str], CloudFormationClient]:
     """CloudFormation clients through each account's lookup role, from the caller's credentials."""
-    import boto3  # noqa: PLC0415
 
     def client_for(account: str, region: str) -> CloudFormationClient:
-        credentials = (
-            boto3.session.Session(region_name=region)
-            .client("sts")
-            .assume_role(
-                RoleArn=lookup_role_arn(account, region), RoleSessionName="drift-detection"
-            )["Credentials"]
+        session = aws_session(
+            region=region,
+            role_arn=lookup_role_arn(account, region),
+            session_name="drift-detection",
         )
-        return boto3.session.Session(
-            region_name=region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        ).client("cloudformation")
+        return session.client("cloudformation")
 
     return client_for
 
@@ -314,33 +296,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="Markdown report")
     args = parser.parse_args(argv)
 
-    from config.model import ConfigError, load_config  # noqa: PLC0415
-
     if not (args.assembly / "manifest.json").is_file():
         print(f"drift: {args.assembly}/manifest.json not found: run make synth", file=sys.stderr)
-        return 2
-    try:
-        config = load_config()
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
+    config = load_config_or_exit()
     targets = stack_targets(args.assembly)
     synthesized = {target.environment for target in targets}
     for name in [env.name for env in config.environments]:
         if name not in synthesized:
             print(f"drift: no stacks of environment {name!r} in {args.assembly}", file=sys.stderr)
-            return 2
+            return BAD_INPUT
     try:
         results = check(targets, _lookup_clients())
     except DriftError as error:
         print(f"drift: AWS call failed: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
     checked_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = render(results, checked_at)
     write_atomically(args.out.parent / "drift.json", to_json(results, checked_at))
     write_atomically(args.out, report)
     print(report, end="")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from config.exit_codes import BAD_INPUT, SUCCESS
 from ops.drift.detect import StackDrift, drifted, from_json, render
 from ops.github_api import GitHubClient, GitHubError, client_from_environment
 
@@ -45,17 +46,17 @@ def main(argv: list[str] | None = None) -> int:
         results, checked_at = from_json(args.report.read_text(encoding="utf-8"))
     except OSError as error:
         print(f"drift-issue: cannot read {args.report}: {error.strerror}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     except (ValueError, KeyError, TypeError) as error:
         print(f"drift-issue: {args.report} is not a drift report: {error!r}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     try:
         url = sync(client_from_environment(os.environ), results, checked_at)
     except GitHubError as error:
         print(f"drift-issue: {error}", file=sys.stderr)
-        return 2 if "missing environment" in str(error) else 1
+        return error.exit_code
     print(f"drift issue: {url}" if url else "drift issue: nothing drifted, none open")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

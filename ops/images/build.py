@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from config.exit_codes import SUCCESS
 from config.paths import ROOT
+from ops.common import load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -78,14 +79,9 @@ def build_missing(
 def main() -> int:
     import boto3  # noqa: PLC0415
 
-    from config.model import ConfigError, load_config  # noqa: PLC0415
     from infra.images import service_images  # noqa: PLC0415
 
-    try:
-        config = load_config()
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    config = load_config_or_exit()
     images = service_images(
         project=config.project.name,
         account=config.pipeline.account,
@@ -96,7 +92,7 @@ def main() -> int:
     for name, image in sorted(images.items()):
         state = "built and pushed" if image.uri in pushed else "already published"
         print(f"{name:<8} {image.uri}  ({state})")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

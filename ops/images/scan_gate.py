@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from config.exit_codes import FAILURE, SUCCESS
 from config.paths import ROOT
+from ops.common import load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -175,7 +177,7 @@ def judge(findings: Iterable[Finding], *, threshold: str, exceptions: list[ScanE
         findings, threshold=threshold, exceptions=exceptions, today=dt.datetime.now(dt.UTC).date()
     )
     print(report(result, threshold=threshold))
-    return 0 if result.passed else 1
+    return SUCCESS if result.passed else FAILURE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,11 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here: tests drive evaluate() without AWS or the CDK.
     import boto3  # noqa: PLC0415
 
-    from config.model import load_config  # noqa: PLC0415
     from infra.images import service_images  # noqa: PLC0415
 
+    config = load_config_or_exit()
     try:
-        config = load_config()
         exceptions = load_exceptions(args.exceptions)
         images = service_images(
             project=config.project.name,
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     except ScanGateError as error:
         print(f"image scan gate: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
     return judge(findings, threshold=args.threshold, exceptions=exceptions)
 
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.cloud_assembly import read_cloud_assembly
+from config.exit_codes import FAILURE, SUCCESS
 from config.paths import ROOT
 from ops.images.fargate import (
     FargateSpecError,
@@ -420,9 +422,7 @@ class Service:
 
 
 def load_service(service: str, assembly: Path, environment: str) -> Service:
-    from ops.review.template_diff import stacks_by_environment  # noqa: PLC0415
-
-    templates = stacks_by_environment(assembly).get(environment)
+    templates = read_cloud_assembly(assembly).templates(environment)
     if not templates:
         raise FargateSpecError(f"{assembly}: no stacks of environment {environment!r}")
     return Service(
@@ -510,9 +510,9 @@ def main(argv: list[str] | None = None) -> int:
             run_docker_check(service, args.image, Path(work))
     except (FargateSpecError, StartCheckError, OSError) as error:
         print(f"start check: {args.service}: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
     print(f"start check: {args.service} started as Fargate starts it and is healthy")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

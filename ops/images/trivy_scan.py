@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from config.exit_codes import FAILURE
 from ops.images.scan_gate import (
     EXCEPTIONS_FILE,
     SEVERITIES,
@@ -84,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         findings = scan(args.image, service=args.service)
     except ScanGateError as error:
         print(f"image scan gate: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
     except FileNotFoundError:
         print(
             "image scan gate: trivy is not installed (see aquasecurity/setup-trivy)",
             file=sys.stderr,
         )
-        return 1
+        return FAILURE
     return judge(findings, threshold=args.threshold, exceptions=exceptions)
 
 

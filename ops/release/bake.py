@@ -22,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from config.exit_codes import FAILURE, NO_HEALTH_ALARMS, SUCCESS
+from config.names import health_alarm_prefix
+from ops.common import aws_session, load_config_or_exit
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
 POLL_SECONDS = 30
-# The alarms to watch could not be found: a setup error, told apart from "an alarm fired" (1).
-NO_HEALTH_ALARMS_EXIT_CODE = 3
 
 
 class NoHealthAlarmsError(Exception):
@@ -92,32 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    import boto3  # noqa: PLC0415
-
-    from config.model import CONFIG_ERROR_EXIT_CODE, ConfigError, load_config  # noqa: PLC0415
-    from config.names import health_alarm_prefix  # noqa: PLC0415
-
-    try:
-        config = load_config()
-        environment = config.environment(args.environment)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return CONFIG_ERROR_EXIT_CODE
-    except KeyError:
-        print(f"error: no environment named {args.environment!r}", file=sys.stderr)
-        return CONFIG_ERROR_EXIT_CODE
+    config = load_config_or_exit(environment=args.environment)
+    environment = config.environment(args.environment)
     prefix = health_alarm_prefix(config.project.name, environment.name)
-    session = boto3.session.Session(region_name=environment.region)
-    if args.role_arn:
-        credentials = session.client("sts").assume_role(
-            RoleArn=args.role_arn, RoleSessionName=f"bake-{environment.name}"
-        )["Credentials"]
-        session = boto3.session.Session(
-            region_name=environment.region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+    session = aws_session(
+        region=environment.region, role_arn=args.role_arn, session_name=f"bake-{environment.name}"
+    )
     cloudwatch = session.client("cloudwatch")
     print(f"baking {environment.name} for {args.minutes:g} min (alarms {prefix}*)", flush=True)
     try:
@@ -130,15 +112,15 @@ def main(argv: list[str] | None = None) -> int:
             "prefix, or the environment is not deployed)",
             file=sys.stderr,
         )
-        return NO_HEALTH_ALARMS_EXIT_CODE
+        return NO_HEALTH_ALARMS
     if result.passed:
         print(
             f"bake passed: none of {len(result.watched)} health alarms fired "
             f"({result.checks} checks): {', '.join(result.watched)}"
         )
-        return 0
+        return SUCCESS
     print(f"bake FAILED: alarms in ALARM: {', '.join(result.firing)}")
-    return 1
+    return FAILURE
 
 
 if __name__ == "__main__":

@@ -34,8 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from config.exit_codes import FAILURE, SUCCESS
 from config.names import release_parameter_name, release_tag
 from config.paths import ROOT
+from ops.common import load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -301,11 +303,11 @@ def _record_command(config: DeliveryConfig, environment: str) -> int:
         )
     except ReleaseError as error:
         print(f"error: release record of {environment}: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
     except ClientError as error:
         operation = error.operation_name
         print(f"error: release record of {environment}: {operation}: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
     print(f"recorded release {version} of {environment}: {release.commit[:12]}")
     for repository, protection in protections.items():
         print(
@@ -314,7 +316,7 @@ def _record_command(config: DeliveryConfig, environment: str) -> int:
         )
         for digest in protection.missing:
             print(f"warning: {repository}@{digest} is named by a release record but is gone")
-    return 0
+    return SUCCESS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,23 +329,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import boto3  # noqa: PLC0415
 
-    from config.model import CONFIG_ERROR_EXIT_CODE, ConfigError, load_config  # noqa: PLC0415
-
-    try:
-        config = load_config()
-        if args.command == "record":
-            config.environment(args.environment)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return CONFIG_ERROR_EXIT_CODE
-    except KeyError:
-        print(f"error: no environment named {args.environment!r}", file=sys.stderr)
-        return CONFIG_ERROR_EXIT_CODE
+    config = load_config_or_exit(environment=args.environment if args.command == "record" else None)
     if args.command == "record":
         return _record_command(config, args.environment)
     ssm = boto3.client("ssm", region_name=config.pipeline.region)
     print(render(current_releases(ssm, project=config.project.name)))
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from config.cloud_assembly import read_cloud_assembly
+from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
+from ops.common import aws_session, load_config_or_exit, write_atomically
 from ops.review import permissions
-from ops.review.template_diff import (
-    diff_environment,
-    render_markdown,
-    stack_locations,
-    stacks_by_environment,
-)
+from ops.review.template_diff import diff_environment, render_markdown
 
 if TYPE_CHECKING:
+    from boto3.session import Session
     from mypy_boto3_cloudformation import CloudFormationClient
 
 
@@ -102,7 +101,29 @@ def publish(
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def deployed_templates(
+    session: Session,
+    proposed: Mapping[str, Any],
+    locations: Mapping[str, permissions.Location],
+    *,
+    region: str,
+) -> dict[str, dict[str, Any]]:
+    """The deployed template of each proposed stack that exists, read in the stack's region."""
+    # The edge stack is in us-east-1; IAM roles are global, so the environment's lookup role
+    # reads them all.
+    regions = {name: location[1] for name, location in locations.items()}
+    clients = {
+        stack_region: session.client("cloudformation", region_name=stack_region)
+        for stack_region in {regions.get(name, region) for name in proposed}
+    }
+    return {
+        name: template
+        for name in proposed
+        if (template := deployed_template(clients[regions.get(name, region)], name)) is not None
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="What deploying this commit would change")
     parser.add_argument("--environment", required=True)
     parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
@@ -117,80 +138,68 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="exit 1 when the change adds a wildcard grant AWS does not require (before prod)",
     )
-    args = parser.parse_args(argv)
+    return parser
 
-    environments = stacks_by_environment(args.assembly)
-    if args.environment not in environments:
+
+def _refused_wildcards(
+    broadened: dict[str, list[permissions.Grant]],
+    *,
+    required: Sequence[permissions.RequiredWildcard],
+    locations: Mapping[str, permissions.Location],
+) -> bool:
+    """Print every new wildcard grant AWS does not require; True when there is one."""
+    refused = permissions.unapproved_wildcards(broadened, required=required, locations=locations)
+    for stack, grant in refused:
+        print(
+            f"change report: {stack}: new wildcard grant AWS does not require: {grant} "
+            f"(not in {permissions.REQUIRED_WILDCARDS_FILE.name})",
+            file=sys.stderr,
+        )
+    return bool(refused)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    assembly = read_cloud_assembly(args.assembly)
+    if args.environment not in assembly.environments:
         print(f"change report: no stage {args.environment!r} in {args.assembly}", file=sys.stderr)
-        return 2
-    proposed = environments[args.environment]
-    locations = stack_locations(args.assembly)
+        return BAD_INPUT
+    proposed = assembly.templates(args.environment)
+    locations = {stack.name: stack.location for stack in assembly.stacks}
     try:
         required = permissions.load_required_wildcards()
     except permissions.RequiredWildcardsError as error:
         print(f"change report: {error}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
 
-    import boto3  # noqa: PLC0415
-
-    from config.model import load_config  # noqa: PLC0415
-
-    region = load_config().environment(args.environment).region
-    session = boto3.session.Session(region_name=region)
-    if args.role_arn:
-        credentials = session.client("sts").assume_role(
-            RoleArn=args.role_arn, RoleSessionName=f"change-report-{args.environment}"
-        )["Credentials"]
-        session = boto3.session.Session(
-            region_name=region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
-    # Each stack is read in its own region (the edge stack is in us-east-1); IAM roles are
-    # global, so the environment's lookup role reads them all.
-    regions = {name: location[1] for name, location in locations.items()}
-    clients = {
-        stack_region: session.client("cloudformation", region_name=stack_region)
-        for stack_region in {regions.get(name, region) for name in proposed}
-    }
-    deployed = {
-        name: template
-        for name in proposed
-        if (template := deployed_template(clients[regions.get(name, region)], name)) is not None
-    }
+    config = load_config_or_exit(environment=args.environment)
+    region = config.environment(args.environment).region
+    session = aws_session(
+        region=region, role_arn=args.role_arn, session_name=f"change-report-{args.environment}"
+    )
     text, broadened = build_report(
         environment=args.environment,
-        deployed=deployed,
+        deployed=deployed_templates(session, proposed, locations, region=region),
         proposed=proposed,
         commit=args.commit,
         locations=locations,
         required=required,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    write_atomically(args.out, text)
     print(text)
     publish(
-        session=boto3.session.Session(region_name=load_config().pipeline.region),
+        session=aws_session(region=config.pipeline.region),
         text=text,
         environment=args.environment,
         upload=args.upload,
         topic_arn=args.topic_arn,
         review_url=args.review_url,
     )
-    if args.fail_on_wildcard:
-        refused = permissions.unapproved_wildcards(
-            broadened, required=required, locations=locations
-        )
-        for stack, grant in refused:
-            print(
-                f"change report: {stack}: new wildcard grant AWS does not require: {grant} "
-                f"(not in {permissions.REQUIRED_WILDCARDS_FILE.name})",
-                file=sys.stderr,
-            )
-        if refused:
-            return 1
-    return 0
+    if args.fail_on_wildcard and _refused_wildcards(
+        broadened, required=required, locations=locations
+    ):
+        return FAILURE
+    return SUCCESS
 
 
 if __name__ == "__main__":

@@ -7,14 +7,13 @@ plan shows what was really synthesized, not what the code meant to synthesize.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-_STACK = "aws:cloudformation:stack"
-_NESTED_ASSEMBLY = "cdk:cloud-assembly"
+from config.cloud_assembly import PIPELINE, SynthesizedStack, read_cloud_assembly
+from config.exit_codes import BAD_INPUT, SUCCESS
+from ops.common import write_atomically
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,33 +63,15 @@ class Plan:
     environments: list[EnvironmentPlan]
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _account_region(environment: str) -> tuple[str, str]:
-    account, region = environment.removeprefix("aws://").split("/")
-    return account, region
-
-
-def _stacks(assembly: Path, manifest: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
-    return [
-        (artifact, _read_json(assembly / artifact["properties"]["templateFile"]))
-        for artifact in manifest["artifacts"].values()
-        if artifact["type"] == _STACK
-    ]
-
-
-def _pipeline_plan(artifact: dict[str, Any], template: dict[str, Any]) -> PipelinePlan | None:
+def _pipeline_plan(stack: SynthesizedStack) -> PipelinePlan | None:
     pipelines = [
         resource["Properties"]
-        for resource in template.get("Resources", {}).values()
+        for resource in stack.template.get("Resources", {}).values()
         if resource["Type"] == "AWS::CodePipeline::Pipeline"
     ]
     if not pipelines:
         return None
     properties = pipelines[0]
-    account, region = _account_region(artifact["environment"])
     stages = [
         StagePlan(
             name=stage["Name"],
@@ -110,47 +91,42 @@ def _pipeline_plan(artifact: dict[str, Any], template: dict[str, Any]) -> Pipeli
     ]
     return PipelinePlan(
         name=properties.get("Name", "(generated name)"),
-        account=account,
-        region=region,
+        account=stack.account,
+        region=stack.region,
         pipeline_type=properties.get("PipelineType", "V1"),
         stages=stages,
     )
 
 
+def _environment_plan(name: str, stacks: list[SynthesizedStack]) -> EnvironmentPlan:
+    return EnvironmentPlan(
+        name=name,
+        account=stacks[0].account,
+        region=stacks[0].region,
+        stacks=[
+            StackPlan(
+                name=stack.name,
+                resources=len(stack.template.get("Resources", {})),
+                termination_protection=stack.termination_protection,
+            )
+            for stack in stacks
+        ],
+    )
+
+
 def read_plan(assembly: Path) -> Plan:
-    manifest = _read_json(assembly / "manifest.json")
+    cloud = read_cloud_assembly(assembly)
     pipeline = None
-    for artifact, template in _stacks(assembly, manifest):
-        pipeline = pipeline or _pipeline_plan(artifact, template)
+    for stack in cloud.environment_stacks(PIPELINE):
+        pipeline = pipeline or _pipeline_plan(stack)
     if pipeline is None:
         raise ValueError(f"{assembly}: no stack defines an AWS::CodePipeline::Pipeline")
 
-    environments = []
-    for artifact in manifest["artifacts"].values():
-        if artifact["type"] != _NESTED_ASSEMBLY:
-            continue
-        nested = assembly / artifact["properties"]["directoryName"]
-        stacks = _stacks(nested, _read_json(nested / "manifest.json"))
-        if not stacks:
-            continue
-        account, region = _account_region(stacks[0][0]["environment"])
-        environments.append(
-            EnvironmentPlan(
-                name=artifact["properties"]["directoryName"].rsplit("-", 1)[-1],
-                account=account,
-                region=region,
-                stacks=[
-                    StackPlan(
-                        name=stack["properties"].get("stackName", stack["displayName"]),
-                        resources=len(template.get("Resources", {})),
-                        termination_protection=bool(
-                            stack["properties"].get("terminationProtection", False)
-                        ),
-                    )
-                    for stack, template in stacks
-                ],
-            )
-        )
+    environments = [
+        _environment_plan(name, cloud.environment_stacks(name))
+        for name in cloud.environments
+        if name != PIPELINE
+    ]
     by_stage_order = {stage.name: index for index, stage in enumerate(pipeline.stages)}
     environments.sort(key=lambda env: by_stage_order.get(env.name, len(by_stage_order)))
     return Plan(pipeline=pipeline, environments=environments)
@@ -228,7 +204,7 @@ def with_diagram(document: str, diagram: str) -> str:
 def write_diagram(document: Path, plan: Plan) -> None:
     """Regenerate the diagram between the markers of ``document`` (docs/pipeline.md) in place."""
     text = document.read_text(encoding="utf-8")
-    document.write_text(with_diagram(text, render_mermaid(plan)), encoding="utf-8")
+    write_atomically(document, with_diagram(text, render_mermaid(plan)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,12 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         plan = read_plan(args.assembly)
         if args.write_doc:
             write_diagram(args.write_doc, plan)
-            return 0
+            return SUCCESS
     except (FileNotFoundError, ValueError) as error:
         print(f"plan: {error}", file=sys.stderr)
-        return 1
+        return BAD_INPUT
     print(render_mermaid(plan) if args.mermaid else render(plan))
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

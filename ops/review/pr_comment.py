@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from config.exit_codes import BAD_INPUT, SUCCESS
 from ops.github_api import GitHubClient, GitHubError, client_from_environment
 
 MARKER = "<!-- template-diff -->"
@@ -44,16 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if missing:
         print(f"pr-comment: missing environment variable(s): {', '.join(missing)}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     number = os.environ["PR_NUMBER"]
     if not number.isdigit():
         print(f"pr-comment: PR_NUMBER must be a number, got {number!r}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     try:
         report = args.report.read_text(encoding="utf-8")
     except OSError as error:
         print(f"pr-comment: cannot read {args.report}: {error.strerror}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
 
     if summary := os.getenv("GITHUB_STEP_SUMMARY"):
         append_summary(Path(summary), report)
@@ -66,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except GitHubError as error:
         print(f"pr-comment: {error}", file=sys.stderr)
-        return 1
+        return error.exit_code
     print(f"template diff commented: {url}")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

@@ -24,19 +24,17 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ROOT
+from ops.common import CommandError, write_atomically
 from ops.review.pr_comment import append_summary
 from ops.review.template_diff import diff_assemblies, render_markdown
 
 WEB_DIST = Path("services/web/dist")
 
 
-class RefDiffError(Exception):
-    """Why the diff could not be computed, in one line; ``exit_code`` 2 for bad input."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class RefDiffError(CommandError):
+    """Why the diff could not be computed: FAILURE, or BAD_INPUT for a ref or build to fix."""
 
 
 def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +55,7 @@ def resolve_commit(repo: Path, ref: str) -> str:
         raise RefDiffError(
             f"git ref {ref!r} is not in this clone (a CI checkout fetches one commit: "
             f"run 'git fetch --no-tags origin {branch}' first)",
-            exit_code=2,
+            exit_code=BAD_INPUT,
         )
     return found.stdout.strip()
 
@@ -87,22 +85,31 @@ def export_ref(repo: Path, ref: str, destination: Path) -> Path:
 def copy_web_build(repo: Path, destination: Path) -> None:
     source = repo / WEB_DIST
     if not (source / "index.html").is_file():
-        raise RefDiffError(f"{source}/index.html not found: run make web-build", exit_code=2)
+        raise RefDiffError(
+            f"{source}/index.html not found: run make web-build", exit_code=BAD_INPUT
+        )
     shutil.copytree(source, destination / WEB_DIST, dirs_exist_ok=True)
 
 
-def synthesize(source: Path, outdir: Path) -> Path:
-    """Run ``source``'s app.py as `cdk synth` would (its cdk.json context) into ``outdir``."""
+def run_app(
+    source: Path, outdir: Path, *, config_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``source``'s app.py as `cdk synth` runs it, into ``outdir``.
+
+    The CLI hands cdk.json's context (the feature flags) to the app in CDK_CONTEXT_JSON;
+    without it the templates would differ from what `make synth` and the pipeline deploy. The
+    app reads ``source``'s own environments.toml unless ``config_file`` names another, whatever
+    the caller's DELIVERY_CONFIG says.
+    """
     context = json.loads((source / "cdk.json").read_text(encoding="utf-8")).get("context", {})
     env = {
         **os.environ,
         "CDK_CONTEXT_JSON": json.dumps(context),
         "CDK_OUTDIR": str(outdir),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        # Each side reads its own environments.toml, whatever the caller pointed at.
-        "DELIVERY_CONFIG": "",
+        "DELIVERY_CONFIG": str(config_file) if config_file else "",
     }
-    completed = subprocess.run(  # noqa: S603 - this interpreter running the tree's app.py
+    return subprocess.run(  # noqa: S603 - this interpreter running the tree's app.py
         [sys.executable, str(source / "app.py")],
         cwd=source,
         env=env,
@@ -110,6 +117,11 @@ def synthesize(source: Path, outdir: Path) -> Path:
         text=True,
         check=False,
     )
+
+
+def synthesize(source: Path, outdir: Path) -> Path:
+    """``source`` synthesized into ``outdir`` with its own environment file."""
+    completed = run_app(source, outdir)
     if completed.returncode != 0:
         last = (completed.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise RefDiffError(f"synth of {source} failed (exit {completed.returncode}): {last}")
@@ -127,16 +139,6 @@ def diff_refs(repo: Path, *, base: str, head: str | None, workdir: Path) -> str:
     head_source = repo if head is None else export_ref(repo, head, workdir / "head")
     head_out = synthesize(head_source, workdir / "head.out")
     return render_markdown(diff_assemblies(base_out, head_out))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the whole new one, never half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as handle:
-        handle.write(text)
-    Path(handle.name).replace(path)
 
 
 def publish(report: str, *, out: Path, summary: str | None) -> None:
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     publish(report, out=args.out, summary=os.getenv("GITHUB_STEP_SUMMARY") or None)
     print(report, end="")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

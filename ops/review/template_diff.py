@@ -19,7 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from config.cloud_assembly import read_cloud_assembly
+from config.exit_codes import BAD_INPUT, SUCCESS
+
 Kind = Literal["added", "removed", "changed", "replaced"]
+Templates = dict[str, dict[str, Any]]  # stack name -> template
 
 STATEFUL_TYPES = frozenset(
     {
@@ -69,7 +73,6 @@ _SECURITY_GROUP_TYPES = frozenset(
         "AWS::EC2::SecurityGroupEgress",
     }
 )
-_PIPELINE = "pipeline"
 
 
 @cache
@@ -139,49 +142,10 @@ class EnvironmentDiff:
         return [change for stack in self.stacks for change in stack.changes]
 
 
-def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def stacks_by_environment(assembly: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """{environment: {stack name: template}}; the pipeline's own stack is "pipeline"."""
-    found: dict[str, dict[str, dict[str, Any]]] = {}
-
-    def collect(directory: Path, environment: str) -> None:
-        manifest = _read(directory / "manifest.json")
-        for artifact_id, artifact in manifest["artifacts"].items():
-            if artifact["type"] == "aws:cloudformation:stack":
-                name = artifact["properties"].get("stackName", artifact_id)
-                template = _read(directory / artifact["properties"]["templateFile"])
-                found.setdefault(environment, {})[name] = template
-            elif artifact["type"] == "cdk:cloud-assembly":
-                nested = artifact["properties"]["directoryName"]
-                collect(directory / nested, nested.rsplit("-", 1)[-1])
-
-    collect(assembly, _PIPELINE)
-    return found
-
-
-def stack_locations(assembly: Path) -> dict[str, tuple[str, str]]:
-    """{stack name: (account, region)} from the manifests: where each stack is deployed.
-
-    An environment's stacks need not share its region (CloudFront's web ACL lives in
-    us-east-1), so whatever reads a deployed stack must ask that stack's region.
-    """
-    found: dict[str, tuple[str, str]] = {}
-
-    def collect(directory: Path) -> None:
-        manifest = _read(directory / "manifest.json")
-        for artifact_id, artifact in manifest["artifacts"].items():
-            if artifact["type"] == "aws:cloudformation:stack":
-                name = artifact["properties"].get("stackName", artifact_id)
-                account, region = artifact["environment"].removeprefix("aws://").split("/")
-                found[name] = (account, region)
-            elif artifact["type"] == "cdk:cloud-assembly":
-                collect(directory / artifact["properties"]["directoryName"])
-
-    collect(assembly)
-    return found
+def stacks_by_environment(assembly: Path) -> dict[str, Templates]:
+    """{environment: {stack name: template}}; the pipeline's own stacks are "pipeline"."""
+    cloud = read_cloud_assembly(assembly)
+    return {environment: cloud.templates(environment) for environment in cloud.environments}
 
 
 # Keys that never change what CloudFormation deploys.
@@ -232,9 +196,6 @@ def _resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resour
         elif old is not None and new is not None and old != new:
             changes.append(_resource_change(logical_id, old, new))
     return changes
-
-
-Templates = dict[str, dict[str, Any]]  # stack name -> template
 
 
 def diff_environment(environment: str, old: Templates, new: Templates) -> EnvironmentDiff:
@@ -305,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "usage: python -m ops.review.template_diff BASE_ASSEMBLY HEAD_ASSEMBLY", file=sys.stderr
         )
-        return 2
+        return BAD_INPUT
     base, head = Path(args[0]), Path(args[1])
     for assembly in (base, head):
         if not (assembly / "manifest.json").exists():
@@ -313,9 +274,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"template diff: {assembly} is not a cloud assembly (no manifest.json)",
                 file=sys.stderr,
             )
-            return 2
+            return BAD_INPUT
     print(render_markdown(diff_assemblies(base, head)), end="")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ROOT
+from ops.common import CommandError
 from ops.github_api import GitHubClient, GitHubError, client_from_environment
 from ops.review.ref_diff import git
 from ops.rollback.revert import OUT_DIR
@@ -23,16 +25,16 @@ from ops.rollback.revert import OUT_DIR
 DEFAULT_SERVER_URL = "https://github.com"
 
 
-class RollbackPrError(Exception):
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class RollbackPrError(CommandError):
+    """Why the branch was not pushed: FAILURE, or BAD_INPUT for what the caller must fix."""
 
 
 def push_url(server_url: str, repository: str, token: str) -> str:
     parts = urllib.parse.urlsplit(server_url)
     if parts.scheme != "https" or not parts.netloc:
-        raise RollbackPrError(f"GITHUB_SERVER_URL must be an https URL, got {server_url!r}", 2)
+        raise RollbackPrError(
+            f"GITHUB_SERVER_URL must be an https URL, got {server_url!r}", BAD_INPUT
+        )
     quoted = urllib.parse.quote(token, safe="")
     return (
         f"https://x-access-token:{quoted}@{parts.netloc}{parts.path.rstrip('/')}/{repository}.git"
@@ -52,7 +54,7 @@ def push_branch(repo: Path, remote: str, branch: str, *, secret: str) -> None:
         )
         for hidden in {secret, urllib.parse.quote(secret, safe="")} - {""}:
             detail = detail.replace(hidden, "***")
-        raise RollbackPrError(f"git push of {branch} failed: {detail}", 1)
+        raise RollbackPrError(f"git push of {branch} failed: {detail}")
 
 
 def read_prepared(out_dir: Path) -> tuple[dict[str, str], str]:
@@ -63,7 +65,7 @@ def read_prepared(out_dir: Path) -> tuple[dict[str, str], str]:
     except (OSError, ValueError, KeyError) as error:
         raise RollbackPrError(
             f"no prepared rollback in {out_dir} ({error.__class__.__name__}): run make rollback",
-            2,
+            BAD_INPUT,
         ) from None
 
 
@@ -90,14 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         url = open_pull_request(
             ROOT, remote=remote, client=client, out_dir=OUT_DIR, secret=client.token
         )
-    except RollbackPrError as error:
+    except (RollbackPrError, GitHubError) as error:
         print(f"rollback-pr: {error}", file=sys.stderr)
         return error.exit_code
-    except GitHubError as error:
-        print(f"rollback-pr: {error}", file=sys.stderr)
-        return 2 if "missing environment" in str(error) else 1
     print(f"rollback pull request: {url}")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

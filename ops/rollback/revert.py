@@ -22,8 +22,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.paths import ROOT
-from ops.review.ref_diff import RefDiffError, diff_refs, git, write_atomically
+from ops.common import CommandError, load_config_or_exit, write_atomically
+from ops.review.ref_diff import RefDiffError, diff_refs, git
 
 OUT_DIR = ROOT / "build" / "rollback"
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
@@ -32,12 +34,8 @@ _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 DiffFunction = Callable[[Path, str, str], str]
 
 
-class RollbackError(Exception):
-    """Why no rollback branch was made, in one line; ``exit_code`` 2 for bad input."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class RollbackError(CommandError):
+    """Why no rollback branch was made: FAILURE, or BAD_INPUT for a commit or clone to fix."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +67,7 @@ class Rollback:
 def _out(repo: Path, *args: str) -> str:
     completed = git(repo, *args)
     if completed.returncode != 0:
-        raise RollbackError(f"git {' '.join(args)}: {completed.stderr.strip()}", exit_code=1)
+        raise RollbackError(f"git {' '.join(args)}: {completed.stderr.strip()}", exit_code=FAILURE)
     return completed.stdout.strip()
 
 
@@ -78,12 +76,14 @@ def main_ref(repo: Path, branch: str) -> str:
     if _out(repo, "rev-parse", "--is-shallow-repository") == "true":
         raise RollbackError(
             "this clone is shallow: main's history is needed (actions/checkout fetch-depth: 0)",
-            exit_code=2,
+            exit_code=BAD_INPUT,
         )
     for ref, name in ((f"refs/remotes/origin/{branch}", f"origin/{branch}"), (branch, branch)):
         if git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode == 0:
             return name
-    raise RollbackError(f"no branch {branch!r} (nor origin/{branch}) in this clone", exit_code=2)
+    raise RollbackError(
+        f"no branch {branch!r} (nor origin/{branch}) in this clone", exit_code=BAD_INPUT
+    )
 
 
 def describe(repo: Path, sha: str) -> Commit:
@@ -102,16 +102,17 @@ def choose_commit(repo: Path, commit: str, main: str) -> Commit:
         return describe(repo, merges or _out(repo, "rev-parse", main))
     if not _SHA.fullmatch(commit):
         raise RollbackError(
-            f"COMMIT must be a commit SHA of 7 to 40 hex digits, got {commit!r}", exit_code=2
+            f"COMMIT must be a commit SHA of 7 to 40 hex digits, got {commit!r}",
+            exit_code=BAD_INPUT,
         )
     found = git(repo, "rev-parse", "--verify", "--quiet", f"{commit.lower()}^{{commit}}")
     if found.returncode != 0:
-        raise RollbackError(f"commit {commit} not found in this clone", exit_code=2)
+        raise RollbackError(f"commit {commit} not found in this clone", exit_code=BAD_INPUT)
     sha = found.stdout.strip()
     if git(repo, "merge-base", "--is-ancestor", sha, main).returncode != 0:
         raise RollbackError(
             f"commit {commit} is not on {main}'s history: only what {main} shipped is rolled back",
-            exit_code=2,
+            exit_code=BAD_INPUT,
         )
     return describe(repo, sha)
 
@@ -126,7 +127,7 @@ def create_revert_branch(repo: Path, reverted: Commit, *, main: str, base_branch
     if git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}").returncode == 0:
         raise RollbackError(
             f"branch {branch} already exists: delete it (git branch -D {branch}) to start over",
-            exit_code=2,
+            exit_code=BAD_INPUT,
         )
     with tempfile.TemporaryDirectory(prefix="rollback-") as tmp:
         worktree = Path(tmp) / "worktree"
@@ -145,12 +146,12 @@ def create_revert_branch(repo: Path, reverted: Commit, *, main: str, base_branch
                         f"reverting {reverted.short} conflicts with later changes on {main} in: "
                         f"{', '.join(conflicts[:10])}{more} (revert by hand, or roll back the "
                         "later changes first)",
-                        exit_code=1,
+                        exit_code=FAILURE,
                     )
                 last = (reverting.stderr.strip() or reverting.stdout.strip()).splitlines()
                 raise RollbackError(
                     f"git revert {reverted.short} failed: {last[-1] if last else 'no output'}",
-                    exit_code=1,
+                    exit_code=FAILURE,
                 )
         finally:
             if worktree.exists():
@@ -212,7 +213,7 @@ def run(
         # All or nothing: a rerun starts from scratch instead of tripping over the branch.
         git(repo, "branch", "-D", rollback.branch)
         print(f"rollback: template diff of the revert failed: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
     write_atomically(out_dir / "pr-body.md", pr_body(rollback, template_diff))
     document = {**asdict(rollback), "title": rollback.title}
     write_atomically(out_dir / "rollback.json", json.dumps(document, indent=2) + "\n")
@@ -220,7 +221,7 @@ def run(
         f"branch {rollback.branch} reverts {reverted.short} ({reverted.subject}); "
         f"pull request text in {out_dir / 'pr-body.md'}"
     )
-    return 0
+    return SUCCESS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,13 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from config.model import ConfigError, load_config  # noqa: PLC0415
-
-    try:
-        main_branch = load_config().pipeline.source.branch
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    main_branch = load_config_or_exit().pipeline.source.branch
 
     def template_diff(repo: Path, base: str, head: str) -> str:
         return diff_refs(repo, base=base, head=head, workdir=OUT_DIR / "work")

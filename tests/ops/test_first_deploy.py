@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from config.cloud_assembly import PIPELINE
 from config.model import DeliveryConfig
 from config.paths import ROOT
 from ops.first_deploy import (
@@ -81,19 +82,12 @@ def _flag(words: list[str], name: str) -> str:
 
 
 def _stack_environments(assembly: Assembly, *, nested: bool = True) -> dict[str, str]:
-    """Stack name -> aws://account/region, from the manifests (the root's, and the stages')."""
-    found = {}
-    directories = [assembly.root] + [
-        assembly.root / artifact["properties"]["directoryName"]
-        for artifact in assembly.manifest["artifacts"].values()
-        if artifact["type"] == "cdk:cloud-assembly" and nested
-    ]
-    for directory in directories:
-        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-        for artifact in manifest["artifacts"].values():
-            if artifact["type"] == "aws:cloudformation:stack":
-                found[artifact["properties"]["stackName"]] = artifact["environment"]
-    return found
+    """Stack name -> aws://account/region as the manifests write it (the root's, the stages')."""
+    return {
+        stack.name: stack.artifact["environment"]
+        for stack in assembly.cloud.stacks
+        if nested or stack.environment == PIPELINE
+    }
 
 
 def test_the_bootstrap_lines_cover_every_account_and_region_of_a_stack_once(
@@ -322,7 +316,7 @@ def test_every_deletion_protection_of_a_stack_can_be_lifted_for_a_retry(
     """A failed first create of a protected stack cannot roll back (ROLLBACK_FAILED) nor be
     deleted until its protections are off: delete-failed-stack must know every kind."""
     protected = {
-        (stack.group, resource_type)
+        (stack.environment, resource_type)
         for stack in read_stacks(assembly.root)
         for resource_type in protected_resources(stack).values()
     }

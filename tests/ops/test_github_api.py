@@ -6,9 +6,11 @@ import socket
 
 import pytest
 
+from config.exit_codes import BAD_INPUT, FAILURE
 from ops.github_api import (
     MAX_BODY_CHARS,
     GitHubClient,
+    GitHubConfigurationError,
     GitHubError,
     client_from_environment,
     fit_body,
@@ -139,13 +141,19 @@ def test_an_unreachable_server_is_a_clear_error_too() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     client = GitHubClient(token=TOKEN, repository=REPOSITORY, api_url=f"http://127.0.0.1:{port}")
-    with pytest.raises(GitHubError, match=r"GitHub API: POST /repos/.*/pulls failed: "):
+    with pytest.raises(GitHubError, match=r"GitHub API: POST /repos/.*/pulls failed: ") as failed:
         client.create_pull_request(head="a", base="main", title="t", body="b")
+    # The call did not go through: not something the workflow's configuration can fix.
+    assert not isinstance(failed.value, GitHubConfigurationError)
+    assert failed.value.exit_code == FAILURE
 
 
 def test_the_environment_must_name_token_and_repository() -> None:
-    with pytest.raises(GitHubError, match="GITHUB_TOKEN, GITHUB_REPOSITORY"):
+    with pytest.raises(GitHubConfigurationError, match="GITHUB_TOKEN, GITHUB_REPOSITORY") as bad:
         client_from_environment({})
+    # Every caller that handles GitHubError handles it too, and exits as for bad input.
+    assert isinstance(bad.value, GitHubError)
+    assert bad.value.exit_code == BAD_INPUT
     client = client_from_environment({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r"})
     assert client.api_url == "https://api.github.com"
     with pytest.raises(GitHubError, match="owner/name"):

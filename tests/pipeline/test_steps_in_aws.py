@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from config.cloud_assembly import read_cloud_assembly
 from config.model import DeliveryConfig, load_config
 from config.names import release_parameter_name
 from config.paths import ROOT
@@ -173,11 +174,10 @@ def variant_assembly(assembly: Path, destination: Path) -> Path:
 
 
 def _template_file(assembly: Path, stack_name: str) -> Path:
-    for manifest in assembly.rglob("manifest.json"):
-        for artifact in json.loads(manifest.read_text(encoding="utf-8"))["artifacts"].values():
-            if artifact.get("properties", {}).get("stackName") == stack_name:
-                return manifest.parent / str(artifact["properties"]["templateFile"])
-    raise AssertionError(f"no stack {stack_name} in {assembly}")
+    try:
+        return read_cloud_assembly(assembly).stack(stack_name).template_file
+    except KeyError:
+        raise AssertionError(f"no stack {stack_name} in {assembly}") from None
 
 
 def test_change_report_before_prod_refuses_a_wildcard_aws_does_not_require(

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from config.cloud_assembly import PIPELINE, CloudAssembly, Template, read_cloud_assembly, read_json
 from config.model import DEFAULT_CONFIG_FILE
 from config.paths import ROOT
+from ops.review.ref_diff import run_app
 
 # The shipped environments, in promotion order: what the infra tests run once each for.
 ENVIRONMENTS = [
@@ -23,100 +21,51 @@ ENVIRONMENTS = [
     ]
 ]
 
-Template = dict[str, Any]
-
-
-def synthesize(
-    outdir: Path, *, config_file: Path | None = None, root: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    """Run the real entry point (what `cdk synth` runs) of the checkout ``root``."""
-    # The CLI hands cdk.json's context (the feature flags) to the app in CDK_CONTEXT_JSON;
-    # without it the templates would differ from what `make synth` and the pipeline deploy.
-    context = json.loads((root / "cdk.json").read_text(encoding="utf-8"))["context"]
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps(context),
-        "CDK_OUTDIR": str(outdir),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "DELIVERY_CONFIG": str(config_file) if config_file else "",
-    }
-    return subprocess.run(
-        [sys.executable, str(root / "app.py")],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
 
 def synthesize_or_fail(outdir: Path, *, config_file: Path | None = None, root: Path = ROOT) -> Path:
-    completed = synthesize(outdir, config_file=config_file, root=root)
+    """The entry point of the checkout ``root``, run as `cdk synth` runs it, into ``outdir``."""
+    completed = run_app(root, outdir, config_file=config_file)
     if completed.returncode != 0:
         raise RuntimeError(f"synth failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
     return outdir
 
 
-def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 @dataclass(frozen=True)
 class Assembly:
+    """A synthesized assembly as the tests read it (config.cloud_assembly does the reading).
+
+    ``template`` reads the file again: a test may change what it gets without touching another's.
+    """
+
     root: Path
 
     @cached_property
-    def manifest(self) -> dict[str, Any]:
-        return dict(_read(self.root / "manifest.json"))
-
-    def _stack_artifacts(self, directory: Path) -> dict[str, dict[str, Any]]:
-        manifest = _read(directory / "manifest.json")
-        return {
-            artifact["properties"].get("stackName", artifact_id): {**artifact, "dir": directory}
-            for artifact_id, artifact in manifest["artifacts"].items()
-            if artifact["type"] == "aws:cloudformation:stack"
-        }
-
-    @cached_property
-    def pipeline_artifact(self) -> dict[str, Any]:
-        # Beside it sit CodePipeline's cross-region support stacks (replica artifact buckets).
-        (artifact,) = (
-            artifact
-            for artifact in self._stack_artifacts(self.root).values()
-            if "-support-" not in artifact["properties"]["stackName"]
-        )
-        return artifact
+    def cloud(self) -> CloudAssembly:
+        return read_cloud_assembly(self.root)
 
     @cached_property
     def pipeline_template(self) -> Template:
-        return dict(_read(self.root / self.pipeline_artifact["properties"]["templateFile"]))
+        # Beside it sit CodePipeline's cross-region support stacks (replica artifact buckets).
+        (stack,) = (
+            stack
+            for stack in self.cloud.environment_stacks(PIPELINE)
+            if "-support-" not in stack.name
+        )
+        return dict(read_json(stack.template_file))
 
     def stage_dir(self, environment: str) -> Path:
-        matches: list[Path] = [
-            self.root / str(artifact["properties"]["directoryName"])
-            for artifact in self.manifest["artifacts"].values()
-            if artifact["type"] == "cdk:cloud-assembly"
-            and artifact["properties"]["directoryName"].endswith(f"-{environment}")
-        ]
-        (directory,) = matches
+        (directory,) = {stack.directory for stack in self.cloud.environment_stacks(environment)}
         return directory
 
     def stack_artifacts(self, environment: str) -> dict[str, dict[str, Any]]:
-        return self._stack_artifacts(self.stage_dir(environment))
+        """Stack name -> its manifest entry, with "dir": the directory of that manifest."""
+        return {
+            stack.name: {**stack.artifact, "dir": stack.directory}
+            for stack in self.cloud.environment_stacks(environment)
+        }
 
     def template(self, stack_name: str) -> Template:
-        for artifact in self._all_stack_artifacts():
-            if artifact["properties"].get("stackName") == stack_name:
-                return dict(_read(artifact["dir"] / artifact["properties"]["templateFile"]))
-        raise KeyError(stack_name)
-
-    def _all_stack_artifacts(self) -> list[dict[str, Any]]:
-        artifacts = list(self._stack_artifacts(self.root).values())
-        for artifact in self.manifest["artifacts"].values():
-            if artifact["type"] == "cdk:cloud-assembly":
-                nested = self.root / artifact["properties"]["directoryName"]
-                artifacts += self._stack_artifacts(nested).values()
-        return artifacts
+        return dict(read_json(self.cloud.stack(stack_name).template_file))
 
     def template_files(self) -> list[Path]:
         return sorted(self.root.rglob("*.template.json"))

@@ -11,17 +11,16 @@ other resource the name CloudFormation would give it (its name property, or
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.cloud_assembly import Template, read_cloud_assembly
+
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
 NO_VALUE = object()
-
-Template = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -45,28 +44,16 @@ class StackInfo:
 
 def read_stacks(assembly: Path) -> dict[str, StackInfo]:
     """Every stack of the cloud assembly (nested stage assemblies included), by stack name."""
-    found: dict[str, StackInfo] = {}
-
-    def collect(directory: Path, environment: str) -> None:
-        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-        for artifact_id, artifact in manifest["artifacts"].items():
-            if artifact["type"] == "aws:cloudformation:stack":
-                account, region = artifact["environment"].removeprefix("aws://").split("/")
-                name = artifact["properties"].get("stackName", artifact_id)
-                template_file = directory / artifact["properties"]["templateFile"]
-                found[name] = StackInfo(
-                    name=name,
-                    account=account,
-                    region=region,
-                    environment=environment,
-                    template=json.loads(template_file.read_text(encoding="utf-8")),
-                )
-            elif artifact["type"] == "cdk:cloud-assembly":
-                nested = artifact["properties"]["directoryName"]
-                collect(directory / nested, nested.rsplit("-", 1)[-1])
-
-    collect(assembly, "pipeline")
-    return found
+    return {
+        stack.name: StackInfo(
+            name=stack.name,
+            account=stack.account,
+            region=stack.region,
+            environment=stack.environment,
+            template=stack.template,
+        )
+        for stack in read_cloud_assembly(assembly).stacks
+    }
 
 
 # -------------------------------------------------------------------- physical identities

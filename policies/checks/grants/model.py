@@ -12,7 +12,6 @@ deployment becomes ``${?}``; pseudo parameters become the stack's account, regio
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from config.cloud_assembly import read_cloud_assembly
 
 UNKNOWN = "${?}"
 # Stands in for a name CloudFormation generates: only a pattern with `*` there matches it.
@@ -265,25 +266,18 @@ _NAME_PROPERTIES = {
 # ---------------------------------------------------------------------- loading
 def load_cloud_assembly(root: Path) -> Assembly:
     """Every stack of a cloud assembly directory (``cdk.out``), nested stages included."""
-    assembly = Assembly()
-    for manifest_file in sorted(root.rglob("manifest.json")):
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        for artifact in manifest.get("artifacts", {}).values():
-            if artifact.get("type") != "aws:cloudformation:stack":
-                continue
-            _, _, environment = str(artifact.get("environment", "")).partition("aws://")
-            account, _, region = environment.partition("/")
-            properties = artifact["properties"]
-            template_file = manifest_file.parent / properties["templateFile"]
-            name = properties.get("stackName", template_file.stem)
-            assembly.stacks[name] = Stack(
-                name=name,
-                account=account,
-                region=region,
-                template=json.loads(template_file.read_text(encoding="utf-8")),
-                file=template_file,
+    return Assembly(
+        stacks={
+            stack.name: Stack(
+                name=stack.name,
+                account=stack.account,
+                region=stack.region,
+                template=stack.template,
+                file=stack.template_file,
             )
-    return assembly
+            for stack in read_cloud_assembly(root).stacks
+        }
+    )
 
 
 class _CfnLoader(yaml.SafeLoader):

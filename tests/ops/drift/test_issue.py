@@ -85,3 +85,14 @@ def test_missing_token_is_named(
     assert main(["--report", str(report)]) == 2
     assert capsys.readouterr().err == "drift-issue: missing environment variable(s): GITHUB_TOKEN\n"
     assert github_env.requests == []
+
+
+def test_the_exit_code_follows_the_kind_of_error_not_its_wording(
+    github_env: GitHubState, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An API failure whose text happens to say "missing environment" is still a failed call.
+    github_env.failures[("GET", r".*/issues")] = (403, "missing environment protection rule")
+    report = _write(tmp_path / "drift.json", [], "d")
+    assert main(["--report", str(report)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "HTTP 403" in line and "missing environment protection rule" in line

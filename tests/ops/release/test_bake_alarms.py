@@ -24,9 +24,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from config.cloud_assembly import Template
+from config.exit_codes import NO_HEALTH_ALARMS
 from config.model import DeliveryConfig
 from ops.release import bake
-from tests.support.assembly import ENVIRONMENTS, Assembly, Template, ref_target, resources
+from tests.support.assembly import ENVIRONMENTS, Assembly, ref_target, resources
 
 # The name property CloudFormation reads for a resource's physical name, where it has one.
 NAME_PROPERTY = {
@@ -288,7 +290,7 @@ def test_no_alarm_to_watch_fails_loudly_instead_of_passing(
     # nothing deployed): a bake over zero alarms would pass without having watched anything.
     code, out, err = _run_bake("staging", capsys)
 
-    assert code == bake.NO_HEALTH_ALARMS_EXIT_CODE
+    assert code == NO_HEALTH_ALARMS
     assert len(err.strip().splitlines()) == 1
     assert "no alarm named todo-staging/health/* in eu-west-1" in err
     assert "bake passed" not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from config.exit_codes import BAD_INPUT
 from config.model import DeliveryConfig
 from ops.review.plan import main, read_plan, render
 from tests.support.assembly import Assembly
@@ -46,4 +47,4 @@ def test_rendered_plan_is_readable(assembly: Assembly) -> None:
 
 
 def test_plan_of_a_missing_assembly_is_an_error_not_a_traceback(tmp_path: object) -> None:
-    assert main([str(tmp_path)]) == 1
+    assert main([str(tmp_path)]) == BAD_INPUT

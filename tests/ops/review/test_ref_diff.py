@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.review.ref_diff import RefDiffError, diff_refs, export_ref, publish, write_atomically
+from ops.review.ref_diff import RefDiffError, diff_refs, export_ref, publish
 
 # It runs git: it also runs where the Build step does, on the Source artifact, with git as
 # CodeBuild has it (no .git around, no global identity).
@@ -91,14 +91,6 @@ def test_a_failing_synth_names_the_side_and_its_last_line(repo: Path, tmp_path: 
     (repo / "size.txt").write_text("broken\n")
     with pytest.raises(RefDiffError, match=r"synth of .*repo failed \(exit 1\): .*is broken"):
         diff_refs(repo, base="main", head=None, workdir=tmp_path / "work")
-
-
-def test_reports_are_replaced_whole(tmp_path: Path) -> None:
-    target = tmp_path / "out/report.md"
-    write_atomically(target, "one\n")
-    write_atomically(target, "two\n")
-    assert target.read_text() == "two\n"
-    assert [p.name for p in target.parent.iterdir()] == ["report.md"]
 
 
 def test_in_github_actions_the_report_is_also_the_job_summary(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ops.github_api import GitHubClient
-from ops.rollback.pr import RollbackPrError, open_pull_request, push_branch, push_url
+from ops.rollback.pr import RollbackPrError, main, open_pull_request, push_branch, push_url
 from tests.support.github_server import GitHubState
 
 # It runs git: it also runs where the Build step does, on the Source artifact, with git as
@@ -90,3 +90,12 @@ def test_without_a_prepared_rollback_nothing_is_pushed(
         open_pull_request(tmp_path, remote="unused", client=client, out_dir=tmp_path, secret="t")
     assert raised.value.exit_code == 2
     assert github.requests == []
+
+
+def test_a_workflow_without_its_token_is_an_input_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    assert main([]) == 2
+    assert capsys.readouterr().err == "rollback-pr: missing environment variable(s): GITHUB_TOKEN\n"

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from config.cloud_assembly import PIPELINE, Template
 from config.model import DeliveryConfig
 from config.names import lookup_role_arn
-from tests.support.assembly import Assembly, Template, ref_target, resources
+from tests.support.assembly import Assembly, ref_target, resources
 
 ISSUER = "token.actions.githubusercontent.com"
 # Bootstrap roles that can change an account; the drift role must reach none of them.
@@ -58,16 +59,11 @@ def _permission_statements(template: Template) -> list[dict[str, Any]]:
 
 def _stack_lookup_roles(assembly: Assembly, config: DeliveryConfig) -> set[str]:
     """The lookup role of every account/region the synthesized assembly deploys a stack to."""
-    # The root holds the pipeline stack and its cross-region support stacks.
-    artifacts = [
-        artifact
-        for artifact in assembly.manifest["artifacts"].values()
-        if artifact["type"] == "aws:cloudformation:stack"
-    ]
+    # The pipeline's own stacks (its cross-region support stacks too), then each environment's.
+    stacks = [*assembly.cloud.environment_stacks(PIPELINE)]
     for env in config.environments:
-        artifacts += assembly.stack_artifacts(env.name).values()
-    targets = {artifact["environment"].removeprefix("aws://") for artifact in artifacts}
-    return {lookup_role_arn(*target.split("/")) for target in targets}
+        stacks += assembly.cloud.environment_stacks(env.name)
+    return {lookup_role_arn(*stack.location) for stack in stacks}
 
 
 def test_provider_is_github_actions_issuer_for_sts_without_a_custom_resource(

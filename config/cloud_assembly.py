@@ -1,0 +1,142 @@
+"""The synthesized cloud assembly (cdk.out), read: every stack, where it deploys, its template.
+
+The one reader of what `cdk synth` wrote, for every layer that looks at it: ops/ (plans, diffs,
+change reports, drift, the first deployment), the policy gate's grant checks and the tests.
+The root manifest.json lists the pipeline's own stacks and one nested assembly per stage (an
+environment); each nested manifest lists that environment's stacks, each with its account,
+region, stack name and template file. Plain JSON: no CDK, no AWS SDK, so it sits in the bottom
+layer where policies/ can import it too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+STACK_ARTIFACT = "aws:cloudformation:stack"
+NESTED_ASSEMBLY = "cdk:cloud-assembly"
+# The environment of the stacks in the root assembly: the pipeline and its support stacks.
+PIPELINE = "pipeline"
+# CDK names a stage's nested assembly after the stage's construct path, "/" written as "-".
+_NESTED_PREFIX = "assembly-"
+
+Template = dict[str, Any]
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthesizedStack:
+    """One stack artifact of the assembly; its template is read when first asked for."""
+
+    artifact_id: str  # the manifest's key
+    display_name: str  # the construct path, what `cdk deploy` names the stack by
+    name: str  # the CloudFormation stack name
+    account: str
+    region: str
+    environment: str  # PIPELINE, or the environment whose stage holds the stack
+    directory: Path  # the (nested) assembly directory of the manifest that lists it
+    template_file: Path
+    termination_protection: bool
+    # The manifest entry as written, for what this type does not name.
+    artifact: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def location(self) -> tuple[str, str]:
+        """(account, region) the stack deploys to."""
+        return self.account, self.region
+
+    @cached_property
+    def template(self) -> Template:
+        return dict(read_json(self.template_file))
+
+
+@dataclass(frozen=True)
+class CloudAssembly:
+    root: Path
+    stacks: tuple[SynthesizedStack, ...]
+
+    @property
+    def environments(self) -> list[str]:
+        """PIPELINE and every environment with stacks, in the order the manifests list them."""
+        return list(dict.fromkeys(stack.environment for stack in self.stacks))
+
+    def environment_stacks(self, environment: str) -> list[SynthesizedStack]:
+        return [stack for stack in self.stacks if stack.environment == environment]
+
+    def templates(self, environment: str) -> dict[str, Template]:
+        """{stack name: template} of one environment's stacks."""
+        return {stack.name: stack.template for stack in self.environment_stacks(environment)}
+
+    def stack(self, name: str) -> SynthesizedStack:
+        """The stack named ``name`` (its CloudFormation name); KeyError when there is none."""
+        for stack in self.stacks:
+            if stack.name == name:
+                return stack
+        raise KeyError(name)
+
+
+def read_cloud_assembly(root: Path) -> CloudAssembly:
+    """Every stack of the assembly in ``root``, the stages' nested assemblies included.
+
+    FileNotFoundError when ``root`` has no manifest.json (nothing was synthesized there).
+    """
+    return CloudAssembly(root=root, stacks=tuple(_stacks(root, PIPELINE, _artifacts(root))))
+
+
+def _artifacts(directory: Path) -> dict[str, Any]:
+    return dict(read_json(directory / "manifest.json")["artifacts"])
+
+
+def _stacks(
+    directory: Path, environment: str, artifacts: Mapping[str, Any]
+) -> Iterator[SynthesizedStack]:
+    """The stacks of one manifest's ``artifacts``, a nested assembly's at its place in the list."""
+    for artifact_id, artifact in artifacts.items():
+        if artifact.get("type") == STACK_ARTIFACT:
+            yield _stack(directory, environment, artifact_id, artifact)
+        elif artifact.get("type") == NESTED_ASSEMBLY:
+            nested = directory / artifact["properties"]["directoryName"]
+            listed = _artifacts(nested)
+            yield from _stacks(nested, _stage_environment(nested.name, listed), listed)
+
+
+def _stack(
+    directory: Path, environment: str, artifact_id: str, artifact: Mapping[str, Any]
+) -> SynthesizedStack:
+    properties = artifact["properties"]
+    account, _, region = str(artifact.get("environment", "")).removeprefix("aws://").partition("/")
+    return SynthesizedStack(
+        artifact_id=artifact_id,
+        display_name=str(artifact.get("displayName", artifact_id)),
+        name=str(properties.get("stackName", artifact_id)),
+        account=account,
+        region=region,
+        environment=environment,
+        directory=directory,
+        template_file=directory / properties["templateFile"],
+        termination_protection=bool(properties.get("terminationProtection", False)),
+        artifact=artifact,
+    )
+
+
+def _stage_environment(directory_name: str, artifacts: Mapping[str, Any]) -> str:
+    """The environment a stage's nested assembly deploys: the stage's construct id.
+
+    The directory is named after the stage's path ("assembly-Pipeline-dev-eu" for the stage
+    "dev-eu" of the stack "Pipeline"); a stack's display name is its own path below the stage
+    ("Pipeline/dev-eu/Network"), which tells where the stage's id starts. Without a stack to go
+    by, the last "-" does.
+    """
+    for artifact in artifacts.values():
+        parts = str(artifact.get("displayName", "")).split("/")
+        for end in range(1, len(parts)):
+            if _NESTED_PREFIX + "-".join(parts[:end]) == directory_name:
+                return parts[end - 1]
+    return directory_name.rsplit("-", 1)[-1]
