@@ -6,6 +6,32 @@ name, so each is derived in exactly one place.
 
 from __future__ import annotations
 
+
+def pipeline_name(project: str) -> str:
+    """The CodePipeline pipeline: what notifications, metrics and `make release-change` name."""
+    return f"{project}-delivery"
+
+
+def pipeline_stack_name(project: str) -> str:
+    """The one stack a person deploys by hand; every other stack the pipeline deploys."""
+    return f"{project}-pipeline"
+
+
+def environment_prefix(project: str, environment: str) -> str:
+    """What every resource name of one environment starts with, stack names included."""
+    return f"{project}-{environment}"
+
+
+def stack_name(project: str, environment: str, component: str) -> str:
+    """One environment stack, e.g. ``todo-prod-services``."""
+    return f"{environment_prefix(project, environment)}-{component}"
+
+
+def alarm_topic_name(project: str, environment: str) -> str:
+    """The environment's alarm topic: the observability stack creates it, others publish to it."""
+    return f"{environment_prefix(project, environment)}-alarms"
+
+
 # The roles `cdk bootstrap` creates in every account (default qualifier).
 QUALIFIER = "hnb659fds"
 

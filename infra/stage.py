@@ -10,7 +10,7 @@ from aws_cdk import CfnResource, Environment, RemovalPolicy, Stage, TagManager, 
 from constructs import Construct, IConstruct
 
 from config.model import EnvironmentConfig, ProjectConfig
-from config.names import health_alarm_prefix
+from config.names import alarm_topic_name, environment_prefix, health_alarm_prefix, stack_name
 from infra.budget import BudgetStack
 from infra.data import DataStack
 from infra.edge import EdgeStack
@@ -21,7 +21,7 @@ from infra.messaging import MessagingStack
 from infra.network import NetworkStack
 from infra.observability import ObservabilityStack
 from infra.removal import retain_except_on_create
-from infra.services import ServicesStack, alarm_topic_name
+from infra.services import ServicesStack
 
 
 class EnvironmentStage(Stage):
@@ -44,7 +44,7 @@ class EnvironmentStage(Stage):
         )
         self._project = project
         self._environment = environment
-        self._prefix = f"{project.name}-{environment.name}"
+        self._prefix = environment_prefix(project.name, environment.name)
         self._removal_policy = (
             RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
             if environment.protect_data
@@ -78,7 +78,7 @@ class EnvironmentStage(Stage):
     def _identity(self, component: str, summary: str) -> dict[str, Any]:
         """Name, description and protection every stack of the environment shares."""
         return {
-            "stack_name": f"{self._prefix}-{component}",
+            "stack_name": stack_name(self._project.name, self._environment.name, component),
             "description": f"{self._project.name} {self._environment.name}: {summary}",
             "termination_protection": self._environment.termination_protection,
         }
@@ -124,7 +124,7 @@ class EnvironmentStage(Stage):
             self,
             "Services",
             **self._identity("services", "ECS cluster, internal ALB, api and worker"),
-            alarm_topic_name=alarm_topic_name(self._prefix),
+            alarm_topic_name=alarm_topic_name(project.name, environment.name),
             health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
             vpc=self.network.network.vpc,
             data=self.data,
@@ -144,7 +144,7 @@ class EnvironmentStage(Stage):
             self,
             "Observability",
             **self._identity("observability", "alarm topic, dashboard, alarms"),
-            topic_name=alarm_topic_name(self._prefix),
+            topic_name=alarm_topic_name(project.name, environment.name),
             health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
             emails=environment.alarms.emails,
             data=self.data,

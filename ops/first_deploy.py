@@ -34,6 +34,7 @@ from typing import Any
 
 from config.cloud_assembly import PIPELINE, SynthesizedStack, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
+from config.names import pipeline_name
 from ops.common import CommandError, checked_config, write_atomically
 
 POLICY_DIR = Path("build") / "bootstrap"
@@ -486,7 +487,7 @@ def _context(args: argparse.Namespace) -> Context:
         project=config.project.name,
         pipeline_account=config.pipeline.account,
         pipeline_region=config.pipeline.region,
-        pipeline_name=f"{config.project.name}-delivery",
+        pipeline_name=pipeline_name(config.project.name),
         connection_arn=config.pipeline.source.connection_arn,
         stacks=read_stacks(args.assembly),
         administrator_access=args.administrator_access,

@@ -8,6 +8,7 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from config.model import DeliveryConfig
+from config.names import pipeline_stack_name
 from infra.images import service_images
 from pipeline.buildspec import Buildspec
 from pipeline.pipeline_stack import PipelineStack
@@ -36,7 +37,7 @@ def build_app(
     PipelineStack(
         app,
         "Pipeline",
-        stack_name=f"{config.project.name}-pipeline",
+        stack_name=pipeline_stack_name(config.project.name),
         description=f"{config.project.name}: the self-mutating delivery pipeline",
         env=Environment(account=config.pipeline.account, region=config.pipeline.region),
         termination_protection=True,

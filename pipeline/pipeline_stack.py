@@ -15,7 +15,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config.model import DeliveryConfig, EnvironmentConfig
-from config.names import lookup_role_arn, protected_image_bound, release_parameter_name
+from config.names import (
+    lookup_role_arn,
+    pipeline_name,
+    protected_image_bound,
+    release_parameter_name,
+)
 from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
 from infra.images import ServiceImage
@@ -70,7 +75,7 @@ class PipelineStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        pipeline_name = f"{config.project.name}-delivery"
+        name = pipeline_name(config.project.name)
         source = pipelines.CodePipelineSource.connection(
             config.pipeline.source.repository,
             config.pipeline.source.branch,
@@ -81,7 +86,7 @@ class PipelineStack(Stack):
         synth = _synth_step(source, synth_buildspec)
         self.pipeline = self._code_pipeline(
             config,
-            pipeline_name=pipeline_name,
+            pipeline_name=name,
             synth=synth,
             synth_buildspec=synth_buildspec,
             cli_version=cli_version,
@@ -109,7 +114,7 @@ class PipelineStack(Stack):
             self,
             "DeliveryMetrics",
             pipeline=self.pipeline.pipeline,
-            pipeline_name=pipeline_name,
+            pipeline_name=name,
             environment_stages=[environment.name for environment in config.environments],
         )
         self._harden_artifact_buckets()

@@ -1,4 +1,4 @@
-from infra.services.services import Services, alarm_topic_name
+from infra.services.services import Services
 from infra.services.stack import ServicesStack
 
-__all__ = ["Services", "ServicesStack", "alarm_topic_name"]
+__all__ = ["Services", "ServicesStack"]

@@ -56,11 +56,6 @@ P99_LATENCY_SECONDS = 2
 WORKER_BACKLOG_AGE_SECONDS = 600
 
 
-def alarm_topic_name(prefix: str) -> str:
-    """The environment's alarm topic, created by the observability stack under this name."""
-    return f"{prefix}-alarms"
-
-
 class Services(Construct):
     """Fargate services behind an internal ALB that only CloudFront's VPC origin reaches.
 
