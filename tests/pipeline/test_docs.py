@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from config.exit_codes import BAD_INPUT
 from config.paths import ROOT
 from ops.review.plan import (
     DIAGRAM_END,
@@ -79,7 +80,7 @@ def test_make_docs_refuses_a_document_without_markers(
 ) -> None:
     document = tmp_path / "notes.md"
     document.write_text("no diagram here\n", encoding="utf-8")
-    assert main([str(assembly.root), "--write-doc", str(document)]) == 1
+    assert main([str(assembly.root), "--write-doc", str(document)]) == BAD_INPUT
     assert capsys.readouterr().err == "plan: the document has no generated-diagram markers\n"
     assert document.read_text(encoding="utf-8") == "no diagram here\n"
 
