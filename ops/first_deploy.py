@@ -35,9 +35,10 @@ from typing import Any
 from config.cloud_assembly import PIPELINE, SynthesizedStack, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.names import pipeline_name
+from config.paths import ROOT
 from ops.common import CommandError, checked_config, write_atomically
 
-POLICY_DIR = Path("build") / "bootstrap"
+POLICY_DIR = ROOT / "build" / "bootstrap"
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 # IAM quotas: characters of a managed policy (whitespace not counted), policies per role.
 POLICY_CHARACTERS = 6144
@@ -200,6 +201,7 @@ class Context:
     connection_arn: str
     stacks: list[SynthesizedStack]
     administrator_access: bool = False
+    policy_dir: Path = POLICY_DIR
 
     def account_stacks(self, account: str) -> list[SynthesizedStack]:
         return [stack for stack in self.stacks if stack.account == account]
@@ -214,7 +216,7 @@ class Context:
 def write_policies(context: Context, account: str) -> Path:
     """build/bootstrap/<account>/execution-policies.template.json, written whole or not at all."""
     documents = execution_policies(context.account_stacks(account))
-    target = POLICY_DIR / account / "execution-policies.template.json"
+    target = context.policy_dir / account / "execution-policies.template.json"
     text = json.dumps(policies_template(context.project, documents), indent=1, sort_keys=True)
     write_atomically(target, text + "\n")
     return target
@@ -491,13 +493,19 @@ def _context(args: argparse.Namespace) -> Context:
         connection_arn=config.pipeline.source.connection_arn,
         stacks=read_stacks(args.assembly),
         administrator_access=args.administrator_access,
+        policy_dir=args.out,
     )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="The first deployment's commands")
-    parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
-    parser.add_argument("--cdk", default="node_modules/.bin/cdk", help="the pinned CDK CLI")
+    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
+    parser.add_argument(
+        "--out", type=Path, default=POLICY_DIR, help="where the execution policies are written"
+    )
+    parser.add_argument(
+        "--cdk", default=str(ROOT / "node_modules" / ".bin" / "cdk"), help="the pinned CDK CLI"
+    )
     parser.add_argument("--run", action="store_true", help="run the commands, not only print")
     parser.add_argument("--administrator-access", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)

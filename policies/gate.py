@@ -213,7 +213,7 @@ def grant_findings(report: GrantReport) -> list[Finding]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    assembly = Path(args[0] if args else "cdk.out")
+    assembly = Path(args[0]) if args else ROOT / "cdk.out"
     try:
         nag, acknowledged = nag_report(assembly)
         templates = templates_in(assembly)

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from config.cloud_assembly import read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
+from config.paths import ROOT
 from ops.common import aws_session, load_config_or_exit, write_atomically
 from ops.review import permissions
 from ops.review.template_diff import diff_environment, render_markdown
@@ -126,7 +127,7 @@ def deployed_templates(
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="What deploying this commit would change")
     parser.add_argument("--environment", required=True)
-    parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--role-arn", help="read-only role in the environment's account")
     parser.add_argument("--commit", default="unknown")

@@ -28,7 +28,6 @@ from config.model import DeliveryConfig
 from config.paths import ROOT
 from ops.first_deploy import (
     POLICY_CHARACTERS,
-    POLICY_DIR,
     UNPROTECT,
     main,
     protected_resources,
@@ -94,15 +93,16 @@ def test_the_bootstrap_lines_cover_every_account_and_region_of_a_stack_once(
     assembly: Assembly,
     config: DeliveryConfig,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "bootstrap"
     pipeline_account = config.pipeline.account
     groups = [["--pipeline"], *(["--environment", env.name] for env in config.environments)]
     bootstrapped: list[str] = []
     for group in groups:
-        deploy, bootstrap = _printed(capsys, "--assembly", str(assembly.root), "bootstrap", *group)
+        deploy, bootstrap = _printed(
+            capsys, "--assembly", str(assembly.root), "--out", str(out), "bootstrap", *group
+        )
         targets = [word for word in bootstrap if word.startswith("aws://")]
         bootstrapped += targets
         (account,) = {target.split("/")[2] for target in targets}
@@ -174,16 +174,14 @@ def _allows(documents: list[dict[str, Any]], action: str, resource: str) -> bool
 
 
 def test_the_execution_policies_allow_what_every_template_needs_within_iams_limits(
-    assembly: Assembly, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    assembly: Assembly, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert main(["--assembly", str(assembly.root), "execution-policies"]) == 0
+    out = tmp_path / "bootstrap"
+    assert main(["--assembly", str(assembly.root), "--out", str(out), "execution-policies"]) == 0
     stacks = _stack_environments(assembly)
     missing, unused = [], []
     for account in sorted({environment.split("/")[2] for environment in stacks.values()}):
-        template = json.loads(
-            (POLICY_DIR / account / "execution-policies.template.json").read_text()
-        )
+        template = json.loads((out / account / "execution-policies.template.json").read_text())
         documents = [r["Properties"]["PolicyDocument"] for r in template["Resources"].values()]
         assert len(documents) < 10, "IAM attaches at most 10 managed policies to a role"
         for document in documents:
@@ -271,7 +269,8 @@ def test_run_runs_exactly_the_printed_commands_with_the_named_accounts_credentia
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    options = ["--assembly", str(assembly.root), "--cdk", str(fake_aws.parent / "bin" / "cdk")]
+    options = ["--assembly", str(assembly.root), "--out", str(fake_aws.parent / "bootstrap")]
+    options += ["--cdk", str(fake_aws.parent / "bin" / "cdk")]
     printed = _printed(capsys, *options, "bootstrap", "--environment", "staging")
     monkeypatch.setenv("FAKE_ACCOUNT", "333333333333")
     assert main([*options, "--run", "bootstrap", "--environment", "staging"]) == 0
@@ -390,17 +389,17 @@ def test_make_hands_run_and_policy_to_the_module() -> None:
 def test_administrator_access_replaces_the_generated_policies(
     assembly: Assembly,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    argv = ["--assembly", str(assembly.root), "--administrator-access", "bootstrap", "--pipeline"]
+    out = tmp_path / "bootstrap"
+    argv = ["--assembly", str(assembly.root), "--out", str(out), "--administrator-access"]
+    argv += ["bootstrap", "--pipeline"]
     ((*_, policies_flag, policies, _app, _out, _notices),) = _printed(capsys, *argv)
     assert (policies_flag, policies) == (
         "--cloudformation-execution-policies",
         "arn:aws:iam::aws:policy/AdministratorAccess",
     )
-    assert not (tmp_path / POLICY_DIR).exists()
+    assert not out.exists()
 
 
 def _tiny_assembly(directory: Path, resource_type: str) -> Path:
@@ -417,14 +416,14 @@ def _tiny_assembly(directory: Path, resource_type: str) -> Path:
 
 
 def test_a_resource_type_without_known_permissions_stops_with_one_line_and_writes_nothing(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "bootstrap"
     tiny = _tiny_assembly(tmp_path / "cdk.out", "AWS::Made::Up")
-    assert main(["--assembly", str(tiny), "execution-policies"]) == 2
+    assert main(["--assembly", str(tiny), "--out", str(out), "execution-policies"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: todo-pipeline: Thing is a AWS::Made::Up, whose CloudFormation")
-    assert not (tmp_path / POLICY_DIR).exists()
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
