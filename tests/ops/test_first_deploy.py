@@ -216,7 +216,7 @@ def test_deploy_pipeline_selects_the_pipeline_stack_and_its_support_stacks_only(
     ((cdk, command, *options, selector),) = _printed(
         capsys, "--assembly", str(assembly.root), "deploy-pipeline"
     )
-    assert (cdk, command) == ("node_modules/.bin/cdk", "deploy")
+    assert (cdk, command) == (str(ROOT / "node_modules" / ".bin" / "cdk"), "deploy")
     listed = subprocess.run(
         [str(ROOT / cdk), "ls", *options, selector],
         cwd=ROOT,
