@@ -162,11 +162,13 @@ pytest: install web-build ## The pytest suite alone, in parallel (synth and the 
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # What the pipeline's Build step tests: every suite that needs no database, browser or site.
-BUILD_STEP_TESTS := tests/config tests/infra tests/pipeline tests/ops tests/policies
+BUILD_STEP_TESTS := tests/config tests/infra tests/pipeline tests/ops tests/policies \
+	tests/support tests/test_layers.py tests/test_layout.py tests/test_docs.py \
+	tests/test_makefile_help.py
 
 .PHONY: pytest-build
-pytest-build: ## The pytest suites the pipeline's Build step runs (no database, browser or site)
-	$(MAKE) --no-print-directory pytest PYTEST_ARGS="$(BUILD_STEP_TESTS)"
+pytest-build: PYTEST_ARGS := $(BUILD_STEP_TESTS) $(PYTEST_ARGS)
+pytest-build: pytest ## The pytest suites the pipeline's Build step runs (no database, browser or site)
 
 .PHONY: snapshot-update
 snapshot-update: install web-build ## Accept template changes into the snapshot files (review the diff!)
@@ -254,7 +256,8 @@ change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV 
 
 # ---------------------------------------------------------------- release: post-deploy checks, bake, release record
 DEPLOYED_CHECKS := $(PY) -m pytest tests/deployed -p no:cacheprovider -n 0 -q
-# Without SITE_URL every post-deploy check skips and pytest exits 0: a silent pass. Checked
+# Without SITE_URL every post-deploy check skips and pytest exits 0: a silent pass (exit 2 is
+# config/exit_codes.BAD_INPUT). Checked
 # when the recipe runs (not when make reads it), so `make -n` still shows what would run.
 define require_site_url
 @test -n "$(strip $(SITE_URL))" || { echo "error: SITE_URL is empty: the post-deploy checks need the deployed site's URL (the pipeline passes the frontend stack's SiteUrl output)" >&2; exit 2; }
@@ -363,15 +366,15 @@ dev-api: $(VENV)/.installed ## The Todo API alone (SQLite in data/ unless DATABA
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench
 bench: install ## Benchmarks: print figures (never asserted)
-	$(PY) bench/synth.py
+	$(PY) -m bench.synth
 
 .PHONY: bench-checks
 bench-checks: install ## Time the policy gate's scanners (with and without policies/checks) and the workflow linters over cdk.out
-	$(PY) bench/checks.py
+	$(PY) -m bench.checks
 
 .PHONY: bench-api
 bench-api: $(VENV)/.installed ## API load benchmark on loopback: list and create (uvicorn, PostgreSQL) vs a bare ASGI hello
-	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) bench/api_load.py $(BENCH_ARGS)
+	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) -m bench.api_load $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- clean
 .PHONY: clean

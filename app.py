@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
-"""CDK entry point. The only place that reads configuration files and the environment.
+"""CDK entry point: reads the environment file, package.json and the web build, hands typed
+values to the CDK app and synthesizes it.
 
-DELIVERY_CONFIG names an alternative environment file (tests and forks' experiments use it).
-A bad file ends the process with one line naming the file, environment and field, exit 2.
+DELIVERY_CONFIG names an alternative environment file (tests and forks' experiments use it);
+config.model.config_file resolves it, for this entry point and every command alike. A bad file
+ends the process with one line naming the file, environment and field, exit 2.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from config.exit_codes import BAD_INPUT, SUCCESS
-from config.model import DEFAULT_CONFIG_FILE, ConfigError, load_config
+from config.model import ConfigError, config_file, load_config
 from config.paths import ROOT
 
 
@@ -33,7 +34,7 @@ def web_build_error(web_dist: Path) -> str | None:
 
 def main() -> int:
     try:
-        config = load_config(Path(os.environ.get("DELIVERY_CONFIG") or DEFAULT_CONFIG_FILE))
+        config = load_config(config_file())
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return BAD_INPUT

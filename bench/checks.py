@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from config.exit_codes import BAD_INPUT
 from config.paths import ROOT
 
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
@@ -44,7 +45,7 @@ def main() -> int:
     templates = sorted(ASSEMBLY.rglob("*.template.json"))
     if not templates:
         print(f"no templates under {ASSEMBLY}: run `make synth` first", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     commands = {
         "cfn-lint (all templates)": [str(PROJECT_BIN / "cfn-lint"), *map(str, templates)],
         "checkov, its own checks": CHECKOV,

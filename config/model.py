@@ -8,9 +8,11 @@ read files, environment variables or CDK context themselves.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import sys
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -30,6 +32,9 @@ from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ROOT
 
 DEFAULT_CONFIG_FILE = ROOT / "config" / "environments.toml"
+# Names another environment file for one run (tests, a fork's experiments): the synthesis and
+# every command of that run read the same file.
+CONFIG_FILE_VARIABLE = "DELIVERY_CONFIG"
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
@@ -464,6 +469,12 @@ def _display_path(path: Path) -> Path:
         return path.resolve().relative_to(ROOT)
     except ValueError:
         return path
+
+
+def config_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The environment file of this run: DELIVERY_CONFIG when set, else the shipped one."""
+    named = (os.environ if environ is None else environ).get(CONFIG_FILE_VARIABLE)
+    return Path(named) if named else DEFAULT_CONFIG_FILE
 
 
 def load_config(path: Path = DEFAULT_CONFIG_FILE) -> DeliveryConfig:

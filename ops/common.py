@@ -17,6 +17,7 @@ from config.exit_codes import BAD_INPUT, FAILURE
 
 if TYPE_CHECKING:
     from boto3.session import Session
+    from botocore.exceptions import ClientError
 
     from config.model import DeliveryConfig
 
@@ -45,10 +46,10 @@ def checked_config(*, environment: str | None = None) -> DeliveryConfig:
     """The validated environment file, which has ``environment`` when one is named; else a
     ConfigurationError saying, in one line, what is wrong."""
     # Imported here: the commands that never read the file do not load pydantic.
-    from config.model import ConfigError, load_config  # noqa: PLC0415
+    from config.model import ConfigError, config_file, load_config  # noqa: PLC0415
 
     try:
-        config = load_config()
+        config = load_config(config_file())
     except ConfigError as error:
         raise ConfigurationError(str(error)) from None
     if environment is not None and environment not in {env.name for env in config.environments}:
@@ -105,3 +106,15 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def is_missing_stack(error: ClientError) -> bool:
+    """Whether CloudFormation refused a call because the stack does not exist (yet).
+
+    CloudFormation has no error code of its own for this: it answers ``ValidationError`` with
+    "Stack with id <name> does not exist", and the same code for every other bad request.
+    """
+    response = error.response.get("Error", {})
+    return response.get("Code") == "ValidationError" and "does not exist" in str(
+        response.get("Message", "")
+    )

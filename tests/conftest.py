@@ -69,7 +69,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     if os.environ.get(ARTIFACT_ASSEMBLY_ENV) or all(item.nodeid != ARTIFACT_RUN for item in items):
         return
-    build_step = tuple(f"{path.rstrip('/')}/" for path in build_step_pytest_args())
+    build_step = tuple(
+        path if path.endswith(".py") else f"{path.rstrip('/')}/"
+        for path in build_step_pytest_args()
+    )
     there = [
         item
         for item in items

@@ -28,7 +28,7 @@ from config.cloud_assembly import read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.names import lookup_role_arn
 from config.paths import ROOT
-from ops.common import aws_session, load_config_or_exit, write_atomically
+from ops.common import aws_session, is_missing_stack, load_config_or_exit, write_atomically
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -87,7 +87,7 @@ def _start(cloudformation: CloudFormationClient, stack: str) -> str | None:
     try:
         return cloudformation.detect_stack_drift(StackName=stack)["StackDriftDetectionId"]
     except ClientError as error:
-        if "does not exist" in str(error):
+        if is_missing_stack(error):
             return None
         raise
 

@@ -3,7 +3,7 @@
     python -m ops.release.bake --environment staging --minutes 10
 
 The bake watches exactly the environment's *health* alarms: those named under
-``health_alarm_prefix(project, environment)`` (config/model.py), the one prefix infra names
+``health_alarm_prefix(project, environment)`` (config/names.py), the one prefix infra names
 them with. Which alarms are health alarms, and why the others (capacity signals, dead letters
 older than the deploy, the autoscaler's own alarms, which sit in ALARM whenever the queue is
 idle) are not, is written down in infra/observability/monitoring.py.

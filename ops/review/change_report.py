@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from config.cloud_assembly import read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.paths import ROOT
-from ops.common import aws_session, load_config_or_exit, write_atomically
+from ops.common import aws_session, is_missing_stack, load_config_or_exit, write_atomically
 from ops.review import permissions
 from ops.review.template_diff import diff_environment, render_markdown
 
@@ -42,7 +42,7 @@ def deployed_template(
             "TemplateBody"
         ]
     except ClientError as error:
-        if "does not exist" in str(error):
+        if is_missing_stack(error):
             return None
         raise
     # boto3 already decodes JSON bodies into a dict; YAML-deployed stacks come back as text.

@@ -17,6 +17,7 @@ from ops.common import (
     ConfigurationError,
     aws_session,
     checked_config,
+    is_missing_stack,
     load_config_or_exit,
     write_atomically,
 )
@@ -103,10 +104,22 @@ def test_an_unknown_environment_is_one_line_naming_the_known_ones(
     )
 
 
+def test_the_commands_read_the_file_delivery_config_names_as_the_synthesis_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shipped = config_model.DEFAULT_CONFIG_FILE.read_text(encoding="utf-8")
+    other = tmp_path / "environments.toml"
+    other.write_text(shipped.replace('name = "todo"', 'name = "demo"', 1), encoding="utf-8")
+    monkeypatch.setenv(config_model.CONFIG_FILE_VARIABLE, str(other))
+
+    assert config_model.config_file() == other
+    assert checked_config().project.name == "demo"
+
+
 def test_a_broken_file_is_its_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken() -> DeliveryConfig:
+    def broken(_path: Path) -> DeliveryConfig:
         raise ConfigError("config/environments.toml: not valid TOML: at line 3")
 
     monkeypatch.setattr(config_model, "load_config", broken)
@@ -149,3 +162,15 @@ def test_with_a_role_the_session_holds_the_roles_credentials(caller: str) -> Non
         assert identity["Arn"] == (
             f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.rsplit('/', 1)[1]}/bake-dev"
         )
+
+
+# ---------------------------------------------------------------- CloudFormation answers
+def test_only_cloudformations_missing_stack_answer_counts_as_a_missing_stack() -> None:
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    def answer(code: str, message: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": message}}, "GetTemplate")
+
+    assert is_missing_stack(answer("ValidationError", "Stack with id todo-dev-data does not exist"))
+    assert not is_missing_stack(answer("ValidationError", "Template format error"))
+    assert not is_missing_stack(answer("AccessDenied", "Role todo does not exist"))

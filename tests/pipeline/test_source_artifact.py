@@ -102,8 +102,12 @@ def test_every_build_step_test_module_that_runs_git_is_marked_checkout() -> None
     """So the run above cannot miss one: git behaves differently without .git or an identity."""
     unmarked = [
         str(module.relative_to(ROOT))
-        for directory in build_step_pytest_args()
-        for module in sorted((ROOT / directory).rglob("test_*.py"))
+        for selected in build_step_pytest_args()
+        for module in (
+            [ROOT / selected]
+            if selected.endswith(".py")
+            else sorted((ROOT / selected).rglob("test_*.py"))
+        )
         if re.search(r'\[\s*"git"', source := module.read_text(encoding="utf-8"))
         and not re.search(r"^pytestmark = pytest\.mark\.checkout$", source, re.MULTILINE)
     ]

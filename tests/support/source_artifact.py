@@ -135,7 +135,8 @@ def build_step_pytest_args() -> list[str]:
     """What the Build step's `make pytest-build` tests: the Makefile's BUILD_STEP_TESTS."""
     if "make pytest-build" not in Buildspec.load("synth").commands:
         raise AssertionError("buildspecs/synth.yml runs no `make pytest-build`")
-    for line in (ROOT / "Makefile").read_text(encoding="utf-8").splitlines():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    for line in makefile.splitlines():
         name, _, value = line.partition(":=")
         if name.strip() == "BUILD_STEP_TESTS":
             return shlex.split(value)

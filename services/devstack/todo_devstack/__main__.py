@@ -42,6 +42,8 @@ from todo_devstack.sqs import (
 )
 from todo_devstack.sqs import client as sqs_client
 
+# The services are packaged on their own (no config/ in their images), so the dev stack finds
+# the checkout from its own place in it: services/devstack/todo_devstack/.
 ROOT = Path(__file__).resolve().parents[3]
 WEB = ROOT / "services" / "web"
 PYTHONPATH = os.pathsep.join(

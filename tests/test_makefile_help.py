@@ -121,3 +121,30 @@ def test_the_inline_python_pattern_catches_what_it_must() -> None:
     assert _INLINE_PYTHON.search("\t$(PYTHON) -c pass")
     assert not _INLINE_PYTHON.search("\t$(PY) -m ops.review.plan $(OUT)")
     assert not _INLINE_PYTHON.search(".SHELLFLAGS := -eu -o pipefail -c")
+
+
+# A recipe that runs a repository file as a script: Python then puts the script's folder, not
+# the checkout, first on the import path, so `from config.paths import ROOT` fails there.
+_SCRIPT_BY_PATH = re.compile(r"\$\((?:PY|PYTHON)\)\s+(?:-\S+\s+)*[\w./-]+\.py\b")
+
+
+def test_every_python_recipe_runs_a_module_by_name() -> None:
+    by_path = [
+        f"Makefile:{number}: {line.strip()}"
+        for number, line in enumerate(_makefile_lines(), start=1)
+        if _SCRIPT_BY_PATH.search(line)
+    ]
+    assert by_path == []
+
+
+def test_the_benchmarks_import_the_checkout_as_make_runs_them() -> None:
+    for module in ("bench.synth", "bench.checks", "bench.api_load"):
+        completed = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "-c", f"import {module}"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": ""},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == 0, (module, completed.stderr[-2000:])
