@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from config.exit_codes import BAD_INPUT
-from config.paths import ROOT
+from config.paths import ASSEMBLY_DIR, ROOT
 
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
 PROJECT_BIN = Path(sys.executable).parent
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-ASSEMBLY = ROOT / "cdk.out"
+ASSEMBLY = ASSEMBLY_DIR
 CHECKOV = [
     str(TOOLS_BIN / "checkov"),
     "--config-file",

@@ -82,11 +82,17 @@ class CloudAssembly:
         raise KeyError(name)
 
 
+class AssemblyNotFoundError(FileNotFoundError):
+    """Nothing was synthesized where a cloud assembly was expected; the message says so."""
+
+
 def read_cloud_assembly(root: Path) -> CloudAssembly:
     """Every stack of the assembly in ``root``, the stages' nested assemblies included.
 
-    FileNotFoundError when ``root`` has no manifest.json (nothing was synthesized there).
+    AssemblyNotFoundError when ``root`` has no manifest.json (nothing was synthesized there).
     """
+    if not (root / "manifest.json").is_file():
+        raise AssemblyNotFoundError(f"{root}/manifest.json not found: run make synth first")
     return CloudAssembly(root=root, stacks=tuple(_stacks(root, PIPELINE, _artifacts(root))))
 
 

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from config.exit_codes import BAD_INPUT, SUCCESS
+from config.names import github_drift_role_name
 from config.paths import ROOT
 
 DEFAULT_CONFIG_FILE = ROOT / "config" / "environments.toml"
@@ -414,7 +415,7 @@ class DeliveryConfig(_Model):
     @property
     def drift_role_name(self) -> str:
         """The IAM role GitHub Actions' drift workflow assumes in the pipeline account."""
-        return self.pipeline.github.drift_role_name or f"{self.project.name}-github-drift"
+        return self.pipeline.github.drift_role_name or github_drift_role_name(self.project.name)
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:

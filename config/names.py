@@ -27,6 +27,11 @@ def stack_name(project: str, environment: str, component: str) -> str:
     return f"{environment_prefix(project, environment)}-{component}"
 
 
+def github_drift_role_name(project: str) -> str:
+    """The role the drift workflow assumes, unless the config names another."""
+    return f"{project}-github-drift"
+
+
 def alarm_topic_name(project: str, environment: str) -> str:
     """The environment's alarm topic: the observability stack creates it, others publish to it."""
     return f"{environment_prefix(project, environment)}-alarms"
@@ -64,8 +69,13 @@ RETAINED_VERSIONS = 100
 RELEASE_TAG_PREFIX = "release-"
 
 
+def release_parameter_path(project: str) -> str:
+    """The Parameter Store path under which every environment's release record lives."""
+    return f"/{project}/releases/"
+
+
 def release_parameter_name(project: str, environment: str) -> str:
-    return f"/{project}/releases/{environment}"
+    return release_parameter_path(project) + environment
 
 
 def release_tag(digest: str) -> str:

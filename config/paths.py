@@ -5,3 +5,5 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where `make synth` writes the cloud assembly every later command reads.
+ASSEMBLY_DIR = ROOT / "cdk.out"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from boto3.session import Session
     from botocore.exceptions import ClientError
 
+    from config.cloud_assembly import CloudAssembly
     from config.model import DeliveryConfig
 
 
@@ -56,6 +57,18 @@ def checked_config(*, environment: str | None = None) -> DeliveryConfig:
         names = ", ".join(env.name for env in config.environments)
         raise ConfigurationError(f"no environment named {environment!r} (environments: {names})")
     return config
+
+
+def cloud_assembly_or_exit(path: Path, *, command: str) -> CloudAssembly:
+    """The cloud assembly in ``path``, or "<command>: ... run make synth first" on stderr and
+    exit BAD_INPUT: every command that reads cdk.out says the same thing when it is missing."""
+    from config.cloud_assembly import AssemblyNotFoundError, read_cloud_assembly  # noqa: PLC0415
+
+    try:
+        return read_cloud_assembly(path)
+    except AssemblyNotFoundError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        raise SystemExit(BAD_INPUT) from None
 
 
 def load_config_or_exit(*, environment: str | None = None) -> DeliveryConfig:

@@ -32,10 +32,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from config.cloud_assembly import PIPELINE, SynthesizedStack, read_cloud_assembly
+from config.cloud_assembly import (
+    PIPELINE,
+    AssemblyNotFoundError,
+    SynthesizedStack,
+    read_cloud_assembly,
+)
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.names import pipeline_name
-from config.paths import ROOT
+from config.paths import ASSEMBLY_DIR, ROOT
 from ops.common import CommandError, checked_config, write_atomically
 
 POLICY_DIR = ROOT / "build" / "bootstrap"
@@ -69,10 +74,10 @@ class FirstDeployError(CommandError):
 
 def read_stacks(assembly: Path) -> list[SynthesizedStack]:
     """Every stack of the assembly: the pipeline's (and its support stacks), and each stage's."""
-    manifest_file = assembly / "manifest.json"
-    if not manifest_file.is_file():
-        raise FirstDeployError(f"{manifest_file} not found: run make synth first")
-    return list(read_cloud_assembly(assembly).stacks)
+    try:
+        return list(read_cloud_assembly(assembly).stacks)
+    except AssemblyNotFoundError as error:
+        raise FirstDeployError(str(error)) from None
 
 
 @cache
@@ -499,7 +504,7 @@ def _context(args: argparse.Namespace) -> Context:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="The first deployment's commands")
-    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
+    parser.add_argument("--assembly", type=Path, default=ASSEMBLY_DIR)
     parser.add_argument(
         "--out", type=Path, default=POLICY_DIR, help="where the execution policies are written"
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from config.exit_codes import FAILURE, SUCCESS
-from config.paths import ROOT
+from config.paths import ASSEMBLY_DIR, ROOT
 from policies.checks.grants.model import load_cloud_assembly
 from policies.checks.grants.runner import GrantReport, run_grant_checks
 
@@ -213,7 +213,7 @@ def grant_findings(report: GrantReport) -> list[Finding]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    assembly = Path(args[0]) if args else ROOT / "cdk.out"
+    assembly = Path(args[0]) if args else ASSEMBLY_DIR
     try:
         nag, acknowledged = nag_report(assembly)
         templates = templates_in(assembly)

@@ -25,10 +25,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config.cloud_assembly import read_cloud_assembly
-from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
+from config.exit_codes import BAD_INPUT, SUCCESS
 from config.names import lookup_role_arn
-from config.paths import ROOT
-from ops.common import aws_session, is_missing_stack, load_config_or_exit, write_atomically
+from config.paths import ASSEMBLY_DIR
+from ops.common import (
+    CommandError,
+    aws_session,
+    cloud_assembly_or_exit,
+    is_missing_stack,
+    load_config_or_exit,
+    write_atomically,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -41,7 +48,7 @@ DRIFTED_STATUSES: list[Literal["MODIFIED", "DELETED"]] = ["MODIFIED", "DELETED"]
 Status = Literal["DRIFTED", "IN_SYNC", "NOT_DEPLOYED", "FAILED"]
 
 
-class DriftError(Exception):
+class DriftError(CommandError):
     """An AWS call failed; the message names the account, region and call."""
 
 
@@ -292,13 +299,11 @@ def _lookup_clients() -> Callable[[str, str], CloudFormationClient]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Detect drift of every deployed stack")
-    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
+    parser.add_argument("--assembly", type=Path, default=ASSEMBLY_DIR)
     parser.add_argument("--out", type=Path, required=True, help="Markdown report")
     args = parser.parse_args(argv)
 
-    if not (args.assembly / "manifest.json").is_file():
-        print(f"drift: {args.assembly}/manifest.json not found: run make synth", file=sys.stderr)
-        return BAD_INPUT
+    cloud_assembly_or_exit(args.assembly, command="drift")
     config = load_config_or_exit()
     targets = stack_targets(args.assembly)
     synthesized = {target.environment for target in targets}
@@ -310,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         results = check(targets, _lookup_clients())
     except DriftError as error:
         print(f"drift: AWS call failed: {error}", file=sys.stderr)
-        return FAILURE
+        return error.exit_code
     checked_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = render(results, checked_at)
     write_atomically(args.out.parent / "drift.json", to_json(results, checked_at))

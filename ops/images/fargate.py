@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ops.common import CommandError
+
 # Docker's PATH when an image sets none, and the ENV of the base images we build on
 # (docker-library/python's Dockerfile), which the Dockerfile's own ENV expands against.
 DOCKER_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -37,7 +39,7 @@ BASE_IMAGE_ENV: dict[str, dict[str, str]] = {
 FARGATE_EXECUTION_ENV = "AWS_ECS_FARGATE"
 
 
-class FargateSpecError(Exception):
+class FargateSpecError(CommandError):
     """The Dockerfile or task definition holds something these checks cannot reproduce."""
 
 

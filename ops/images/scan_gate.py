@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.exit_codes import FAILURE, SUCCESS
 from config.paths import ROOT
-from ops.common import load_config_or_exit
+from ops.common import CommandError, load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -36,7 +36,7 @@ WAIT_DELAY_SECONDS = 15
 WAIT_MAX_ATTEMPTS = 60
 
 
-class ScanGateError(Exception):
+class ScanGateError(CommandError):
     """The gate cannot decide (scan failed, unreadable exceptions file): treat as a failure."""
 
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     except ScanGateError as error:
         print(f"image scan gate: {error}", file=sys.stderr)
-        return FAILURE
+        return error.exit_code
     return judge(findings, threshold=args.threshold, exceptions=exceptions)
 
 

@@ -37,7 +37,8 @@ from typing import Any
 
 from config.cloud_assembly import read_cloud_assembly
 from config.exit_codes import FAILURE, SUCCESS
-from config.paths import ROOT
+from config.paths import ASSEMBLY_DIR, ROOT
+from ops.common import CommandError, cloud_assembly_or_exit
 from ops.images.fargate import (
     FargateSpecError,
     ImageSpec,
@@ -63,7 +64,7 @@ DATABASE_USER = "todo_app"
 START_TIMEOUT_SECONDS = 60.0
 
 
-class StartCheckError(Exception):
+class StartCheckError(CommandError):
     """The service did not become healthy; the message says what was seen."""
 
 
@@ -501,16 +502,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Start a built image as Fargate starts it")
     parser.add_argument("--service", required=True)
     parser.add_argument("--image", required=True, help="the local image reference")
-    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
+    parser.add_argument("--assembly", type=Path, default=ASSEMBLY_DIR)
     parser.add_argument("--environment", default="dev")
     args = parser.parse_args(argv)
+    cloud_assembly_or_exit(args.assembly, command="start check")
     try:
         service = load_service(args.service, args.assembly, args.environment)
         with tempfile.TemporaryDirectory(prefix="start-check-") as work:
             run_docker_check(service, args.image, Path(work))
     except (FargateSpecError, StartCheckError, OSError) as error:
         print(f"start check: {args.service}: {error}", file=sys.stderr)
-        return FAILURE
+        return error.exit_code if isinstance(error, CommandError) else FAILURE
     print(f"start check: {args.service} started as Fargate starts it and is healthy")
     return SUCCESS
 

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         findings = scan(args.image, service=args.service)
     except ScanGateError as error:
         print(f"image scan gate: {error}", file=sys.stderr)
-        return FAILURE
+        return error.exit_code
     except FileNotFoundError:
         print(
             "image scan gate: trivy is not installed (see aquasecurity/setup-trivy)",

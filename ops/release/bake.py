@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from config.exit_codes import FAILURE, NO_HEALTH_ALARMS, SUCCESS
 from config.names import health_alarm_prefix
-from ops.common import aws_session, load_config_or_exit
+from ops.common import CommandError, aws_session, load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 POLL_SECONDS = 30
 
 
-class NoHealthAlarmsError(Exception):
+class NoHealthAlarmsError(CommandError):
     """No alarm carries the health prefix where the bake looks."""
+
+    exit_code = NO_HEALTH_ALARMS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baking {environment.name} for {args.minutes:g} min (alarms {prefix}*)", flush=True)
     try:
         result = bake(cloudwatch, prefix=prefix, seconds=args.minutes * 60)
-    except NoHealthAlarmsError:
+    except NoHealthAlarmsError as error:
         print(
             f"error: bake of {environment.name}: no alarm named {prefix}* in "
             f"{environment.region} (the environment's account is {environment.account}); "
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             "prefix, or the environment is not deployed)",
             file=sys.stderr,
         )
-        return NO_HEALTH_ALARMS
+        return error.exit_code
     if result.passed:
         print(
             f"bake passed: none of {len(result.watched)} health alarms fired "

@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from config.exit_codes import FAILURE, SUCCESS
-from config.names import release_parameter_name, release_tag
+from config.names import release_parameter_name, release_parameter_path, release_tag
 from config.paths import ROOT
-from ops.common import load_config_or_exit
+from ops.common import CommandError, load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -56,7 +56,7 @@ MANIFEST_MEDIA_TYPES = [
 ]
 
 
-class ReleaseError(Exception):
+class ReleaseError(CommandError):
     """The release cannot be recorded; the message names the image or parameter."""
 
 
@@ -203,7 +203,9 @@ def record(ssm: SSMClient, *, project: str, release: Release) -> int:
 
 def current_releases(ssm: SSMClient, *, project: str) -> list[Release]:
     releases = []
-    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=f"/{project}/releases/")
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(
+        Path=release_parameter_path(project)
+    )
     for page in pages:
         for parameter in page["Parameters"]:
             releases.append(Release(**json.loads(parameter["Value"])))
@@ -303,7 +305,7 @@ def _record_command(config: DeliveryConfig, environment: str) -> int:
         )
     except ReleaseError as error:
         print(f"error: release record of {environment}: {error}", file=sys.stderr)
-        return FAILURE
+        return error.exit_code
     except ClientError as error:
         operation = error.operation_name
         print(f"error: release record of {environment}: {operation}: {error}", file=sys.stderr)

@@ -21,10 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from config.cloud_assembly import read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
-from config.paths import ROOT
-from ops.common import aws_session, is_missing_stack, load_config_or_exit, write_atomically
+from config.paths import ASSEMBLY_DIR
+from ops.common import (
+    aws_session,
+    cloud_assembly_or_exit,
+    is_missing_stack,
+    load_config_or_exit,
+    write_atomically,
+)
 from ops.review import permissions
 from ops.review.template_diff import diff_environment, render_markdown
 
@@ -127,7 +132,7 @@ def deployed_templates(
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="What deploying this commit would change")
     parser.add_argument("--environment", required=True)
-    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
+    parser.add_argument("--assembly", type=Path, default=ASSEMBLY_DIR)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--role-arn", help="read-only role in the environment's account")
     parser.add_argument("--commit", default="unknown")
@@ -161,7 +166,7 @@ def _refused_wildcards(
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    assembly = read_cloud_assembly(args.assembly)
+    assembly = cloud_assembly_or_exit(args.assembly, command="change report")
     if args.environment not in assembly.environments:
         print(f"change report: no stage {args.environment!r} in {args.assembly}", file=sys.stderr)
         return BAD_INPUT
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         required = permissions.load_required_wildcards()
     except permissions.RequiredWildcardsError as error:
         print(f"change report: {error}", file=sys.stderr)
-        return BAD_INPUT
+        return error.exit_code
 
     config = load_config_or_exit(environment=args.environment)
     region = config.environment(args.environment).region

@@ -29,7 +29,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from config.exit_codes import BAD_INPUT
 from config.paths import ROOT
+from ops.common import CommandError
 
 REQUIRED_WILDCARDS_FILE = ROOT / "policies" / "required-wildcards.yaml"
 
@@ -269,8 +271,10 @@ def _canonical_text(text: str) -> str:
         return text
 
 
-class RequiredWildcardsError(Exception):
+class RequiredWildcardsError(CommandError):
     """The allow-list cannot be read: the check cannot decide."""
+
+    exit_code = BAD_INPUT
 
 
 class _RequiredWildcardsFile(BaseModel):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from config.cloud_assembly import PIPELINE, SynthesizedStack, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, SUCCESS
-from config.paths import ROOT
+from config.paths import ASSEMBLY_DIR
 from ops.common import write_atomically
 
 
@@ -210,7 +210,7 @@ def write_diagram(document: Path, plan: Plan) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print the plan read from a cloud assembly")
-    parser.add_argument("assembly", nargs="?", type=Path, default=ROOT / "cdk.out")
+    parser.add_argument("assembly", nargs="?", type=Path, default=ASSEMBLY_DIR)
     parser.add_argument("--mermaid", action="store_true", help="print the pipeline diagram")
     parser.add_argument(
         "--write-doc", type=Path, help="regenerate the diagram in this document instead"

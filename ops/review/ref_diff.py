@@ -15,7 +15,6 @@ the same code.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ROOT
+from ops.checkout import git, run_app
 from ops.common import CommandError, write_atomically
 from ops.review.pr_comment import append_summary
 from ops.review.template_diff import diff_assemblies, render_markdown
@@ -35,16 +35,6 @@ WEB_DIST = Path("services/web/dist")
 
 class RefDiffError(CommandError):
     """Why the diff could not be computed: FAILURE, or BAD_INPUT for a ref or build to fix."""
-
-
-def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed git argv, no shell
-        ["git", *args],  # noqa: S607 - git from PATH, as every developer runs it
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def resolve_commit(repo: Path, ref: str) -> str:
@@ -89,34 +79,6 @@ def copy_web_build(repo: Path, destination: Path) -> None:
             f"{source}/index.html not found: run make web-build", exit_code=BAD_INPUT
         )
     shutil.copytree(source, destination / WEB_DIST, dirs_exist_ok=True)
-
-
-def run_app(
-    source: Path, outdir: Path, *, config_file: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``source``'s app.py as `cdk synth` runs it, into ``outdir``.
-
-    The CLI hands cdk.json's context (the feature flags) to the app in CDK_CONTEXT_JSON;
-    without it the templates would differ from what `make synth` and the pipeline deploy. The
-    app reads ``source``'s own environments.toml unless ``config_file`` names another, whatever
-    the caller's DELIVERY_CONFIG says.
-    """
-    context = json.loads((source / "cdk.json").read_text(encoding="utf-8")).get("context", {})
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps(context),
-        "CDK_OUTDIR": str(outdir),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "DELIVERY_CONFIG": str(config_file) if config_file else "",
-    }
-    return subprocess.run(  # noqa: S603 - this interpreter running the tree's app.py
-        [sys.executable, str(source / "app.py")],
-        cwd=source,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def synthesize(source: Path, outdir: Path) -> Path:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from config.cloud_assembly import read_cloud_assembly
 from config.exit_codes import BAD_INPUT, SUCCESS
+from ops.common import cloud_assembly_or_exit
 
 Kind = Literal["added", "removed", "changed", "replaced"]
 Templates = dict[str, dict[str, Any]]  # stack name -> template
@@ -269,12 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         return BAD_INPUT
     base, head = Path(args[0]), Path(args[1])
     for assembly in (base, head):
-        if not (assembly / "manifest.json").exists():
-            print(
-                f"template diff: {assembly} is not a cloud assembly (no manifest.json)",
-                file=sys.stderr,
-            )
-            return BAD_INPUT
+        cloud_assembly_or_exit(assembly, command="template diff")
     print(render_markdown(diff_assemblies(base, head)), end="")
     return SUCCESS
 

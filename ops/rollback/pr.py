@@ -17,9 +17,9 @@ from pathlib import Path
 
 from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ROOT
+from ops.checkout import git
 from ops.common import CommandError
 from ops.github_api import GitHubClient, GitHubError, client_from_environment
-from ops.review.ref_diff import git
 from ops.rollback.revert import OUT_DIR
 
 DEFAULT_SERVER_URL = "https://github.com"

@@ -24,8 +24,9 @@ from pathlib import Path
 
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.paths import ROOT
+from ops.checkout import git
 from ops.common import CommandError, load_config_or_exit, write_atomically
-from ops.review.ref_diff import RefDiffError, diff_refs, git
+from ops.review.ref_diff import RefDiffError, diff_refs
 
 OUT_DIR = ROOT / "build" / "rollback"
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from config.cloud_assembly import PIPELINE, read_cloud_assembly
+from config.cloud_assembly import PIPELINE, AssemblyNotFoundError, read_cloud_assembly
 from config.model import DeliveryConfig
 from tests.support.assembly import Assembly
 
@@ -133,3 +133,9 @@ def test_a_stage_without_display_names_is_named_by_its_directory(tmp_path: Path)
 def test_a_directory_without_a_manifest_is_no_assembly(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_cloud_assembly(tmp_path)
+
+
+def test_a_folder_without_a_manifest_is_named_with_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(AssemblyNotFoundError) as missing:
+        read_cloud_assembly(tmp_path)
+    assert str(missing.value) == f"{tmp_path}/manifest.json not found: run make synth first"

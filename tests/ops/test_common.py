@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ from ops.common import (
     load_config_or_exit,
     write_atomically,
 )
+from ops.drift.detect import main as drift_main
+from ops.images.start_check import main as start_check_main
+from ops.review.change_report import main as change_report_main
 
 ACCOUNT = "123456789012"
 
@@ -174,3 +178,33 @@ def test_only_cloudformations_missing_stack_answer_counts_as_a_missing_stack() -
     assert is_missing_stack(answer("ValidationError", "Stack with id todo-dev-data does not exist"))
     assert not is_missing_stack(answer("ValidationError", "Template format error"))
     assert not is_missing_stack(answer("AccessDenied", "Role todo does not exist"))
+
+
+# ---------------------------------------------------------------- the cloud assembly
+
+
+@pytest.mark.parametrize(
+    ("main", "argv", "command"),
+    [
+        (drift_main, ["--out", "report.md", "--assembly"], "drift"),
+        (
+            change_report_main,
+            ["--environment", "dev", "--out", "report.md", "--assembly"],
+            "change report",
+        ),
+        (start_check_main, ["--service", "api", "--image", "x", "--assembly"], "start check"),
+    ],
+)
+def test_every_command_that_reads_cdk_out_says_the_same_when_it_is_missing(
+    main: Callable[[list[str]], int],
+    argv: list[str],
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, str(tmp_path)])
+    assert exited.value.code == BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"{command}: {tmp_path}/manifest.json not found: run make synth first\n"
+    )

@@ -11,7 +11,7 @@ from typing import Any
 from config.cloud_assembly import PIPELINE, CloudAssembly, Template, read_cloud_assembly, read_json
 from config.model import DEFAULT_CONFIG_FILE
 from config.paths import ROOT
-from ops.review.ref_diff import run_app
+from ops.checkout import run_app
 
 # The shipped environments, in promotion order: what the infra tests run once each for.
 ENVIRONMENTS = [

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from config.exit_codes import BAD_INPUT
 from ops.review.template_diff import (
     create_only_properties,
     diff_assemblies,
@@ -187,8 +188,12 @@ def test_moving_environments_into_the_pipeline_account_removes_the_artifact_key(
 def test_cli_rejects_a_directory_that_is_not_an_assembly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([str(tmp_path), str(tmp_path)]) == 2
-    assert "is not a cloud assembly" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path), str(tmp_path)])
+    assert exited.value.code == BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"template diff: {tmp_path}/manifest.json not found: run make synth first\n"
+    )
 
 
 def _synthesize_known_app(outdir: Path, *, changed: bool) -> Path:
