@@ -16,10 +16,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from config.paths import ROOT
 
@@ -97,13 +99,29 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def test_the_todo_flow_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "todo-flow.png"
+    with _browser_page(tmp_path / "chromium-profile") as page:
+        page.goto(stack.url)
+        todos = page.get_by_role("list", name="Todos")
+        _add(page, todos, "Buy milk")
+        _rename(page, todos, "Buy milk", "Buy oat milk")
+        _complete_and_see_the_worker_record_it(page, "Buy oat milk")
+        page.screenshot(path=str(screenshot), full_page=True)
+        _delete(page, todos, "Buy oat milk")
+        _add_blank_and_see_it_refused(page)
+    print(f"e2e: screenshot saved to {screenshot}")
+    assert screenshot.stat().st_size > 0
+    _stop_and_see_every_process_exit_cleanly(stack)
+
+
+@contextmanager
+def _browser_page(profile: Path) -> Iterator[Page]:
+    """A page of a fresh headless chromium; a failure on it saves a screenshot first."""
+    failure_screenshot = ARTIFACTS / "todo-flow-failure.png"
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
+            str(profile),
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
@@ -111,45 +129,51 @@ def test_the_todo_flow_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
         try:
-            page.goto(stack.url)
-            todos = page.get_by_role("list", name="Todos")
-
-            page.get_by_label("New todo").fill("Buy milk")
-            page.get_by_role("button", name="Add", exact=True).click()
-            expect(todos.get_by_text("Buy milk", exact=True)).to_be_visible()
-
-            page.get_by_role("button", name='Edit "Buy milk"').click()
-            editor = page.get_by_role("textbox", name='Edit "Buy milk"')
-            editor.fill("Buy oat milk")
-            editor.press("Enter")
-            expect(todos.get_by_text("Buy oat milk", exact=True)).to_be_visible()
-
-            page.get_by_role("checkbox", name='Complete "Buy oat milk"').check()
-            expect(page.get_by_role("checkbox", name='Complete "Buy oat milk"')).to_be_checked()
-            # Written by the worker from the SQS message the relay published.
-            activity = page.get_by_role("region", name="Activity")
-            completed = (
-                activity.get_by_role("listitem")
-                .filter(has_text="todo.completed")
-                .filter(has_text="Buy oat milk")
-            )
-            expect(completed).to_be_visible(timeout=30_000)
-            page.screenshot(path=str(screenshot), full_page=True)
-
-            page.get_by_role("button", name='Delete "Buy oat milk"').click()
-            expect(todos.get_by_text("Buy oat milk", exact=True)).to_have_count(0)
-
-            page.get_by_role("button", name="Add", exact=True).click()
-            expect(page.get_by_role("alert")).to_have_text("text: must not be blank")
+            yield page
         except BaseException:
-            page.screenshot(path=str(ARTIFACTS / "todo-flow-failure.png"), full_page=True)
-            print(f"e2e: failure screenshot {ARTIFACTS / 'todo-flow-failure.png'}")
+            page.screenshot(path=str(failure_screenshot), full_page=True)
+            print(f"e2e: failure screenshot {failure_screenshot}")
             raise
         finally:
             context.close()
-    print(f"e2e: screenshot saved to {screenshot}")
-    assert screenshot.stat().st_size > 0
 
+
+def _add(page: Page, todos: Locator, title: str) -> None:
+    page.get_by_label("New todo").fill(title)
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(todos.get_by_text(title, exact=True)).to_be_visible()
+
+
+def _rename(page: Page, todos: Locator, title: str, new_title: str) -> None:
+    page.get_by_role("button", name=f'Edit "{title}"').click()
+    editor = page.get_by_role("textbox", name=f'Edit "{title}"')
+    editor.fill(new_title)
+    editor.press("Enter")
+    expect(todos.get_by_text(new_title, exact=True)).to_be_visible()
+
+
+def _complete_and_see_the_worker_record_it(page: Page, title: str) -> None:
+    page.get_by_role("checkbox", name=f'Complete "{title}"').check()
+    expect(page.get_by_role("checkbox", name=f'Complete "{title}"')).to_be_checked()
+    # Written by the worker from the SQS message the relay published.
+    activity = page.get_by_role("region", name="Activity")
+    completed = (
+        activity.get_by_role("listitem").filter(has_text="todo.completed").filter(has_text=title)
+    )
+    expect(completed).to_be_visible(timeout=30_000)
+
+
+def _delete(page: Page, todos: Locator, title: str) -> None:
+    page.get_by_role("button", name=f'Delete "{title}"').click()
+    expect(todos.get_by_text(title, exact=True)).to_have_count(0)
+
+
+def _add_blank_and_see_it_refused(page: Page) -> None:
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_role("alert")).to_have_text("text: must not be blank")
+
+
+def _stop_and_see_every_process_exit_cleanly(stack: Stack) -> None:
     stack.process.send_signal(signal.SIGTERM)
     code = stack.process.wait(timeout=60)
     output = stack.output()

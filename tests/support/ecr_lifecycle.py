@@ -97,16 +97,31 @@ _SELECTION_KEYS = {
 
 
 def _rule(raw: Mapping[str, Any]) -> Rule:
-    priority = raw.get("rulePriority")
+    priority = _priority(raw)
     selection = raw.get("selection", {})
+    if unknown := set(selection) - _SELECTION_KEYS:
+        raise PolicyError(f"rule {priority}: selection keys not modelled: {sorted(unknown)}")
+    status, prefixes, patterns = _tag_selection(priority, selection)
+    count_type, number = _count_selection(priority, selection)
+    return Rule(priority, status, prefixes, patterns, count_type, number)
+
+
+def _priority(raw: Mapping[str, Any]) -> int:
+    """The rule's priority, once it is known to be an expire rule this module models."""
+    priority = raw.get("rulePriority")
     if not isinstance(priority, int) or priority < 1:
         raise PolicyError(f"rulePriority must be a positive integer, got {priority!r}")
     if raw.get("action") != {"type": "expire"}:
         raise PolicyError(
             f"rule {priority}: only the expire action is modelled, got {raw.get('action')!r}"
         )
-    if unknown := set(selection) - _SELECTION_KEYS:
-        raise PolicyError(f"rule {priority}: selection keys not modelled: {sorted(unknown)}")
+    return priority
+
+
+def _tag_selection(
+    priority: int, selection: Mapping[str, Any]
+) -> tuple[TagStatus, tuple[str, ...], tuple[str, ...]]:
+    """Which images the rule selects by tag: its tagStatus, prefixes and patterns."""
     status = selection.get("tagStatus")
     prefixes = tuple(selection.get("tagPrefixList", ()))
     patterns = tuple(selection.get("tagPatternList", ()))
@@ -120,6 +135,11 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
         raise PolicyError(f"rule {priority}: tagPrefixList and tagPatternList are exclusive")
     if any(pattern.count("*") > MAX_WILDCARDS for pattern in patterns):
         raise PolicyError(f"rule {priority}: at most {MAX_WILDCARDS} wildcards per pattern")
+    return status, prefixes, patterns
+
+
+def _count_selection(priority: int, selection: Mapping[str, Any]) -> tuple[CountType, int]:
+    """How the rule counts what it expires: its countType and countNumber."""
     count_type = selection.get("countType")
     number = selection.get("countNumber")
     if count_type not in ("imageCountMoreThan", "sinceImagePushed"):
@@ -128,7 +148,7 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
         raise PolicyError(f"rule {priority}: countNumber must be a positive integer")
     if (count_type == "sinceImagePushed") != (selection.get("countUnit") == "days"):
         raise PolicyError(f"rule {priority}: countUnit days goes with sinceImagePushed only")
-    return Rule(priority, status, prefixes, patterns, count_type, number)
+    return count_type, number
 
 
 def parse_policy(text: str) -> list[Rule]:
