@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""CDK entry point: reads the environment file, package.json and the web build, hands typed
-values to the CDK app and synthesizes it.
+"""CDK entry point: reads the environment file, package.json, the buildspecs, the services'
+build contexts (their image tags) and the web build, hands typed values to the CDK app and
+synthesizes it. Nothing below reads a file or the environment for the synthesis.
 
 DELIVERY_CONFIG names an alternative environment file (tests and forks' experiments use it);
 config.model.config_file resolves it, for this entry point and every command alike. A bad file
@@ -46,14 +47,20 @@ def main() -> int:
         return BAD_INPUT
 
     # Imported after validation: a bad file is reported without waiting for jsii to start.
-    from pipeline.buildspec import Buildspec  # noqa: PLC0415
+    from infra.images import service_images  # noqa: PLC0415
+    from pipeline.buildspec import load_buildspecs  # noqa: PLC0415
     from pipeline.cdk_app import build_app  # noqa: PLC0415
 
     app = build_app(
         config=config,
         cli_version=cli_version(),
-        synth_buildspec=Buildspec.load("synth"),
-        services_dir=ROOT / "services",
+        buildspecs=load_buildspecs(),
+        images=service_images(
+            project=config.project.name,
+            account=config.pipeline.account,
+            region=config.pipeline.region,
+            services_dir=ROOT / "services",
+        ),
         web_dist=web_dist,
     )
     app.synth()

@@ -52,7 +52,11 @@ def _docker_ignore(context: Path) -> list[str]:
 def service_images(
     *, project: str, account: str, region: str, services_dir: Path
 ) -> dict[str, ServiceImage]:
-    """The image of every service that has a Dockerfile, keyed by service name."""
+    """The image of every service that has a Dockerfile, keyed by service name.
+
+    Reads the build context, so constructs never call it: the entry point (app.py) and the
+    commands do, and hand the values on.
+    """
     exclude = _docker_ignore(services_dir)
     images = {}
     for service in SERVICES:

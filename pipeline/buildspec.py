@@ -1,8 +1,12 @@
-"""Buildspec files of buildspecs/ turned into the parts a CDK Pipelines step takes."""
+"""Buildspec files of buildspecs/ turned into the parts a CDK Pipelines step takes.
+
+The entry point (app.py) loads them all once, with load_buildspecs; the stack and its steps
+only receive the values.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +59,27 @@ class Buildspec:
         return {
             str(name): str(version) for name, version in install.get("runtime-versions", {}).items()
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Buildspecs:
+    """Every buildspec the pipeline runs, one field per step (the file is the field's name
+    with dashes: scan_gate is buildspecs/scan-gate.yml)."""
+
+    synth: Buildspec
+    images: Buildspec
+    scan_gate: Buildspec
+    change_report: Buildspec
+    post_deploy_checks: Buildspec
+    bake: Buildspec
+    release_record: Buildspec
+
+
+def load_buildspecs(directory: Path = BUILDSPEC_DIR) -> Buildspecs:
+    """Every buildspec of ``directory`` the pipeline runs."""
+    return Buildspecs(
+        **{
+            field.name: Buildspec.load(field.name.replace("_", "-"), directory)
+            for field in fields(Buildspecs)
+        }
+    )

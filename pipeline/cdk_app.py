@@ -1,7 +1,9 @@
-"""Builds the CDK app from already-validated inputs (app.py reads the files)."""
+"""Builds the CDK app from already-read, already-validated values (app.py reads the files:
+the environment file, the buildspecs, the services' build contexts)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import App, Environment, Validations
@@ -9,8 +11,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from config.model import DeliveryConfig
 from config.names import pipeline_stack_name
-from infra.images import service_images
-from pipeline.buildspec import Buildspec
+from infra.images import ServiceImage
+from pipeline.buildspec import Buildspecs
 from pipeline.pipeline_stack import PipelineStack
 
 
@@ -18,8 +20,8 @@ def build_app(
     *,
     config: DeliveryConfig,
     cli_version: str,
-    synth_buildspec: Buildspec,
-    services_dir: Path,
+    buildspecs: Buildspecs,
+    images: Mapping[str, ServiceImage],
     web_dist: Path,
     outdir: Path | None = None,
 ) -> App:
@@ -43,14 +45,9 @@ def build_app(
         termination_protection=True,
         config=config,
         cli_version=cli_version,
-        synth_buildspec=synth_buildspec,
+        buildspecs=buildspecs,
         web_dist=web_dist,
-        images=service_images(
-            project=config.project.name,
-            account=config.pipeline.account,
-            region=config.pipeline.region,
-            services_dir=services_dir,
-        ),
+        images=images,
     )
     # cdk-nag runs at every synth, over every stage: an unacknowledged finding stops synthesis.
     Validations.of(app).add_plugins(AwsSolutionsChecks())

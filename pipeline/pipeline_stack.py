@@ -32,7 +32,7 @@ from pipeline.acknowledgments import (
     explain_replication_bucket,
     explain_replication_key_grant,
 )
-from pipeline.buildspec import Buildspec
+from pipeline.buildspec import Buildspec, Buildspecs
 from pipeline.delivery_metrics.construct import DeliveryMetrics
 from pipeline.github_oidc import GitHubOidc
 from pipeline.image_repositories import ImageRepositories
@@ -69,7 +69,7 @@ class PipelineStack(Stack):
         *,
         config: DeliveryConfig,
         cli_version: str,
-        synth_buildspec: Buildspec,
+        buildspecs: Buildspecs,
         images: Mapping[str, ServiceImage],
         web_dist: Path,
         **kwargs: Any,
@@ -83,12 +83,12 @@ class PipelineStack(Stack):
             trigger_on_push=True,
         )
         self.build_log_key, self.build_logs = self._build_logs()
-        synth = _synth_step(source, synth_buildspec)
+        synth = _synth_step(source, buildspecs.synth)
         self.pipeline = self._code_pipeline(
             config,
             pipeline_name=name,
             synth=synth,
-            synth_buildspec=synth_buildspec,
+            synth_buildspec=buildspecs.synth,
             cli_version=cli_version,
         )
         self.notifications = DeliveryNotifications(
@@ -101,9 +101,16 @@ class PipelineStack(Stack):
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.reports = self._change_reports()
-        self.image_repositories = self._images_wave(config, images=images, source=source)
+        self.image_repositories = self._images_wave(
+            config, images=images, buildspecs=buildspecs, source=source
+        )
         self.stages = self._environment_stages(
-            config, images=images, web_dist=web_dist, source=source, assembly=synth
+            config,
+            images=images,
+            web_dist=web_dist,
+            buildspecs=buildspecs,
+            source=source,
+            assembly=synth,
         )
 
         # Build now so the generated resources exist for what follows.
@@ -209,6 +216,7 @@ class PipelineStack(Stack):
         config: DeliveryConfig,
         *,
         images: Mapping[str, ServiceImage],
+        buildspecs: Buildspecs,
         source: pipelines.IFileSetProducer,
     ) -> ImageRepositories:
         """Images: built once per execution, scanned, then promoted unchanged."""
@@ -222,14 +230,14 @@ class PipelineStack(Stack):
         )
         build_images = make_step(
             "BuildImages",
-            buildspec=Buildspec.load("images"),
+            buildspec=buildspecs.images,
             source=source,
             privileged=True,
             policies=image_repositories.push_statements(),
         )
         scan_gate = make_step(
             "ScanGate",
-            buildspec=Buildspec.load("scan-gate"),
+            buildspec=buildspecs.scan_gate,
             source=source,
             env={"SCAN_THRESHOLD": config.pipeline.image_scan_fail_on},
             policies=image_repositories.scan_read_statements(),
@@ -244,6 +252,7 @@ class PipelineStack(Stack):
         *,
         images: Mapping[str, ServiceImage],
         web_dist: Path,
+        buildspecs: Buildspecs,
         source: pipelines.IFileSetProducer,
         assembly: pipelines.IFileSetProducer,
     ) -> dict[str, EnvironmentStage]:
@@ -260,8 +269,12 @@ class PipelineStack(Stack):
             )
             self.pipeline.add_stage(
                 stage,
-                pre=self._approval_steps(environment, source=source, assembly=assembly),
-                post=self._after_deploy_steps(config, environment, stage=stage, source=source),
+                pre=self._approval_steps(
+                    environment, buildspecs=buildspecs, source=source, assembly=assembly
+                ),
+                post=self._after_deploy_steps(
+                    config, environment, stage=stage, buildspecs=buildspecs, source=source
+                ),
             )
             stages[environment.name] = stage
         return stages
@@ -331,6 +344,7 @@ class PipelineStack(Stack):
         self,
         environment: EnvironmentConfig,
         *,
+        buildspecs: Buildspecs,
         source: pipelines.IFileSetProducer,
         assembly: pipelines.IFileSetProducer,
     ) -> list[pipelines.Step]:
@@ -343,6 +357,7 @@ class PipelineStack(Stack):
         )
         report = change_report_step(
             environment,
+            buildspec=buildspecs.change_report,
             source=source,
             assembly=assembly,
             report_bucket_name=self.reports.bucket_name,
@@ -371,19 +386,22 @@ class PipelineStack(Stack):
         environment: EnvironmentConfig,
         *,
         stage: EnvironmentStage,
+        buildspecs: Buildspecs,
         source: pipelines.IFileSetProducer,
     ) -> list[pipelines.Step]:
         """Check the site, bake with every alarm quiet, then record what now runs there."""
         checks = post_deploy_checks_step(
             environment,
+            buildspec=buildspecs.post_deploy_checks,
             source=source,
             site_url=stage.frontend.site_url,
             markers=" or ".join(environment.checks),
         )
-        bake = bake_step(environment, source=source)
+        bake = bake_step(environment, buildspec=buildspecs.bake, source=source)
         bake.add_step_dependency(checks)
         record = release_record_step(
             environment,
+            buildspec=buildspecs.release_record,
             source=source,
             parameter_arn=self._release_parameter_arn(config, environment.name),
             history_parameter_arns=[

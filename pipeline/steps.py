@@ -1,4 +1,5 @@
-"""The pipeline's own steps. Each runs one buildspec of buildspecs/, i.e. one make target.
+"""The pipeline's own steps. Each runs one buildspec of buildspecs/, i.e. one make target,
+handed over already loaded (app.py reads the files).
 
 Every step checks out the commit (the source) so the same Makefile and Python modules run in
 CodeBuild as on a laptop; steps that need the synthesized templates also get cdk.out.
@@ -56,6 +57,7 @@ def _assume_lookup_role(environment: EnvironmentConfig) -> iam.PolicyStatement:
 def change_report_step(
     environment: EnvironmentConfig,
     *,
+    buildspec: Buildspec,
     source: pipelines.IFileSetProducer,
     assembly: pipelines.IFileSetProducer,
     report_bucket_name: str,
@@ -72,7 +74,7 @@ def change_report_step(
     )
     return make_step(
         f"ChangeReport-{environment.name}",
-        buildspec=Buildspec.load("change-report"),
+        buildspec=buildspec,
         source=source,
         assembly=assembly,
         env={
@@ -91,6 +93,7 @@ def change_report_step(
 def post_deploy_checks_step(
     environment: EnvironmentConfig,
     *,
+    buildspec: Buildspec,
     source: pipelines.IFileSetProducer,
     site_url: CfnOutput,
     markers: str,
@@ -98,7 +101,7 @@ def post_deploy_checks_step(
     """The tests/deployed checks selected by ``markers`` against the environment's site."""
     return make_step(
         f"Checks-{environment.name}",
-        buildspec=Buildspec.load("post-deploy-checks"),
+        buildspec=buildspec,
         source=source,
         env={"CHECK_MARKERS": markers},
         outputs={"SITE_URL": site_url},
@@ -115,11 +118,14 @@ def report_object_pattern(environment: str) -> str:
 
 
 def bake_step(
-    environment: EnvironmentConfig, *, source: pipelines.IFileSetProducer
+    environment: EnvironmentConfig,
+    *,
+    buildspec: Buildspec,
+    source: pipelines.IFileSetProducer,
 ) -> pipelines.CodeBuildStep:
     return make_step(
         f"Bake-{environment.name}",
-        buildspec=Buildspec.load("bake"),
+        buildspec=buildspec,
         source=source,
         env={
             "ENV": environment.name,
@@ -134,6 +140,7 @@ def bake_step(
 def release_record_step(
     environment: EnvironmentConfig,
     *,
+    buildspec: Buildspec,
     source: pipelines.IFileSetProducer,
     parameter_arn: str,
     history_parameter_arns: Sequence[str],
@@ -143,7 +150,7 @@ def release_record_step(
     tags of the image repositories to what the retained records name (ops/release/record.py)."""
     return make_step(
         f"ReleaseRecord-{environment.name}",
-        buildspec=Buildspec.load("release-record"),
+        buildspec=buildspec,
         source=source,
         env={"ENV": environment.name, "PIPELINE_EXECUTION_ID": EXECUTION_ID},
         policies=[

@@ -188,7 +188,8 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
 
     import infra.stage as stage_module  # noqa: PLC0415
     from config.model import load_config  # noqa: PLC0415
-    from pipeline.buildspec import Buildspec  # noqa: PLC0415
+    from infra.images import service_images  # noqa: PLC0415
+    from pipeline.buildspec import load_buildspecs  # noqa: PLC0415
     from pipeline.cdk_app import build_app  # noqa: PLC0415
 
     original = stage_module.EnvironmentStage.__init__
@@ -198,11 +199,17 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
         s3.Bucket(self.network, "Unlogged", enforce_ssl=True)
 
     monkeypatch.setattr(stage_module.EnvironmentStage, "__init__", with_unlogged_bucket)
+    config = load_config()
     app = build_app(
-        config=load_config(),
+        config=config,
         cli_version="0.0.0",
-        synth_buildspec=Buildspec.load("synth"),
-        services_dir=ROOT / "services",
+        buildspecs=load_buildspecs(),
+        images=service_images(
+            project=config.project.name,
+            account=config.pipeline.account,
+            region=config.pipeline.region,
+            services_dir=ROOT / "services",
+        ),
         web_dist=ROOT / "services" / "web" / "dist",
         outdir=tmp_path,
     )
