@@ -37,6 +37,7 @@ from pathlib import Path
 
 import psycopg
 
+from config.exit_codes import FAILURE, SUCCESS
 from config.paths import ROOT
 
 PYTHONPATH = os.pathsep.join(
@@ -274,7 +275,7 @@ def main() -> int:
             f"{result.name:<26}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
             f"{result.errors:>8}{result.rps / ceiling:>10.1%}"
         )
-    return 1 if any(result.errors for result in results) else 0
+    return FAILURE if any(result.errors for result in results) else SUCCESS
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from config.exit_codes import BAD_INPUT
+from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ASSEMBLY_DIR, ROOT
 
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
@@ -75,7 +75,7 @@ def main() -> int:
             f"{label:<50} {statistics.median(samples):>7.2f} "
             f"{min(samples):>7.2f} {max(samples):>7.2f}"
         )
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":

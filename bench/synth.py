@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+from config.exit_codes import SUCCESS
 from config.paths import ROOT
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -60,7 +61,7 @@ def main() -> int:
     print(f"{'what':<58} {'median':>7} {'min':>7} {'max':>7} {'x empty':>8}")
     for label, median, low, high in rows:
         print(f"{label:<58} {median:7.2f} {low:7.2f} {high:7.2f} {median / baseline:8.1f}")
-    return 0
+    return SUCCESS
 
 
 if __name__ == "__main__":
