@@ -91,31 +91,35 @@ def write_tls(directory: Path, *, domain: str) -> TlsFiles:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     server_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "todo start check CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+
+    def issued(
+        subject: x509.Name, key: ec.EllipticCurvePrivateKey, extensions: list[tuple[Any, bool]]
+    ) -> x509.Certificate:
+        """A day-long certificate for ``key`` that the throwaway CA signed."""
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
         )
-        .sign(ca_key, hashes.SHA256())
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    key_usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+    ca = issued(
+        ca_name, ca_key, [(x509.BasicConstraints(ca=True, path_length=0), True), (key_usage, True)]
     )
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"*.{domain}")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"*.{domain}")]), False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .sign(ca_key, hashes.SHA256())
+    server = issued(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"*.{domain}")]),
+        server_key,
+        [
+            (x509.SubjectAlternativeName([x509.DNSName(f"*.{domain}")]), False),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        ],
     )
     files = TlsFiles(directory / "ca.pem", directory / "server.crt", directory / "server.key")
     files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
