@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 
 from config.paths import ROOT
 
@@ -140,7 +141,7 @@ def test_every_python_recipe_runs_a_module_by_name() -> None:
 def test_the_benchmarks_import_the_checkout_as_make_runs_them() -> None:
     for module in ("bench.synth", "bench.checks", "bench.api_load"):
         completed = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), "-c", f"import {module}"],
+            [sys.executable, "-c", f"import {module}"],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": ""},
             capture_output=True,

@@ -15,9 +15,7 @@ from config.names import (
     pipeline_stack_name,
     stack_name,
 )
-from tests.support.assembly import Assembly, properties
-
-COMPONENTS = {"network", "messaging", "data", "services", "observability", "frontend", "budget"}
+from tests.support.assembly import COMPONENTS, Assembly, properties
 
 
 def test_every_environment_stack_is_named_by_stack_name(

@@ -14,7 +14,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.support.assembly import Assembly
+from tests.support.assembly import COMPONENTS, Assembly
 
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -28,15 +28,12 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-STACKS = ["network", "messaging", "data", "services", "observability", "frontend", "budget"]
-
-
 @pytest.mark.parametrize(
     "stack",
     [
         "todo-pipeline",
         "todo-pipeline-support-us-east-1",
-        *(f"todo-{env}-{stack}" for env in ("dev", "staging", "prod") for stack in STACKS),
+        *(f"todo-{env}-{stack}" for env in ("dev", "staging", "prod") for stack in COMPONENTS),
         "todo-staging-edge",
         "todo-prod-edge",
     ],

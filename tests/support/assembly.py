@@ -14,6 +14,9 @@ from config.paths import ROOT
 from ops.checkout import run_app
 
 # The shipped environments, in promotion order: what the infra tests run once each for.
+# The stacks every environment has (an edge stack joins them where WAF is on), in deploy order.
+COMPONENTS = ("network", "messaging", "data", "services", "observability", "frontend", "budget")
+
 ENVIRONMENTS = [
     environment["name"]
     for environment in tomllib.loads(DEFAULT_CONFIG_FILE.read_text(encoding="utf-8"))[
