@@ -60,6 +60,7 @@ def main() -> int:
             account=config.pipeline.account,
             region=config.pipeline.region,
             services_dir=ROOT / "services",
+            names=list(config.services),
         ),
         web_dist=web_dist,
     )

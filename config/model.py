@@ -300,7 +300,9 @@ class DatabaseConfig(_Model):
         return self
 
 
-class ServiceConfig(_Model):
+class ServiceSize(_Model):
+    """How big one service runs in one environment."""
+
     cpu: int
     memory: int
     min_tasks: Annotated[int, Field(ge=1, le=100)]
@@ -325,6 +327,65 @@ class ServiceConfig(_Model):
                 f"min_tasks ({self.min_tasks}) cannot exceed max_tasks ({self.max_tasks})"
             )
         return self
+
+
+# An event type as the services name them ("todo.completed"): the subscription filters match
+# the message body's "type" exactly.
+EventType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")]
+# The shell-free exec form ECS runs as the container's health command.
+HealthCommand = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+ServiceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,20}$")]
+
+
+class HttpAlarms(_Model):
+    """Deployment alarms of an http service: breaching either rolls the deployment back."""
+
+    # 5xx answers of the service's targets per minute.
+    target_5xx_count: Annotated[int, Field(ge=1)]
+    # p99 of the targets' response time, seen from the load balancer.
+    p99_latency_seconds: Annotated[float, Field(gt=0, le=60, strict=False)]
+
+
+class ConsumerAlarms(_Model):
+    """Deployment alarm of a queue consumer: a queue it stops draining rolls it back."""
+
+    backlog_age_seconds: Annotated[int, Field(ge=60, le=1_209_600)]
+
+
+class HttpService(_Model):
+    """A service behind the internal load balancer, reached through CloudFront."""
+
+    kind: Literal["http"]
+    # The CloudFront path the service answers (the load balancer's only target today).
+    path_pattern: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*\*$")]
+    port: Annotated[int, Field(ge=1024, le=65535)]
+    health_check_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*$")]
+    database: bool = False
+    # Its outbox relay publishes domain events to the environment's event topic.
+    publishes_events: bool = False
+    deployment_alarms: HttpAlarms
+
+
+class ConsumerService(_Model):
+    """A service that consumes its own queue, subscribed to the event topic."""
+
+    kind: Literal["consumer"]
+    # The event types its queue receives (the subscription's filter on the message body).
+    consumes: Annotated[list[EventType], Field(min_length=1)]
+    health_command: HealthCommand
+    database: bool = False
+    publishes_events: bool = False
+    deployment_alarms: ConsumerAlarms
+
+    @field_validator("consumes")
+    @classmethod
+    def _unique_types(cls, consumes: list[str]) -> list[str]:
+        if len(set(consumes)) != len(consumes):
+            raise ValueError(f"must not repeat an event type, got {consumes}")
+        return consumes
+
+
+ServiceSpec = Annotated[HttpService | ConsumerService, Field(discriminator="kind")]
 
 
 class WafConfig(_Model):
@@ -378,8 +439,9 @@ class EnvironmentConfig(_Model):
     waf: WafConfig
     budget: BudgetConfig
     database: DatabaseConfig
-    api: ServiceConfig
-    worker: ServiceConfig
+    # The size of every service of the registry ([services.<name>]) in this environment.
+    services: dict[str, ServiceSize]
+    # Of every consumer's queue.
     queue: QueueConfig
     alarms: AlarmsConfig
     # Retention of the application's log groups (services, proxy, database).
@@ -401,7 +463,42 @@ class EnvironmentConfig(_Model):
 class DeliveryConfig(_Model):
     project: ProjectConfig
     pipeline: PipelineConfig
+    # The service registry: one table per folder services/<name>/, in deployment order.
+    services: Annotated[dict[ServiceName, ServiceSpec], Field(min_length=1)]
     environments: Annotated[list[EnvironmentConfig], Field(min_length=1)]
+
+    @field_validator("services")
+    @classmethod
+    def _one_http_service_and_a_publisher(
+        cls, services: dict[str, HttpService | ConsumerService]
+    ) -> dict[str, HttpService | ConsumerService]:
+        http = [name for name, spec in services.items() if isinstance(spec, HttpService)]
+        if len(http) != 1:
+            raise ValueError(
+                'needs exactly one service of kind "http" (the load balancer\'s target and '
+                f"CloudFront's API path), got {len(http)}: {', '.join(http) or 'none'}"
+            )
+        consumers = [name for name, spec in services.items() if isinstance(spec, ConsumerService)]
+        if consumers and not any(spec.publishes_events for spec in services.values()):
+            raise ValueError(
+                f"{', '.join(consumers)} consume events, but no service has publishes_events = true"
+            )
+        return services
+
+    @property
+    def http_service(self) -> tuple[str, HttpService]:
+        """The one service behind the load balancer, with its name."""
+        for name, spec in self.services.items():
+            if isinstance(spec, HttpService):
+                return name, spec
+        raise LookupError("no http service")  # the validator above makes this unreachable
+
+    @property
+    def consumers(self) -> dict[str, ConsumerService]:
+        """The services that consume their own queue, by name."""
+        return {
+            name: spec for name, spec in self.services.items() if isinstance(spec, ConsumerService)
+        }
 
     @property
     def cross_account(self) -> bool:
@@ -433,13 +530,23 @@ def _describe_location(raw: dict[str, Any], loc: tuple[int | str, ...]) -> tuple
             name = envs[loc[1]].get("name")
         where = f'environment "{name}"' if isinstance(name, str) else f"environments[{loc[1]}]"
         return where, ".".join(str(part) for part in loc[2:]) or "(whole entry)"
+    if len(loc) >= 3 and loc[0] == "services" and loc[2] in _SERVICE_KINDS:
+        # The union's tag (the service's kind) is not a key of the file.
+        return f"[services.{loc[1]}]", ".".join(str(part) for part in loc[3:]) or "(whole table)"
     if len(loc) >= 2:
         return f"[{loc[0]}]", ".".join(str(part) for part in loc[1:])
     return "top level", ".".join(str(part) for part in loc) or "(file)"
 
 
+_SERVICE_KINDS = ("http", "consumer")
+
+
 # Keys an older environment file may still carry, with what replaced them.
 _RETIRED_KEYS = {
+    "api": "retired: service sizes live under [environments.services.<name>], one table per "
+    "service of the registry [services]; rename [environments.api] to [environments.services.api]",
+    "worker": "retired: service sizes live under [environments.services.<name>]; rename "
+    "[environments.worker] to [environments.services.worker]",
     "alb": "retired: CloudFront reaches the internal ALB through a VPC origin, so no ALB "
     "certificate_arn or origin_domain is needed; delete the [environments.alb] section",
 }
@@ -463,6 +570,23 @@ def _duplicate_names(config: DeliveryConfig) -> list[str]:
             duplicates.append(env.name)
         seen.add(env.name)
     return duplicates
+
+
+def _unsized_services(config: DeliveryConfig) -> list[str]:
+    """Every environment sizes exactly the registry's services."""
+    problems = []
+    for env in config.environments:
+        for name in config.services.keys() - env.services.keys():
+            problems.append(
+                f"environment \"{env.name}\": field 'services.{name}': required field is "
+                f"missing (every service of [services] needs its size in every environment)"
+            )
+        for name in env.services.keys() - config.services.keys():
+            problems.append(
+                f"environment \"{env.name}\": field 'services.{name}': unknown service (not "
+                "declared in the registry: add a [services." + name + "] table or remove this one)"
+            )
+    return sorted(problems)
 
 
 def _display_path(path: Path) -> Path:
@@ -500,6 +624,9 @@ def load_config(path: Path = DEFAULT_CONFIG_FILE) -> DeliveryConfig:
         raise ConfigError(
             f"{shown}: environment \"{name}\": field 'name': duplicate environment name {name!r}"
         )
+    problems = [f"{shown}: {problem}" for problem in _unsized_services(config)]
+    if problems:
+        raise ConfigError("\n".join(problems))
     return config
 
 

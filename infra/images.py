@@ -10,12 +10,11 @@ image that ran before, and an unchanged service is never rebuilt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import FileSystem, IgnoreMode
-
-SERVICES = ("api", "worker")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +49,7 @@ def _docker_ignore(context: Path) -> list[str]:
 
 
 def service_images(
-    *, project: str, account: str, region: str, services_dir: Path
+    *, project: str, account: str, region: str, services_dir: Path, names: Sequence[str]
 ) -> dict[str, ServiceImage]:
     """The image of every service that has a Dockerfile, keyed by service name.
 
@@ -59,7 +58,7 @@ def service_images(
     """
     exclude = _docker_ignore(services_dir)
     images = {}
-    for service in SERVICES:
+    for service in names:
         dockerfile = f"{service}/Dockerfile"
         if not (services_dir / dockerfile).exists():
             continue

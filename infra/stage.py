@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk import CfnResource, Environment, RemovalPolicy, Stage, TagManager, Tags
 from constructs import Construct, IConstruct
 
-from config.model import EnvironmentConfig, ProjectConfig
+from config.model import ConsumerService, EnvironmentConfig, HttpService, ProjectConfig
 from config.names import alarm_topic_name, environment_prefix, health_alarm_prefix, stack_name
 from infra.budget import BudgetStack
 from infra.data import DataStack
@@ -33,6 +33,7 @@ class EnvironmentStage(Stage):
         construct_id: str,
         *,
         project: ProjectConfig,
+        registry: Mapping[str, HttpService | ConsumerService],
         environment: EnvironmentConfig,
         images: Mapping[str, ServiceImage],
         web_dist: Path,
@@ -43,6 +44,7 @@ class EnvironmentStage(Stage):
             env=Environment(account=environment.account, region=environment.region),
         )
         self._project = project
+        self._registry = registry
         self._environment = environment
         self._prefix = environment_prefix(project.name, environment.name)
         self._removal_policy = (
@@ -100,7 +102,12 @@ class EnvironmentStage(Stage):
         return MessagingStack(
             self,
             "Messaging",
-            **self._identity("messaging", "work queue and dead-letter queue"),
+            **self._identity("messaging", "event topic, consumer queues and dead-letter queues"),
+            consumers={
+                name: spec.consumes
+                for name, spec in self._registry.items()
+                if isinstance(spec, ConsumerService)
+            },
             max_receive_count=self._environment.queue.max_receive_count,
             removal_policy=self._removal_policy,
         )
@@ -123,15 +130,16 @@ class EnvironmentStage(Stage):
         return ServicesStack(
             self,
             "Services",
-            **self._identity("services", "ECS cluster, internal ALB, api and worker"),
+            **self._identity("services", f"ECS cluster, internal ALB, {', '.join(self._registry)}"),
+            project=project.name,
             alarm_topic_name=alarm_topic_name(project.name, environment.name),
             health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
             vpc=self.network.network.vpc,
             data=self.data,
             messaging=self.messaging,
+            registry=self._registry,
+            sizes=environment.services,
             images=images,
-            api=environment.api,
-            worker=environment.worker,
             log_retention_days=environment.log_retention_days,
             log_key=self.network.log_key,
             protect_data=environment.protect_data,

@@ -263,6 +263,7 @@ class PipelineStack(Stack):
                 self,
                 environment.name,
                 project=config.project,
+                registry=config.services,
                 environment=environment,
                 images=images,
                 web_dist=web_dist,

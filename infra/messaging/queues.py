@@ -1,24 +1,34 @@
-"""The queue the worker consumes, its dead-letter queue and their key."""
+"""A consumer's queue and its dead-letter queue, subscribed to the event topic."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# The worker handles a message in well under a minute; SQS hides a received message this long
+from infra.service_grants import allow_service_send_encrypted
+
+# A consumer handles a message in well under a minute; SQS hides a received message this long
 # before handing it to another consumer, so it must exceed the worst processing time.
 VISIBILITY_TIMEOUT = Duration.seconds(60)
 MESSAGE_RETENTION = Duration.days(4)
 # A dead letter is kept for the longest SQS allows, for inspection and redrive.
 DLQ_RETENTION = Duration.days(14)
+# The message body's field the subscription filters on (todo_common.events: "type").
+EVENT_TYPE_FIELD = "type"
 
 
 class WorkQueue(Construct):
-    """An SQS queue with a dead-letter queue, both encrypted with one customer-managed key.
+    """One consumer's SQS queue with its dead-letter queue, encrypted with the messaging key.
 
-    Both queues refuse any request not made over TLS (``enforce_ssl``).
+    The queue receives, from the event topic, only the event types its consumer declared:
+    raw delivery (the body is the event itself, no SNS envelope) and a filter on the body's
+    ``type``. Both queues refuse any request not made over TLS (``enforce_ssl``).
     """
 
     def __init__(
@@ -26,23 +36,20 @@ class WorkQueue(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        event_types: Sequence[str],
         max_receive_count: int,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-
-        self.key = kms.Key(
-            self,
-            "QueueKey",
-            description=f"Encrypts the SQS queues of {Stack.of(self).stack_name}",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
+        self.key = key
+        self.event_types = list(event_types)
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
             encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
+            encryption_master_key=key,
             enforce_ssl=True,
             retention_period=DLQ_RETENTION,
             removal_policy=removal_policy,
@@ -51,7 +58,7 @@ class WorkQueue(Construct):
             self,
             "Queue",
             encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
+            encryption_master_key=key,
             # One data key serves the queue for 5 minutes: fewer KMS calls, lower cost.
             data_key_reuse=Duration.minutes(5),
             enforce_ssl=True,
@@ -62,3 +69,17 @@ class WorkQueue(Construct):
             ),
             removal_policy=removal_policy,
         )
+        # The subscription writes the queue policy that lets this topic (aws:SourceArn) send.
+        topic.add_subscription(
+            subscriptions.SqsSubscription(
+                self.queue,
+                raw_message_delivery=True,
+                filter_policy_with_message_body={
+                    EVENT_TYPE_FIELD: sns.FilterOrPolicy.filter(
+                        sns.SubscriptionFilter.string_filter(allowlist=self.event_types)
+                    )
+                },
+            )
+        )
+        # SNS encrypts what it delivers with the queue's key, scoped to this account's queues.
+        allow_service_send_encrypted(self.queue, service="sns.amazonaws.com")

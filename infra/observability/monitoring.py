@@ -3,19 +3,22 @@
 Which alarms are *health* alarms (named under ``health_alarm_prefix``, so the bake after each
 deploy waits on them and holds the promotion): an alarm whose ALARM state means "what this
 release runs is failing", whatever the load and whatever was there before the deploy:
-errors (5xx), latency, no running task, work not processed (queue and outbox age), new dead
-letters. Not health (they notify the topic, the bake ignores them):
+errors (5xx), latency, no running task, work not processed (each consumer's queue age and
+each publisher's outbox age), new dead letters per consumer queue. Not health (they notify the
+topic, the bake ignores them):
 
 - capacity and cost signals: CPU, memory, Aurora CPU and ACU, proxy connections. They follow
   load, the autoscaler and the capacity limits answer them, and a revert would not;
-- state that predates the deploy: dead letters already waiting (``DeadLetters``); the bake
-  watches the *new* ones instead (``NewDeadLetters``);
-- scaling alarms (the worker's step scaling in the services stack, the target-tracking alarms
+- state that predates the deploy: dead letters already waiting (``<Consumer>DeadLetters``);
+  the bake watches the *new* ones instead (``<consumer>-new-dead-letters``);
+- scaling alarms (each consumer's step scaling in the services stack, the target-tracking alarms
   Application Auto Scaling creates): their ALARM state is the autoscaler's input and normal
   when idle. They keep CloudFormation's or the service's names, never the health prefix.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -40,7 +43,7 @@ class Monitoring(Construct):
     """An encrypted, TLS-only SNS topic with the configured email subscriptions; a dashboard
     of the ALB, ECS services, queues and Aurora; and alarms that all notify the topic.
 
-    The services' deployment alarms (target 5xx, p99 latency, worker backlog) live in the
+    The services' deployment alarms (target 5xx, p99 latency, consumer backlog) live in the
     services stack, which must create them before its services; they notify this topic by
     its name (``topic_name``), so this stack can read the services' metrics without a cycle.
     """
@@ -54,7 +57,7 @@ class Monitoring(Construct):
         health_alarm_prefix: str,
         emails: list[str],
         data: Database,
-        messaging: WorkQueue,
+        queues: Mapping[str, WorkQueue],
         services: Services,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -70,10 +73,11 @@ class Monitoring(Construct):
             description="the load balancer itself answers 5xx (no healthy target?)",
             health_name="alb-5xx",
         )
-        self._queue_alarms(messaging)
+        for name, queue in queues.items():
+            self._queue_alarms(name, queue)
         self._database_alarms(data)
         self._service_alarms(services)
-        self.dashboard = self._dashboard(data=data, messaging=messaging, services=services)
+        self.dashboard = self._dashboard(data=data, queues=queues, services=services)
 
     def _topic(self, topic_name: str, *, emails: list[str]) -> tuple[kms.Key, sns.Topic]:
         """The encrypted alarm topic that CloudWatch alarms and AWS Budgets may publish to."""
@@ -121,29 +125,31 @@ class Monitoring(Construct):
             topic.add_subscription(subscriptions.EmailSubscription(email))
         return key, topic
 
-    def _queue_alarms(self, messaging: WorkQueue) -> None:
-        queue, dlq = messaging.queue, messaging.dead_letter_queue
+    def _queue_alarms(self, consumer: str, work_queue: WorkQueue) -> None:
+        """Dead letters and age of one consumer's queue."""
+        queue, dlq = work_queue.queue, work_queue.dead_letter_queue
+        title = consumer.capitalize()
         self._alarm(
-            "DeadLetters",
+            f"{title}DeadLetters",
             dlq.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
             threshold=0,
             evaluation_periods=1,
-            description="messages failed processing repeatedly and wait in the dead-letter queue",
+            description=f"messages {consumer} failed repeatedly wait in its dead-letter queue",
         )
         self._alarm(
-            "NewDeadLetters",
+            f"{title}NewDeadLetters",
             _dead_letters_added(dlq, PERIOD),
             threshold=0,
             evaluation_periods=1,
-            description="messages moved to the dead-letter queue in the last 5 minutes",
-            health_name="new-dead-letters",
+            description=f"messages moved to {consumer}'s dead-letter queue in the last 5 minutes",
+            health_name=f"{consumer}-new-dead-letters",
         )
         self._alarm(
-            "QueueAge",
+            f"{title}QueueAge",
             queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
             threshold=900,
-            description="the oldest queued message is older than 15 minutes",
-            health_name="queue-age",
+            description=f"the oldest message in {consumer}'s queue is older than 15 minutes",
+            health_name=f"{consumer}-queue-age",
         )
 
     def _database_alarms(self, data: Database) -> None:
@@ -168,15 +174,15 @@ class Monitoring(Construct):
         )
 
     def _service_alarms(self, services: Services) -> None:
-        if services.outbox_backlog_age is not None:
+        for name, backlog_age in services.outbox_backlog_ages.items():
             self._alarm(
-                "OutboxBacklog",
-                services.outbox_backlog_age,
+                f"{name.capitalize()}OutboxBacklog",
+                backlog_age,
                 threshold=300,
-                description="the api's outbox relay has not published an event for 5 minutes",
-                health_name="outbox-backlog",
+                description=f"{name}'s outbox relay has not published an event for 5 minutes",
+                health_name=f"{name}-outbox-backlog",
             )
-        for name, service in services.services.items():
+        for name, service in services.fargate_services.items():
             title = name.capitalize()
             self._alarm(
                 f"{title}Cpu",
@@ -201,17 +207,17 @@ class Monitoring(Construct):
             )
 
     def _dashboard(
-        self, *, data: Database, messaging: WorkQueue, services: Services
+        self, *, data: Database, queues: Mapping[str, WorkQueue], services: Services
     ) -> cloudwatch.Dashboard:
-        """One row per part: the ALB and api, each service, then queues, Aurora and alarms."""
+        """One row per part: the ALB and http service, each service, each queue, Aurora, alarms."""
         dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
             dashboard_name=f"{Stack.of(self).stack_name}",
             default_interval=Duration.hours(3),
         )
-        dashboard.add_widgets(*_api_widgets(services))
-        for name, service in services.services.items():
+        dashboard.add_widgets(*_http_widgets(services))
+        for name, service in services.fargate_services.items():
             dashboard.add_widgets(
                 cloudwatch.GraphWidget(
                     title=f"{name}: CPU and memory (%)",
@@ -224,8 +230,17 @@ class Monitoring(Construct):
                     width=12,
                 ),
             )
+        for name, queue in queues.items():
+            dashboard.add_widgets(*_queue_widgets(name, queue))
+        if services.outbox_backlog_ages:
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Age of the oldest unpublished event (s), per publisher's outbox",
+                    left=list(services.outbox_backlog_ages.values()),
+                    width=24,
+                )
+            )
         dashboard.add_widgets(
-            *_queue_widgets(messaging, outbox_backlog_age=services.outbox_backlog_age),
             *_database_widgets(data),
             cloudwatch.AlarmStatusWidget(
                 title="Alarms",
@@ -267,9 +282,9 @@ class Monitoring(Construct):
         return alarm
 
 
-def _api_widgets(services: Services) -> list[cloudwatch.IWidget]:
-    """The ALB's requests and 5xx, and the api's latency seen from the ALB."""
-    alb, target_group = services.alb, services.api_target_group
+def _http_widgets(services: Services) -> list[cloudwatch.IWidget]:
+    """The ALB's requests and 5xx, and the http service's latency seen from the ALB."""
+    alb, target_group = services.alb, services.http_target_group
 
     def target_metric(name: str, statistic: str) -> cloudwatch.Metric:
         # Dimensions from the two full names, not split out of the listener's ARN: the
@@ -295,7 +310,7 @@ def _api_widgets(services: Services) -> list[cloudwatch.IWidget]:
             width=12,
         ),
         cloudwatch.GraphWidget(
-            title="API latency (p50, p99)",
+            title=f"{services.http_service_name}: latency (p50, p99)",
             left=[
                 target_metric("TargetResponseTime", "p50"),
                 target_metric("TargetResponseTime", "p99"),
@@ -305,13 +320,11 @@ def _api_widgets(services: Services) -> list[cloudwatch.IWidget]:
     ]
 
 
-def _queue_widgets(
-    messaging: WorkQueue, *, outbox_backlog_age: cloudwatch.Metric | None
-) -> list[cloudwatch.IWidget]:
-    queue, dlq = messaging.queue, messaging.dead_letter_queue
+def _queue_widgets(consumer: str, work_queue: WorkQueue) -> list[cloudwatch.IWidget]:
+    queue, dlq = work_queue.queue, work_queue.dead_letter_queue
     return [
         cloudwatch.GraphWidget(
-            title="Queue depth and dead letters",
+            title=f"{consumer}'s queue: depth and dead letters",
             left=[
                 queue.metric_approximate_number_of_messages_visible(),
                 dlq.metric_approximate_number_of_messages_visible(),
@@ -319,11 +332,8 @@ def _queue_widgets(
             width=12,
         ),
         cloudwatch.GraphWidget(
-            title="Age of oldest message (s): queue, outbox",
-            left=[
-                queue.metric_approximate_age_of_oldest_message(),
-                *([outbox_backlog_age] if outbox_backlog_age else []),
-            ],
+            title=f"{consumer}'s queue: age of the oldest message (s)",
+            left=[queue.metric_approximate_age_of_oldest_message()],
             width=12,
         ),
     ]

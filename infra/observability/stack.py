@@ -37,8 +37,8 @@ class ObservabilityStack(EnvironmentStack):
             health_alarm_prefix=health_alarm_prefix,
             emails=emails,
             data=data.database,
-            messaging=messaging.work_queue,
-            services=services.app_services,
+            queues=messaging.queues,
+            services=services.fleet,
         )
         self.topic = self.monitoring.topic
         self.dashboard = self.monitoring.dashboard

@@ -10,11 +10,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from config.model import ServiceConfig
+from config.model import ConsumerService, HttpService, ServiceSize
 from infra.data import DataStack
 from infra.environment_stack import EnvironmentStack
 from infra.images import ServiceImage
 from infra.messaging import MessagingStack
+from infra.services.service import EventTopic
 from infra.services.services import Services
 
 
@@ -24,14 +25,15 @@ class ServicesStack(EnvironmentStack):
         scope: Construct,
         construct_id: str,
         *,
+        project: str,
         alarm_topic_name: str,
         health_alarm_prefix: str,
         vpc: ec2.IVpc,
         data: DataStack,
         messaging: MessagingStack,
+        registry: Mapping[str, HttpService | ConsumerService],
+        sizes: Mapping[str, ServiceSize],
         images: Mapping[str, ServiceImage],
-        api: ServiceConfig,
-        worker: ServiceConfig,
         log_retention_days: int,
         log_key: kms.IKey,
         protect_data: bool,
@@ -39,32 +41,31 @@ class ServicesStack(EnvironmentStack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.app_services = Services(
+        self.fleet = Services(
             self,
             "Services",
+            project=project,
             alarm_topic_name=alarm_topic_name,
             health_alarm_prefix=health_alarm_prefix,
             vpc=vpc,
             data=data.database,
-            messaging=messaging.work_queue,
+            queues=messaging.queues,
+            events=EventTopic(topic=messaging.topic, key=messaging.topic_key),
+            registry=registry,
+            sizes=sizes,
             images=images,
-            api=api,
-            worker=worker,
             log_retention_days=log_retention_days,
             log_key=log_key,
             protect_data=protect_data,
             metrics_namespace=metrics_namespace,
         )
-        # What the frontend (CloudFront's VPC origin) and the observability stack build against.
-        self.alb = self.app_services.alb
-        self.alb_listener_port = self.app_services.listener_port
-        self.cluster = self.app_services.cluster
-        self.services = self.app_services.services
-        self.api_target_group = self.app_services.api_target_group
+        # What the frontend (CloudFront's VPC origin) builds against.
+        self.alb = self.fleet.alb
+        self.alb_listener_port = self.fleet.listener_port
 
         CfnOutput(
             self,
             "AlbDnsName",
             value=self.alb.load_balancer_dns_name,
-            description="DNS name of the internal API load balancer (CloudFront's VPC origin)",
+            description="DNS name of the internal load balancer (CloudFront's VPC origin)",
         )

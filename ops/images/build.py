@@ -87,6 +87,7 @@ def main() -> int:
         account=config.pipeline.account,
         region=config.pipeline.region,
         services_dir=ROOT / "services",
+        names=list(config.services),
     )
     pushed = build_missing(boto3.client("ecr", region_name=config.pipeline.region), images)
     for name, image in sorted(images.items()):

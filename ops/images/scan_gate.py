@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             account=config.pipeline.account,
             region=config.pipeline.region,
             services_dir=ROOT / "services",
+            names=list(config.services),
         )
         ecr = boto3.client("ecr", region_name=config.pipeline.region)
         findings = [

@@ -285,6 +285,7 @@ def _record_command(config: DeliveryConfig, environment: str) -> int:
         account=config.pipeline.account,
         region=region,
         services_dir=ROOT / "services",
+        names=list(config.services),
     )
     try:
         release = Release(

@@ -45,11 +45,14 @@ def test_shipped_file_is_valid_and_describes_three_environments(config: Delivery
     assert all(env.budget.monthly_limit_usd > 0 for env in config.environments)
     dev, prod = config.environment("dev"), config.environment("prod")
     assert dev.database.min_acu == 0 and not dev.database.reader
-    assert dev.api.spot and dev.worker.spot
+    assert dev.services["api"].spot and dev.services["worker"].spot
     assert prod.database.min_acu >= 0.5 and prod.database.reader
     assert prod.database.backup_retention_days == 30
     assert dev.database.backup_retention_days == 7
-    assert prod.api.min_tasks >= 2 and not prod.api.spot
+    assert prod.services["api"].min_tasks >= 2 and not prod.services["api"].spot
+    assert list(config.services) == ["api", "worker"]
+    assert config.http_service[0] == "api"
+    assert set(config.consumers) == {"worker"}
 
 
 def test_cross_account_is_false_when_every_environment_shares_the_pipeline_account(
@@ -233,15 +236,15 @@ def _missing_budget(raw: Raw) -> None:
 
 
 def _fargate_pair_rejected(raw: Raw) -> None:
-    _env(raw, "staging")["api"]["memory"] = 512  # cpu 512 needs 1024..4096
+    _env(raw, "staging")["services"]["api"]["memory"] = 512  # cpu 512 needs 1024..4096
 
 
 def _fargate_cpu_unknown(raw: Raw) -> None:
-    _env(raw, "dev")["worker"]["cpu"] = 300
+    _env(raw, "dev")["services"]["worker"]["cpu"] = 300
 
 
 def _min_tasks_above_max(raw: Raw) -> None:
-    _env(raw, "prod")["api"]["min_tasks"] = 20
+    _env(raw, "prod")["services"]["api"]["min_tasks"] = 20
 
 
 def _acu_out_of_bounds(raw: Raw) -> None:
@@ -274,6 +277,48 @@ def _retired_alb_section(raw: Raw) -> None:
 
 def _receive_count_too_high(raw: Raw) -> None:
     _env(raw, "dev")["queue"]["max_receive_count"] = 10
+
+
+def _unsized_service(raw: Raw) -> None:
+    del _env(raw, "staging")["services"]["worker"]
+
+
+def _size_of_an_unknown_service(raw: Raw) -> None:
+    _env(raw, "prod")["services"]["mailer"] = dict(_env(raw, "prod")["services"]["worker"])
+
+
+def _retired_api_section(raw: Raw) -> None:
+    _env(raw, "dev")["api"] = _env(raw, "dev")["services"]["api"]
+
+
+def _second_http_service(raw: Raw) -> None:
+    raw["services"]["admin"] = dict(raw["services"]["api"])
+    for env in raw["environments"]:
+        env["services"]["admin"] = env["services"]["api"]
+
+
+def _consumer_without_publisher(raw: Raw) -> None:
+    raw["services"]["api"]["publishes_events"] = False
+
+
+def _consumer_of_nothing(raw: Raw) -> None:
+    raw["services"]["worker"]["consumes"] = []
+
+
+def _malformed_event_type(raw: Raw) -> None:
+    raw["services"]["worker"]["consumes"] = ["TodoCreated"]
+
+
+def _unknown_service_kind(raw: Raw) -> None:
+    raw["services"]["worker"]["kind"] = "cron"
+
+
+def _http_service_without_port(raw: Raw) -> None:
+    del raw["services"]["api"]["port"]
+
+
+def _service_name_with_hyphen(raw: Raw) -> None:
+    raw["services"]["api-v2"] = raw["services"].pop("api")
 
 
 def _log_retention_not_accepted(raw: Raw) -> None:
@@ -414,15 +459,17 @@ def _log_retention_not_accepted(raw: Raw) -> None:
         (_missing_budget, "environment \"staging\": field 'budget': required field is missing"),
         (
             _fargate_pair_rejected,
-            "environment \"staging\": field 'api': Fargate does not accept cpu 512 with memory 512",
+            "environment \"staging\": field 'services.api': Fargate does not accept cpu 512 "
+            "with memory 512",
         ),
         (
             _fargate_cpu_unknown,
-            "environment \"dev\": field 'worker': cpu 300 is not a Fargate size",
+            "environment \"dev\": field 'services.worker': cpu 300 is not a Fargate size",
         ),
         (
             _min_tasks_above_max,
-            "environment \"prod\": field 'api': min_tasks (20) cannot exceed max_tasks (12)",
+            "environment \"prod\": field 'services.api': min_tasks (20) cannot exceed "
+            "max_tasks (12)",
         ),
         (
             _acu_out_of_bounds,
@@ -461,6 +508,49 @@ def _log_retention_not_accepted(raw: Raw) -> None:
             _receive_count_too_high,
             "environment \"dev\": field 'queue.max_receive_count': "
             "Input should be less than or equal to 5",
+        ),
+        (
+            _unsized_service,
+            "environment \"staging\": field 'services.worker': required field is missing "
+            "(every service of [services] needs its size in every environment)",
+        ),
+        (
+            _size_of_an_unknown_service,
+            "environment \"prod\": field 'services.mailer': unknown service (not declared in "
+            "the registry",
+        ),
+        (
+            _retired_api_section,
+            "environment \"dev\": field 'api': retired: service sizes live under "
+            "[environments.services.<name>]",
+        ),
+        (
+            _second_http_service,
+            "top level: field 'services': needs exactly one service of kind \"http\"",
+        ),
+        (
+            _consumer_without_publisher,
+            "worker consume events, but no service has publishes_events = true",
+        ),
+        (
+            _consumer_of_nothing,
+            "[services.worker]: field 'consumes': List should have at least 1 item",
+        ),
+        (
+            _malformed_event_type,
+            "[services.worker]: field 'consumes.0': String should match pattern",
+        ),
+        (
+            _unknown_service_kind,
+            "[services]: field 'worker': Input tag 'cron' found using 'kind' does not match",
+        ),
+        (
+            _http_service_without_port,
+            "[services.api]: field 'port': required field is missing",
+        ),
+        (
+            _service_name_with_hyphen,
+            "[services]: field 'api-v2.[key]': String should match pattern",
         ),
         (
             _log_retention_not_accepted,

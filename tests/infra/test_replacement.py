@@ -6,7 +6,9 @@ from aws_cdk import App, CfnResource, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
-from infra.services.services import api_target_group
+from config.model import load_config
+from config.paths import ROOT
+from infra.services.services import http_target_group
 
 
 def _target_group_logical_id(
@@ -26,12 +28,13 @@ def _target_group_logical_id(
         load_balancer_name=name,
         idle_timeout=Duration.seconds(idle_seconds),
     )
-    resource = api_target_group(stack, vpc=vpc, load_balancer=alb).node.default_child
+    _, spec = load_config(ROOT / "config" / "environments.toml").http_service
+    resource = http_target_group(stack, vpc=vpc, load_balancer=alb, spec=spec).node.default_child
     assert isinstance(resource, CfnResource)
     return str(stack.resolve(resource.logical_id))
 
 
-def test_the_api_target_group_is_replaced_exactly_when_its_load_balancer_is() -> None:
+def test_the_http_target_group_is_replaced_exactly_when_its_load_balancer_is() -> None:
     # ELB lets a target group serve one load balancer: a replaced ALB's new listener cannot
     # take over the old group (TargetGroupAssociationLimit), so the group must be new too.
     baseline = _target_group_logical_id()

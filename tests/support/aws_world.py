@@ -520,6 +520,31 @@ def _attach_queue_policy(world: World, stack: StackInfo, properties: dict[str, A
         )
 
 
+def _attribute_value(value: Any) -> str:
+    """An attribute as the SNS API takes it: JSON for a policy, "true"/"false" for a flag."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _attach_subscription(world: World, stack: StackInfo, properties: dict[str, Any]) -> None:
+    """An SQS subscription as CloudFormation makes it: raw delivery and the filter included,
+    so the local SNS fans out to exactly the queues and event types AWS would."""
+    attributes = {
+        key: _attribute_value(properties[key])
+        for key in ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope")
+        if key in properties
+    }
+    world.client("sns", stack).subscribe(
+        TopicArn=properties["TopicArn"],
+        Protocol=properties["Protocol"],
+        Endpoint=properties["Endpoint"],
+        Attributes=attributes,
+    )
+
+
 def _attach_secret_policy(world: World, stack: StackInfo, properties: dict[str, Any]) -> None:
     world.client("secretsmanager", stack).put_resource_policy(
         SecretId=properties["SecretId"], ResourcePolicy=json.dumps(properties["ResourcePolicy"])
@@ -530,5 +555,6 @@ POLICY_ATTACHERS: dict[str, Callable[[World, StackInfo, dict[str, Any]], None]] 
     "AWS::S3::BucketPolicy": _attach_bucket_policy,
     "AWS::SNS::TopicPolicy": _attach_topic_policy,
     "AWS::SQS::QueuePolicy": _attach_queue_policy,
+    "AWS::SNS::Subscription": _attach_subscription,
     "AWS::SecretsManager::ResourcePolicy": _attach_secret_policy,
 }

@@ -1,4 +1,5 @@
-"""The messaging stack of each environment: queue, dead-letter queue, encryption, TLS only."""
+"""The messaging stack of each environment: the event topic, one queue and dead-letter queue
+per consumer of the registry, their subscriptions, encryption and TLS."""
 
 from __future__ import annotations
 
@@ -15,31 +16,102 @@ def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig)
     return assembly.template(f"{config.project.name}-{env.name}-messaging")
 
 
-def _queues(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    queues = resources(template, "AWS::SQS::Queue")
-    (main,) = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-    (dlq,) = [q for q in queues.values() if "RedrivePolicy" not in q["Properties"]]
-    return main, dlq
+def _main_queues(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: queue
+        for logical_id, queue in resources(template, "AWS::SQS::Queue").items()
+        if "RedrivePolicy" in queue["Properties"]
+    }
 
 
-def test_queue_sends_to_the_dlq_after_the_configured_receives(
-    template: dict[str, Any], env: EnvironmentConfig
+def _subscriptions(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return properties(template, "AWS::SNS::Subscription")
+
+
+def test_each_consumer_has_a_queue_with_its_own_dead_letter_queue(
+    template: dict[str, Any], env: EnvironmentConfig, config: DeliveryConfig
 ) -> None:
-    main, dlq = _queues(template)
-    redrive = main["Properties"]["RedrivePolicy"]
-    assert 3 <= redrive["maxReceiveCount"] <= 5
-    assert redrive["maxReceiveCount"] == env.queue.max_receive_count
-    assert ref_target(template, redrive["deadLetterTargetArn"]) == dlq
-    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
-    # Visibility above the worker's processing time (and its shutdown drain).
-    assert main["Properties"]["VisibilityTimeout"] >= 60
+    queues = resources(template, "AWS::SQS::Queue")
+    mains = _main_queues(template)
+    assert len(mains) == len(config.consumers)
+    assert len(queues) == 2 * len(config.consumers)
+    dead_letter_queues = []
+    for main in mains.values():
+        redrive = main["Properties"]["RedrivePolicy"]
+        assert 3 <= redrive["maxReceiveCount"] <= 5
+        assert redrive["maxReceiveCount"] == env.queue.max_receive_count
+        dlq = ref_target(template, redrive["deadLetterTargetArn"])
+        assert "RedrivePolicy" not in dlq["Properties"]
+        assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        dead_letter_queues.append(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
+        # Visibility above the consumers' processing time (and their shutdown drain).
+        assert main["Properties"]["VisibilityTimeout"] >= 60
+    assert len(set(dead_letter_queues)) == len(mains)
 
 
-def test_both_queues_are_encrypted_with_a_rotating_customer_key(template: dict[str, Any]) -> None:
-    for queue in _queues(template):
-        key = ref_target(template, queue["Properties"]["KmsMasterKeyId"])
+def test_each_consumer_queue_receives_exactly_its_declared_event_types_raw(
+    template: dict[str, Any], config: DeliveryConfig
+) -> None:
+    (topic_id,) = resources(template, "AWS::SNS::Topic")
+    mains = _main_queues(template)
+    by_queue = {}
+    for subscription in _subscriptions(template):
+        assert subscription["Protocol"] == "sqs"
+        assert subscription["TopicArn"] == {"Ref": topic_id}
+        # Raw: the body is the event itself, as the consumers parse it (no SNS envelope).
+        assert subscription["RawMessageDelivery"] is True
+        assert subscription["FilterPolicyScope"] == "MessageBody"
+        by_queue[subscription["Endpoint"]["Fn::GetAtt"][0]] = subscription["FilterPolicy"]
+    assert set(by_queue) == set(mains)
+    declared = sorted(sorted(spec.consumes) for spec in config.consumers.values())
+    assert sorted(sorted(policy["type"]) for policy in by_queue.values()) == declared
+
+
+def test_only_the_topic_may_send_to_a_consumer_queue(template: dict[str, Any]) -> None:
+    (topic_id,) = resources(template, "AWS::SNS::Topic")
+    senders = {}
+    for policy in properties(template, "AWS::SQS::QueuePolicy"):
+        allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+        for statement in allows:
+            assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+            assert statement["Action"] == "sqs:SendMessage"
+            assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}}
+            senders[policy["Queues"][0]["Ref"]] = statement
+    assert set(senders) == set(_main_queues(template))
+
+
+def test_sns_may_use_the_queue_key_to_deliver(template: dict[str, Any]) -> None:
+    """SNS encrypts what it delivers to an SSE-KMS queue with that queue's key."""
+    (queue,) = list(_main_queues(template).values())[:1]
+    key = ref_target(template, queue["Properties"]["KmsMasterKeyId"])
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    sns_statements = [s for s in statements if s["Principal"] == {"Service": "sns.amazonaws.com"}]
+    assert any(
+        {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(s["Action"])
+        and "kms:EncryptionContext:aws:sqs:arn" in s["Condition"]["ArnLike"]
+        for s in sns_statements
+        if "ArnLike" in s.get("Condition", {})
+    ), sns_statements
+
+
+def test_the_topic_and_every_queue_are_encrypted_with_rotating_customer_keys(
+    template: dict[str, Any],
+) -> None:
+    (topic,) = resources(template, "AWS::SNS::Topic").values()
+    encrypted = [topic["Properties"]["KmsMasterKeyId"]] + [
+        queue["Properties"]["KmsMasterKeyId"]
+        for queue in resources(template, "AWS::SQS::Queue").values()
+    ]
+    for reference in encrypted:
+        key = ref_target(template, reference)
         assert key["Type"] == "AWS::KMS::Key"
         assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_the_topic_refuses_publishing_without_tls(template: dict[str, Any]) -> None:
+    (policy,) = properties(template, "AWS::SNS::TopicPolicy")
+    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_every_queue_policy_denies_requests_without_tls(template: dict[str, Any]) -> None:

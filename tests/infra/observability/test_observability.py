@@ -131,33 +131,36 @@ def test_every_alarm_notifies_the_environment_topic(
         assert alarm["OKActions"] == alarm["AlarmActions"]
 
 
-def test_new_dead_letters_alarm_counts_arrivals_not_what_waits_already(
+def test_new_dead_letters_alarms_count_arrivals_not_what_waits_already(
     template: dict[str, Any], config: DeliveryConfig, env: EnvironmentConfig
 ) -> None:
-    (alarm,) = [a for a in properties(template, "AWS::CloudWatch::Alarm") if "Metrics" in a]
-    assert alarm["AlarmName"] == health_alarm_prefix(config.project.name, env.name) + (
-        "new-dead-letters"
+    alarms = [a for a in properties(template, "AWS::CloudWatch::Alarm") if "Metrics" in a]
+    prefix = health_alarm_prefix(config.project.name, env.name)
+    # One per consumer's dead-letter queue.
+    assert sorted(a["AlarmName"] for a in alarms) == sorted(
+        f"{prefix}{consumer}-new-dead-letters" for consumer in config.consumers
     )
-    (expression,) = [query for query in alarm["Metrics"] if "Expression" in query]
-    assert expression["Expression"] == "DIFF(visible + inflight)"
-    assert expression.get("ReturnData", True) is True
-    inputs = {
-        query["Id"]: query["MetricStat"] for query in alarm["Metrics"] if "MetricStat" in query
-    }
-    assert {name: stat["Metric"]["MetricName"] for name, stat in inputs.items()} == {
-        "visible": "ApproximateNumberOfMessagesVisible",
-        "inflight": "ApproximateNumberOfMessagesNotVisible",
-    }
-    # Both read the dead-letter queue, the queue the DeadLetters alarm reads.
-    (dead_letters,) = [
-        a
+    waiting = {
+        json.dumps(a["Dimensions"]): a
         for a in properties(template, "AWS::CloudWatch::Alarm")
         if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
-    ]
-    for stat in inputs.values():
-        assert stat["Metric"]["Dimensions"] == dead_letters["Dimensions"]
-    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
-    assert alarm["EvaluationPeriods"] == 1
+    }
+    for alarm in alarms:
+        (expression,) = [query for query in alarm["Metrics"] if "Expression" in query]
+        assert expression["Expression"] == "DIFF(visible + inflight)"
+        assert expression.get("ReturnData", True) is True
+        inputs = {
+            query["Id"]: query["MetricStat"] for query in alarm["Metrics"] if "MetricStat" in query
+        }
+        assert {name: stat["Metric"]["MetricName"] for name, stat in inputs.items()} == {
+            "visible": "ApproximateNumberOfMessagesVisible",
+            "inflight": "ApproximateNumberOfMessagesNotVisible",
+        }
+        # Both read one dead-letter queue, the queue one DeadLetters alarm reads.
+        (dimensions,) = {json.dumps(stat["Metric"]["Dimensions"]) for stat in inputs.values()}
+        assert dimensions in waiting
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert alarm["EvaluationPeriods"] == 1
     assert alarm["TreatMissingData"] == "notBreaching"
     # The dead letters already waiting notify people but do not hold a promotion.
     assert "AlarmName" not in dead_letters
@@ -166,8 +169,6 @@ def test_new_dead_letters_alarm_counts_arrivals_not_what_waits_already(
 def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
     template: dict[str, Any], assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
 ) -> None:
-    from todo_api.relay import METRICS_DIMENSIONS  # noqa: PLC0415 - the service's own constant
-
     (alarm,) = [
         a
         for a in properties(template, "AWS::CloudWatch::Alarm")
@@ -175,7 +176,6 @@ def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
     ]
     namespace = f"{config.project.name}/{env.name}"
     assert alarm["Namespace"] == namespace
-    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == METRICS_DIMENSIONS
     assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 300)
     assert alarm["TreatMissingData"] == "notBreaching"
     # The api publishes into that namespace: the services stack tells it which one.
@@ -188,3 +188,7 @@ def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
     ]
     environment = {item["Name"]: item["Value"] for item in api["Environment"]}
     assert environment["METRICS_NAMESPACE"] == namespace
+    # The relay's metrics carry its SERVICE_NAME as their one dimension (todo_api.relay).
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        "Service": environment["SERVICE_NAME"]
+    }

@@ -1,4 +1,4 @@
-"""The services stack of each environment: cluster, ALB, api (and worker) services."""
+"""The services stack of each environment: cluster, ALB, and the registry's api and worker."""
 
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ def test_api_runs_in_private_subnets_behind_the_alb_on_8000(
     assert all("private" in json.dumps(subnet).lower() for subnet in network["Subnets"])
     (load_balancer,) = service["LoadBalancers"]
     assert load_balancer["ContainerPort"] == 8000
-    assert service["DesiredCount"] == env.api.min_tasks
-    provider = "FARGATE_SPOT" if env.api.spot else "FARGATE"
+    assert service["DesiredCount"] == env.services["api"].min_tasks
+    provider = "FARGATE_SPOT" if env.services["api"].spot else "FARGATE"
     assert [s["CapacityProvider"] for s in service["CapacityProviderStrategy"]] == [provider]
 
 
@@ -196,8 +196,12 @@ def test_target_health_and_shutdown_are_tuned_together(template: dict[str, Any])
 def test_api_container_contract(template: dict[str, Any]) -> None:
     api = _container(template, "api")
     variables = _env_vars(api)
-    assert {"DATABASE_SECRET_ARN", "DATABASE_HOST", "QUEUE_URL"} <= variables.keys()
+    assert {"DATABASE_SECRET_ARN", "DATABASE_HOST", "EVENTS_TOPIC_ARN"} <= variables.keys()
+    # The relay publishes to the topic; the api reads no queue.
+    assert "QUEUE_URL" not in variables
     assert variables["DATABASE_SSLMODE"] == "verify-full"
+    assert variables["SERVICE_NAME"] == "todo-api"
+    assert variables["API_PORT"] == "8000"
     assert "Secrets" not in api
     assert api["ReadonlyRootFilesystem"] is True
     assert api["MountPoints"] == [
@@ -218,8 +222,8 @@ def test_api_scales_on_cpu_and_requests_within_configured_bounds(
     template: dict[str, Any], env: EnvironmentConfig
 ) -> None:
     targets = properties(template, "AWS::ApplicationAutoScaling::ScalableTarget")
-    api_target = next(t for t in targets if t["MinCapacity"] == env.api.min_tasks)
-    assert api_target["MaxCapacity"] == env.api.max_tasks
+    api_target = next(t for t in targets if t["MinCapacity"] == env.services["api"].min_tasks)
+    assert api_target["MaxCapacity"] == env.services["api"].max_tasks
     metrics = sorted(
         p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
             "PredefinedMetricType"
@@ -248,24 +252,49 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
     return actions
 
 
-def test_api_task_role_reads_its_secret_and_sends_to_the_queue_only(
-    template: dict[str, Any],
-) -> None:
+def _task_role_statements(template: dict[str, Any], container: str) -> list[dict[str, Any]]:
     (task,) = [
         t
         for t in properties(template, "AWS::ECS::TaskDefinition")
-        if t["ContainerDefinitions"][0]["Name"] == "api"
+        if t["ContainerDefinitions"][0]["Name"] == container
     ]
-    statements = _role_statements(template, task["TaskRoleArn"])
+    return _role_statements(template, task["TaskRoleArn"])
+
+
+def test_api_task_role_reads_its_secret_and_publishes_to_the_topic_only(
+    template: dict[str, Any],
+) -> None:
+    statements = _task_role_statements(template, "api")
     assert _actions(statements) == {
         "secretsmanager:GetSecretValue",
         "secretsmanager:DescribeSecret",
         "kms:Decrypt",
         "kms:GenerateDataKey",
-        "sqs:SendMessage",
-        "sqs:GetQueueAttributes",
+        "sns:Publish",
     }
     assert all("*" not in json.dumps(s["Resource"]) for s in statements)
+    (publish,) = [s for s in statements if s["Action"] == "sns:Publish"]
+    assert "EventsTopicArn" in json.dumps(publish["Resource"]) or "Events" in json.dumps(
+        publish["Resource"]
+    )
+
+
+def test_worker_consumes_its_own_queue_and_publishes_nothing(template: dict[str, Any]) -> None:
+    worker = _container(template, "worker")
+    variables = _env_vars(worker)
+    assert "QUEUE_URL" in variables and "EVENTS_TOPIC_ARN" not in variables
+    assert variables["WORKER_SHUTDOWN_TIMEOUT_SECONDS"] == "20"
+    assert worker["HealthCheck"]["Command"] == ["CMD", "python", "-m", "todo_worker.health"]
+    statements = _task_role_statements(template, "worker")
+    assert _actions(statements) == {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "kms:Decrypt",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
 
 
 def test_execution_role_pulls_only_the_service_repository(

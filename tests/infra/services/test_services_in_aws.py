@@ -5,8 +5,9 @@ real local PostgreSQL.
 Overridden, and only because it must point here: the database host (the RDS Proxy endpoint)
 and its TLS mode (TLS verify-full against the proxy is proven by the container's start tests),
 the listening address and port, and the heartbeat file. Everything the processes ask of AWS
-(the database secret and its key, the queue and its key) goes to resources built from the
-environment's templates, and each request is authorized against the task role.
+(the database secret and its key, the event topic and its key, the worker's queue and its key)
+goes to resources built from the environment's templates, each request authorized against the
+task role; the topic delivers to the queue through the subscription the templates declare.
 """
 
 from __future__ import annotations
@@ -239,11 +240,12 @@ def test_api_and_worker_run_with_their_task_roles(
         f"no todo.completed activity within {ACTIVITY_TIMEOUT_SECONDS} s:\n{worker_output[-2500:]}"
     )
     # The calls that needed the role really happened (not a vacuous pass).
-    assert {"secretsmanager:GetSecretValue", "sqs:SendMessage"} <= {d.action for d in api_decisions}
+    assert {"secretsmanager:GetSecretValue", "sns:Publish"} <= {d.action for d in api_decisions}
     assert {"secretsmanager:GetSecretValue", "sqs:ReceiveMessage", "sqs:DeleteMessage"} <= {
         d.action for d in worker_decisions
     }
-    # The secret and the queue are encrypted with their own keys: AWS checked those too.
+    # The secret, the topic and the queue are encrypted with their own keys: AWS checked
+    # those too (the event reached the worker through the topic's subscription).
     assert {d.action for d in api_decisions if d.implied_by} == {
         "kms:Decrypt",
         "kms:GenerateDataKey",

@@ -1,0 +1,481 @@
+"""One service of the registry as it runs in one environment: a Fargate service, its task,
+its security group, its permissions, its scaling and its deployment alarms.
+
+What a service gets follows from its registry entry (config.model.HttpService or
+ConsumerService), never from its name:
+
+- every service: ``SERVICE_NAME`` (``<project>-<name>``), ``METRICS_NAMESPACE`` and
+  ``<NAME>_SHUTDOWN_TIMEOUT_SECONDS`` in its environment; a read-only root filesystem with a
+  task-local /tmp; its own log group; the circuit breaker and its deployment alarms, both
+  rolling a failed deployment back;
+- ``database = true``: the database secret, ``DATABASE_*`` settings and a way in through the
+  proxy's security group. Without it the task has neither;
+- ``kind = "http"``: ``<NAME>_PORT``, the load balancer's target group, target 5xx and p99
+  latency alarms, scaling on CPU and requests per target;
+- ``kind = "consumer"``: its own queue (``QUEUE_URL``) and receive rights on it, a backlog-age
+  alarm, step scaling on the visible backlog, its health command;
+- ``publishes_events = true``: ``EVENTS_TOPIC_ARN`` and the right to publish to the topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from config.model import ConsumerService, HttpService, ServiceSize
+from infra.compliance import acknowledge_nag, acknowledge_wildcards
+from infra.data.database import PORT as DATABASE_PORT
+from infra.data.database import Database
+from infra.escape_hatch import cfn_resource
+from infra.images import ServiceImage
+from infra.messaging.queues import WorkQueue
+from infra.retention import retention_days
+
+# Shutdown, tuned together. On a deployment or scale-in the ALB stops sending new requests
+# and waits DEREGISTRATION_DELAY for in-flight ones; at the same time ECS sends SIGTERM and
+# the app drains for at most its SHUTDOWN_TIMEOUT, then exits. ECS sends SIGKILL only after
+# STOP_TIMEOUT, which leaves 10 s of margin over the drain; the deregistration delay equals
+# the stop timeout so the target is not reported drained before the process has finished.
+SHUTDOWN_TIMEOUT = Duration.seconds(20)
+STOP_TIMEOUT = Duration.seconds(30)
+DEREGISTRATION_DELAY = Duration.seconds(30)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventTopic:
+    """Where publishers send domain events: the topic and the key that encrypts it."""
+
+    topic: sns.ITopic
+    key: kms.IKey
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceContext:
+    """What every service of one environment shares."""
+
+    project: str
+    cluster: ecs.Cluster
+    vpc: ec2.IVpc
+    metrics_namespace: str
+    log_key: kms.IKey
+    log_retention_days: int
+    removal_policy: RemovalPolicy
+    # Staging and prod replace tasks without ever dropping below the desired count.
+    min_healthy_percent: int
+    # The deployment alarms are health alarms: named under the prefix the bake watches.
+    health_alarm_prefix: str
+    alarm_topic: sns.ITopic
+
+
+class Service(Construct):
+    """One registry entry as a Fargate service (see the module docstring for what it gets)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        spec: HttpService | ConsumerService,
+        size: ServiceSize,
+        image: ServiceImage,
+        context: ServiceContext,
+        database: Database | None,
+        queue: WorkQueue | None,
+        events: EventTopic | None,
+        target_group: elbv2.ApplicationTargetGroup | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.spec = spec
+        self._context = context
+        self.task_definition = self._task_definition(
+            image=image, size=size, environment=self._environment(database, queue, events)
+        )
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=context.vpc,
+            description=f"{name} tasks: HTTPS out (AWS APIs, ECR)"
+            + (" and PostgreSQL to the proxy" if database else ""),
+            allow_all_outbound=True,
+        )
+        self.deployment_alarms = self._deployment_alarms(target_group, queue)
+        self.service = self._fargate_service(size)
+        self._grant(self.task_definition.task_role, database=database, queue=queue, events=events)
+        if database is not None:
+            self._allow_into_proxy(database)
+        scaling = self.service.auto_scale_task_count(
+            min_capacity=size.min_tasks, max_capacity=size.max_tasks
+        )
+        if isinstance(spec, HttpService):
+            if target_group is None:
+                raise ValueError(f"{name}: an http service needs the load balancer's target group")
+            self.service.attach_to_application_target_group(target_group)
+            _scale_on_requests(scaling, target_group)
+        elif queue is not None:
+            _scale_on_backlog(scaling, queue)
+
+    # ------------------------------------------------------------------ the task
+    def _environment(
+        self, database: Database | None, queue: WorkQueue | None, events: EventTopic | None
+    ) -> dict[str, str]:
+        prefix = self.name.upper()
+        environment = {
+            "SERVICE_NAME": f"{self._context.project}-{self.name}",
+            "METRICS_NAMESPACE": self._context.metrics_namespace,
+            f"{prefix}_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT.to_seconds()),
+        }
+        if isinstance(self.spec, HttpService):
+            environment[f"{prefix}_PORT"] = str(self.spec.port)
+        if database is not None:
+            environment |= {
+                "DATABASE_SECRET_ARN": database.secret.secret_arn,
+                "DATABASE_HOST": database.proxy.endpoint,
+                "DATABASE_SSLMODE": "verify-full",
+            }
+        if queue is not None:
+            environment["QUEUE_URL"] = queue.queue.queue_url
+        if events is not None:
+            environment["EVENTS_TOPIC_ARN"] = events.topic.topic_arn
+        return environment
+
+    def _task_definition(
+        self, *, image: ServiceImage, size: ServiceSize, environment: Mapping[str, str]
+    ) -> ecs.FargateTaskDefinition:
+        """The task: one container on a read-only root filesystem with a scratch /tmp."""
+        task_definition = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=size.cpu,
+            memory_limit_mib=size.memory,
+            runtime_platform=ecs.RuntimePlatform(
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+            ),
+        )
+        container = self._container(task_definition, image=image, environment=environment)
+        acknowledge_nag(
+            task_definition,
+            "AwsSolutions-ECS2",
+            "the variables are identifiers only (secret ARN, proxy host, queue URL, topic ARN, "
+            "timeouts); the app reads the credentials from Secrets Manager with its task role",
+        )
+        # The only writable path: a task-local scratch volume at /tmp.
+        task_definition.add_volume(name="tmp")
+        container.add_mount_points(
+            # The task's own scratch volume (the root filesystem is read-only).
+            ecs.MountPoint(
+                container_path="/tmp",  # noqa: S108 # nosec B108
+                source_volume="tmp",
+                read_only=False,
+            )
+        )
+        _explain_execution_policy(task_definition)
+        return task_definition
+
+    def _container(
+        self,
+        task_definition: ecs.FargateTaskDefinition,
+        *,
+        image: ServiceImage,
+        environment: Mapping[str, str],
+    ) -> ecs.ContainerDefinition:
+        """The service's container: its image from ECR, its logs in its own log group."""
+        context = self._context
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=retention_days(context.log_retention_days),
+            encryption_key=context.log_key,
+            removal_policy=context.removal_policy,
+        )
+        repository = ecr.Repository.from_repository_attributes(
+            self,
+            "Repository",
+            repository_arn=image.repository_arn,
+            repository_name=image.repository_name,
+        )
+        spec = self.spec
+        return task_definition.add_container(
+            self.name,
+            image=ecs.ContainerImage.from_ecr_repository(repository, tag=image.tag),
+            essential=True,
+            environment=dict(environment),
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix=self.name,
+                log_group=self.log_group,
+                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
+            ),
+            readonly_root_filesystem=True,
+            stop_timeout=STOP_TIMEOUT,
+            port_mappings=(
+                [ecs.PortMapping(container_port=spec.port)]
+                if isinstance(spec, HttpService)
+                else None
+            ),
+            # An http service has the load balancer's health check instead.
+            health_check=(
+                _container_health_check(spec.health_command)
+                if isinstance(spec, ConsumerService)
+                else None
+            ),
+        )
+
+    # ------------------------------------------------------------------ the service
+    def _fargate_service(self, size: ServiceSize) -> ecs.FargateService:
+        context = self._context
+        return ecs.FargateService(
+            self,
+            "Service",
+            cluster=context.cluster,
+            task_definition=self.task_definition,
+            desired_count=size.min_tasks,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[self.security_group],
+            assign_public_ip=False,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            deployment_alarms=ecs.DeploymentAlarmConfig(
+                alarm_names=[alarm.alarm_name for alarm in self.deployment_alarms],
+                behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+            ),
+            min_healthy_percent=context.min_healthy_percent,
+            max_healthy_percent=200,
+            health_check_grace_period=(
+                Duration.seconds(60) if isinstance(self.spec, HttpService) else None
+            ),
+            capacity_provider_strategies=[
+                ecs.CapacityProviderStrategy(
+                    capacity_provider="FARGATE_SPOT" if size.spot else "FARGATE", weight=1
+                )
+            ],
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            enable_ecs_managed_tags=True,
+            platform_version=ecs.FargatePlatformVersion.LATEST,
+        )
+
+    def _deployment_alarms(
+        self, target_group: elbv2.ApplicationTargetGroup | None, queue: WorkQueue | None
+    ) -> list[cloudwatch.Alarm]:
+        """The alarms that roll a deployment of this service back (created before it)."""
+        spec = self.spec
+        if isinstance(spec, HttpService) and target_group is not None:
+            thresholds = spec.deployment_alarms
+            return [
+                self._alarm(
+                    "Target5xx",
+                    "target-5xx",
+                    target_group.metrics.http_code_target(
+                        elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
+                        period=Duration.minutes(1),
+                        statistic="Sum",
+                    ),
+                    threshold=thresholds.target_5xx_count,
+                    description=f"{self.name} targets answer 5xx (rolls a deployment back)",
+                ),
+                self._alarm(
+                    "LatencyP99",
+                    "latency-p99",
+                    target_group.metrics.target_response_time(
+                        period=Duration.minutes(1), statistic="p99"
+                    ),
+                    threshold=thresholds.p99_latency_seconds,
+                    description=f"{self.name} p99 latency above "
+                    f"{thresholds.p99_latency_seconds:g} s (rolls a deployment back)",
+                ),
+            ]
+        if isinstance(spec, ConsumerService) and queue is not None:
+            age = spec.deployment_alarms.backlog_age_seconds
+            return [
+                self._alarm(
+                    "BacklogAge",
+                    "backlog-age",
+                    queue.queue.metric_approximate_age_of_oldest_message(
+                        period=Duration.minutes(1), statistic="Maximum"
+                    ),
+                    threshold=age,
+                    description=f"{self.name}'s queue not drained for {age} s "
+                    "(rolls a deployment back)",
+                )
+            ]
+        return []
+
+    def _alarm(
+        self,
+        construct_id: str,
+        health_name: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        description: str,
+    ) -> cloudwatch.Alarm:
+        context = self._context
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"{context.health_alarm_prefix}{self.name}-{health_name}",
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(context.alarm_topic))
+        alarm.add_ok_action(cloudwatch_actions.SnsAction(context.alarm_topic))
+        return alarm
+
+    # ------------------------------------------------------------------ access
+    def _allow_into_proxy(self, database: Database) -> None:
+        # The rule lives here, in the stack that depends on the data stack (no cycle).
+        ec2.CfnSecurityGroupIngress(
+            self,
+            "ToProxy",
+            group_id=database.proxy_security_group.security_group_id,
+            source_security_group_id=self.security_group.security_group_id,
+            ip_protocol="tcp",
+            from_port=DATABASE_PORT,
+            to_port=DATABASE_PORT,
+            description=f"PostgreSQL from the {self.name} tasks",
+        )
+
+    @staticmethod
+    def _grant(
+        role: iam.IRole,
+        *,
+        database: Database | None,
+        queue: WorkQueue | None,
+        events: EventTopic | None,
+    ) -> None:
+        """Exactly what the entry declares (policies on the role: the resources stay unaware)."""
+        if database is not None:
+            _grant_secret_read(role, database)
+        if queue is not None:
+            _grant_consume(role, queue)
+        if events is not None:
+            _grant_publish(role, events)
+
+
+def _scale_on_requests(
+    scaling: ecs.ScalableTaskCount, target_group: elbv2.ApplicationTargetGroup
+) -> None:
+    scaling.scale_on_cpu_utilization(
+        "Cpu",
+        target_utilization_percent=60,
+        scale_in_cooldown=Duration.seconds(300),
+        scale_out_cooldown=Duration.seconds(60),
+    )
+    scaling.scale_on_request_count(
+        "Requests",
+        requests_per_target=500,
+        target_group=target_group,
+        scale_in_cooldown=Duration.seconds(300),
+        scale_out_cooldown=Duration.seconds(60),
+    )
+
+
+def _scale_on_backlog(scaling: ecs.ScalableTaskCount, queue: WorkQueue) -> None:
+    scaling.scale_on_metric(
+        "QueueDepth",
+        metric=queue.queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1), statistic="Maximum"
+        ),
+        scaling_steps=[
+            {"upper": 0, "change": -1},
+            {"lower": 100, "change": +1},
+            {"lower": 500, "change": +3},
+        ],
+        cooldown=Duration.seconds(120),
+    )
+
+
+def _container_health_check(command: list[str]) -> ecs.HealthCheck:
+    """The container's own health command, in exec form (no shell in the task)."""
+    return ecs.HealthCheck(
+        command=["CMD", *command],
+        interval=Duration.seconds(30),
+        timeout=Duration.seconds(5),
+        retries=3,
+        start_period=Duration.seconds(15),
+    )
+
+
+def _explain_execution_policy(task_definition: ecs.FargateTaskDefinition) -> None:
+    execution_role = task_definition.execution_role
+    if execution_role is None:
+        return
+    policy = execution_role.node.try_find_child("DefaultPolicy")
+    if policy is not None:
+        acknowledge_wildcards(
+            cfn_resource(policy, iam.CfnPolicy),
+            "ecr:GetAuthorizationToken has no resource-level permission; image pulls "
+            "are limited to this service's repository by the other statements",
+        )
+
+
+def _grant_consume(role: iam.IRole, queue: WorkQueue) -> None:
+    """Receiving from, and settling messages of, its own queue."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            resources=[queue.queue.queue_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["kms:Decrypt"], resources=[queue.key.key_arn])
+    )
+
+
+def _grant_publish(role: iam.IRole, events: EventTopic) -> None:
+    """Publishing to the event topic; an encrypted topic needs the publisher to use its key.
+
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+    """
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["sns:Publish"], resources=[events.topic.topic_arn])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[events.key.key_arn]
+        )
+    )
+
+
+def _grant_secret_read(role: iam.IRole, data: Database) -> None:
+    """Read exactly the database secret (policies on the role: the data stack stays unaware)."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=[data.secret.secret_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["kms:Decrypt"],
+            resources=[data.key.key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": f"secretsmanager.{Stack.of(data).region}.amazonaws.com"
+                }
+            },
+        )
+    )
