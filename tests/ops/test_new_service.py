@@ -1,0 +1,176 @@
+"""`make new-service` (ops.new_service): a third service is one folder and one registry table.
+
+The guide (docs/adding-a-service.md) is this test: in a copy of the tree as the pipeline gets
+it, the generator adds a notifier, the copy synthesizes, and the policy gate passes over it.
+Only the new folder and the environment file change, and of the images only the new one is
+new: the api's and the worker's tags are the ones this checkout synthesizes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.exit_codes import BAD_INPUT, SUCCESS
+from config.model import load_config
+from config.paths import ROOT
+from ops.new_service import main
+from tests.support.assembly import Assembly, properties, synthesize_or_fail
+from tests.support.source_artifact import export_source, files, prepare_build
+
+NAME = "notifier"
+CONSUMES = ["todo.created", "todo.updated", "todo.completed", "todo.deleted"]
+
+
+def _copy_of_the_registry(tmp_path: Path) -> Path:
+    """The parts the generator reads and writes: the environment file and the services."""
+    root = tmp_path / "tree"
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "environments.toml").write_bytes(
+        (ROOT / "config" / "environments.toml").read_bytes()
+    )
+    for service in ("common", *load_config().services):
+        for source in (ROOT / "services" / service).rglob("*"):
+            if source.is_file() and "__pycache__" not in source.parts:
+                target = (
+                    root / "services" / service / source.relative_to(ROOT / "services" / service)
+                )
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source.read_bytes())
+    return root
+
+
+def test_the_generator_adds_one_folder_and_one_registry_entry(tmp_path: Path) -> None:
+    root = _copy_of_the_registry(tmp_path)
+    before = files(root)
+    assert main(["--root", str(root), "--name", NAME, "--consumes", *CONSUMES]) == SUCCESS
+    after = files(root)
+    changed = {path for path in after if before.get(path) != after[path]}
+    assert {path for path in changed if not path.startswith(f"services/{NAME}/")} == {
+        "config/environments.toml"
+    }
+    config = load_config(root / "config" / "environments.toml")
+    notifier = config.consumers[NAME]
+    assert notifier.consumes == CONSUMES and not notifier.database
+    assert notifier.health_command == ["python", "-m", f"todo_{NAME}.health"]
+    assert all(NAME in env.services for env in config.environments)
+    assert {
+        "Dockerfile",
+        "Dockerfile.dockerignore",
+        "requirements.in",
+        "requirements.lock",
+        f"todo_{NAME}/__main__.py",
+        f"todo_{NAME}/health.py",
+    } <= {path.removeprefix(f"services/{NAME}/") for path in changed}
+    # No placeholder survives the rendering.
+    assert not [path for path in changed if b"@@" in after[path]]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--name", "Notifier", "--consumes", "todo.created"], "must be 2 to 21 lower-case"),
+        (["--name", "worker", "--consumes", "todo.created"], "services/worker already exists"),
+        (
+            ["--name", NAME, "--consumes", "TodoCreated"],
+            "config/environments.toml: [services.notifier]: field 'consumes.0': String should "
+            "match pattern",
+        ),
+    ],
+)
+def test_bad_input_is_refused_in_one_line_and_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    root = _copy_of_the_registry(tmp_path)
+    before = files(root)
+    assert main(["--root", str(root), *arguments]) == BAD_INPUT
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1, error
+    assert files(root) == before
+
+
+@pytest.fixture(scope="module")
+def notifier_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Source artifact of this checkout, with the notifier generated into it."""
+    tree = prepare_build(export_source(ROOT, tmp_path_factory.mktemp("guide") / "tree"), ROOT)
+    generated = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops.new_service",
+            "--root",
+            str(tree),
+            "--name",
+            NAME,
+            "--consumes",
+            *CONSUMES,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert generated.returncode == 0, generated.stderr
+    return tree
+
+
+@pytest.fixture(scope="module")
+def notifier_assembly(notifier_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    outdir = tmp_path_factory.mktemp("guide-cdk.out")
+    return Assembly(synthesize_or_fail(outdir, root=notifier_tree))
+
+
+def _images(assembly: Assembly, environment: str) -> dict[str, str]:
+    template = assembly.template(f"todo-{environment}-services")
+    return {
+        container["Name"]: json.dumps(container["Image"], sort_keys=True)
+        for task in properties(template, "AWS::ECS::TaskDefinition")
+        for container in task["ContainerDefinitions"]
+    }
+
+
+def test_the_notifier_deploys_beside_the_others_and_moves_no_other_image(
+    notifier_assembly: Assembly, assembly: Assembly
+) -> None:
+    for environment in ("dev", "staging", "prod"):
+        before, after = _images(assembly, environment), _images(notifier_assembly, environment)
+        assert set(after) == {*before, NAME}
+        assert {name: after[name] for name in before} == before
+    subscriptions = properties(
+        notifier_assembly.template("todo-dev-messaging"), "AWS::SNS::Subscription"
+    )
+    assert sorted(len(s["FilterPolicy"]["type"]) for s in subscriptions) == [4, 4]
+    repositories = {
+        repository["RepositoryName"]
+        for repository in properties(notifier_assembly.pipeline_template, "AWS::ECR::Repository")
+    }
+    assert f"todo/{NAME}" in repositories
+
+
+def test_the_policy_gate_passes_with_the_notifier(notifier_assembly: Assembly) -> None:
+    gate = subprocess.run(
+        [sys.executable, "-m", "policies.gate", str(notifier_assembly.root)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert gate.returncode == 0, gate.stdout[-4000:] + gate.stderr[-2000:]
+    assert "policy gate: passed" in gate.stdout
+
+
+def test_the_generated_service_passes_lint(notifier_tree: Path) -> None:
+    service = notifier_tree / "services" / NAME
+    ruff = ROOT / ".venv" / "bin" / "ruff"
+    for command in (
+        [str(ruff), "check", str(service)],
+        [str(ruff), "format", "--check", str(service)],
+    ):
+        result = subprocess.run(
+            command, cwd=notifier_tree, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
