@@ -8,14 +8,19 @@ The container is the service's one in the synthesized task definition of ENVIRON
 mount as Fargate creates it, its environment. The values that exist only once deployed point
 at local stand-ins: DATABASE_SECRET_ARN at a secret in moto holding credentials of a
 PostgreSQL container with TLS, DATABASE_HOST at an RDS Proxy-like name for which a throwaway
-CA issued the server certificate (a wildcard, as RDS Proxy's ACM certificate is), QUEUE_URL at
-a moto queue. The CA is trusted only inside the app container, by a bind mount of the image's
-own CA bundle plus the CA over the bundle file, so verify-full passes exactly when the app
-verifies against the operating system's trust store, as it must against RDS Proxy. Healthy:
-the api answers /api/health and /api/ready, and a todo written through it is read back and
-reaches the activity feed through the queue and worker; the worker's task health command
-exits 0. The local test (tests/services/test_container_start.py) checks the same without
-Docker, with the same stand-ins and probes from this module.
+CA issued the server certificate (a wildcard, as RDS Proxy's ACM certificate is),
+EVENTS_TOPIC_ARN at a moto topic with every consumer's queue subscribed as the dev stack
+subscribes them (todo_devstack.topology, from the service registry), a consumer's QUEUE_URL
+at its own queue there. The CA is trusted only inside the app container, by a bind mount of
+the image's own CA bundle plus the CA over the bundle file, so verify-full passes exactly when
+the app verifies against the operating system's trust store, as it must against RDS Proxy.
+
+Healthy, by the service's kind in the registry: an http service answers its
+health_check_path, a consumer's task health command exits 0 within its timeout. The api
+also answers /api/ready and a todo written through it is read back (and, in the local test,
+reaches the activity feed through the topic, the worker's queue and the worker). The local
+test (tests/services/test_container_start.py) checks the same without Docker, with the same
+stand-ins and probes from this module.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from config.cloud_assembly import read_cloud_assembly
 from config.exit_codes import FAILURE, SUCCESS
@@ -50,7 +55,12 @@ from ops.images.fargate import (
     task_environment,
 )
 
+if TYPE_CHECKING:
+    from todo_devstack.registry import Registry, ServiceSpec
+
 SERVICES_DIR = ROOT / "services"
+# The one service with a check of its own beyond its kind's: a todo written and read back.
+API_SERVICE = "api"
 # The same image as the pull-request workflow's PostgreSQL service, from ECR Public.
 POSTGRES_IMAGE = (
     "public.ecr.aws/docker/library/postgres:16-alpine"
@@ -172,42 +182,66 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
+@dataclass(frozen=True)
+class LocalAws:
+    """The stand-ins created in the local AWS, for every service's task."""
+
+    secret_arn: str
+    database_host: str
+    topic_arn: str
+    # Each consumer's own queue, subscribed to the topic.
+    queues: dict[str, str]
+    # For a QUEUE_URL of a service that is no consumer: the task definitions of before the
+    # event topic gave the api the one queue. Transitional; nothing is subscribed to it.
+    spare_queue: str
+
+    def stand_ins(self, container: TaskContainer) -> dict[str, str]:
+        """The values for the deploy-time variables ``container``'s environment has."""
+        values = {
+            "DATABASE_SECRET_ARN": self.secret_arn,
+            "DATABASE_HOST": self.database_host,
+            "EVENTS_TOPIC_ARN": self.topic_arn,
+        }
+        values["QUEUE_URL"] = self.queues.get(container.name, self.spare_queue)
+        unresolved = {key for key, value in container.environment.items() if value is None}
+        return {key: value for key, value in values.items() if key in unresolved}
+
+
 def seed_local_aws(
-    endpoint_url: str, *, region: str, database: DatabaseStandIn, name: str
-) -> dict[str, str]:
-    """The secret and the queue in the local AWS; the task environment's stand-ins for them."""
+    endpoint_url: str,
+    *,
+    region: str,
+    database: DatabaseStandIn,
+    name: str,
+    consumers: Mapping[str, Sequence[str]],
+) -> LocalAws:
+    """The secret, the event topic and the consumers' queues in the local AWS."""
     import boto3  # noqa: PLC0415 - slow import
 
-    from todo_devstack.sqs import create_queues  # noqa: PLC0415 - the devstack's queues
+    from todo_devstack.topology import create_topology  # noqa: PLC0415 - make dev's topology
 
-    key, secret_key = (
-        LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    secrets_manager = boto3.client(
-        "secretsmanager",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret_key,
-    )
-    secret = secrets_manager.create_secret(
+    def client(service: Literal["secretsmanager", "sqs", "sns"]) -> Any:
+        # In the task's region, as the services' clients use it (moto keeps each per region).
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url,
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    secret = client("secretsmanager").create_secret(
         Name=f"{name}/database", SecretString=database.secret_string(region)
     )
-    # In the task's region, as the services' clients use it (moto keeps queues per region).
-    sqs = boto3.client(
-        "sqs",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret_key,
+    sqs = client("sqs")
+    topology = create_topology(client("sns"), sqs, name, consumers)
+    return LocalAws(
+        secret_arn=secret["ARN"],
+        database_host=database.host,
+        topic_arn=topology.topic_arn,
+        queues={service: queues.url for service, queues in topology.queues.items()},
+        spare_queue=sqs.create_queue(QueueName=f"{name}-unsubscribed")["QueueUrl"],
     )
-    queues = create_queues(sqs, name)
-    return {
-        "DATABASE_SECRET_ARN": secret["ARN"],
-        "DATABASE_HOST": database.host,
-        "QUEUE_URL": queues.url,
-    }
 
 
 def local_aws_environment(endpoint_url: str) -> dict[str, str]:
@@ -252,18 +286,25 @@ def wait_until(
     raise StartCheckError(f"not healthy within {timeout:.0f} s: {reason}")
 
 
+def _answers(base_url: str, path: str) -> Callable[[], str | None]:
+    def probe() -> str | None:
+        status, body = _request(base_url + path)
+        return None if status == 200 else f"GET {path}: {status} {body}"
+
+    return probe
+
+
+def check_http_health(
+    base_url: str, path: str, *, timeout: float, alive: Callable[[], str | None]
+) -> None:
+    """An http service's probe: its registered health_check_path answers 200."""
+    wait_until(_answers(base_url, path), timeout=timeout, alive=alive)
+
+
 def check_api(base_url: str, *, timeout: float, alive: Callable[[], str | None]) -> str:
-    """Health, readiness (a database round-trip) and a todo written and read back; its id."""
-
-    def answers(path: str) -> Callable[[], str | None]:
-        def probe() -> str | None:
-            status, body = _request(base_url + path)
-            return None if status == 200 else f"GET {path}: {status} {body}"
-
-        return probe
-
-    wait_until(answers("/api/health"), timeout=timeout, alive=alive)
-    wait_until(answers("/api/ready"), timeout=timeout, alive=alive)
+    """The api's own: readiness (a database round-trip) and a todo written and read back;
+    its id."""
+    wait_until(_answers(base_url, "/api/ready"), timeout=timeout, alive=alive)
     status, created = _request(base_url + "/api/todos", {"text": "started as Fargate starts it"})
     if status != 201:
         raise StartCheckError(f"POST /api/todos: {status} {created}")
@@ -424,9 +465,23 @@ class Service:
     name: str
     image: ImageSpec
     container: TaskContainer
+    spec: ServiceSpec
+    # Every consumer of the registry and what it consumes: the topic's subscriptions.
+    consumers: dict[str, tuple[str, ...]]
 
 
-def load_service(service: str, assembly: Path, environment: str) -> Service:
+def read_registry() -> Registry:
+    """The service registry of the checkout (or of DELIVERY_CONFIG), as make dev reads it."""
+    from todo_devstack.registry import load_registry, registry_file  # noqa: PLC0415
+
+    return load_registry(registry_file(ROOT))
+
+
+def load_service(service: str, assembly: Path, environment: str, registry: Registry) -> Service:
+    if service not in registry.services:
+        raise StartCheckError(
+            f"not in the service registry (it has {', '.join(sorted(registry.services))})"
+        )
     templates = read_cloud_assembly(assembly).templates(environment)
     if not templates:
         raise FargateSpecError(f"{assembly}: no stacks of environment {environment!r}")
@@ -434,6 +489,8 @@ def load_service(service: str, assembly: Path, environment: str) -> Service:
         name=service,
         image=read_dockerfile(SERVICES_DIR / service / "Dockerfile"),
         container=task_container(templates.values(), service),
+        spec=registry.services[service],
+        consumers=registry.consumers(),
     )
 
 
@@ -458,12 +515,14 @@ def run_docker_check(service: Service, image_ref: str, work: Path) -> None:
         _docker(*postgres_argv(name=names[0], tls_dir=work, database=database)[1:])
         wait_for_tls_database(database, tls.ca, timeout=START_TIMEOUT_SECONDS)
         endpoint = f"http://127.0.0.1:{moto_port}"
-        stand_ins = seed_local_aws(endpoint, region=region, database=database, name=names[1])
+        local = seed_local_aws(
+            endpoint, region=region, database=database, name=names[1], consumers=service.consumers
+        )
         bundle = _docker("run", "--rm", "--entrypoint", "cat", image_ref, SYSTEM_BUNDLE).stdout
         (work / "bundle.crt").write_text(trusting_bundle(bundle, tls.ca))
         (work / "hosts").write_text(hosts_file(database.host))
         environment = {
-            **task_environment(service.container, stand_ins),
+            **task_environment(service.container, local.stand_ins(service.container)),
             **local_aws_environment(endpoint),
         }
         argv = docker_run_argv(
@@ -488,12 +547,23 @@ def run_docker_check(service: Service, image_ref: str, work: Path) -> None:
 
 
 def _probe_service(service: Service, name: str) -> None:
+    """The probes of the service's kind (and the api's own round trip)."""
     alive = _container_gone(name)
-    if service.container.ports:
+    if service.spec.kind == "http":
+        if not service.container.ports:
+            raise StartCheckError(f"{service.name}: an http service whose task maps no port")
         base_url = f"http://127.0.0.1:{service.container.ports[0]}"
-        todo_id = check_api(base_url, timeout=START_TIMEOUT_SECONDS, alive=alive)
-        print(f"start check: {service.name} healthy, todo {todo_id} stored", flush=True)
-    if service.container.health_command:
+        check_http_health(
+            base_url,
+            service.spec.health_check_path or "/",
+            timeout=START_TIMEOUT_SECONDS,
+            alive=alive,
+        )
+        print(f"start check: {service.name} answers {service.spec.health_check_path}", flush=True)
+        if service.name == API_SERVICE:
+            todo_id = check_api(base_url, timeout=START_TIMEOUT_SECONDS, alive=alive)
+            print(f"start check: {service.name} healthy, todo {todo_id} stored", flush=True)
+    if service.spec.kind == "consumer":
 
         def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
             return _docker("exec", name, *command, check=False)
@@ -510,11 +580,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--environment", default="dev")
     args = parser.parse_args(argv)
     cloud_assembly_or_exit(args.assembly, command="start check")
+    from todo_devstack.registry import RegistryError  # noqa: PLC0415
+
     try:
-        service = load_service(args.service, args.assembly, args.environment)
+        service = load_service(args.service, args.assembly, args.environment, read_registry())
         with tempfile.TemporaryDirectory(prefix="start-check-") as work:
             run_docker_check(service, args.image, Path(work))
-    except (FargateSpecError, StartCheckError, OSError) as error:
+    except (FargateSpecError, StartCheckError, RegistryError, OSError) as error:
         print(f"start check: {args.service}: {error}", file=sys.stderr)
         return error.exit_code if isinstance(error, CommandError) else FAILURE
     print(f"start check: {args.service} started as Fargate starts it and is healthy")

@@ -1,8 +1,10 @@
 """End to end in a real browser: Debian's chromium, driven by Playwright,
 against the ``make dev`` stack (``python -m todo_devstack``) on free ports.
 
-Proves API -> outbox -> SQS (moto) -> worker -> API: the completion shows up
-in the Activity panel. Skips without ``/usr/bin/chromium`` (``make browser``
+Proves API -> outbox -> SNS topic -> the worker's subscribed SQS queue (moto) -> worker
+-> API: the completion shows up in the Activity panel. The stack starts the services of
+the registry (tests/support/service_registry.py says which file), and every one of them
+must stop cleanly. Skips without ``/usr/bin/chromium`` (``make browser``
 installs it) unless ``REQUIRE_BROWSER=1`` (CI), which makes that a failure.
 The screenshot is saved under ``build/e2e/``.
 """
@@ -24,12 +26,12 @@ import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from config.paths import ROOT
+from tests.support.service_registry import registry_file
+from todo_devstack.launch import python_path
+from todo_devstack.registry import CONFIG_VARIABLE, load_registry
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "build" / "e2e"
-PYTHONPATH = os.pathsep.join(
-    str(ROOT / "services" / name) for name in ("common", "api", "worker", "devstack")
-)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -56,6 +58,7 @@ class Stack:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    services: list[str]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -68,7 +71,12 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     if not (ROOT / "services/web/dist/index.html").exists():
         unavailable("services/web/dist is missing (make web-build)")
     log = tmp_path / "devstack.log"
-    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
+    registry = registry_file(tmp_path)
+    env = {
+        **os.environ,
+        "PYTHONPATH": python_path(ROOT / "services"),
+        CONFIG_VARIABLE: str(registry),
+    }
     env.pop("DATABASE_URL", None)
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -79,7 +87,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = Stack(url="", process=process, log=log)
+    services = list(load_registry(registry).services)
+    running = Stack(url="", process=process, log=log, services=services)
     try:
         deadline = time.monotonic() + 90
         while not (match := URL_LINE.search(running.output())):
@@ -179,5 +188,5 @@ def _stop_and_see_every_process_exit_cleanly(stack: Stack) -> None:
     output = stack.output()
     assert code == 0, output[-4000:]
     assert "[devstack] stopped" in output
-    assert "[devstack] worker stopped (0)" in output
-    assert "[devstack] api stopped (0)" in output
+    for service in stack.services:
+        assert f"[devstack] {service} stopped (0)" in output

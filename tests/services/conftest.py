@@ -35,6 +35,7 @@ from todo_common.database import SQLITE_FILE, create_db_engine
 from todo_common.migrate import upgrade
 from todo_devstack.sqs import Queues, create_queues, free_port, start_moto
 from todo_devstack.sqs import client as sqs_client
+from todo_devstack.topology import Topology, create_topology, sns_client
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +103,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="session")
 def sqs_endpoint() -> Iterator[str]:
-    """moto's server (the local SQS endpoint make dev uses), one per xdist worker."""
+    """moto's server (the local SNS and SQS endpoint make dev uses), one per xdist worker."""
     port = free_port()
     process = start_moto(port)
     yield f"http://127.0.0.1:{port}"
@@ -115,3 +116,22 @@ def queues(sqs_endpoint: str) -> Queues:
     """A fresh queue + DLQ (redrive after 2 receives) for this test."""
     sqs = sqs_client(sqs_endpoint)
     return create_queues(sqs, f"test-{uuid.uuid4().hex[:12]}", max_receive_count=2)
+
+
+# Two consumers with different filters: one takes every event, one only deletions.
+CONSUMERS = {
+    "worker": ("todo.created", "todo.updated", "todo.completed", "todo.deleted"),
+    "archiver": ("todo.deleted",),
+}
+
+
+@pytest.fixture
+def topology(sqs_endpoint: str) -> Topology:
+    """A fresh event topic with the CONSUMERS' queues subscribed (as make dev builds it)."""
+    return create_topology(
+        sns_client(sqs_endpoint),
+        sqs_client(sqs_endpoint),
+        f"test-{uuid.uuid4().hex[:12]}",
+        CONSUMERS,
+        max_receive_count=2,
+    )

@@ -7,8 +7,10 @@ health check). tests/support/fargate_local.py builds that container without Dock
 stand-ins are those of `make image-start` (ops.images.start_check): a PostgreSQL that accepts
 only TLS with a password, whose certificate for an RDS Proxy-like wildcard name chains only
 to a throwaway CA added to the operating system's bundle inside the container; the database
-secret in Secrets Manager and the queue in moto, reached the AWS way (DATABASE_SECRET_ARN,
-QUEUE_URL, the SDK's endpoint pointed at moto).
+secret in Secrets Manager and the event topology in moto (the topic, each consumer's queue
+subscribed to it, as make dev builds them from the service registry), reached the AWS way
+(DATABASE_SECRET_ARN, EVENTS_TOPIC_ARN, the consumer's QUEUE_URL, the SDK's endpoint pointed
+at moto). The services started are the registry's.
 
 Needs root; skips elsewhere unless REQUIRE_CONTAINER_START=1 (CI, .ci/run), which makes the
 skip a failure.
@@ -45,11 +47,12 @@ from ops.images.start_check import (
 )
 from tests.support import fargate_local
 from tests.support.assembly import ENVIRONMENTS, Assembly
+from tests.support.service_registry import registry_file
+from todo_devstack.registry import Registry, load_registry
 from todo_devstack.sqs import free_port
 
 pytestmark = pytest.mark.container
 
-SERVICES = ("api", "worker")
 TIMEOUT = 60.0
 
 
@@ -75,10 +78,15 @@ class Started:
 
 
 @pytest.fixture(scope="module")
-def containers(assembly: Assembly) -> dict[str, TaskContainer]:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    return load_registry(registry_file(tmp_path_factory.mktemp("registry")))
+
+
+@pytest.fixture(scope="module")
+def containers(assembly: Assembly, registry: Registry) -> dict[str, TaskContainer]:
     environment = ENVIRONMENTS[0]  # what the first deploy starts
     templates = [assembly.template(name) for name in assembly.stack_artifacts(environment)]
-    return {service: task_container(templates, service) for service in SERVICES}
+    return {service: task_container(templates, service) for service in registry.services}
 
 
 @pytest.fixture(scope="module")
@@ -98,21 +106,28 @@ def started(
     containers: dict[str, TaskContainer],
     database: tuple[DatabaseStandIn, Path],
     sqs_endpoint: str,
+    registry: Registry,
 ) -> Iterator[dict[str, Started]]:
     stand_in, ca = database
     region = containers["api"].region
-    stand_ins = seed_local_aws(sqs_endpoint, region=region, database=stand_in, name="fargate")
+    local = seed_local_aws(
+        sqs_endpoint,
+        region=region,
+        database=stand_in,
+        name="fargate",
+        consumers=registry.consumers(),
+    )
     cache = tmp_path_factory.getbasetemp()
     running: dict[str, Started] = {}
     try:
-        for service in SERVICES:
+        for service in registry.services:
             image = read_dockerfile(fargate_local.SERVICES_DIR / service / "Dockerfile")
             container = containers[service]
             account = container_user(image, container)
             environment = {
                 **image.env,
                 "HOME": account.home,  # as the runtime sets it from the image's /etc/passwd
-                **task_environment(container, stand_ins),
+                **task_environment(container, local.stand_ins(container)),
                 **local_aws_environment(sqs_endpoint),
             }
             port = None
@@ -157,14 +172,15 @@ def test_the_services_start_as_fargate_starts_them_and_become_healthy(
         worker.process.exec, worker.container, timeout=TIMEOUT, alive=worker.process.gone
     )
 
-    # Both together: the todo's event goes api -> outbox -> SQS -> worker -> database.
+    # Both together: the todo's event goes api -> outbox -> SNS topic -> the worker's
+    # subscribed queue -> worker -> database.
     def both_alive() -> str | None:
         return api.process.gone() or worker.process.gone()
 
     check_activity(base_url, todo_id, timeout=TIMEOUT, alive=both_alive)
 
-    for service in SERVICES:
-        assert _writes(started[service]) == _expected_writes(started[service]), service
+    for service, running in started.items():
+        assert _writes(running) == _expected_writes(running), service
 
 
 WRITE_PROBE = """\

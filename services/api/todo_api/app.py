@@ -20,7 +20,7 @@ from todo_api.relay import Housekeeping, Relay
 from todo_api.routes import activity, health, todos
 from todo_api.settings import ApiSettings
 from todo_common.database import create_db_engine, create_session_factory
-from todo_common.queue import sqs_client
+from todo_common.queue import sns_client
 from todo_common.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -41,18 +41,19 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
     db = engine if engine is not None else create_db_engine(settings)
     uow_factory = UnitOfWorkFactory(create_session_factory(db))
     relay: Relay | None = None
-    if settings.queue_url:
+    if settings.events_topic_arn:
         relay = Relay(
             uow_factory,
-            # Short reads: a hung SQS call must not hold the relay (or shutdown) long.
-            sqs_client(settings, read_timeout=10),
-            settings.queue_url,
+            # Short reads: a hung SNS call must not hold the relay (or shutdown) long.
+            sns_client(settings, read_timeout=10),
+            settings.events_topic_arn,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval_seconds,
             max_backoff=settings.relay_max_backoff_seconds,
             housekeeping=Housekeeping(
                 retention=timedelta(hours=settings.outbox_retention_hours),
                 metrics_namespace=settings.metrics_namespace,
+                service_name=settings.service_name,
             ),
         )
         uow_factory.on_events = relay.notify

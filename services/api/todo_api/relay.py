@@ -1,14 +1,16 @@
-"""The outbox relay: publishes pending domain events to SQS and marks them sent.
+"""The outbox relay: publishes pending domain events to the event topic and marks them sent.
 
-It runs as a daemon thread inside the API process when ``QUEUE_URL`` is set.
+It runs as a daemon thread inside the API process when ``EVENTS_TOPIC_ARN`` is set.
 One pass (:meth:`Relay.publish_once`) claims up to ``RELAY_BATCH_SIZE``
 pending rows in a write transaction (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so several API tasks publish disjoint sets), sends them in one
-``SendMessageBatch`` and marks those SQS accepted as sent, in the same
-transaction. If SQS fails the transaction rolls back: the rows stay pending
+PostgreSQL, so several API tasks publish disjoint sets), publishes them in one
+SNS ``PublishBatch`` and marks those SNS accepted as sent, in the same
+transaction. Each event is published once, its body the message: SNS fans it out
+to every consumer's queue whose subscription (raw delivery, a filter on the body's
+``type``) wants it. If SNS fails the transaction rolls back: the rows stay pending
 and the next pass retries them after an exponential backoff with full
-jitter. A crash between SQS accepting and the commit republishes the batch:
-delivery is at-least-once, and the worker's idempotency absorbs duplicates.
+jitter. A crash between SNS accepting and the commit republishes the batch:
+delivery is at-least-once, and the consumers' idempotency absorbs duplicates.
 
 A relay failure never fails an API request: the requests only write rows.
 
@@ -37,14 +39,12 @@ from todo_common.todos import utc_now
 from todo_common.uow import UnitOfWorkFactory
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs.client import SQSClient
-    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+    from todo_common.queue import SnsPublisher
 
 log = logging.getLogger(__name__)
 
 BASE_BACKOFF_SECONDS = 0.5
 PRUNE_BATCH = 1000
-METRICS_DIMENSIONS = {"Service": "todo-api"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,14 +61,17 @@ class Housekeeping:
     retention: timedelta = timedelta(days=7)
     interval_seconds: float = 60.0
     metrics_namespace: str = "Todo"
+    # The metrics' one dimension, Service=<SERVICE_NAME>: the infra's alarms compute the same
+    # value from the service registry, so it must come from the setting, not a literal.
+    service_name: str = "todo-api"
 
 
 class Relay:
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
-        client: SQSClient,
-        queue_url: str,
+        client: SnsPublisher,
+        topic_arn: str,
         *,
         batch_size: int = 10,
         poll_interval: float = 2.0,
@@ -79,7 +82,7 @@ class Relay:
     ) -> None:
         self.uow_factory = uow_factory
         self.client = client
-        self.queue_url = queue_url
+        self.topic_arn = topic_arn
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
@@ -97,26 +100,28 @@ class Relay:
         self._wake.set()
 
     def publish_once(self) -> int:
-        """One pass; the number of events published. Raises on SQS or database errors."""
+        """One pass; the number of events published. Raises on SNS or database errors."""
         with self.uow_factory(write=True) as uow:
             events = uow.outbox.claim_pending(self.batch_size)
             if not events:
                 return 0
-            entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {"Id": str(index), "MessageBody": event.body} for index, event in enumerate(events)
+            entries = [
+                {"Id": str(index), "Message": event.body} for index, event in enumerate(events)
             ]
-            response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            response = self.client.publish_batch(
+                TopicArn=self.topic_arn, PublishBatchRequestEntries=entries
+            )
             sent = [events[int(ok["Id"])].id for ok in response.get("Successful", [])]
             for failed in response.get("Failed", []):
                 log.warning(
-                    "SQS refused event %s: %s",
+                    "SNS refused event %s: %s",
                     events[int(failed["Id"])].id,
                     failed.get("Message", failed.get("Code")),
                 )
             uow.outbox.mark_sent(sent, utc_now())
             uow.commit()
         if len(sent) < len(events):
-            raise RelayError(f"{len(events) - len(sent)} of {len(events)} events refused by SQS")
+            raise RelayError(f"{len(events) - len(sent)} of {len(events)} events refused by SNS")
         return len(sent)
 
     def housekeeping(self, now: datetime | None = None) -> OutboxStatus:
@@ -134,7 +139,7 @@ class Relay:
             "outbox status",
             extra=emf_fields(
                 namespace=policy.metrics_namespace,
-                dimensions=METRICS_DIMENSIONS,
+                dimensions={"Service": policy.service_name},
                 metrics={
                     "OutboxPending": (pending, "Count"),
                     "OutboxOldestPendingAgeSeconds": (age, "Seconds"),
@@ -191,7 +196,7 @@ class Relay:
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="outbox-relay", daemon=True)
         self._thread.start()
-        log.info("outbox relay started", extra={"queue_url": self.queue_url})
+        log.info("outbox relay started", extra={"topic_arn": self.topic_arn})
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -202,4 +207,4 @@ class Relay:
 
 
 class RelayError(Exception):
-    """SQS accepted only part of a batch (the rest stays pending)."""
+    """SNS accepted only part of a batch (the rest stays pending)."""

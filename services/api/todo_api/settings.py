@@ -20,11 +20,11 @@ class ApiSettings(CommonSettings):
     api_keepalive_timeout_seconds: int = Field(default=65, ge=1, le=4000)
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
-    # The outbox relay (runs in the API process when QUEUE_URL is set).
+    # The outbox relay (runs in the API process when EVENTS_TOPIC_ARN is set).
     relay_batch_size: int = Field(default=10, ge=1, le=10)
     # Idle poll for pending events; a commit that adds events wakes it at once.
     relay_poll_interval_seconds: float = Field(default=2.0, gt=0, le=300)
-    # After SQS errors: exponential backoff with full jitter, capped here.
+    # After SNS errors: exponential backoff with full jitter, capped here.
     relay_max_backoff_seconds: float = Field(default=30.0, gt=0, le=900)
     # Published events are kept this long (for replays and audits), then deleted.
     outbox_retention_hours: int = Field(default=7 * 24, ge=1, le=90 * 24)

@@ -18,6 +18,7 @@ SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[\w-]{1,256}$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
@@ -59,10 +60,14 @@ class CommonSettings(BaseSettings):
     database_statement_timeout_ms: int = Field(default=0, ge=0, le=3_600_000)
     database_migrate: bool = True
 
-    # The event queue (SQS). The API's relay publishes to it when QUEUE_URL is
-    # set; the worker requires it. SQS_ENDPOINT_URL is for the local moto
-    # server only. The region defaults to the one in the queue URL.
+    # Events fan out through one SNS topic: a service that publishes (the API's outbox relay,
+    # started when EVENTS_TOPIC_ARN is set) sends each event to it once; each consumer (the
+    # worker) reads its own SQS queue, QUEUE_URL, subscribed to the topic. The *_ENDPOINT_URL
+    # settings are for the local moto server only. The regions default to the ones in the
+    # topic ARN and the queue URL.
+    events_topic_arn: str | None = Field(default=None, min_length=1, max_length=2048)
     queue_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    sns_endpoint_url: str | None = Field(default=None, min_length=1, max_length=2048)
     sqs_endpoint_url: str | None = Field(default=None, min_length=1, max_length=2048)
     aws_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
 
@@ -81,7 +86,7 @@ class CommonSettings(BaseSettings):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         return value
 
-    @field_validator("queue_url", "sqs_endpoint_url")
+    @field_validator("queue_url", "sqs_endpoint_url", "sns_endpoint_url")
     @classmethod
     def _check_http_url(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
@@ -93,6 +98,13 @@ class CommonSettings(BaseSettings):
     def _check_arn(cls, value: str | None) -> str | None:
         if value is not None and not _SECRET_ARN.fullmatch(value):
             raise ValueError("must be a Secrets Manager secret ARN")
+        return value
+
+    @field_validator("events_topic_arn")
+    @classmethod
+    def _check_topic_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _TOPIC_ARN.fullmatch(value):
+            raise ValueError("must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)")
         return value
 
     @field_validator("database_schema")
@@ -124,6 +136,14 @@ class CommonSettings(BaseSettings):
         if self.aws_region:
             return self.aws_region
         match = re.match(r"https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com", self.queue_url or "")
+        return match.group(1) if match else "us-east-1"
+
+    @property
+    def topic_region(self) -> str:
+        """AWS_REGION, else the region in EVENTS_TOPIC_ARN, else us-east-1 (moto)."""
+        if self.aws_region:
+            return self.aws_region
+        match = _TOPIC_ARN.fullmatch(self.events_topic_arn or "")
         return match.group(1) if match else "us-east-1"
 
     @property

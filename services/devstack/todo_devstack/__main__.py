@@ -1,19 +1,28 @@
 """``python -m todo_devstack`` (``make dev``): the whole app on one local origin.
 
-Starts, each in its own process group:
+The services are not listed here: they are the registry's, the ``[services.<name>]`` tables
+of ``config/environments.toml`` (or of the file ``DELIVERY_CONFIG`` names; see
+:mod:`todo_devstack.registry`). Starts, each in its own process group:
 
-1. moto's server as the local SQS endpoint, with the queue and its DLQ joined
-   by the same redrive policy as in AWS (``maxReceiveCount`` 4);
-2. the API (``python -m todo_api``) with ``QUEUE_URL`` set, so its outbox
-   relay publishes to that queue;
-3. the worker (``python -m todo_worker``);
-4. ``vite preview`` serving the built web app (``services/web/dist``) and
-   proxying ``/api`` to the API: one origin, as behind CloudFront.
+1. moto's server, the local SNS and SQS endpoint, holding the event topology the infra
+   builds in AWS (:mod:`todo_devstack.topology`): one topic and, per consumer, a queue and
+   its DLQ (redrive after ``maxReceiveCount`` 4) subscribed with raw delivery and a filter
+   on the body's ``type`` for the events it ``consumes``;
+2. every registered service, by its image's start command (the exec-form ``CMD`` of
+   ``services/<name>/Dockerfile``), with the environment the infra gives its container:
+   ``SERVICE_NAME`` (``<project>-<name>``), ``EVENTS_TOPIC_ARN`` if it publishes events,
+   ``QUEUE_URL`` (its own queue) if it is a consumer, ``API_HOST``/``API_PORT`` (a free
+   port) if it is the http service, plus its own local settings from the optional
+   ``services/<name>/devstack.env`` (:mod:`todo_devstack.launch`). The http service is
+   started first and waited for on its ``health_check_path``;
+3. ``vite preview`` serving the built web app (``services/web/dist``) and proxying
+   ``/api`` to the one http service: one origin, as behind CloudFront.
 
-Then prints one line, ``Todo app: http://127.0.0.1:<port>/``. SIGINT (Ctrl-C)
-or SIGTERM stops the children in reverse order (SIGTERM to each group, then
-SIGKILL after a bound) and exits 0. If a child dies, the others are stopped
-and the exit code is 1.
+``PYTHONPATH`` is every ``services/*/`` folder holding a package. Then prints one line,
+``Todo app: http://127.0.0.1:<port>/``. SIGINT (Ctrl-C) or SIGTERM stops the children in
+reverse order (SIGTERM to each group, then SIGKILL after a bound) and exits 0. If a child
+dies, the others are stopped and the exit code is 1. A registry or service folder it cannot
+use ends it at once with one line and exit code 2.
 
 Embedded defaults: SQLite under ``DEV_DATA_DIR`` (``data/dev``) unless
 ``DATABASE_URL`` is set; ``DEV_PORT`` (8080; 0 picks a free port).
@@ -32,23 +41,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from todo_devstack.sqs import (
-    LOCAL_CREDENTIALS,
-    REGION,
-    create_queues,
-    free_port,
-    start_moto,
-    wait_http,
+from todo_devstack.launch import LaunchError, dockerfile_command, local_settings, python_path
+from todo_devstack.registry import (
+    Registry,
+    RegistryError,
+    ServiceSpec,
+    load_registry,
+    registry_file,
 )
+from todo_devstack.sqs import LOCAL_CREDENTIALS, REGION, free_port, start_moto, wait_http
 from todo_devstack.sqs import client as sqs_client
+from todo_devstack.topology import Topology, create_topology, sns_client
 
 # The services are packaged on their own (no config/ in their images), so the dev stack finds
 # the checkout from its own place in it: services/devstack/todo_devstack/.
 ROOT = Path(__file__).resolve().parents[3]
-WEB = ROOT / "services" / "web"
-PYTHONPATH = os.pathsep.join(
-    str(ROOT / "services" / name) for name in ("common", "api", "worker", "devstack")
-)
+SERVICES = ROOT / "services"
+WEB = SERVICES / "web"
 STOP_TIMEOUT_SECONDS = 25.0
 START_TIMEOUT_SECONDS = 60.0
 
@@ -106,11 +115,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+Plan = list[tuple[ServiceSpec, list[str]]]
+
+
+def _ordered(registry: Registry) -> list[ServiceSpec]:
+    """The http service first: the consumers' events come from its requests."""
+    return sorted(registry.services.values(), key=lambda spec: spec.kind != "http")
+
+
+def plan_services(path: Path) -> tuple[Registry, Plan]:
+    """The registry in ``path`` and each service's start command; raises before anything
+    starts if either cannot be used."""
+    registry = load_registry(path)
+    http = registry.of_kind("http")
+    if len(http) != 1:
+        raise RegistryError(
+            f"{path}: the dev stack proxies /api to one http service; the registry has {len(http)}"
+        )
+    plan = [
+        (spec, dockerfile_command(SERVICES / spec.name / "Dockerfile"))
+        for spec in _ordered(registry)
+    ]
+    return registry, plan
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     vite = WEB / "node_modules" / ".bin" / "vite"
     if not (WEB / "dist" / "index.html").exists() or not vite.exists():
         print("the web app is not built: run `make web-build` (make dev does)", file=sys.stderr)
+        return 2
+    try:
+        registry, plan = plan_services(registry_file(ROOT))
+    except (RegistryError, LaunchError) as error:
+        print(f"devstack: {error}", file=sys.stderr)
         return 2
     stack = Stack()
 
@@ -123,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     failure: str | None = None
     try:
-        failure = start(stack, args)
+        failure = start(stack, args, registry, plan)
         while failure is None and not stack.stop.wait(0.5):
             failure = stack.dead_child()
     except (TimeoutError, RuntimeError, OSError) as error:
@@ -135,44 +173,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failure or not clean else 0
 
 
-def start(stack: Stack, args: argparse.Namespace) -> str | None:
+def start(stack: Stack, args: argparse.Namespace, registry: Registry, plan: Plan) -> str | None:
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    sqs_port = free_port()
-    stack.children.append(("sqs (moto)", start_moto(sqs_port)))
-    endpoint = f"http://127.0.0.1:{sqs_port}"
-    queues = create_queues(sqs_client(endpoint), "todo-events")
-    say(f"SQS (moto) on {endpoint}: todo-events, DLQ todo-events-dlq after 4 receives")
+    moto_port = free_port()
+    stack.children.append(("moto", start_moto(moto_port)))
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    topology = create_topology(
+        sns_client(endpoint), sqs_client(endpoint), registry.project, registry.consumers()
+    )
+    queues = ", ".join(f"{name} {q.url.rsplit('/', 1)[-1]}" for name, q in topology.queues.items())
+    say(f"SNS+SQS (moto) on {endpoint}: topic {topology.topic_arn}; queues {queues or 'none'}")
     if stack.stop.is_set():
         return None
 
     env = {
         **os.environ,
         **LOCAL_CREDENTIALS,
-        "PYTHONPATH": PYTHONPATH,
+        "PYTHONPATH": python_path(SERVICES),
         "PYTHONUNBUFFERED": "1",
         "AWS_REGION": REGION,
-        "QUEUE_URL": queues.url,
+        "SNS_ENDPOINT_URL": endpoint,
         "SQS_ENDPOINT_URL": endpoint,
         "DATA_DIR": str(data_dir),
     }
-    api_port = free_port()
-    api = stack.spawn(
-        "api",
-        [sys.executable, "-m", "todo_api"],
-        {**env, "API_HOST": "127.0.0.1", "API_PORT": str(api_port)},
-    )
-    wait_http(f"http://127.0.0.1:{api_port}/api/health", START_TIMEOUT_SECONDS, api)
-    stack.spawn(
-        "worker",
-        [sys.executable, "-m", "todo_worker"],
-        {
-            **env,
-            "WORKER_WAIT_TIME_SECONDS": "5",
-            "WORKER_RETRY_DELAY_SECONDS": "2",
-            "WORKER_HEARTBEAT_FILE": str(data_dir / "worker.heartbeat"),
-        },
-    )
+    api_port = 0
+    for spec, argv in plan:
+        service_env = {**env, **service_environment(registry, spec, topology)}
+        service_env |= local_settings(SERVICES / spec.name, data_dir=data_dir)
+        if spec.kind == "http":
+            api_port = free_port()
+            service_env |= {"API_HOST": "127.0.0.1", "API_PORT": str(api_port)}
+        process = stack.spawn(spec.name, argv, service_env)
+        if spec.kind == "http":
+            health = f"http://127.0.0.1:{api_port}{spec.health_check_path}"
+            wait_http(health, START_TIMEOUT_SECONDS, process)
+        if stack.stop.is_set():
+            return None
+    return start_web(stack, args, api_port)
+
+
+def service_environment(
+    registry: Registry, spec: ServiceSpec, topology: Topology
+) -> dict[str, str]:
+    """What the infra gives the service's container, pointed at the local topology."""
+    env = {"SERVICE_NAME": registry.service_name(spec.name)}
+    if spec.publishes_events:
+        env["EVENTS_TOPIC_ARN"] = topology.topic_arn
+    if spec.kind == "consumer":
+        env["QUEUE_URL"] = topology.queues[spec.name].url
+    return env
+
+
+def start_web(stack: Stack, args: argparse.Namespace, api_port: int) -> str | None:
     port = args.port or free_port()
     web = stack.spawn(
         "web",

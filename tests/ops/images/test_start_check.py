@@ -24,6 +24,7 @@ from ops.images.start_check import (
     POSTGRES_IMAGE,
     SYSTEM_BUNDLE,
     DatabaseStandIn,
+    LocalAws,
     StartCheckError,
     check_health_command,
     docker_run_argv,
@@ -35,12 +36,43 @@ from ops.images.start_check import (
 )
 from policies.images import image_problem
 from tests.support.assembly import ENVIRONMENTS, Assembly
+from tests.support.service_registry import registry_file
 
-STAND_INS = {
-    "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
-    "DATABASE_HOST": "todo.proxy-startcheck.eu-west-1.rds.amazonaws.com",
-    "QUEUE_URL": "http://127.0.0.1:5000/123456789012/x",
-}
+LOCAL_AWS = LocalAws(
+    secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+    database_host="todo.proxy-startcheck.eu-west-1.rds.amazonaws.com",
+    topic_arn="arn:aws:sns:eu-west-1:123456789012:x-events",
+    queues={"worker": "http://127.0.0.1:5000/123456789012/x-worker"},
+    spare_queue="http://127.0.0.1:5000/123456789012/x-unsubscribed",
+)
+
+
+def _container(name: str, unresolved: list[str]) -> TaskContainer:
+    return TaskContainer(
+        name=name,
+        environment={"SERVICE_NAME": f"todo-{name}", **dict.fromkeys(unresolved)},
+        readonly_root=True,
+        mounts=(),
+        volumes={},
+        user=None,
+        health_command=None,
+        health_timeout=None,
+        ports=(),
+        region="eu-west-1",
+    )
+
+
+def test_each_task_gets_stand_ins_for_exactly_the_deploy_time_values_it_has() -> None:
+    api = _container("api", ["DATABASE_SECRET_ARN", "DATABASE_HOST", "EVENTS_TOPIC_ARN"])
+    assert LOCAL_AWS.stand_ins(api) == {
+        "DATABASE_SECRET_ARN": LOCAL_AWS.secret_arn,
+        "DATABASE_HOST": LOCAL_AWS.database_host,
+        "EVENTS_TOPIC_ARN": LOCAL_AWS.topic_arn,
+    }
+    # A consumer reads its own queue, the one subscribed to the topic.
+    worker = _container("worker", ["QUEUE_URL"])
+    assert LOCAL_AWS.stand_ins(worker) == {"QUEUE_URL": LOCAL_AWS.queues["worker"]}
+    assert LOCAL_AWS.stand_ins(_container("static", [])) == {}
 
 
 def _service(assembly: Assembly, service: str) -> tuple[ImageSpec, TaskContainer]:
@@ -58,7 +90,7 @@ def _options(argv: list[str], flag: str) -> list[str]:
 @pytest.mark.parametrize("service", ["api", "worker"])
 def test_docker_runs_the_task_definitions_container(assembly: Assembly, service: str) -> None:
     image, container = _service(assembly, service)
-    environment = task_environment(container, STAND_INS)
+    environment = task_environment(container, LOCAL_AWS.stand_ins(container))
     bundle, hosts = Path("/w/bundle.crt"), Path("/w/hosts")
     argv = docker_run_argv(
         image_ref=f"local/{service}:pr",
@@ -189,6 +221,7 @@ def test_a_failed_start_is_one_line_and_leaves_no_container_behind(
     docker.chmod(0o755)
     monkeypatch.setenv("PATH", f"{docker.parent}:{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_LOG", str(tmp_path / "docker.log"))
+    monkeypatch.setenv("DELIVERY_CONFIG", str(registry_file(tmp_path)))
     code = main(
         ["--service", "worker", "--image", "local/worker:pr", "--assembly", str(assembly.root)]
     )
@@ -206,3 +239,19 @@ def test_a_failed_start_is_one_line_and_leaves_no_container_behind(
         "rm --force --volumes start-check-worker",
     ]
     assert calls.index(removals[0]) < calls.index(next(c for c in calls if c.startswith("run")))
+
+
+def test_a_service_outside_the_registry_is_one_line(
+    assembly: Assembly,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ops.images.start_check import main  # noqa: PLC0415
+
+    monkeypatch.setenv("DELIVERY_CONFIG", str(registry_file(tmp_path)))
+    code = main(["--service", "mailer", "--image", "x", "--assembly", str(assembly.root)])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        "start check: mailer: not in the service registry (it has api, worker)"
+    )

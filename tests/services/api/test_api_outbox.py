@@ -1,4 +1,5 @@
-"""Transactional outbox, the relay to SQS and GET /api/activity."""
+"""Transactional outbox, the relay to the event topic (SNS, fanned out to the consumers' SQS
+queues, all in moto) and GET /api/activity."""
 
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ from sqlalchemy import select
 from tests.support.databases import Database, make_database
 from tests.support.problems import assert_problem
 from todo_api.app import create_app
-from todo_api.relay import Housekeeping, Relay
+from todo_api.relay import Housekeeping, Relay, RelayError
 from todo_common import todos
 from todo_common.database import create_session_factory
 from todo_common.events import parse_event
 from todo_common.models import Activity, OutboxEvent
 from todo_common.uow import UnitOfWorkFactory
-from todo_devstack.sqs import REGION, Queues, free_port
+from todo_devstack.sqs import REGION, free_port
 from todo_devstack.sqs import client as sqs_client
+from todo_devstack.topology import Topology, sns_client
 
 
 def outbox(db: Database) -> list[OutboxEvent]:
@@ -101,24 +103,81 @@ def test_a_rejected_or_rolled_back_change_records_no_event(
     assert db.count() == 0
 
 
-def test_relay_publishes_pending_events_once_and_marks_them_sent(
-    db: Database, sqs_endpoint: str, queues: Queues
+def test_relay_publishes_each_event_once_to_the_topic_and_marks_it_sent(
+    db: Database, sqs_endpoint: str, topology: Topology
 ) -> None:
     uows = factory(db)
     for number in range(12):
         with uows(write=True) as uow:
             todos.create_todo(uow, f"todo {number}")
             uow.commit()
-    relay = Relay(uows, sqs_client(sqs_endpoint), queues.url, batch_size=10)
+    relay = Relay(uows, sns_client(sqs_endpoint), topology.topic_arn, batch_size=10)
     assert relay.publish_once() == 10
     assert relay.publish_once() == 2
     assert relay.publish_once() == 0
     assert all(row.sent_at is not None for row in outbox(db))
-    bodies = drain(sqs_endpoint, queues.url, 12)
+    # Raw delivery: the consumer's message body is the event JSON itself, no SNS envelope.
+    bodies = drain(sqs_endpoint, topology.queues["worker"].url, 12)
     assert sorted(bodies) == sorted(row.body for row in outbox(db))
 
 
-class FlakySqs:
+def test_each_consumer_receives_only_the_event_types_its_filter_lets_through(
+    client: TestClient, db: Database, sqs_endpoint: str, topology: Topology
+) -> None:
+    todo = client.post("/api/todos", json={"text": "Buy milk"}).json()
+    path = f"/api/todos/{todo['id']}"
+    assert client.put(path, json={"completed": True}).status_code == 200
+    assert client.delete(path).status_code == 204
+    relay = Relay(factory(db), sns_client(sqs_endpoint), topology.topic_arn)
+    assert relay.publish_once() == 3
+
+    rows = {row.type: row.body for row in outbox(db)}
+    everything = drain(sqs_endpoint, topology.queues["worker"].url, 3)
+    assert sorted(everything) == sorted(rows.values())
+    # The archiver subscribed for deletions only: one message, the deletion's body.
+    assert drain(sqs_endpoint, topology.queues["archiver"].url, 1) == [rows["todo.deleted"]]
+
+
+def test_events_sns_refuses_stay_pending_and_the_pass_reports_them(
+    db: Database, sqs_endpoint: str, topology: Topology
+) -> None:
+    uows = factory(db)
+    for number in range(2):
+        with uows(write=True) as uow:
+            todos.create_todo(uow, f"todo {number}")
+            uow.commit()
+    accepted, refused = outbox(db)
+    with uows(write=True) as uow:
+        # Over SNS's 256 KiB message limit: SNS fails that entry and accepts the other.
+        row = uow.session.get(OutboxEvent, refused.id)
+        assert row is not None
+        row.body = json.dumps({"pad": "x" * 300_000})
+        uow.commit()
+    relay = Relay(uows, sns_client(sqs_endpoint), topology.topic_arn)
+
+    with pytest.raises(RelayError, match=r"^1 of 2 events refused by SNS$"):
+        relay.publish_once()
+    sent = {row.id: row.sent_at for row in outbox(db)}
+    assert sent[refused.id] is None
+    assert sent[accepted.id] is not None
+    assert drain(sqs_endpoint, topology.queues["worker"].url, 1) == [accepted.body]
+    # The next pass retries only the refused one (and SNS refuses it again).
+    with pytest.raises(RelayError, match=r"^1 of 1 events refused by SNS$"):
+        relay.publish_once()
+
+
+def test_the_relay_runs_when_an_event_topic_is_set_not_for_a_queue(db: Database) -> None:
+    queue_only = db.settings.model_copy(update={"queue_url": "http://127.0.0.1:1/0/q"})
+    assert create_app(queue_only, db.engine).state.relay is None
+    arn = "arn:aws:sns:eu-west-1:123456789012:todo-events"
+    topic = db.settings.model_copy(update={"events_topic_arn": arn})
+    relay = create_app(topic, db.engine).state.relay
+    assert relay is not None
+    assert relay.topic_arn == arn
+    assert relay.housekeeping_policy.service_name == "todo-api"
+
+
+class FlakySns:
     """The real client, but unreachable until ``up`` is set."""
 
     def __init__(self, real: Any, dead: Any) -> None:
@@ -127,30 +186,30 @@ class FlakySqs:
         self.up = threading.Event()
         self.calls = 0
 
-    def send_message_batch(self, **kwargs: Any) -> Any:
+    def publish_batch(self, **kwargs: Any) -> Any:
         self.calls += 1
-        return (self.real if self.up.is_set() else self.dead).send_message_batch(**kwargs)
+        return (self.real if self.up.is_set() else self.dead).publish_batch(**kwargs)
 
 
-def test_sqs_down_then_up_loses_nothing_and_duplicates_nothing(
-    db: Database, sqs_endpoint: str, queues: Queues
+def test_sns_down_then_up_loses_nothing_and_duplicates_nothing(
+    db: Database, sqs_endpoint: str, topology: Topology
 ) -> None:
-    dead = sqs_client(f"http://127.0.0.1:{free_port()}")  # nothing listens there
-    flaky = FlakySqs(sqs_client(sqs_endpoint), dead)
+    dead = sns_client(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    flaky = FlakySns(sns_client(sqs_endpoint), dead)
     settings = db.settings.model_copy(
         update={
-            "queue_url": queues.url,
-            "sqs_endpoint_url": sqs_endpoint,
+            "events_topic_arn": topology.topic_arn,
+            "sns_endpoint_url": sqs_endpoint,
             "aws_region": REGION,
             "relay_poll_interval_seconds": 0.05,
         }
     )
     app = create_app(settings, db.engine)
     relay: Relay = app.state.relay
-    relay.client = flaky  # type: ignore[assignment]
+    relay.client = flaky
     relay.max_backoff = 0.05
     with TestClient(app, raise_server_exceptions=False) as client:
-        # While SQS is down, the API keeps working and the events pile up.
+        # While SNS is down, the API keeps working and the events pile up.
         ids = [client.post("/api/todos", json={"text": f"t{n}"}).json()["id"] for n in range(3)]
         assert client.put(f"/api/todos/{ids[0]}", json={"completed": True}).status_code == 200
         deadline = time.monotonic() + 10
@@ -159,7 +218,10 @@ def test_sqs_down_then_up_loses_nothing_and_duplicates_nothing(
         assert relay.failures >= 2
         assert all(row.sent_at is None for row in outbox(db))
         with pytest.raises(EndpointConnectionError):
-            dead.send_message_batch(QueueUrl=queues.url, Entries=[{"Id": "0", "MessageBody": "x"}])
+            dead.publish_batch(
+                TopicArn=topology.topic_arn,
+                PublishBatchRequestEntries=[{"Id": "0", "Message": "x"}],
+            )
 
         flaky.up.set()
         deadline = time.monotonic() + 10
@@ -168,7 +230,7 @@ def test_sqs_down_then_up_loses_nothing_and_duplicates_nothing(
     rows = outbox(db)
     assert len(rows) == 4
     assert all(row.sent_at is not None for row in rows)
-    bodies = drain(sqs_endpoint, queues.url, 4)
+    bodies = drain(sqs_endpoint, topology.queues["worker"].url, 4)
     assert sorted(bodies) == sorted(row.body for row in rows)
     assert relay.failures == 0
 
@@ -177,7 +239,7 @@ def test_backoff_grows_with_failures_and_is_capped() -> None:
     relay = Relay(
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
-        "http://q",
+        "arn:aws:sns:us-east-1:123456789012:t",
         max_backoff=5,
         rng=lambda _low, high: high,
     )
@@ -272,8 +334,13 @@ def test_housekeeping_forgets_only_old_published_events_and_reports_the_backlog(
         uow.outbox.mark_sent([row.id for row in old], now - timedelta(days=8))
         uow.outbox.mark_sent([recent.id], now - timedelta(days=1))
         uow.commit()
-    unreachable = sqs_client(f"http://127.0.0.1:{free_port()}")  # housekeeping never calls SQS
-    relay = Relay(uows, unreachable, "unused", housekeeping=Housekeeping(metrics_namespace="t/x"))
+    unreachable = sns_client(f"http://127.0.0.1:{free_port()}")  # housekeeping never calls SNS
+    relay = Relay(
+        uows,
+        unreachable,
+        "unused",
+        housekeeping=Housekeeping(metrics_namespace="t/x", service_name="todo-x"),
+    )
 
     with caplog.at_level("INFO", logger="todo_api.relay"):
         status = relay.housekeeping(now)
@@ -283,6 +350,8 @@ def test_housekeeping_forgets_only_old_published_events_and_reports_the_backlog(
     (record,) = [r for r in caplog.records if r.getMessage() == "outbox status"]
     emf = record.__dict__["_aws"]["CloudWatchMetrics"][0]
     assert (emf["Namespace"], emf["Dimensions"]) == ("t/x", [["Service"]])
+    # The dimension is the service's SERVICE_NAME, which the infra's alarm computes too.
+    assert record.__dict__["Service"] == "todo-x"
     assert record.__dict__["OutboxPending"] == 1
     assert record.__dict__["OutboxPruned"] == 2
 
@@ -299,7 +368,7 @@ def test_housekeeping_runs_at_most_once_per_interval(db: Database) -> None:
     ticks = iter([0.0, 0.0, 30.0, 61.0])  # construction, then one tick per call
     relay = Relay(
         factory(db),
-        sqs_client(f"http://127.0.0.1:{free_port()}"),
+        sns_client(f"http://127.0.0.1:{free_port()}"),
         "unused",
         housekeeping=Housekeeping(interval_seconds=60),
         clock=lambda: next(ticks),

@@ -54,6 +54,9 @@ def test_environment_is_read_case_insensitively_and_typed(monkeypatch: pytest.Mo
         ({"DATABASE_SECRET_ARN": "arn:aws:iam::123456789012:role/x"}, "DATABASE_SECRET_ARN"),
         ({"QUEUE_URL": "sqs:todo-events"}, "QUEUE_URL"),
         ({"SQS_ENDPOINT_URL": "localhost:5000"}, "SQS_ENDPOINT_URL"),
+        ({"EVENTS_TOPIC_ARN": "arn:aws:sqs:eu-west-1:123456789012:x"}, "EVENTS_TOPIC_ARN"),
+        ({"EVENTS_TOPIC_ARN": "https://sns.eu-west-1.amazonaws.com/x"}, "EVENTS_TOPIC_ARN"),
+        ({"SNS_ENDPOINT_URL": "localhost:5000"}, "SNS_ENDPOINT_URL"),
         ({"AWS_REGION": "Mars"}, "AWS_REGION"),
         ({"RELAY_BATCH_SIZE": "11"}, "RELAY_BATCH_SIZE"),
         ({"RELAY_MAX_BACKOFF_SECONDS": "0"}, "RELAY_MAX_BACKOFF_SECONDS"),
@@ -128,3 +131,28 @@ def test_the_queue_region(
     settings = load_settings(ApiSettings)
     assert settings.queue_region == region
     assert settings.queue_url == env["QUEUE_URL"]
+
+
+@pytest.mark.parametrize(
+    ("env", "region"),
+    [
+        ({"EVENTS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:todo-dev-events"}, "eu-west-1"),
+        (
+            {
+                "EVENTS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:todo-dev-events",
+                "AWS_REGION": "eu-central-1",
+            },
+            "eu-central-1",
+        ),
+        ({}, "us-east-1"),
+    ],
+)
+def test_the_topic_region(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], region: str
+) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(ApiSettings)
+    assert settings.topic_region == region
+    assert settings.events_topic_arn == env.get("EVENTS_TOPIC_ARN")

@@ -29,6 +29,7 @@ from todo_common.models import Activity, OutboxEvent
 from todo_common.uow import UnitOfWorkFactory
 from todo_devstack.sqs import REGION, Queues
 from todo_devstack.sqs import client as sqs_client
+from todo_devstack.topology import Topology, sns_client
 from todo_worker.health import check
 from todo_worker.settings import WorkerSettings
 from todo_worker.worker import Worker
@@ -177,16 +178,17 @@ def test_a_database_failure_retries_then_dead_letters(
 
 
 def test_relay_republishing_duplicates_nothing_in_effect(
-    db: Database, sqs_endpoint: str, queues: Queues
+    db: Database, sqs_endpoint: str, topology: Topology
 ) -> None:
     uows = UnitOfWorkFactory(create_session_factory(db.engine))
     for name in ("a", "b", "c"):
         with uows(write=True) as uow:
             todos.create_todo(uow, name)
             uow.commit()
-    relay = Relay(uows, sqs_client(sqs_endpoint), queues.url)
+    relay = Relay(uows, sns_client(sqs_endpoint), topology.topic_arn)
+    queues = topology.queues["worker"]  # subscribed to the topic, as in AWS
     assert relay.publish_once() == 3
-    # A relay that crashed after SQS accepted but before its commit publishes again.
+    # A relay that crashed after SNS accepted but before its commit publishes again.
     with db.engine.begin() as conn:
         conn.execute(update(OutboxEvent).values(sent_at=None))
     assert relay.publish_once() == 3
