@@ -191,9 +191,6 @@ class LocalAws:
     topic_arn: str
     # Each consumer's own queue, subscribed to the topic.
     queues: dict[str, str]
-    # For a QUEUE_URL of a service that is no consumer: the task definitions of before the
-    # event topic gave the api the one queue. Transitional; nothing is subscribed to it.
-    spare_queue: str
 
     def stand_ins(self, container: TaskContainer) -> dict[str, str]:
         """The values for the deploy-time variables ``container``'s environment has."""
@@ -202,7 +199,8 @@ class LocalAws:
             "DATABASE_HOST": self.database_host,
             "EVENTS_TOPIC_ARN": self.topic_arn,
         }
-        values["QUEUE_URL"] = self.queues.get(container.name, self.spare_queue)
+        if container.name in self.queues:
+            values["QUEUE_URL"] = self.queues[container.name]
         unresolved = {key for key, value in container.environment.items() if value is None}
         return {key: value for key, value in values.items() if key in unresolved}
 
@@ -240,7 +238,6 @@ def seed_local_aws(
         database_host=database.host,
         topic_arn=topology.topic_arn,
         queues={service: queues.url for service, queues in topology.queues.items()},
-        spare_queue=sqs.create_queue(QueueName=f"{name}-unsubscribed")["QueueUrl"],
     )
 
 

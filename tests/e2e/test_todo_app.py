@@ -3,7 +3,7 @@ against the ``make dev`` stack (``python -m todo_devstack``) on free ports.
 
 Proves API -> outbox -> SNS topic -> the worker's subscribed SQS queue (moto) -> worker
 -> API: the completion shows up in the Activity panel. The stack starts the services of
-the registry (tests/support/service_registry.py says which file), and every one of them
+the registry (config/environments.toml), and every one of them
 must stop cleanly. Skips without ``/usr/bin/chromium`` (``make browser``
 installs it) unless ``REQUIRE_BROWSER=1`` (CI), which makes that a failure.
 The screenshot is saved under ``build/e2e/``.
@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
+from config.model import DEFAULT_CONFIG_FILE
 from config.paths import ROOT
-from tests.support.service_registry import registry_file
 from todo_devstack.launch import python_path
 from todo_devstack.registry import CONFIG_VARIABLE, load_registry
 
@@ -71,7 +71,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     if not (ROOT / "services/web/dist/index.html").exists():
         unavailable("services/web/dist is missing (make web-build)")
     log = tmp_path / "devstack.log"
-    registry = registry_file(tmp_path)
+    registry = DEFAULT_CONFIG_FILE
     env = {
         **os.environ,
         "PYTHONPATH": python_path(ROOT / "services"),

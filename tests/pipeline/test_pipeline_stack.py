@@ -332,7 +332,9 @@ def test_image_repositories_are_immutable_scanned_and_pullable_by_environment_ac
         r["RepositoryName"]: r
         for r in properties(assembly.pipeline_template, "AWS::ECR::Repository")
     }
-    services = [name for name in config.services if (ROOT / "services" / name / "Dockerfile").exists()]
+    services = [
+        name for name in config.services if (ROOT / "services" / name / "Dockerfile").exists()
+    ]
     assert "api" in services
     assert set(repositories) == {f"{config.project.name}/{name}" for name in services}
     accounts = {env.account for env in config.environments} - {config.pipeline.account}

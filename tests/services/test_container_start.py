@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from config.model import DEFAULT_CONFIG_FILE
 from ops.images.fargate import (
     ImageSpec,
     TaskContainer,
@@ -47,7 +48,6 @@ from ops.images.start_check import (
 )
 from tests.support import fargate_local
 from tests.support.assembly import ENVIRONMENTS, Assembly
-from tests.support.service_registry import registry_file
 from todo_devstack.registry import Registry, load_registry
 from todo_devstack.sqs import free_port
 
@@ -78,8 +78,8 @@ class Started:
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    return load_registry(registry_file(tmp_path_factory.mktemp("registry")))
+def registry() -> Registry:
+    return load_registry(DEFAULT_CONFIG_FILE)
 
 
 @pytest.fixture(scope="module")

@@ -161,9 +161,9 @@ def test_new_dead_letters_alarms_count_arrivals_not_what_waits_already(
         assert dimensions in waiting
         assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
         assert alarm["EvaluationPeriods"] == 1
-    assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["TreatMissingData"] == "notBreaching"
     # The dead letters already waiting notify people but do not hold a promotion.
-    assert "AlarmName" not in dead_letters
+    assert all("AlarmName" not in dead_letters for dead_letters in waiting.values())
 
 
 def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from config.model import DEFAULT_CONFIG_FILE
 from config.paths import ROOT
 from ops.images.fargate import (
     ImageSpec,
@@ -36,14 +37,12 @@ from ops.images.start_check import (
 )
 from policies.images import image_problem
 from tests.support.assembly import ENVIRONMENTS, Assembly
-from tests.support.service_registry import registry_file
 
 LOCAL_AWS = LocalAws(
     secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
     database_host="todo.proxy-startcheck.eu-west-1.rds.amazonaws.com",
     topic_arn="arn:aws:sns:eu-west-1:123456789012:x-events",
     queues={"worker": "http://127.0.0.1:5000/123456789012/x-worker"},
-    spare_queue="http://127.0.0.1:5000/123456789012/x-unsubscribed",
 )
 
 
@@ -221,7 +220,7 @@ def test_a_failed_start_is_one_line_and_leaves_no_container_behind(
     docker.chmod(0o755)
     monkeypatch.setenv("PATH", f"{docker.parent}:{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_LOG", str(tmp_path / "docker.log"))
-    monkeypatch.setenv("DELIVERY_CONFIG", str(registry_file(tmp_path)))
+    monkeypatch.setenv("DELIVERY_CONFIG", str(DEFAULT_CONFIG_FILE))
     code = main(
         ["--service", "worker", "--image", "local/worker:pr", "--assembly", str(assembly.root)]
     )
@@ -243,13 +242,12 @@ def test_a_failed_start_is_one_line_and_leaves_no_container_behind(
 
 def test_a_service_outside_the_registry_is_one_line(
     assembly: Assembly,
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from ops.images.start_check import main  # noqa: PLC0415
 
-    monkeypatch.setenv("DELIVERY_CONFIG", str(registry_file(tmp_path)))
+    monkeypatch.setenv("DELIVERY_CONFIG", str(DEFAULT_CONFIG_FILE))
     code = main(["--service", "mailer", "--image", "x", "--assembly", str(assembly.root)])
     assert code == 1
     assert capsys.readouterr().err.strip() == (

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.service_registry import REGISTRY
 from todo_devstack.__main__ import SERVICES, plan_services, service_environment
 from todo_devstack.launch import LaunchError, dockerfile_command, local_settings, python_path
 from todo_devstack.registry import (
@@ -24,6 +23,33 @@ from todo_devstack.sqs import client as sqs_client
 from todo_devstack.topology import create_topology, sns_client
 
 EVENT_TYPES = ["todo.created", "todo.updated", "todo.completed", "todo.deleted"]
+
+# A registry as config/environments.toml writes it (the dev stack reads only these tables).
+REGISTRY = """\
+[project]
+name = "todo"
+
+[services.api]
+kind = "http"
+path_pattern = "/api/*"
+port = 8000
+health_check_path = "/api/health"
+database = true
+publishes_events = true
+
+[services.api.deployment_alarms]
+target_5xx_count = 5
+p99_latency_seconds = 2.0
+
+[services.worker]
+kind = "consumer"
+consumes = ["todo.created", "todo.updated", "todo.completed", "todo.deleted"]
+health_command = ["python", "-m", "todo_worker.health"]
+database = true
+
+[services.worker.deployment_alarms]
+backlog_age_seconds = 600
+"""
 
 
 def write(directory: Path, text: str, name: str = "environments.toml") -> Path:
