@@ -81,6 +81,16 @@ def load_config_or_exit(*, environment: str | None = None) -> DeliveryConfig:
         raise SystemExit(error.exit_code) from None
 
 
+def service_names(config: DeliveryConfig) -> list[str]:
+    """The services ``config`` deploys: the names whose images the commands build, scan and
+    record (infra.images.service_images ``names``), so every command agrees with the synth."""
+    del config  # the registry table will name them; until then the environment model does
+    from config.model import EnvironmentConfig, ServiceConfig  # noqa: PLC0415
+
+    fields = EnvironmentConfig.model_fields.items()
+    return [name for name, field in fields if field.annotation is ServiceConfig]
+
+
 def aws_session(*, region: str, role_arn: str | None = None, session_name: str = "ops") -> Session:
     """A boto3 session in ``region``: the caller's credentials, or ``role_arn``'s when given.
 

@@ -12,7 +12,8 @@ import pytest
 
 from config.model import DeliveryConfig
 from config.paths import ROOT
-from infra.images import SERVICES, ServiceImage
+from infra.images import ServiceImage
+from ops.common import service_names
 from pipeline.buildspec import BUILDSPEC_DIR, Buildspec, Buildspecs, load_buildspecs
 from pipeline.cdk_app import build_app
 from tests.support.assembly import Assembly, properties, ref_target
@@ -64,7 +65,7 @@ def in_memory_assembly(tmp_path_factory: pytest.TempPathFactory, config: Deliver
             context=missing_context,
             dockerfile=f"{service}/Dockerfile",
         )
-        for service in SERVICES
+        for service in service_names(config)
     }
     app = build_app(
         config=config,
@@ -131,7 +132,7 @@ def test_every_service_runs_the_image_tag_it_was_handed(
         for template in cloud.templates(environment.name).values()
         for task in properties(template, "AWS::ECS::TaskDefinition")
         for container in task["ContainerDefinitions"]
-        if container["Name"] in SERVICES
+        if container["Name"] in service_names(config)
     ]
     assert images
     assert all(f":{IN_MEMORY_TAG}" in image for image in images), images

@@ -9,7 +9,7 @@ import pytest
 
 from config.model import DeliveryConfig
 from config.paths import ROOT
-from infra.images import SERVICES
+from ops.common import service_names
 from pipeline.buildspec import Buildspec
 from tests.support.assembly import Assembly, properties, ref_target
 
@@ -333,7 +333,7 @@ def test_image_repositories_are_immutable_scanned_and_pullable_by_environment_ac
         r["RepositoryName"]: r
         for r in properties(assembly.pipeline_template, "AWS::ECR::Repository")
     }
-    services = [name for name in SERVICES if (ROOT / "services" / name / "Dockerfile").exists()]
+    services = service_names(config)
     assert "api" in services
     assert set(repositories) == {f"{config.project.name}/{name}" for name in services}
     accounts = {env.account for env in config.environments} - {config.pipeline.account}
