@@ -29,8 +29,13 @@ SERVICE_REQUIREMENTS := $(wildcard services/*/requirements.in)
 # services/common is a library the services include with `-r`, not an image.
 SERVICE_LOCKS := $(patsubst %.in,%.lock,$(filter-out services/common/%,$(SERVICE_REQUIREMENTS)))
 DOCKERFILES := $(wildcard services/*/Dockerfile)
-# The services are not installed packages; their import roots, as in the images.
-SERVICES_PYTHONPATH := services/common:services/api:services/worker:services/devstack
+# The services are not installed packages; their import roots, as in the images: every
+# services/<name> folder holding a Python package (services/web, the npm app, holds none), so a
+# new service folder is on the path of make dev, mypy and bandit without an edit here.
+# pyproject.toml's ruff `src` globs the same folders; pytest gets them from ./conftest.py.
+space := $(subst ,, )
+SERVICE_IMPORT_ROOTS := $(sort $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(wildcard services/*/*/__init__.py))))))
+SERVICES_PYTHONPATH := $(subst $(space),:,$(SERVICE_IMPORT_ROOTS))
 
 # ---------------------------------------------------------------- start here
 # Each `# -----` heading, then every `target: ... ## what it does` after it, in file order.
@@ -71,16 +76,32 @@ node_modules/.installed: package.json package-lock.json
 .PHONY: install
 install: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed ## Install the project venv, the scanner venv and the pinned CDK CLI from their locks
 
+# `make lock SERVICE=<name>` compiles that service's lock alone, against the root lock as it
+# is: a new dependency of one service re-resolves nothing else. Checked when make reads this
+# file, so an unknown name stops before the prerequisites run.
+LOCKED_SERVICES := $(patsubst services/%/requirements.lock,%,$(SERVICE_LOCKS))
+ifneq ($(and $(filter lock,$(MAKECMDGOALS)),$(SERVICE)),)
+$(if $(filter $(SERVICE),$(LOCKED_SERVICES)),,$(error make lock: SERVICE must be one of: $(LOCKED_SERVICES) (got '$(SERVICE)')))
+endif
+LOCKS_TO_COMPILE := $(if $(SERVICE),services/$(SERVICE)/requirements.lock,$(SERVICE_LOCKS))
+
+define newline
+
+
+endef
+
 .PHONY: lock
-lock: $(UV) ## Re-resolve every lock file from pyproject.toml and services/*/requirements.in
+lock: $(UV) ## Re-resolve every lock file from pyproject.toml and services/*/requirements.in; SERVICE=<name>: only services/<name>/requirements.lock
+ifeq ($(SERVICE),)
 	echo "uv==$(UV_VERSION)" | $(UV) pip compile - $(LOCK_FLAGS) -o requirements-bootstrap.lock
 	$(UV) pip compile pyproject.toml $(SERVICE_REQUIREMENTS) --group pyproject.toml:dev \
 		$(LOCK_FLAGS) -o requirements.lock
 	$(UV) pip compile --group pyproject.toml:tools $(LOCK_FLAGS) -o requirements-tools.lock
-	for lock in $(SERVICE_LOCKS); do \
-		$(UV) pip compile $${lock%.lock}.in -c requirements.lock $(LOCK_FLAGS) -o $$lock; \
-	done
+endif
+	$(foreach lock,$(LOCKS_TO_COMPILE),$(UV) pip compile $(lock:.lock=.in) -c requirements.lock $(LOCK_FLAGS) -o $(lock)$(newline))
+ifeq ($(SERVICE),)
 	npm install --package-lock-only --no-audit --no-fund --loglevel=error
+endif
 
 # ---------------------------------------------------------------- web front end
 # services/web has its own package.json and lock (React + Vite); the infra
@@ -127,13 +148,13 @@ docs: $(VENV)/.installed ## Regenerate the pipeline diagram in docs/pipeline.md 
 lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff (lint + format check), mypy --strict, the layer contracts, bandit, hadolint and the base-image rules
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy .
+	MYPYPATH=$(SERVICES_PYTHONPATH) $(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory bandit
 	$(if $(DOCKERFILES),$(TOOLS)/bin/hadolint $(DOCKERFILES))
 	$(PY) -m policies.images $(DOCKERFILES)
 
-BANDIT_PATHS := app.py config infra pipeline ops policies services/api services/common services/worker services/devstack
+BANDIT_PATHS := app.py config infra pipeline ops policies $(SERVICE_IMPORT_ROOTS)
 
 .PHONY: bandit
 bandit: $(TOOLS)/.installed ## Security lint of the Python code (medium severity and up fail)
@@ -164,7 +185,7 @@ pytest: install web-build ## The pytest suite alone, in parallel (synth and the 
 # What the pipeline's Build step tests: every suite that needs no database, browser or site.
 BUILD_STEP_TESTS := tests/config tests/infra tests/pipeline tests/ops tests/policies \
 	tests/support tests/test_layers.py tests/test_layout.py tests/test_docs.py \
-	tests/test_makefile_help.py
+	tests/test_makefile_help.py tests/test_makefile_services.py
 
 .PHONY: pytest-build
 pytest-build: PYTEST_ARGS := $(BUILD_STEP_TESTS) $(PYTEST_ARGS)
@@ -355,13 +376,17 @@ delete-failed-stack: $(VENV)/.installed ## Delete STACK if (and only if) its fir
 
 # ---------------------------------------------------------------- the app locally
 .PHONY: dev
-dev: $(VENV)/.installed web-build ## The whole app locally on one URL: moto SQS, API + relay, worker, web app (Ctrl-C stops it)
+dev: $(VENV)/.installed web-build ## The whole app locally on one URL: moto SNS + SQS, every registered service, web app (Ctrl-C stops it)
 	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_devstack
 
 .PHONY: dev-api
 dev-api: $(VENV)/.installed ## The Todo API alone (SQLite in data/ unless DATABASE_URL is set; no queue)
 	@echo "Todo API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000}/api/todos (docs: /api/docs). Ctrl-C stops it."
 	PYTHONPATH=$(SERVICES_PYTHONPATH) exec $(PY) -m todo_api
+
+.PHONY: new-service
+new-service: $(VENV)/.installed ## A new queue consumer: services/NAME/ and its registry table, for CONSUMES="<event type> ..." (docs/adding-a-service.md)
+	$(PY) -m ops.new_service --name "$(NAME)" --consumes $(CONSUMES)
 
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench

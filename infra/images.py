@@ -2,10 +2,15 @@
 
 The pipeline owns one ECR repository per service in its own account. Every environment pulls
 the image from there, so dev, staging and prod run the same URI, byte for byte, whatever
-account they live in. The tag is the content fingerprint of the build context as Docker sees
-it (.dockerignore applied) plus the Dockerfile path, computed at synth the way CDK fingerprints
-Docker image assets: the same sources give the same tag, so a `git revert` redeploys the very
-image that ran before, and an unchanged service is never rebuilt.
+account they live in. The tag is a content fingerprint computed at synth the way CDK
+fingerprints Docker image assets: the same sources give the same tag, so a `git revert`
+redeploys the very image that ran before, and an unchanged service is never rebuilt.
+
+Every image builds from the one context services/ (so it can copy the shared common/ code),
+and each Dockerfile has its own ignore file beside it, ``services/<name>/Dockerfile.dockerignore``,
+which BuildKit reads in preference to a context-root .dockerignore. That file admits only what
+the image copies, and the fingerprint applies exactly its rules: what Docker sends and what the
+tag covers are the same files, so a change to one service re-tags that service alone.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import FileSystem, IgnoreMode
+
+# BuildKit looks for `<Dockerfile path>.dockerignore` before the context's .dockerignore.
+IGNORE_SUFFIX = ".dockerignore"
+
+
+class ServiceImageError(Exception):
+    """A registered service cannot be built: its Dockerfile or its ignore file is missing."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,32 +52,39 @@ class ServiceImage:
         return f"{self.registry}/{self.repository_name}:{self.tag}"
 
 
-def _docker_ignore(context: Path) -> list[str]:
-    ignore_file = context / ".dockerignore"
-    if not ignore_file.exists():
-        return []
+def _ignore_rules(ignore_file: Path) -> list[str]:
     lines = ignore_file.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _required(path: Path, service: str, what: str) -> Path:
+    if not path.is_file():
+        raise ServiceImageError(f"service {service!r} has no {what}: {path} not found")
+    return path
 
 
 def service_images(
     *, project: str, account: str, region: str, services_dir: Path, names: Sequence[str]
 ) -> dict[str, ServiceImage]:
-    """The image of every service that has a Dockerfile, keyed by service name.
+    """The image of each service in ``names`` (the registry's), keyed by service name.
 
     Reads the build context, so constructs never call it: the entry point (app.py) and the
-    commands do, and hand the values on.
+    commands do, and hand the values on. A named service without its Dockerfile or its ignore
+    file is a ServiceImageError: without the ignore file Docker would fall back to sending the
+    whole of services/, and the tag would no longer describe what was built.
     """
-    exclude = _docker_ignore(services_dir)
     images = {}
     for service in names:
         dockerfile = f"{service}/Dockerfile"
-        if not (services_dir / dockerfile).exists():
-            continue
+        _required(services_dir / dockerfile, service, "Dockerfile")
+        ignore_file = _required(
+            services_dir / f"{dockerfile}{IGNORE_SUFFIX}", service, "Dockerfile ignore file"
+        )
         fingerprint = FileSystem.fingerprint(
             str(services_dir),
             # The Dockerfile is not sent to the daemon, but a change to it changes the image.
-            exclude=[*exclude, f"!{dockerfile}"],
+            # The ignore file is not hashed: its whole effect is the set of files hashed here.
+            exclude=[*_ignore_rules(ignore_file), f"!{dockerfile}"],
             ignore_mode=IgnoreMode.DOCKER,
             extra_hash=dockerfile,
         )

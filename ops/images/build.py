@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from config.exit_codes import SUCCESS
 from config.paths import ROOT
-from ops.common import load_config_or_exit
+from ops.common import load_config_or_exit, service_names
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -59,8 +59,12 @@ def build_missing(
     for image in missing:
         runner(
             [
+                # Buildx, so BuildKit builds for certain: only BuildKit reads the ignore file
+                # beside the Dockerfile, which limits the context to what the tag covers.
                 "docker",
+                "buildx",
                 "build",
+                "--load",
                 "--pull",
                 "--file",
                 str(image.context / image.dockerfile),
@@ -87,7 +91,7 @@ def main() -> int:
         account=config.pipeline.account,
         region=config.pipeline.region,
         services_dir=ROOT / "services",
-        names=list(config.services),
+        names=service_names(config),
     )
     pushed = build_missing(boto3.client("ecr", region_name=config.pipeline.region), images)
     for name, image in sorted(images.items()):

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.exit_codes import FAILURE, SUCCESS
 from config.paths import ROOT
-from ops.common import CommandError, load_config_or_exit
+from ops.common import CommandError, load_config_or_exit, service_names
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             account=config.pipeline.account,
             region=config.pipeline.region,
             services_dir=ROOT / "services",
-            names=list(config.services),
+            names=service_names(config),
         )
         ecr = boto3.client("ecr", region_name=config.pipeline.region)
         findings = [

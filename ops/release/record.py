@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from config.exit_codes import FAILURE, SUCCESS
 from config.names import release_parameter_name, release_parameter_path, release_tag
 from config.paths import ROOT
-from ops.common import CommandError, load_config_or_exit
+from ops.common import CommandError, load_config_or_exit, service_names
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -285,7 +285,7 @@ def _record_command(config: DeliveryConfig, environment: str) -> int:
         account=config.pipeline.account,
         region=region,
         services_dir=ROOT / "services",
-        names=list(config.services),
+        names=service_names(config),
     )
     try:
         release = Release(

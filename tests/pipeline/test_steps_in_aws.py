@@ -23,6 +23,7 @@ from config.model import DeliveryConfig, load_config
 from config.names import release_parameter_name
 from config.paths import ROOT
 from infra.images import ServiceImage, service_images
+from ops.common import service_names
 from tests.support.api_process import ApiProcess, api_env
 from tests.support.aws_world import World
 from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
@@ -47,6 +48,7 @@ def images() -> dict[str, ServiceImage]:
         account=CONFIG.pipeline.account,
         region=CONFIG.pipeline.region,
         services_dir=ROOT / "services",
+        names=service_names(CONFIG),
     )
 
 

@@ -189,6 +189,7 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
     import infra.stage as stage_module  # noqa: PLC0415
     from config.model import load_config  # noqa: PLC0415
     from infra.images import service_images  # noqa: PLC0415
+    from ops.common import service_names  # noqa: PLC0415
     from pipeline.buildspec import load_buildspecs  # noqa: PLC0415
     from pipeline.cdk_app import build_app  # noqa: PLC0415
 
@@ -209,6 +210,7 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
             account=config.pipeline.account,
             region=config.pipeline.region,
             services_dir=ROOT / "services",
+            names=service_names(config),
         ),
         web_dist=ROOT / "services" / "web" / "dist",
         outdir=tmp_path,

@@ -72,7 +72,8 @@ def test_only_missing_tags_are_built_and_pushed_after_one_login() -> None:
     (login, login_stdin), (build, _), (push, _) = recorder.commands
     assert login == ["docker", "login", "--username", "AWS", "--password-stdin", worker.registry]
     assert login_stdin == b"secret-password"
-    assert build[:2] == ["docker", "build"]
+    # BuildKit, the builder that reads services/worker/Dockerfile.dockerignore.
+    assert build[:4] == ["docker", "buildx", "build", "--load"]
     assert build[build.index("--file") + 1] == "/src/services/worker/Dockerfile"
     assert build[build.index("--tag") + 1] == worker.uri
     assert build[-1] == "/src/services"

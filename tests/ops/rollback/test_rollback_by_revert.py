@@ -39,7 +39,11 @@ def _committed_artifact(destination: Path) -> Path:
 
 def _api_tag(repo: Path) -> str:
     images = service_images(
-        project="todo", account="111111111111", region="eu-west-1", services_dir=repo / "services"
+        project="todo",
+        account="111111111111",
+        region="eu-west-1",
+        services_dir=repo / "services",
+        names=["api"],
     )
     return images["api"].tag
 
