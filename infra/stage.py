@@ -193,6 +193,11 @@ class EnvironmentStage(Stage):
             cross_region_references=self.edge is not None,
             api_load_balancer=self.services.alb,
             api_listener_port=self.services.alb_listener_port,
+            api_path_pattern=next(
+                spec.path_pattern
+                for spec in self._registry.values()
+                if isinstance(spec, HttpService)
+            ),
         )
 
     def _budget_stack(self, *, cost_tags: Mapping[str, str]) -> BudgetStack:

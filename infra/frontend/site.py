@@ -82,6 +82,7 @@ class StaticSite(Construct):
         web_acl_arn: str | None = None,
         api_load_balancer: elbv2.ApplicationLoadBalancer | None = None,
         api_listener_port: int = 80,
+        api_path_pattern: str = API_PATH_PATTERN,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_bucket = self._log_bucket(
@@ -98,7 +99,9 @@ class StaticSite(Construct):
         )
         self.api_vpc_origin: cloudfront.VpcOrigin | None = None
         additional_behaviors = (
-            self._api_behaviors(api_load_balancer, http_port=api_listener_port)
+            self._api_behaviors(
+                api_load_balancer, http_port=api_listener_port, path_pattern=api_path_pattern
+            )
             if api_load_balancer is not None
             else {}
         )
@@ -120,7 +123,8 @@ class StaticSite(Construct):
         self._deploy_web_build(web_dist)
 
         self.site_url = f"https://{self.distribution.distribution_domain_name}"
-        self.api_url = f"{self.site_url}/api"
+        # "/api/*" -> https://<domain>/api: where the http service answers.
+        self.api_url = self.site_url + api_path_pattern.removesuffix("*").rstrip("/")
 
     def _log_bucket(self, *, expiration: Duration, removal_policy: RemovalPolicy) -> s3.Bucket:
         """Where the site bucket's access logs and CloudFront's standard logs go."""
@@ -189,14 +193,14 @@ class StaticSite(Construct):
         )
 
     def _api_behaviors(
-        self, load_balancer: elbv2.ApplicationLoadBalancer, *, http_port: int
+        self, load_balancer: elbv2.ApplicationLoadBalancer, *, http_port: int, path_pattern: str
     ) -> dict[str, cloudfront.BehaviorOptions]:
-        """``/api/*``, uncached, to the internal ALB through the VPC origin."""
+        """The http service's path (``/api/*``), uncached, to the internal ALB's VPC origin."""
         self.api_vpc_origin = _api_vpc_origin(
             self, load_balancer=load_balancer, http_port=http_port
         )
         return {
-            API_PATH_PATTERN: cloudfront.BehaviorOptions(
+            path_pattern: cloudfront.BehaviorOptions(
                 origin=origins.VpcOrigin.with_vpc_origin(self.api_vpc_origin),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,

@@ -10,7 +10,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
 from infra.environment_stack import EnvironmentStack
-from infra.frontend.site import StaticSite
+from infra.frontend.site import API_PATH_PATTERN, StaticSite
 
 
 class FrontendStack(EnvironmentStack):
@@ -28,6 +28,7 @@ class FrontendStack(EnvironmentStack):
         web_acl_arn: str | None = None,
         api_load_balancer: elbv2.ApplicationLoadBalancer | None = None,
         api_listener_port: int = 80,
+        api_path_pattern: str = API_PATH_PATTERN,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -43,6 +44,7 @@ class FrontendStack(EnvironmentStack):
             web_acl_arn=web_acl_arn,
             api_load_balancer=api_load_balancer,
             api_listener_port=api_listener_port,
+            api_path_pattern=api_path_pattern,
         )
         # Read by the pipeline's post-deploy tests.
         self.site_url = CfnOutput(
