@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -69,17 +69,33 @@ class WorkQueue(Construct):
             ),
             removal_policy=removal_policy,
         )
-        # The subscription writes the queue policy that lets this topic (aws:SourceArn) send.
-        topic.add_subscription(
-            subscriptions.SqsSubscription(
-                self.queue,
-                raw_message_delivery=True,
-                filter_policy_with_message_body={
-                    EVENT_TYPE_FIELD: sns.FilterOrPolicy.filter(
-                        sns.SubscriptionFilter.string_filter(allowlist=self.event_types)
-                    )
-                },
+        # Only this topic may send (its ARN is the aws:SourceArn SNS sends with).
+        # https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html
+        sender = self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": topic.topic_arn}},
             )
         )
-        # SNS encrypts what it delivers with the queue's key, scoped to this account's queues.
+        # SNS encrypts what it delivers with the queue's key, scoped to this account's queues
+        # by the encryption context SQS always sends. (CDK's SqsSubscription would add a key
+        # grant conditioned on aws:SourceArn, a key SNS does not document for KMS requests.)
         allow_service_send_encrypted(self.queue, service="sns.amazonaws.com")
+        self.subscription = sns.Subscription(
+            self,
+            "Subscription",
+            topic=topic,
+            endpoint=self.queue.queue_arn,
+            protocol=sns.SubscriptionProtocol.SQS,
+            raw_message_delivery=True,
+            filter_policy_with_message_body={
+                EVENT_TYPE_FIELD: sns.FilterOrPolicy.filter(
+                    sns.SubscriptionFilter.string_filter(allowlist=self.event_types)
+                )
+            },
+        )
+        # Subscribed only once the topic may send: no first delivery is refused.
+        if sender.policy_dependable is not None:
+            self.subscription.node.add_dependency(sender.policy_dependable)

@@ -152,7 +152,7 @@ def test_the_consumer_is_scaled_and_rolled_back_on_its_own_backlog(
         for logical_id, alarm in resources(services, "AWS::CloudWatch::Alarm").items()
     }
     third_service = next(
-        s for s in properties(services, "AWS::ECS::Service") if THIRD in json.dumps(s)
+        s for s in properties(services, "AWS::ECS::Service") if THIRD in json.dumps(s).lower()
     )
     (name,) = third_service["DeploymentConfiguration"]["Alarms"]["AlarmNames"]
     backlog = alarms[name["Ref"]]
