@@ -232,6 +232,14 @@ sbom: $(VENV)/.installed ## A CycloneDX SBOM per service image into $(OUT)/sbom 
 SERVICES_WITH_IMAGES := $(patsubst services/%/Dockerfile,%,$(DOCKERFILES))
 LOCAL_IMAGE = local/$(SERVICE):pr
 
+# The pull-request workflow's image matrix: every service folder with a Dockerfile, as JSON.
+comma := ,
+IMAGE_MATRIX = [$(subst $(eval) ,$(comma),$(patsubst %,"%",$(SERVICES_WITH_IMAGES)))]
+
+.PHONY: image-matrix
+image-matrix: ## GitHub Actions: write services=<JSON list of the services with a Dockerfile> to GITHUB_OUTPUT
+	echo 'services=$(IMAGE_MATRIX)' >> "$${GITHUB_OUTPUT:?set by GitHub Actions}"
+
 define require_service
 $(if $(filter $(SERVICE),$(SERVICES_WITH_IMAGES)),,$(error SERVICE must be one of: $(SERVICES_WITH_IMAGES) (got '$(SERVICE)')))
 endef

@@ -334,7 +334,25 @@ class ServiceSize(_Model):
 EventType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")]
 # The shell-free exec form ECS runs as the container's health command.
 HealthCommand = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
-ServiceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,20}$")]
+# A service's name becomes its package's suffix, an environment variable prefix and construct ids.
+SERVICE_NAME_PATTERN = r"^[a-z][a-z0-9]{1,20}$"
+# Names the environment's own parts already use (the ALB, the cluster, the database alarms).
+RESERVED_SERVICE_NAMES = frozenset({"alb", "cluster", "database"})
+
+
+def _service_name(value: str) -> str:
+    if value in RESERVED_SERVICE_NAMES:
+        raise ValueError(
+            f"{value!r} is reserved (the environment's own {value} uses the name); pick another"
+        )
+    return value
+
+
+ServiceName = Annotated[
+    str,
+    Field(pattern=SERVICE_NAME_PATTERN, description="2 to 21 lower-case letters and digits"),
+    AfterValidator(_service_name),
+]
 
 
 class HttpAlarms(_Model):
@@ -555,8 +573,15 @@ _RETIRED_KEYS = {
 def _format_error(path: Path, raw: dict[str, Any], error: Any) -> str:
     where, field = _describe_location(raw, tuple(error["loc"]))
     message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = _RETIRED_KEYS.get(field, "unknown key (not part of the environment file schema)")
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        where, field = f"[services.{error['loc'][1]}]", "kind"
+        message = f"must be one of {', '.join(repr(kind) for kind in _SERVICE_KINDS)}"
+    elif error["type"] == "string_pattern_mismatch" and str(field).endswith(".[key]"):
+        message = "a service name is 2 to 21 lower-case letters and digits, starting with a letter"
+    elif error["type"] == "extra_forbidden":
+        # Retired keys are sections of an environment; elsewhere a key is merely unknown.
+        retired = _RETIRED_KEYS.get(field) if where.startswith("environment") else None
+        message = retired or "unknown key (not part of the environment file schema)"
     elif error["type"] == "missing":
         message = "required field is missing"
     return f"{path}: {where}: field {field!r}: {message}"

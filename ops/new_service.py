@@ -25,16 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from config.exit_codes import BAD_INPUT, SUCCESS
-from config.model import ConfigError, load_config
+from config.model import RESERVED_SERVICE_NAMES, SERVICE_NAME_PATTERN, ConfigError, load_config
 from config.paths import ROOT
 from ops.common import CommandError, write_atomically
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "service_template"
 TEMPLATE_SUFFIX = ".tmpl"
-# The same rule as the registry's (config.model.ServiceName): it becomes a package name, an
-# environment variable prefix and a construct id.
-_NAME = re.compile(r"^[a-z][a-z0-9]{1,20}$")
-_ENVIRONMENT_HEADER = re.compile(r"^\[\[environments\]\]\s*$", re.MULTILINE)
+_NAME = re.compile(SERVICE_NAME_PATTERN)
+_ENVIRONMENT_HEADER = re.compile(r"^\[\[environments\]\][ \t]*(#.*)?$", re.MULTILINE)
 
 
 class NewServiceError(CommandError):
@@ -97,21 +95,22 @@ def with_service(text: str, *, registry: str, sizes: Sequence[str]) -> str:
     """``text`` with the registry table before the environments and one size per environment.
 
     Each ``[[environments]]`` block ends where the next begins (or the file ends), so the size
-    table goes at the end of each block: TOML places it in that environment.
+    table goes at the end of each block, above the comments that introduce the next one: TOML
+    places it in that environment.
     """
     headers = [match.start() for match in _ENVIRONMENT_HEADER.finditer(text)]
     if len(headers) != len(sizes):
         raise NewServiceError(
-            f"found {len(headers)} [[environments]] blocks, expected {len(sizes)}"
+            f"found {len(headers)} [[environments]] headers, expected {len(sizes)} "
+            "(one per environment, each on a line of its own)"
         )
-    blocks = [
-        text[start:end] for start, end in zip(headers, [*headers[1:], len(text)], strict=True)
-    ]
-    sized = [
-        block.rstrip("\n") + "\n" + size + "\n" for block, size in zip(blocks, sizes, strict=True)
-    ]
     head, lead = _split_trailing_comments(text[: headers[0]])
-    return head + registry + lead + "".join(sized).rstrip("\n") + "\n"
+    parts = [head, registry, lead]
+    ends = [*headers[1:], len(text)]
+    for start, end, size in zip(headers, ends, sizes, strict=True):
+        block, next_lead = _split_trailing_comments(text[start:end])
+        parts += [block.rstrip("\n") + "\n", size, "\n", next_lead]
+    return "".join(parts).rstrip("\n") + "\n"
 
 
 def _split_trailing_comments(head: str) -> tuple[str, str]:
@@ -148,6 +147,8 @@ def generate(*, root: Path, name: str, consumes: Sequence[str], database: bool =
             f"service name {name!r} must be 2 to 21 lower-case letters and digits, "
             "starting with a letter"
         )
+    if name in RESERVED_SERVICE_NAMES:
+        raise NewServiceError(f"service name {name!r} is reserved; pick another")
     services_dir = root / "services"
     target = services_dir / name
     if target.exists():
@@ -171,8 +172,9 @@ def generate(*, root: Path, name: str, consumes: Sequence[str], database: bool =
         candidate = Path(scratch) / "environments.toml"
         candidate.write_text(text, encoding="utf-8")
         _validate(candidate, shown_as=config_path.relative_to(root))
+        # The registry entry first: a folder without its entry would block a second try.
+        write_atomically(config_path, text)
         staged.rename(target)
-    write_atomically(config_path, text)
     return target
 
 

@@ -90,6 +90,9 @@ class WorkQueue(Construct):
             endpoint=self.queue.queue_arn,
             protocol=sns.SubscriptionProtocol.SQS,
             raw_message_delivery=True,
+            # What SNS cannot deliver (after its retries) waits in the consumer's dead-letter
+            # queue, where the new-dead-letters health alarm sees it, instead of being lost.
+            dead_letter_queue=self.dead_letter_queue,
             filter_policy_with_message_body={
                 EVENT_TYPE_FIELD: sns.FilterOrPolicy.filter(
                     sns.SubscriptionFilter.string_filter(allowlist=self.event_types)

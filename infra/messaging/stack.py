@@ -32,8 +32,8 @@ class MessagingStack(EnvironmentStack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        # Two keys: each queue's subscription lets SNS use the queue key for this topic only
-        # (aws:SourceArn), so that key cannot also encrypt the topic (a dependency cycle).
+        # Two keys: the topic's is the publishers' business, the queues' is SNS's as it
+        # delivers; neither grant has to name what the other key protects.
         self.topic_key = kms.Key(
             self,
             "EventsKey",

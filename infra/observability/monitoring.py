@@ -58,6 +58,7 @@ class Monitoring(Construct):
         emails: list[str],
         data: Database,
         queues: Mapping[str, WorkQueue],
+        events: sns.ITopic,
         services: Services,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -75,6 +76,14 @@ class Monitoring(Construct):
         )
         for name, queue in queues.items():
             self._queue_alarms(name, queue)
+        self._alarm(
+            "EventDeliveryFailed",
+            events.metric_number_of_notifications_failed(period=PERIOD, statistic="Sum"),
+            threshold=0,
+            evaluation_periods=1,
+            description="SNS could not deliver events to a consumer's queue (key or policy?)",
+            health_name="event-delivery-failed",
+        )
         self._database_alarms(data)
         self._service_alarms(services)
         self.dashboard = self._dashboard(data=data, queues=queues, services=services)

@@ -38,6 +38,7 @@ class ObservabilityStack(EnvironmentStack):
             emails=emails,
             data=data.database,
             queues=messaging.queues,
+            events=messaging.topic,
             services=services.fleet,
         )
         self.topic = self.monitoring.topic

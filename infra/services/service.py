@@ -435,7 +435,6 @@ def _grant_consume(role: iam.IRole, queue: WorkQueue) -> None:
                 "sqs:ReceiveMessage",
                 "sqs:DeleteMessage",
                 "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes",
             ],
             resources=[queue.queue.queue_arn],
         )

@@ -109,7 +109,8 @@ class Services(Construct):
         self.outbox_backlog_ages: dict[str, cloudwatch.Metric] = {}
         for name, spec in registry.items():
             if name not in images:
-                continue  # no image yet: a service folder without a Dockerfile
+                # service_images refuses a registered service without a Dockerfile already.
+                raise ValueError(f"service {name!r} is registered but has no image")
             self._add_service(
                 name,
                 spec=spec,

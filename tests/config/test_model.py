@@ -321,6 +321,16 @@ def _service_name_with_hyphen(raw: Raw) -> None:
     raw["services"]["api-v2"] = raw["services"].pop("api")
 
 
+def _reserved_service_name(raw: Raw) -> None:
+    raw["services"]["alb"] = raw["services"].pop("worker")
+    for env in raw["environments"]:
+        env["services"]["alb"] = env["services"].pop("worker")
+
+
+def _unknown_key_in_a_service(raw: Raw) -> None:
+    raw["services"]["worker"]["alb"] = 1
+
+
 def _log_retention_not_accepted(raw: Raw) -> None:
     _env(raw, "staging")["log_retention_days"] = 10
 
@@ -542,7 +552,7 @@ def _log_retention_not_accepted(raw: Raw) -> None:
         ),
         (
             _unknown_service_kind,
-            "[services]: field 'worker': Input tag 'cron' found using 'kind' does not match",
+            "[services.worker]: field 'kind': must be one of 'http', 'consumer'",
         ),
         (
             _http_service_without_port,
@@ -550,7 +560,17 @@ def _log_retention_not_accepted(raw: Raw) -> None:
         ),
         (
             _service_name_with_hyphen,
-            "[services]: field 'api-v2.[key]': String should match pattern",
+            "[services]: field 'api-v2.[key]': a service name is 2 to 21 lower-case letters and "
+            "digits, starting with a letter",
+        ),
+        (
+            _reserved_service_name,
+            "[services]: field 'alb.[key]': 'alb' is reserved",
+        ),
+        (
+            _unknown_key_in_a_service,
+            "[services.worker]: field 'alb': unknown key (not part of the environment file "
+            "schema)",
         ),
         (
             _log_retention_not_accepted,
@@ -616,3 +636,16 @@ def test_bad_file_ends_the_process_with_one_line_and_exit_2(
         "must be a 12-digit AWS account id, got '2222'"
     ]
     assert not (tmp_path / "out").exists(), "a bad file must not leave a partial cloud assembly"
+
+
+def test_every_event_type_the_registry_consumes_is_one_the_services_publish(
+    config: DeliveryConfig,
+) -> None:
+    """A misspelt type would validate and leave that consumer's queue silent forever."""
+    from typing import get_args  # noqa: PLC0415
+
+    from todo_common.events import EventType  # noqa: PLC0415 - the services' own list
+
+    published = set(get_args(EventType))
+    for name, consumer in config.consumers.items():
+        assert set(consumer.consumes) <= published, name

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
 from config.paths import ROOT
 
@@ -45,3 +48,22 @@ def test_the_rollback_commit_comes_from_the_make_variable_or_the_workflow_input(
     assert '--commit "abc1234"' in _dry_run("rollback", "COMMIT=abc1234")
     assert '--commit "def5678"' in _dry_run("rollback", ROLLBACK_COMMIT="def5678")
     assert '--commit ""' in _dry_run("rollback", ROLLBACK_COMMIT="")
+
+
+def test_the_pull_request_image_matrix_is_every_service_with_a_dockerfile(tmp_path: Path) -> None:
+    output = tmp_path / "github-output"
+    subprocess.run(
+        ["make", "--no-print-directory", "--silent", "image-matrix"],
+        cwd=ROOT,
+        env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        check=True,
+    )
+    key, value = output.read_text(encoding="utf-8").strip().split("=", 1)
+    on_disk = sorted(path.parent.name for path in (ROOT / "services").glob("*/Dockerfile"))
+    assert (key, sorted(json.loads(value))) == ("services", on_disk)
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pr.yml").read_text())
+    images = workflow["jobs"]["images"]
+    assert images["strategy"]["matrix"]["service"] == (
+        "${{ fromJSON(needs.image-list.outputs.services) }}"
+    )
+    assert workflow["jobs"]["image-list"]["steps"][-1]["run"] == "make image-matrix"

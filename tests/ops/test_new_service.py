@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,25 @@ def test_the_generated_service_passes_lint(notifier_tree: Path) -> None:
             command, cwd=notifier_tree, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_size_lands_in_its_own_environment_above_the_next_ones_comments() -> None:
+    from ops.new_service import size_table, with_service  # noqa: PLC0415
+
+    text = (
+        '[project]\nname = "x"\n\n# Environments, in order.\n\n'
+        '[[environments]]  # first\nname = "a"\n\n# the second one\n'
+        '[[environments]]\nname = "b"\n# trailing\n'
+    )
+    result = with_service(
+        text,
+        registry="[services.n]\nkind = 'consumer'\n\n",
+        sizes=[size_table("n", spot=True), size_table("n", spot=False)],
+    )
+    parsed = tomllib.loads(result)
+    assert [env["services"]["n"]["spot"] for env in parsed["environments"]] == [True, False]
+    assert parsed["services"]["n"]["kind"] == "consumer"
+    # A comment still introduces what it introduced.
+    lines = result.splitlines()
+    assert lines[lines.index("# the second one") + 1] == "[[environments]]"
+    assert lines[lines.index("# Environments, in order.") + 2].startswith("[[environments]]")

@@ -157,6 +157,7 @@ def test_pull_request_checks_cover_lint_tests_synth_images_and_workflows() -> No
         "lint": ["make install lint"],
         "test": ["make pytest web-test"],
         "synth": ["make run"],
+        "image-list": ["make image-matrix"],
         "images": ['make image-build image-scan image-start SERVICE="$SERVICE"'],
         "workflows": ["make workflow-lint"],
         "template-diff": ['make diff BASE="origin/$BASE_REF"'],
@@ -165,9 +166,8 @@ def test_pull_request_checks_cover_lint_tests_synth_images_and_workflows() -> No
     postgres = jobs["test"]["services"]["postgres"]
     assert postgres["image"].startswith("public.ecr.aws/docker/library/postgres:16-alpine@sha256:")
     assert jobs["test"]["env"]["REQUIRE_POSTGRES"] == "1"
-    assert jobs["images"]["strategy"]["matrix"]["service"] == sorted(
-        p.parent.name for p in (ROOT / "services").glob("*/Dockerfile")
-    )
+    # The matrix is every service with a Dockerfile (tests/ops/test_github_targets.py).
+    assert jobs["images"]["needs"] == "image-list"
 
 
 def test_drift_runs_daily_and_on_demand_with_the_oidc_role() -> None:
@@ -201,16 +201,35 @@ MANIFESTS = {
 }
 
 
+def _watched(directories: list[str]) -> list[list[Path]]:
+    """The folders each dependabot directory entry names (an entry may be a glob)."""
+    return [
+        [ROOT] if not entry.strip("/") else sorted(ROOT.glob(entry.strip("/")))
+        for entry in directories
+    ]
+
+
 def test_dependabot_watches_every_ecosystem_where_its_manifests_are() -> None:
     config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
     updates = {u["package-ecosystem"]: u for u in config["updates"]}
     assert set(updates) == set(MANIFESTS)
     for ecosystem, update in updates.items():
-        for directory in update.get("directories", [update.get("directory")]):
-            folder = ROOT / directory.lstrip("/")
-            assert any((folder / manifest).exists() for manifest in MANIFESTS[ecosystem]), (
-                ecosystem,
-                directory,
-            )
-    images = {d.strip("/").split("/")[-1] for d in updates["docker"]["directories"]}
-    assert images == {p.parent.name for p in (ROOT / "services").glob("*/Dockerfile")}
+        for folders in _watched(update.get("directories", [update.get("directory")])):
+            # Each entry names at least one folder that holds the ecosystem's manifest.
+            assert any(
+                (folder / manifest).exists()
+                for folder in folders
+                for manifest in MANIFESTS[ecosystem]
+            ), (ecosystem, folders)
+    watched_images = {
+        folder.name
+        for folders in _watched(updates["docker"]["directories"])
+        for folder in folders
+        if (folder / "Dockerfile").exists()
+    }
+    # A new service's Dockerfile is watched without an edit to dependabot.yml.
+    assert watched_images == {p.parent.name for p in (ROOT / "services").glob("*/Dockerfile")}
+    watched_requirements = {
+        folder for folders in _watched(updates["pip"]["directories"]) for folder in folders
+    }
+    assert {p.parent for p in (ROOT / "services").glob("*/requirements.in")} <= watched_requirements

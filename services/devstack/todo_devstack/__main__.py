@@ -11,7 +11,7 @@ of ``config/environments.toml`` (or of the file ``DELIVERY_CONFIG`` names; see
 2. every registered service, by its image's start command (the exec-form ``CMD`` of
    ``services/<name>/Dockerfile``), with the environment the infra gives its container:
    ``SERVICE_NAME`` (``<project>-<name>``), ``EVENTS_TOPIC_ARN`` if it publishes events,
-   ``QUEUE_URL`` (its own queue) if it is a consumer, ``API_HOST``/``API_PORT`` (a free
+   ``QUEUE_URL`` (its own queue) if it is a consumer, ``<NAME>_HOST``/``<NAME>_PORT`` (a free
    port) if it is the http service, plus its own local settings from the optional
    ``services/<name>/devstack.env`` (:mod:`todo_devstack.launch`). The http service is
    started first and waited for on its ``health_check_path``;
@@ -203,7 +203,10 @@ def start(stack: Stack, args: argparse.Namespace, registry: Registry, plan: Plan
         service_env |= local_settings(SERVICES / spec.name, data_dir=data_dir)
         if spec.kind == "http":
             api_port = free_port()
-            service_env |= {"API_HOST": "127.0.0.1", "API_PORT": str(api_port)}
+            # As the platform names them: <NAME>_PORT (infra/services/service.py), and the
+            # loopback address rather than the container's 0.0.0.0.
+            prefix = spec.name.upper()
+            service_env |= {f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(api_port)}
         process = stack.spawn(spec.name, argv, service_env)
         if spec.kind == "http":
             health = f"http://127.0.0.1:{api_port}{spec.health_check_path}"

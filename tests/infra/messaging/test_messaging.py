@@ -77,7 +77,18 @@ def test_only_the_topic_may_send_to_a_consumer_queue(template: dict[str, Any]) -
             assert statement["Action"] == "sqs:SendMessage"
             assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}}
             senders[policy["Queues"][0]["Ref"]] = statement
-    assert set(senders) == set(_main_queues(template))
+    # Each consumer's queue, and its dead-letter queue for what SNS cannot deliver.
+    assert set(senders) == set(resources(template, "AWS::SQS::Queue"))
+
+
+def test_what_sns_cannot_deliver_waits_in_the_consumers_dead_letter_queue(
+    template: dict[str, Any],
+) -> None:
+    mains = _main_queues(template)
+    for subscription in _subscriptions(template):
+        queue = mains[subscription["Endpoint"]["Fn::GetAtt"][0]]
+        dlq_arn = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+        assert subscription["RedrivePolicy"] == {"deadLetterTargetArn": dlq_arn}
 
 
 def test_sns_may_use_the_queue_key_to_deliver(template: dict[str, Any]) -> None:

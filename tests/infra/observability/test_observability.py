@@ -192,3 +192,20 @@ def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
         "Service": environment["SERVICE_NAME"]
     }
+
+
+def test_a_failed_event_delivery_is_a_health_alarm(
+    template: dict[str, Any], config: DeliveryConfig, env: EnvironmentConfig
+) -> None:
+    (alarm,) = [
+        a
+        for a in properties(template, "AWS::CloudWatch::Alarm")
+        if a.get("MetricName") == "NumberOfNotificationsFailed"
+    ]
+    assert alarm["AlarmName"] == health_alarm_prefix(config.project.name, env.name) + (
+        "event-delivery-failed"
+    )
+    assert alarm["Namespace"] == "AWS/SNS"
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 0)
+    (dimension,) = alarm["Dimensions"]
+    assert dimension["Name"] == "TopicName"

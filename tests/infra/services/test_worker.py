@@ -76,7 +76,6 @@ def test_worker_role_consumes_the_queue_and_reads_its_secret_only(
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
         "kms:Decrypt",
         "secretsmanager:GetSecretValue",
         "secretsmanager:DescribeSecret",
