@@ -179,8 +179,10 @@ audit: $(TOOLS)/.installed ## Known vulnerabilities in every locked dependency (
 
 # ---------------------------------------------------------------- tests
 .PHONY: pytest
+# loadgroup: a module whose tests share a synthesis of its own marks them with one
+# xdist_group, so one worker synthesizes it once instead of every worker that gets a test.
 pytest: install web-build ## The pytest suite alone, in parallel (synth and the e2e test need the web build)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # What the pipeline's Build step tests: every suite that needs no database, browser or site.
 BUILD_STEP_TESTS := tests/config tests/infra tests/pipeline tests/ops tests/policies \

@@ -569,8 +569,7 @@ def _log_retention_not_accepted(raw: Raw) -> None:
         ),
         (
             _unknown_key_in_a_service,
-            "[services.worker]: field 'alb': unknown key (not part of the environment file "
-            "schema)",
+            "[services.worker]: field 'alb': unknown key (not part of the environment file schema)",
         ),
         (
             _log_retention_not_accepted,

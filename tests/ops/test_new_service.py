@@ -23,6 +23,9 @@ from ops.new_service import main
 from tests.support.assembly import Assembly, properties, synthesize_or_fail
 from tests.support.source_artifact import export_source, files, prepare_build
 
+# The module synthesizes its own app once: on one worker.
+pytestmark = pytest.mark.xdist_group("notifier-tree")
+
 NAME = "notifier"
 CONSUMES = ["todo.created", "todo.updated", "todo.completed", "todo.deleted"]
 

@@ -17,6 +17,9 @@ from pipeline.buildspec import BUILDSPEC_DIR, Buildspec, Buildspecs, load_builds
 from pipeline.cdk_app import build_app
 from tests.support.assembly import Assembly, properties, ref_target
 
+# The module synthesizes its own app once: on one worker.
+pytestmark = pytest.mark.xdist_group("in-memory-app")
+
 # No fingerprint of the services' sources could be this: a tag that exists only in memory.
 IN_MEMORY_TAG = "0123456789abcdef" * 4
 

@@ -18,6 +18,9 @@ from infra.images import ServiceImage
 from infra.stage import EnvironmentStage
 from tests.support.assembly import properties, resources
 
+# The module synthesizes its own app once: on one worker.
+pytestmark = pytest.mark.xdist_group("third-service-stage")
+
 THIRD = "notifier"
 THIRD_CONSUMES = ["todo.completed"]
 

@@ -198,26 +198,33 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _expected(config: DeliveryConfig, environment: str) -> tuple[Counter[Any], Counter[Any]]:
-    """What the rule in infra/observability/monitoring.py makes of this environment's alarms."""
+    """What the rule in infra/observability/monitoring.py makes of this environment's alarms,
+    counted from the registry: one http service, its consumers and its publishers."""
+    services, consumers = len(config.services), len(config.consumers)
+    publishers = sum(spec.publishes_events for spec in config.services.values())
     health = Counter(
         {
             ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"): 1,
             ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"): 1,
             ("AWS/ApplicationELB", "TargetResponseTime"): 1,
-            ("ECS/ContainerInsights", "RunningTaskCount"): 2,  # api, worker
-            ("AWS/SQS", "ApproximateAgeOfOldestMessage"): 2,  # deployment alarm, queue age
-            (f"{config.project.name}/{environment}", "OutboxOldestPendingAgeSeconds"): 1,
-            ("math", "DIFF(visible + inflight)"): 1,  # dead letters added since the deploy
+            ("ECS/ContainerInsights", "RunningTaskCount"): services,
+            # Per consumer: its deployment alarm and its queue's age.
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"): 2 * consumers,
+            (f"{config.project.name}/{environment}", "OutboxOldestPendingAgeSeconds"): publishers,
+            # Per consumer: dead letters added since the deploy.
+            ("math", "DIFF(visible + inflight)"): consumers,
+            ("AWS/SNS", "NumberOfNotificationsFailed"): 1,
         }
     )
     not_health = Counter(
         {
-            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): 1,  # dead letters already there
+            # Per consumer: the dead letters already there.
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): consumers,
             ("AWS/RDS", "CPUUtilization"): 1,
             ("AWS/RDS", "ACUUtilization"): 1,
             ("AWS/RDS", "ClientConnections"): 1,
-            ("AWS/ECS", "CPUUtilization"): 2,
-            ("AWS/ECS", "MemoryUtilization"): 2,
+            ("AWS/ECS", "CPUUtilization"): services,
+            ("AWS/ECS", "MemoryUtilization"): services,
         }
     )
     return health, not_health
