@@ -168,16 +168,22 @@ def test_the_policy_gate_passes_with_the_notifier(notifier_assembly: Assembly) -
 
 
 def test_the_generated_service_passes_lint(notifier_tree: Path) -> None:
+    """What `make lint` runs on a service: ruff, and on its Dockerfile hadolint and the
+    base-image rules (a digest-pinned ECR Public base)."""
     service = notifier_tree / "services" / NAME
     ruff = ROOT / ".venv" / "bin" / "ruff"
-    for command in (
+    dockerfile = str(service / "Dockerfile")
+    commands = [
         [str(ruff), "check", str(service)],
         [str(ruff), "format", "--check", str(service)],
-    ):
+        [sys.executable, "-m", "policies.images", dockerfile],
+        [str(ROOT / ".venv-tools" / "bin" / "hadolint"), dockerfile],
+    ]
+    for command in commands:
         result = subprocess.run(
             command, cwd=notifier_tree, capture_output=True, text=True, check=False
         )
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.returncode == 0, (command, result.stdout + result.stderr)
 
 
 def test_each_size_lands_in_its_own_environment_above_the_next_ones_comments() -> None:
