@@ -19,7 +19,7 @@ from config.paths import ROOT
 TESTS = ROOT / "tests"
 SUPPORT = TESTS / "support"
 # tests/<name> for a code folder <name>: every folder below it mirrors a folder of the code.
-MIRRORING = ("config", "infra", "pipeline", "ops", "policies", "services")
+MIRRORING = ("config", "infra", "pipeline", "ops", "policies", "services", "bench")
 # Folders that are kinds of test, not code: the deployed site, the browser, the helpers.
 FLAT = ("deployed", "e2e", "support")
 TEST_FOLDER_FILES = ("conftest.py", "__init__.py")
