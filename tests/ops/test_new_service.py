@@ -1,7 +1,7 @@
 """`make new-service` (ops.new_service): a third service is one folder and one registry table.
 
 The guide (docs/adding-a-service.md) is this test: in a copy of the tree as the pipeline gets
-it, the generator adds a notifier, the copy synthesizes, and the policy gate passes over it.
+it, the generator adds a notifier, the copy synthesizes, and the policy gate's checks pass.
 Only the new folder and the environment file change, and of the images only the new one is
 new: the api's and the worker's tags are the ones this checkout synthesizes.
 """
