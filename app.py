@@ -47,7 +47,7 @@ def main() -> int:
         return BAD_INPUT
 
     # Imported after validation: a bad file is reported without waiting for jsii to start.
-    from infra.images import service_images  # noqa: PLC0415
+    from infra.images import pipeline_images  # noqa: PLC0415
     from pipeline.buildspec import load_buildspecs  # noqa: PLC0415
     from pipeline.cdk_app import build_app  # noqa: PLC0415
 
@@ -55,13 +55,7 @@ def main() -> int:
         config=config,
         cli_version=cli_version(),
         buildspecs=load_buildspecs(),
-        images=service_images(
-            project=config.project.name,
-            account=config.pipeline.account,
-            region=config.pipeline.region,
-            services_dir=ROOT / "services",
-            names=list(config.services),
-        ),
+        images=pipeline_images(config),
         web_dist=web_dist,
     )
     app.synth()

@@ -21,6 +21,9 @@ from pathlib import Path
 
 from aws_cdk import FileSystem, IgnoreMode
 
+from config.model import DeliveryConfig
+from config.paths import ROOT
+
 # BuildKit looks for `<Dockerfile path>.dockerignore` before the context's .dockerignore.
 IGNORE_SUFFIX = ".dockerignore"
 
@@ -98,3 +101,17 @@ def service_images(
             dockerfile=dockerfile,
         )
     return images
+
+
+def pipeline_images(
+    config: DeliveryConfig, *, services_dir: Path = ROOT / "services"
+) -> dict[str, ServiceImage]:
+    """The image of every registered service, in the pipeline account's repositories: what
+    the synthesis deploys and what the commands build, scan and record, from one place."""
+    return service_images(
+        project=config.project.name,
+        account=config.pipeline.account,
+        region=config.pipeline.region,
+        services_dir=services_dir,
+        names=list(config.services),
+    )

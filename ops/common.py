@@ -81,12 +81,6 @@ def load_config_or_exit(*, environment: str | None = None) -> DeliveryConfig:
         raise SystemExit(error.exit_code) from None
 
 
-def service_names(config: DeliveryConfig) -> list[str]:
-    """The services ``config`` deploys: the names whose images the commands build, scan and
-    record (infra.images.service_images ``names``), so every command agrees with the synth."""
-    return list(config.services)
-
-
 def aws_session(*, region: str, role_arn: str | None = None, session_name: str = "ops") -> Session:
     """A boto3 session in ``region``: the caller's credentials, or ``role_arn``'s when given.
 

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from config.exit_codes import SUCCESS
-from config.paths import ROOT
-from ops.common import load_config_or_exit, service_names
+from ops.common import load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -83,16 +82,10 @@ def build_missing(
 def main() -> int:
     import boto3  # noqa: PLC0415
 
-    from infra.images import service_images  # noqa: PLC0415
+    from infra.images import pipeline_images  # noqa: PLC0415
 
     config = load_config_or_exit()
-    images = service_images(
-        project=config.project.name,
-        account=config.pipeline.account,
-        region=config.pipeline.region,
-        services_dir=ROOT / "services",
-        names=service_names(config),
-    )
+    images = pipeline_images(config)
     pushed = build_missing(boto3.client("ecr", region_name=config.pipeline.region), images)
     for name, image in sorted(images.items()):
         state = "built and pushed" if image.uri in pushed else "already published"

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.exit_codes import FAILURE, SUCCESS
 from config.paths import ROOT
-from ops.common import CommandError, load_config_or_exit, service_names
+from ops.common import CommandError, load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -189,18 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here: tests drive evaluate() without AWS or the CDK.
     import boto3  # noqa: PLC0415
 
-    from infra.images import service_images  # noqa: PLC0415
+    from infra.images import pipeline_images  # noqa: PLC0415
 
     config = load_config_or_exit()
     try:
         exceptions = load_exceptions(args.exceptions)
-        images = service_images(
-            project=config.project.name,
-            account=config.pipeline.account,
-            region=config.pipeline.region,
-            services_dir=ROOT / "services",
-            names=service_names(config),
-        )
+        images = pipeline_images(config)
         ecr = boto3.client("ecr", region_name=config.pipeline.region)
         findings = [
             finding

@@ -36,8 +36,7 @@ from botocore.exceptions import ClientError
 
 from config.exit_codes import FAILURE, SUCCESS
 from config.names import release_parameter_name, release_parameter_path, release_tag
-from config.paths import ROOT
-from ops.common import CommandError, load_config_or_exit, service_names
+from ops.common import CommandError, load_config_or_exit
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -276,17 +275,11 @@ def _latest_references(
 def _record_command(config: DeliveryConfig, environment: str) -> int:
     import boto3  # noqa: PLC0415
 
-    from infra.images import service_images  # noqa: PLC0415
+    from infra.images import pipeline_images  # noqa: PLC0415
 
     region = config.pipeline.region
     ssm, ecr = boto3.client("ssm", region_name=region), boto3.client("ecr", region_name=region)
-    images = service_images(
-        project=config.project.name,
-        account=config.pipeline.account,
-        region=region,
-        services_dir=ROOT / "services",
-        names=service_names(config),
-    )
+    images = pipeline_images(config)
     try:
         release = Release(
             environment=environment,

@@ -21,9 +21,7 @@ import pytest
 from config.cloud_assembly import read_cloud_assembly
 from config.model import DeliveryConfig, load_config
 from config.names import release_parameter_name
-from config.paths import ROOT
-from infra.images import ServiceImage, service_images
-from ops.common import service_names
+from infra.images import ServiceImage, pipeline_images
 from tests.support.api_process import ApiProcess, api_env
 from tests.support.aws_world import World
 from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
@@ -43,13 +41,7 @@ NO_WAIT = {"BAKE_MINUTES": "0"}
 
 @pytest.fixture(scope="session")
 def images() -> dict[str, ServiceImage]:
-    return service_images(
-        project=CONFIG.project.name,
-        account=CONFIG.pipeline.account,
-        region=CONFIG.pipeline.region,
-        services_dir=ROOT / "services",
-        names=service_names(CONFIG),
-    )
+    return pipeline_images(CONFIG)
 
 
 def released(

@@ -188,8 +188,7 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
 
     import infra.stage as stage_module  # noqa: PLC0415
     from config.model import load_config  # noqa: PLC0415
-    from infra.images import service_images  # noqa: PLC0415
-    from ops.common import service_names  # noqa: PLC0415
+    from infra.images import pipeline_images  # noqa: PLC0415
     from pipeline.buildspec import load_buildspecs  # noqa: PLC0415
     from pipeline.cdk_app import build_app  # noqa: PLC0415
 
@@ -205,13 +204,7 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
         config=config,
         cli_version="0.0.0",
         buildspecs=load_buildspecs(),
-        images=service_images(
-            project=config.project.name,
-            account=config.pipeline.account,
-            region=config.pipeline.region,
-            services_dir=ROOT / "services",
-            names=service_names(config),
-        ),
+        images=pipeline_images(config),
         web_dist=ROOT / "services" / "web" / "dist",
         outdir=tmp_path,
     )
