@@ -404,6 +404,20 @@ class ConsumerService(_Model):
 
 
 ServiceSpec = Annotated[HttpService | ConsumerService, Field(discriminator="kind")]
+Registry = Mapping[str, HttpService | ConsumerService]
+
+
+def http_service_of(registry: Registry) -> tuple[str, HttpService]:
+    """The registry's one http service (DeliveryConfig validates there is exactly one)."""
+    for name, spec in registry.items():
+        if isinstance(spec, HttpService):
+            return name, spec
+    raise LookupError("the registry has no http service")
+
+
+def consumers_of(registry: Registry) -> dict[str, ConsumerService]:
+    """The registry's queue consumers, by name, in registry order."""
+    return {name: spec for name, spec in registry.items() if isinstance(spec, ConsumerService)}
 
 
 class WafConfig(_Model):
@@ -496,7 +510,7 @@ class DeliveryConfig(_Model):
                 'needs exactly one service of kind "http" (the load balancer\'s target and '
                 f"CloudFront's API path), got {len(http)}: {', '.join(http) or 'none'}"
             )
-        consumers = [name for name, spec in services.items() if isinstance(spec, ConsumerService)]
+        consumers = list(consumers_of(services))
         if consumers and not any(spec.publishes_events for spec in services.values()):
             raise ValueError(
                 f"{', '.join(consumers)} consume events, but no service has publishes_events = true"
@@ -506,17 +520,12 @@ class DeliveryConfig(_Model):
     @property
     def http_service(self) -> tuple[str, HttpService]:
         """The one service behind the load balancer, with its name."""
-        for name, spec in self.services.items():
-            if isinstance(spec, HttpService):
-                return name, spec
-        raise LookupError("no http service")  # the validator above makes this unreachable
+        return http_service_of(self.services)
 
     @property
     def consumers(self) -> dict[str, ConsumerService]:
         """The services that consume their own queue, by name."""
-        return {
-            name: spec for name, spec in self.services.items() if isinstance(spec, ConsumerService)
-        }
+        return consumers_of(self.services)
 
     @property
     def cross_account(self) -> bool:

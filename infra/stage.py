@@ -9,7 +9,13 @@ from typing import Any
 from aws_cdk import CfnResource, Environment, RemovalPolicy, Stage, TagManager, Tags
 from constructs import Construct, IConstruct
 
-from config.model import ConsumerService, EnvironmentConfig, HttpService, ProjectConfig
+from config.model import (
+    EnvironmentConfig,
+    ProjectConfig,
+    Registry,
+    consumers_of,
+    http_service_of,
+)
 from config.names import alarm_topic_name, environment_prefix, health_alarm_prefix, stack_name
 from infra.budget import BudgetStack
 from infra.data import DataStack
@@ -33,7 +39,7 @@ class EnvironmentStage(Stage):
         construct_id: str,
         *,
         project: ProjectConfig,
-        registry: Mapping[str, HttpService | ConsumerService],
+        registry: Registry,
         environment: EnvironmentConfig,
         images: Mapping[str, ServiceImage],
         web_dist: Path,
@@ -103,11 +109,7 @@ class EnvironmentStage(Stage):
             self,
             "Messaging",
             **self._identity("messaging", "event topic, consumer queues and dead-letter queues"),
-            consumers={
-                name: spec.consumes
-                for name, spec in self._registry.items()
-                if isinstance(spec, ConsumerService)
-            },
+            consumers={name: spec.consumes for name, spec in consumers_of(self._registry).items()},
             max_receive_count=self._environment.queue.max_receive_count,
             removal_policy=self._removal_policy,
         )
@@ -193,11 +195,7 @@ class EnvironmentStage(Stage):
             cross_region_references=self.edge is not None,
             api_load_balancer=self.services.alb,
             api_listener_port=self.services.alb_listener_port,
-            api_path_pattern=next(
-                spec.path_pattern
-                for spec in self._registry.values()
-                if isinstance(spec, HttpService)
-            ),
+            api_path_pattern=http_service_of(self._registry)[1].path_pattern,
         )
 
     def _budget_stack(self, *, cost_tags: Mapping[str, str]) -> BudgetStack:

@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from config.model import ConsumerService, HttpService, ServiceSize
+from config.model import ConsumerService, HttpService, Registry, ServiceSize, http_service_of
 from infra.access_logs import AccessLogBucket
 from infra.compliance import skip_checkov
 from infra.data.database import Database
@@ -56,7 +56,7 @@ class Services(Construct):
         data: Database,
         queues: Mapping[str, WorkQueue],
         events: EventTopic,
-        registry: Mapping[str, HttpService | ConsumerService],
+        registry: Registry,
         sizes: Mapping[str, ServiceSize],
         images: Mapping[str, ServiceImage],
         log_retention_days: int,
@@ -85,9 +85,7 @@ class Services(Construct):
             container_insights_v2=ecs.ContainerInsights.ENABLED,
             enable_fargate_capacity_providers=True,
         )
-        http_name, http_spec = next(
-            (name, spec) for name, spec in registry.items() if isinstance(spec, HttpService)
-        )
+        http_name, http_spec = http_service_of(registry)
         self.http_service_name = http_name
         self._load_balancer(
             vpc=vpc, spec=http_spec, protect_data=protect_data, removal_policy=removal_policy

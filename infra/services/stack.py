@@ -10,7 +10,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from config.model import ConsumerService, HttpService, ServiceSize
+from config.model import Registry, ServiceSize
 from infra.data import DataStack
 from infra.environment_stack import EnvironmentStack
 from infra.images import ServiceImage
@@ -31,7 +31,7 @@ class ServicesStack(EnvironmentStack):
         vpc: ec2.IVpc,
         data: DataStack,
         messaging: MessagingStack,
-        registry: Mapping[str, HttpService | ConsumerService],
+        registry: Registry,
         sizes: Mapping[str, ServiceSize],
         images: Mapping[str, ServiceImage],
         log_retention_days: int,
