@@ -636,9 +636,15 @@ def config_file(environ: Mapping[str, str] | None = None) -> Path:
     return Path(named) if named else DEFAULT_CONFIG_FILE
 
 
-def load_config(path: Path = DEFAULT_CONFIG_FILE) -> DeliveryConfig:
-    """Read and validate the environment file; every problem becomes one ConfigError line."""
-    shown = _display_path(path)
+def load_config(
+    path: Path = DEFAULT_CONFIG_FILE, *, shown_as: Path | None = None
+) -> DeliveryConfig:
+    """Read and validate the environment file; every problem becomes one ConfigError line.
+
+    ``shown_as`` names the file in the messages when ``path`` is a candidate written elsewhere
+    (a command validating its edit before it replaces the real file).
+    """
+    shown = shown_as or _display_path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

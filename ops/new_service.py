@@ -168,25 +168,14 @@ def generate(*, root: Path, name: str, consumes: Sequence[str], database: bool =
         render_template(staged, values)
         requirements = (staged / "requirements.in").read_text(encoding="utf-8")
         shutil.copyfile(_matching_lock(services_dir, requirements), staged / "requirements.lock")
-        # Validated before anything lands: the model names what is wrong, and where.
         candidate = Path(scratch) / "environments.toml"
         candidate.write_text(text, encoding="utf-8")
-        _validate(candidate, shown_as=config_path.relative_to(root))
+        # Validated before anything lands; the messages name the real file.
+        load_config(candidate, shown_as=config_path.relative_to(root))
         # The registry entry first: a folder without its entry would block a second try.
         write_atomically(config_path, text)
         staged.rename(target)
     return target
-
-
-def _validate(candidate: Path, *, shown_as: Path) -> None:
-    """The candidate environment file passes the config model; errors name the real file."""
-    try:
-        load_config(candidate)
-    except ConfigError as error:
-        lines = str(error).splitlines()
-        raise NewServiceError(
-            "\n".join(f"{shown_as}:{line.split(':', 1)[1]}" for line in lines)
-        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
