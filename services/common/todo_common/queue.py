@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from botocore.config import Config
 
@@ -44,33 +44,41 @@ def _local_key(endpoint_url: str | None) -> str | None:
     return None
 
 
-def sqs_client(settings: CommonSettings, *, read_timeout: float = 30.0) -> SQSClient:
-    """A client for QUEUE_URL's region (or SQS_ENDPOINT_URL, the local moto server)."""
-    import boto3  # noqa: PLC0415 - boto3 is slow to import; only when a queue is used
+def _client(
+    service: Literal["sqs", "sns"], *, region: str, endpoint_url: str | None, read_timeout: float
+) -> Any:
+    import boto3  # noqa: PLC0415 - boto3 is slow to import; only when a queue or topic is used
 
-    key = _local_key(settings.sqs_endpoint_url)
-    client: SQSClient = boto3.client(
-        "sqs",
-        region_name=settings.queue_region,
-        endpoint_url=settings.sqs_endpoint_url,
+    key = _local_key(endpoint_url)
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
         config=_client_config(read_timeout),
         aws_access_key_id=key,
         aws_secret_access_key=key,
+    )
+
+
+def sqs_client(settings: CommonSettings, *, read_timeout: float = 30.0) -> SQSClient:
+    """A client for QUEUE_URL's region (or SQS_ENDPOINT_URL, the local moto server)."""
+    client: SQSClient = _client(
+        "sqs",
+        region=settings.queue_region,
+        endpoint_url=settings.sqs_endpoint_url,
+        read_timeout=read_timeout,
     )
     return client
 
 
 def sns_client(settings: CommonSettings, *, read_timeout: float = 30.0) -> SnsPublisher:
     """A client for EVENTS_TOPIC_ARN's region (or SNS_ENDPOINT_URL, the local moto server)."""
-    import boto3  # noqa: PLC0415 - boto3 is slow to import; only when a topic is used
-
-    key = _local_key(settings.sns_endpoint_url)
-    client = boto3.client(
-        "sns",
-        region_name=settings.topic_region,
-        endpoint_url=settings.sns_endpoint_url,
-        config=_client_config(read_timeout),
-        aws_access_key_id=key,
-        aws_secret_access_key=key,
+    return cast(
+        "SnsPublisher",
+        _client(
+            "sns",
+            region=settings.topic_region,
+            endpoint_url=settings.sns_endpoint_url,
+            read_timeout=read_timeout,
+        ),
     )
-    return cast("SnsPublisher", client)
