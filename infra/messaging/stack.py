@@ -34,20 +34,8 @@ class MessagingStack(EnvironmentStack):
         super().__init__(scope, construct_id, **kwargs)
         # Two keys: the topic's is the publishers' business, the queues' is SNS's as it
         # delivers; neither grant has to name what the other key protects.
-        self.topic_key = kms.Key(
-            self,
-            "EventsKey",
-            description=f"Encrypts the event topic of {self.stack_name}",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
-        self.queue_key = kms.Key(
-            self,
-            "QueueKey",
-            description=f"Encrypts the SQS queues of {self.stack_name}",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
+        self.topic_key = self._key("EventsKey", "the event topic", removal_policy)
+        self.queue_key = self._key("QueueKey", "the SQS queues", removal_policy)
         # Standard (not FIFO): consumers are idempotent on the event id, as with SQS before.
         self.topic = sns.Topic(
             self,
@@ -68,3 +56,12 @@ class MessagingStack(EnvironmentStack):
             )
             for name, event_types in consumers.items()
         }
+
+    def _key(self, construct_id: str, encrypts: str, removal_policy: RemovalPolicy) -> kms.Key:
+        return kms.Key(
+            self,
+            construct_id,
+            description=f"Encrypts {encrypts} of {self.stack_name}",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
