@@ -17,21 +17,22 @@ from config.model import (
     http_service_of,
 )
 from config.names import alarm_topic_name, environment_prefix, health_alarm_prefix, stack_name
-from infra.budget import BudgetStack
-from infra.data import DataStack
 from infra.edge import EdgeStack
 from infra.edge.stack import CLOUDFRONT_WAF_REGION
-from infra.frontend import FrontendStack
 from infra.images import ServiceImage
-from infra.messaging import MessagingStack
-from infra.network import NetworkStack
-from infra.observability import ObservabilityStack
 from infra.removal import retain_except_on_create
-from infra.services import ServicesStack
+from infra.stateful import StatefulStack
+from infra.stateless import StatelessStack
 
 
 class EnvironmentStage(Stage):
-    """Every stack of one environment (dev, staging, prod...) with its account and region."""
+    """Every stack of one environment (dev, staging, prod...) with its account and region.
+
+    Two stack levels, following CDK's advice to separate stateful from stateless resources
+    (https://docs.aws.amazon.com/cdk/v2/guide/best-practices.html): the stateful stack and the
+    us-east-1 edge stack deploy side by side, then the stateless stack that reads both. Each
+    stack costs the pipeline a change set and an execution, so fewer levels is a shorter path.
+    """
 
     def __init__(
         self,
@@ -64,18 +65,13 @@ class EnvironmentStage(Stage):
         # Images live in the pipeline account's repositories; every stage pulls the same URIs.
         self.images = images
 
-        self.network = self._network_stack()
-        self.messaging = self._messaging_stack()
-        self.data = self._data_stack()
-        self.services = self._services_stack(images)
-        self.observability = self._observability_stack()
+        self.stateful = self._stateful_stack()
         # The web app and the API behind one CloudFront domain. The API's internal ALB is
         # reachable only through CloudFront's VPC origin, so WAF on CloudFront (managed rules
         # and the per-IP rate limit, on the real client address) cannot be bypassed. There is
         # no regional web ACL on the ALB: it would only ever see CloudFront's addresses.
         self.edge = self._edge_stack() if environment.waf.enabled else None
-        self.frontend = self._frontend_stack(web_dist)
-        self.budget = self._budget_stack(cost_tags=budget_tags)
+        self.stateless = self._stateless_stack(images, web_dist=web_dist, cost_tags=budget_tags)
 
         # Cost allocation: every taggable resource of the environment carries these, in every
         # stack and region (the us-east-1 edge stack included).
@@ -84,88 +80,40 @@ class EnvironmentStage(Stage):
         retain_except_on_create(self)
 
     def _identity(self, component: str, summary: str) -> dict[str, Any]:
-        """Name, description and protection every stack of the environment shares."""
+        """Name, description and protection every stack of the environment shares.
+
+        Termination protection on the stateless stack too: it may be replaced, but only on
+        purpose (deleting it takes the environment's service, site and alarms down).
+        """
         return {
             "stack_name": stack_name(self._project.name, self._environment.name, component),
             "description": f"{self._project.name} {self._environment.name}: {summary}",
             "termination_protection": self._environment.termination_protection,
         }
 
-    def _network_stack(self) -> NetworkStack:
-        network = self._environment.network
-        return NetworkStack(
-            self,
-            "Network",
-            **self._identity("network", "VPC, subnets, NAT, flow logs"),
-            cidr=network.cidr,
-            max_azs=network.max_azs,
-            nat_gateways=network.nat_gateways,
-            flow_log_retention_days=network.flow_log_retention_days,
-            removal_policy=self._removal_policy,
-        )
-
-    def _messaging_stack(self) -> MessagingStack:
-        return MessagingStack(
-            self,
-            "Messaging",
-            **self._identity("messaging", "event topic, consumer queues and dead-letter queues"),
-            consumers={name: spec.consumes for name, spec in consumers_of(self._registry).items()},
-            max_receive_count=self._environment.queue.max_receive_count,
-            removal_policy=self._removal_policy,
-        )
-
-    def _data_stack(self) -> DataStack:
+    def _stateful_stack(self) -> StatefulStack:
         environment = self._environment
-        return DataStack(
+        return StatefulStack(
             self,
-            "Data",
-            **self._identity("data", "Aurora PostgreSQL, RDS Proxy, secret"),
-            vpc=self.network.network.vpc,
+            "Stateful",
+            **self._identity(
+                "stateful", "VPC, event topic, queues and dead-letter queues, Aurora, keys"
+            ),
+            network=environment.network,
+            consumers={name: spec.consumes for name, spec in consumers_of(self._registry).items()},
+            max_receive_count=environment.queue.max_receive_count,
             database=environment.database,
+            # The name the former data stack gave the cluster, kept for forks that migrate.
+            cluster_identifier=f"{self._prefix}-data-cluster",
             log_retention_days=environment.log_retention_days,
-            log_key=self.network.log_key,
             protect_data=environment.protect_data,
-        )
-
-    def _services_stack(self, images: Mapping[str, ServiceImage]) -> ServicesStack:
-        project, environment = self._project, self._environment
-        return ServicesStack(
-            self,
-            "Services",
-            **self._identity("services", f"ECS cluster, internal ALB, {', '.join(self._registry)}"),
-            project=project.name,
-            alarm_topic_name=alarm_topic_name(project.name, environment.name),
-            health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
-            vpc=self.network.network.vpc,
-            data=self.data,
-            messaging=self.messaging,
-            registry=self._registry,
-            sizes=environment.services,
-            images=images,
-            log_retention_days=environment.log_retention_days,
-            log_key=self.network.log_key,
-            protect_data=environment.protect_data,
-            metrics_namespace=f"{project.name}/{environment.name}",
-        )
-
-    def _observability_stack(self) -> ObservabilityStack:
-        project, environment = self._project, self._environment
-        return ObservabilityStack(
-            self,
-            "Observability",
-            **self._identity("observability", "alarm topic, dashboard, alarms"),
-            topic_name=alarm_topic_name(project.name, environment.name),
-            health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
-            emails=environment.alarms.emails,
-            data=self.data,
-            messaging=self.messaging,
-            services=self.services,
+            removal_policy=self._removal_policy,
         )
 
     def _edge_stack(self) -> EdgeStack:
         """CloudFront's web ACL, in us-east-1 where CloudFront requires it.
 
-        Its ARN reaches the frontend stack through CDK's cross-region references (an edge
+        Its ARN reaches the stateless stack through CDK's cross-region references (an edge
         stack output read with Fn::GetStackOutput).
         """
         environment = self._environment
@@ -179,41 +127,41 @@ class EnvironmentStage(Stage):
             rate_limit=environment.waf.rate_limit,
         )
 
-    def _frontend_stack(self, web_dist: Path) -> FrontendStack:
-        frontend = self._environment.frontend
-        return FrontendStack(
+    def _stateless_stack(
+        self,
+        images: Mapping[str, ServiceImage],
+        *,
+        web_dist: Path,
+        cost_tags: Mapping[str, str],
+    ) -> StatelessStack:
+        project, environment = self._project, self._environment
+        services = ", ".join(self._registry)
+        return StatelessStack(
             self,
-            "Frontend",
-            **self._identity("frontend", "web app bucket, CloudFront, logs"),
-            web_dist=web_dist,
-            price_class=frontend.price_class,
-            log_retention_days=frontend.log_retention_days,
-            removal_policy=self._removal_policy,
-            certificate_arn=frontend.certificate_arn,
-            domain_names=list(frontend.domain_names),
-            web_acl_arn=self.edge.web_acl.arn if self.edge else None,
+            "Stateless",
+            **self._identity(
+                "stateless", f"ECS cluster, internal ALB, {services}, CloudFront, alarms, budget"
+            ),
             cross_region_references=self.edge is not None,
-            api_load_balancer=self.services.alb,
-            api_listener_port=self.services.alb_listener_port,
+            stateful=self.stateful,
+            project=project.name,
+            alarm_topic_name=alarm_topic_name(project.name, environment.name),
+            health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
+            registry=self._registry,
+            sizes=environment.services,
+            images=images,
+            log_retention_days=environment.log_retention_days,
+            protect_data=environment.protect_data,
+            metrics_namespace=f"{project.name}/{environment.name}",
+            alarm_emails=environment.alarms.emails,
+            web_dist=web_dist,
+            frontend=environment.frontend,
+            web_acl_arn=self.edge.web_acl.arn if self.edge else None,
             api_path_pattern=http_service_of(self._registry)[1].path_pattern,
-        )
-
-    def _budget_stack(self, *, cost_tags: Mapping[str, str]) -> BudgetStack:
-        """Spend of everything tagged with this project and environment.
-
-        Alerts go to the configured emails and to the environment's alarm topic.
-        """
-        budget = self._environment.budget
-        return BudgetStack(
-            self,
-            "Budget",
-            **self._identity("budget", "monthly cost budget and alerts"),
+            removal_policy=self._removal_policy,
             budget_name=f"{self._prefix}-monthly",
-            monthly_limit_usd=budget.monthly_limit_usd,
-            alert_emails=list(budget.alert_emails),
-            thresholds=list(budget.thresholds),
+            budget=environment.budget,
             cost_tags=cost_tags,
-            topic=self.observability.topic,
         )
 
 

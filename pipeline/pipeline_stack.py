@@ -395,7 +395,7 @@ class PipelineStack(Stack):
             environment,
             buildspec=buildspecs.post_deploy_checks,
             source=source,
-            site_url=stage.frontend.site_url,
+            site_url=stage.stateless.site_url,
             markers=" or ".join(environment.checks),
         )
         bake = bake_step(environment, buildspec=buildspecs.bake, source=source)

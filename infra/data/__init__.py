@@ -1,4 +1,3 @@
 from infra.data.database import Database
-from infra.data.stack import DataStack
 
-__all__ = ["DataStack", "Database"]
+__all__ = ["Database"]

@@ -39,8 +39,10 @@ class Database(Construct):
         log_retention_days: int,
         log_key: kms.IKey,
         protect_data: bool,
+        cluster_identifier: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.cluster_identifier = cluster_identifier
         removal_policy = RemovalPolicy.SNAPSHOT if protect_data else RemovalPolicy.DESTROY
         key_removal_policy = (
             RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if protect_data else RemovalPolicy.DESTROY
@@ -153,7 +155,9 @@ class Database(Construct):
                 preferred_window="02:00-03:00",
             ),
             preferred_maintenance_window="sun:03:30-sun:04:30",
-            cluster_identifier=f"{Stack.of(self).stack_name}-cluster",
+            # Given by the stage, not derived from the stack's name: the cluster (and the log
+            # group RDS names after it) keeps its name whichever stack holds it.
+            cluster_identifier=self.cluster_identifier,
             cloudwatch_logs_exports=["postgresql"],
             copy_tags_to_snapshot=True,
             deletion_protection=protect_data,
@@ -211,7 +215,7 @@ class Database(Construct):
         log_group = logs.LogGroup(
             self,
             "PostgresqlLogs",
-            log_group_name=f"/aws/rds/cluster/{Stack.of(self).stack_name}-cluster/postgresql",
+            log_group_name=f"/aws/rds/cluster/{self.cluster_identifier}/postgresql",
             retention=retention_days(log_retention_days),
             encryption_key=log_key,
             removal_policy=removal_policy,

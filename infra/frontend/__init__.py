@@ -1,4 +1,3 @@
 from infra.frontend.site import StaticSite
-from infra.frontend.stack import FrontendStack
 
-__all__ = ["FrontendStack", "StaticSite"]
+__all__ = ["StaticSite"]

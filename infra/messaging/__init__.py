@@ -1,4 +1,4 @@
+from infra.messaging.events import Messaging, add_messaging
 from infra.messaging.queues import WorkQueue
-from infra.messaging.stack import MessagingStack
 
-__all__ = ["MessagingStack", "WorkQueue"]
+__all__ = ["Messaging", "WorkQueue", "add_messaging"]

@@ -1,4 +1,3 @@
 from infra.network.network import Network
-from infra.network.stack import NetworkStack
 
-__all__ = ["Network", "NetworkStack"]
+__all__ = ["Network"]

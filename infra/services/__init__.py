@@ -1,4 +1,3 @@
 from infra.services.services import Services
-from infra.services.stack import ServicesStack
 
-__all__ = ["Services", "ServicesStack"]
+__all__ = ["Services"]

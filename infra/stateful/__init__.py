@@ -1,0 +1,3 @@
+from infra.stateful.stack import StatefulStack
+
+__all__ = ["StatefulStack"]

@@ -1,0 +1,3 @@
+from infra.stateless.stack import StatelessStack
+
+__all__ = ["StatelessStack"]

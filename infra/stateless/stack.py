@@ -1,0 +1,145 @@
+"""The stateless stack of one environment: what may be replaced.
+
+The ECS cluster, internal ALB and services; the alarm topic, dashboard and alarms; the web
+app's bucket and CloudFront; the cost budget. It reads the stateful stack's VPC, keys,
+queues, topic and database (CloudFormation exports) and the edge stack's web ACL (a
+cross-region reference), so it deploys once both are in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, RemovalPolicy
+from constructs import Construct
+
+from config.model import BudgetConfig, FrontendConfig, Registry, ServiceSize
+from infra.budget.budget import EnvironmentBudget
+from infra.environment_stack import EnvironmentStack
+from infra.frontend.site import StaticSite
+from infra.images import ServiceImage
+from infra.observability.monitoring import Monitoring
+from infra.services.service import EventTopic
+from infra.services.services import Services
+from infra.stateful import StatefulStack
+
+
+class StatelessStack(EnvironmentStack):
+    """Every construct keeps the construct id (so the logical ids) it had in the former
+    services, observability, frontend and budget stacks."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stateful: StatefulStack,
+        project: str,
+        alarm_topic_name: str,
+        health_alarm_prefix: str,
+        registry: Registry,
+        sizes: Mapping[str, ServiceSize],
+        images: Mapping[str, ServiceImage],
+        log_retention_days: int,
+        protect_data: bool,
+        metrics_namespace: str,
+        alarm_emails: list[str],
+        web_dist: Path,
+        frontend: FrontendConfig,
+        web_acl_arn: str | None,
+        api_path_pattern: str,
+        removal_policy: RemovalPolicy,
+        budget_name: str,
+        budget: BudgetConfig,
+        cost_tags: Mapping[str, str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        messaging = stateful.messaging
+        self.fleet = Services(
+            self,
+            "Services",
+            project=project,
+            alarm_topic_name=alarm_topic_name,
+            health_alarm_prefix=health_alarm_prefix,
+            vpc=stateful.network.vpc,
+            data=stateful.database,
+            queues=messaging.queues,
+            events=EventTopic(topic=messaging.topic, key=messaging.topic_key),
+            registry=registry,
+            sizes=sizes,
+            images=images,
+            log_retention_days=log_retention_days,
+            log_key=stateful.log_key,
+            protect_data=protect_data,
+            metrics_namespace=metrics_namespace,
+        )
+        CfnOutput(
+            self,
+            "AlbDnsName",
+            value=self.fleet.alb.load_balancer_dns_name,
+            description="DNS name of the internal load balancer (CloudFront's VPC origin)",
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            topic_name=alarm_topic_name,
+            health_alarm_prefix=health_alarm_prefix,
+            emails=alarm_emails,
+            data=stateful.database,
+            queues=messaging.queues,
+            events=messaging.topic,
+            services=self.fleet,
+        )
+        self.site = self._site(
+            web_dist=web_dist,
+            frontend=frontend,
+            web_acl_arn=web_acl_arn,
+            api_path_pattern=api_path_pattern,
+            removal_policy=removal_policy,
+        )
+        # Spend of everything tagged with this project and environment; alerts go to the
+        # configured emails and to the environment's alarm topic.
+        self.budget = EnvironmentBudget(
+            self,
+            "Budget",
+            name=budget_name,
+            monthly_limit_usd=budget.monthly_limit_usd,
+            alert_emails=list(budget.alert_emails),
+            thresholds=list(budget.thresholds),
+            cost_tags=cost_tags,
+            topic=self.monitoring.topic,
+        )
+
+    def _site(
+        self,
+        *,
+        web_dist: Path,
+        frontend: FrontendConfig,
+        web_acl_arn: str | None,
+        api_path_pattern: str,
+        removal_policy: RemovalPolicy,
+    ) -> StaticSite:
+        """The web app and the API (the fleet's internal ALB, CloudFront's VPC origin)."""
+        site = StaticSite(
+            self,
+            "Site",
+            web_dist=web_dist,
+            price_class=frontend.price_class,
+            log_retention_days=frontend.log_retention_days,
+            removal_policy=removal_policy,
+            certificate_arn=frontend.certificate_arn,
+            domain_names=list(frontend.domain_names),
+            web_acl_arn=web_acl_arn,
+            api_load_balancer=self.fleet.alb,
+            api_listener_port=self.fleet.listener_port,
+            api_path_pattern=api_path_pattern,
+        )
+        # Read by the pipeline's post-deploy tests.
+        self.site_url = CfnOutput(self, "SiteUrl", value=site.site_url, description="The web app")
+        self.api_url = CfnOutput(
+            self, "ApiUrl", value=site.api_url, description="The API, through CloudFront"
+        )
+        return site
