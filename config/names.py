@@ -23,7 +23,7 @@ def environment_prefix(project: str, environment: str) -> str:
 
 
 def stack_name(project: str, environment: str, component: str) -> str:
-    """One environment stack, e.g. ``todo-prod-services``."""
+    """One environment stack, e.g. ``todo-prod-stateless``."""
     return f"{environment_prefix(project, environment)}-{component}"
 
 
@@ -33,7 +33,7 @@ def github_drift_role_name(project: str) -> str:
 
 
 def alarm_topic_name(project: str, environment: str) -> str:
-    """The environment's alarm topic: the observability stack creates it, others publish to it."""
+    """The environment's alarm topic: the stateless stack creates it (infra/observability), others publish to it."""
     return f"{environment_prefix(project, environment)}-alarms"
 
 

@@ -58,7 +58,7 @@ def test_the_pipeline_stack_is_in_the_root_assembly_where_the_config_puts_it(
         f"aws://{config.pipeline.account}/{config.pipeline.region}"
     )
     with pytest.raises(KeyError):
-        cloud.stack(f"{config.project.name}-qa-data")
+        cloud.stack(f"{config.project.name}-qa-stateful")
 
 
 def test_templates_of_an_environment_are_by_stack_name(

@@ -15,7 +15,7 @@ from config.names import (
     pipeline_stack_name,
     stack_name,
 )
-from tests.support.assembly import COMPONENTS, Assembly, properties
+from tests.support.assembly import COMPONENTS, Assembly, part, properties
 
 
 def test_every_environment_stack_is_named_by_stack_name(
@@ -37,23 +37,26 @@ def test_the_pipeline_and_its_stack_carry_the_derived_names(
     assert pipeline["Name"] == pipeline_name(config.project.name)
 
 
-def test_alarms_publish_to_the_topic_the_observability_stack_creates(
+def test_alarms_publish_to_the_topic_the_stateless_stack_creates(
     assembly: Assembly, config: DeliveryConfig
 ) -> None:
     for environment in config.environments:
         topic = alarm_topic_name(config.project.name, environment.name)
-        observability = stack_name(config.project.name, environment.name, "observability")
-        topics = properties(assembly.template(observability), "AWS::SNS::Topic")
+        stateless = assembly.template(
+            stack_name(config.project.name, environment.name, "stateless")
+        )
+        topics = properties(stateless, "AWS::SNS::Topic")
         assert [t["TopicName"] for t in topics] == [topic]
 
-        services = assembly.template(stack_name(config.project.name, environment.name, "services"))
+        # The services name the topic by its ARN; the monitoring alarms beside it Ref it.
+        services = part(stateless, "Services")
         prefix = health_alarm_prefix(config.project.name, environment.name)
         health = [
             alarm
             for alarm in properties(services, "AWS::CloudWatch::Alarm")
             if str(alarm.get("AlarmName", "")).startswith(prefix)
         ]
-        assert health, f"{environment.name}: no health alarm in the services stack"
+        assert health, f"{environment.name}: no health alarm in the stateless stack"
         for alarm in health:
             (action,) = {str(a) for a in alarm["AlarmActions"]}
             assert action.endswith(f":{topic}"), (alarm["AlarmName"], action)

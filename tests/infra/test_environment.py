@@ -9,7 +9,7 @@ import pytest
 from config.model import DeliveryConfig
 from tests.support.assembly import Assembly
 
-STACKS = ["network", "data", "messaging", "services", "observability"]
+STACKS = ["stateful", "stateless"]
 STATEFUL = {
     "AWS::RDS::DBCluster",
     "AWS::KMS::Key",

@@ -302,7 +302,7 @@ def test_only_a_failed_first_create_is_deleted(
 ) -> None:
     monkeypatch.setenv("FAKE_ACCOUNT", "222222222222")
     monkeypatch.setenv("FAKE_STACK_STATUS", status)
-    argv = ["--run", "delete-failed-stack", "--stack", "todo-dev-data"]
+    argv = ["--run", "delete-failed-stack", "--stack", "todo-dev-stateful"]
     assert main(["--assembly", str(assembly.root), *argv]) == (0 if deleted else 2)
     calls = [call[1:3] for call in _calls(fake_aws)]
     assert calls[:2] == [["sts", "get-caller-identity"], ["cloudformation", "describe-stacks"]]
@@ -332,12 +332,12 @@ def test_every_deletion_protection_of_a_stack_can_be_lifted_for_a_retry(
 def test_a_failed_prod_create_is_unprotected_then_deleted(
     assembly: Assembly, fake_aws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (data,) = [stack for stack in read_stacks(assembly.root) if stack.name == "todo-prod-data"]
+    (data,) = [stack for stack in read_stacks(assembly.root) if stack.name == "todo-prod-stateful"]
     (cluster,) = protected_resources(data)
     monkeypatch.setenv("FAKE_ACCOUNT", "444444444444")
     monkeypatch.setenv("FAKE_STACK_STATUS", "ROLLBACK_FAILED")
     monkeypatch.setenv("FAKE_REMAINING", f"{cluster}\ttodo-prod-cluster\nOther\tleft")
-    argv = ["--run", "delete-failed-stack", "--stack", "todo-prod-data"]
+    argv = ["--run", "delete-failed-stack", "--stack", "todo-prod-stateful"]
     assert main(["--assembly", str(assembly.root), *argv]) == 0
     calls = [call[1:] for call in _calls(fake_aws)]
     ran = [call[:2] for call in calls]
@@ -435,8 +435,8 @@ def test_a_resource_type_without_known_permissions_stops_with_one_line_and_write
         ),
         (["deploy-pipeline"], "not found: run make synth first"),
         (
-            ["delete-failed-stack", "--stack", "todo-qa-data"],
-            "error: no stack named 'todo-qa-data'",
+            ["delete-failed-stack", "--stack", "todo-qa-stateful"],
+            "error: no stack named 'todo-qa-stateful'",
         ),
     ],
 )

@@ -129,7 +129,7 @@ def notifier_assembly(notifier_tree: Path, tmp_path_factory: pytest.TempPathFact
 
 
 def _images(assembly: Assembly, environment: str) -> dict[str, str]:
-    template = assembly.template(f"todo-{environment}-services")
+    template = assembly.template(f"todo-{environment}-stateless")
     return {
         container["Name"]: json.dumps(container["Image"], sort_keys=True)
         for task in properties(template, "AWS::ECS::TaskDefinition")
@@ -145,7 +145,7 @@ def test_the_notifier_deploys_beside_the_others_and_moves_no_other_image(
         assert set(after) == {*before, NAME}
         assert {name: after[name] for name in before} == before
     subscriptions = properties(
-        notifier_assembly.template("todo-dev-messaging"), "AWS::SNS::Subscription"
+        notifier_assembly.template("todo-dev-stateful"), "AWS::SNS::Subscription"
     )
     assert sorted(len(s["FilterPolicy"]["type"]) for s in subscriptions) == [4, 4]
     repositories = {

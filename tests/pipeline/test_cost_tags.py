@@ -29,6 +29,6 @@ def test_pipeline_and_support_stacks_tag_their_resources(
 
 def test_environment_stages_keep_their_own_environment_tag(assembly: Assembly) -> None:
     """Tagging the pipeline stack must not reach the stages nested in it."""
-    for resource in resources(assembly.template("todo-dev-messaging"), "AWS::SQS::Queue").values():
+    for resource in resources(assembly.template("todo-dev-stateful"), "AWS::SQS::Queue").values():
         tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
         assert tags["environment"] == "dev"

@@ -178,7 +178,7 @@ def test_change_report_before_prod_refuses_a_wildcard_aws_does_not_require(
     local_aws: Any, assembly: Any, config: DeliveryConfig, tmp_path: Path, source_artifact: Path
 ) -> None:
     variant = variant_assembly(assembly.root, tmp_path / "cdk.out")
-    template_file = _template_file(variant, f"{CONFIG.project.name}-prod-services")
+    template_file = _template_file(variant, f"{CONFIG.project.name}-prod-stateless")
     template = json.loads(template_file.read_text(encoding="utf-8"))
     policy_id = next(
         logical_id
@@ -195,7 +195,7 @@ def test_change_report_before_prod_refuses_a_wildcard_aws_does_not_require(
     result = run(world, tmp_path, "ChangeReport-prod")
     assert_permitted(result)
     assert_one_clear_line(
-        result, f"{CONFIG.project.name}-prod-services", f"{policy_id}: allow sqs:* on *"
+        result, f"{CONFIG.project.name}-prod-stateless", f"{policy_id}: allow sqs:* on *"
     )
     assert _announced(result), "the report is still stored and announced for the approvers"
 

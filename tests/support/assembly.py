@@ -14,8 +14,15 @@ from config.paths import ROOT
 from ops.checkout import run_app
 
 # The shipped environments, in promotion order: what the infra tests run once each for.
-# The stacks every environment has (an edge stack joins them where WAF is on), in deploy order.
-COMPONENTS = ("network", "messaging", "data", "services", "observability", "frontend", "budget")
+# The stacks every environment has (an edge stack joins them where WAF is on), in deploy order:
+# what must never be replaced, then what may be (infra/stateful, infra/stateless).
+COMPONENTS = ("stateful", "stateless")
+
+# The top-level constructs of the stateful stack that make the network: the log key, the VPC and
+# the provider of CDK's custom resource that empties the default security group.
+NETWORK = ("LogKey", "Network", "Custom::VpcRestrictDefaultSGCustomResourceProvider")
+# The construct ids of an environment's stacks (infra/stage.py), as resource paths name them.
+_STACK_IDS = frozenset({"Stateful", "Stateless", "Edge"})
 
 ENVIRONMENTS = [
     environment["name"]
@@ -81,6 +88,36 @@ def resources(template: Template, resource_type: str) -> dict[str, dict[str, Any
         for logical_id, resource in template.get("Resources", {}).items()
         if resource["Type"] == resource_type
     }
+
+
+def top_construct(resource: dict[str, Any]) -> str:
+    """The id of the construct directly below the stack that a resource belongs to (its
+    ``aws:cdk:path`` metadata, e.g. ``Pipeline/prod/Stateful/Database/Cluster/Resource``)."""
+    segments = str(resource.get("Metadata", {}).get("aws:cdk:path", "")).split("/")
+    for index, segment in enumerate(segments[:-1]):
+        if segment in _STACK_IDS:
+            return segments[index + 1]
+    raise ValueError(f"not a resource of an environment stack: {segments!r}")
+
+
+def part(template: Template, *constructs: str) -> Template:
+    """The template with only the resources of the given top-level constructs (``Network``,
+    ``Database``, ``Services``...): what one concern of a merged stack holds. Outputs and the
+    other sections stay whole."""
+    return {
+        **template,
+        "Resources": {
+            logical_id: resource
+            for logical_id, resource in template.get("Resources", {}).items()
+            if top_construct(resource) in constructs
+        },
+    }
+
+
+def without(template: Template, *constructs: str) -> Template:
+    """The template without the resources of the given top-level constructs."""
+    kept = {top_construct(r) for r in template.get("Resources", {}).values()} - set(constructs)
+    return part(template, *kept)
 
 
 def properties(template: Template, resource_type: str) -> list[dict[str, Any]]:

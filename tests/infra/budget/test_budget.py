@@ -1,4 +1,4 @@
-"""The budget stack of each environment, read from the synthesized templates."""
+"""The budget of each environment (its stateless stack), read from the synthesized templates."""
 
 from __future__ import annotations
 
@@ -6,14 +6,20 @@ from typing import Any
 
 import pytest
 
+from config.cloud_assembly import Template
 from config.model import DeliveryConfig, EnvironmentConfig
-from tests.support.assembly import Assembly, properties
+from config.names import alarm_topic_name
+from tests.support.assembly import Assembly, properties, ref_target
 
 
 @pytest.fixture(scope="module")
-def budget(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    template = assembly.template(f"{config.project.name}-{env.name}-budget")
-    (props,) = properties(template, "AWS::Budgets::Budget")
+def stateless(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> Template:
+    return assembly.template(f"{config.project.name}-{env.name}-stateless")
+
+
+@pytest.fixture(scope="module")
+def budget(stateless: Template) -> dict[str, Any]:
+    (props,) = properties(stateless, "AWS::Budgets::Budget")
     return props
 
 
@@ -41,7 +47,7 @@ def test_budget_counts_only_this_project_and_environment(
 
 
 def test_one_alert_per_threshold_to_every_configured_email_and_the_alarm_topic(
-    budget: dict[str, Any], env: EnvironmentConfig
+    budget: dict[str, Any], stateless: Template, env: EnvironmentConfig, config: DeliveryConfig
 ) -> None:
     notifications = budget["NotificationsWithSubscribers"]
     assert [n["Notification"]["Threshold"] for n in notifications] == env.budget.thresholds
@@ -57,8 +63,12 @@ def test_one_alert_per_threshold_to_every_configured_email_and_the_alarm_topic(
             {"Address": address, "SubscriptionType": "EMAIL"} for address in env.budget.alert_emails
         ]
         (topic,) = [s for s in notification["Subscribers"] if s["SubscriptionType"] == "SNS"]
-        # The environment's alarm topic, from the observability stack.
-        assert "Fn::GetStackOutput" in topic["Address"] or "Fn::ImportValue" in topic["Address"]
+        # The environment's alarm topic, in the same (stateless) stack.
+        alarm_topic = ref_target(stateless, topic["Address"])
+        assert alarm_topic["Type"] == "AWS::SNS::Topic"
+        assert alarm_topic["Properties"]["TopicName"] == alarm_topic_name(
+            config.project.name, env.name
+        )
 
 
 def test_budget_carries_the_cost_tags(

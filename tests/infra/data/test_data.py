@@ -1,4 +1,4 @@
-"""The data stack of each environment: Aurora Serverless v2, RDS Proxy, secret, key."""
+"""The data of each environment (stateful stack): Aurora Serverless v2, RDS Proxy, secret, key."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from config.model import DeliveryConfig, EnvironmentConfig
-from tests.support.assembly import Assembly, properties, ref_target, resources
+from tests.support.assembly import Assembly, part, properties, ref_target, resources
 
 
 @pytest.fixture(scope="module")
 def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    return assembly.template(f"{config.project.name}-{env.name}-data")
+    return part(assembly.template(f"{config.project.name}-{env.name}-stateful"), "Database")
 
 
 def _cluster(template: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +82,9 @@ def test_backups_deletion_protection_and_removal_follow_config(
 
 def test_backup_retention_is_7_days_in_dev_and_30_in_prod(assembly: Assembly) -> None:
     retention = {
-        env: _cluster(assembly.template(f"todo-{env}-data"))["Properties"]["BackupRetentionPeriod"]
+        env: _cluster(assembly.template(f"todo-{env}-stateful"))["Properties"][
+            "BackupRetentionPeriod"
+        ]
         for env in ("dev", "prod")
     }
     assert retention == {"dev": 7, "prod": 30}

@@ -48,7 +48,7 @@ def test_cloudfront_web_acl_exists_in_us_east_1_only_where_waf_is_enabled(
 def test_distribution_uses_the_web_acl_where_waf_is_enabled(
     assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
 ) -> None:
-    template = assembly.template(f"{config.project.name}-{env.name}-frontend")
+    template = assembly.template(f"{config.project.name}-{env.name}-stateless")
     (distribution,) = properties(template, "AWS::CloudFront::Distribution")
     web_acl = distribution["DistributionConfig"].get("WebACLId")
     if not env.waf.enabled:

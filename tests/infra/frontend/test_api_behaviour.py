@@ -24,7 +24,7 @@ ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 def distribution(
     assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
 ) -> dict[str, Any]:
-    template = assembly.template(f"{config.project.name}-{env.name}-frontend")
+    template = assembly.template(f"{config.project.name}-{env.name}-stateless")
     (props,) = properties(template, "AWS::CloudFront::Distribution")
     return dict(props["DistributionConfig"])
 

@@ -1,4 +1,4 @@
-"""The frontend stack of each environment, read from the synthesized templates."""
+"""The frontend of each environment (its stateless stack), read from the synthesized templates."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ import pytest
 from config.model import DeliveryConfig, EnvironmentConfig
 from config.paths import ROOT
 from infra.frontend.site import CONTENT_SECURITY_POLICY, SPA_REWRITE
-from tests.support.assembly import Assembly, properties, ref_target, resources, stack_output
+from tests.support.assembly import (
+    Assembly,
+    properties,
+    ref_target,
+    resources,
+    without,
+)
 
 TAGGABLE = [
     "AWS::S3::Bucket",
@@ -26,7 +32,8 @@ TAGGABLE = [
 
 @pytest.fixture(scope="module")
 def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    return assembly.template(f"{config.project.name}-{env.name}-frontend")
+    stateless = assembly.template(f"{config.project.name}-{env.name}-stateless")
+    return without(stateless, "Services", "Monitoring", "Budget")
 
 
 def _distribution(template: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +53,7 @@ def _log_bucket_id(template: dict[str, Any]) -> str:
 def test_frontend_stack_deploys_in_the_environment_region(
     assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
 ) -> None:
-    artifact = assembly.stack_artifacts(env.name)[f"{config.project.name}-{env.name}-frontend"]
+    artifact = assembly.stack_artifacts(env.name)[f"{config.project.name}-{env.name}-stateless"]
     assert artifact["environment"] == f"aws://{env.account}/{env.region}"
 
 
@@ -216,10 +223,11 @@ def test_api_behaviour_reaches_the_internal_alb_through_a_vpc_origin_on_its_list
     vpc_origin = ref_target(template, origin["VpcOriginConfig"]["VpcOriginId"])
     assert vpc_origin["Type"] == "AWS::CloudFront::VpcOrigin"
     endpoint = vpc_origin["Properties"]["VpcOriginEndpointConfig"]
-    services = assembly.template(f"{config.project.name}-{env.name}-services")
+    # The ALB is in the same (stateless) stack: plain references, no export to outlive it.
+    services = assembly.template(f"{config.project.name}-{env.name}-stateless")
     (alb_id,) = resources(services, "AWS::ElasticLoadBalancingV2::LoadBalancer")
-    assert stack_output(assembly, endpoint["Arn"]) == {"Ref": alb_id}
-    assert stack_output(assembly, origin["DomainName"]) == {"Fn::GetAtt": [alb_id, "DNSName"]}
+    assert endpoint["Arn"] == {"Ref": alb_id}
+    assert origin["DomainName"] == {"Fn::GetAtt": [alb_id, "DNSName"]}
     (listener,) = properties(services, "AWS::ElasticLoadBalancingV2::Listener")
     assert listener["LoadBalancerArn"] == {"Ref": alb_id}
     protocol_policy = {"HTTP": "http-only", "HTTPS": "https-only"}[listener["Protocol"]]

@@ -1,5 +1,5 @@
-"""The messaging stack of each environment: the event topic, one queue and dead-letter queue
-per consumer of the registry, their subscriptions, encryption and TLS."""
+"""The messaging of each environment (stateful stack): the event topic, one queue and
+dead-letter queue per consumer of the registry, their subscriptions, encryption and TLS."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 
 from config.model import DeliveryConfig, EnvironmentConfig
-from tests.support.assembly import Assembly, properties, ref_target, resources
+from tests.support.assembly import NETWORK, Assembly, properties, ref_target, resources, without
 
 
 @pytest.fixture(scope="module")
 def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    return assembly.template(f"{config.project.name}-{env.name}-messaging")
+    return without(
+        assembly.template(f"{config.project.name}-{env.name}-stateful"), *NETWORK, "Database"
+    )
 
 
 def _main_queues(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

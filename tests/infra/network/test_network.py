@@ -1,4 +1,4 @@
-"""The network stack of each environment, read from the synthesized templates."""
+"""The network of each environment (in its stateful stack), read from the synthesized templates."""
 
 from __future__ import annotations
 
@@ -7,12 +7,22 @@ from typing import Any
 import pytest
 
 from config.model import DeliveryConfig, EnvironmentConfig
-from tests.support.assembly import ENVIRONMENTS, Assembly, properties, ref_target, resources
+from tests.support.assembly import (
+    COMPONENTS,
+    ENVIRONMENTS,
+    NETWORK,
+    Assembly,
+    part,
+    properties,
+    ref_target,
+    resources,
+)
 
 
 @pytest.fixture(scope="module")
 def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    return assembly.template(f"{config.project.name}-{env.name}-network")
+    stateful = assembly.template(f"{config.project.name}-{env.name}-stateful")
+    return part(stateful, *NETWORK)
 
 
 def _subnets(template: dict[str, Any], *, public: bool) -> list[dict[str, Any]]:
@@ -79,7 +89,7 @@ def test_private_subnets_route_to_the_internet_only_through_nat(template: dict[s
 
 def test_nat_counts_differ_between_dev_and_prod(assembly: Assembly) -> None:
     counts = {
-        env: len(resources(assembly.template(f"todo-{env}-network"), "AWS::EC2::NatGateway"))
+        env: len(resources(assembly.template(f"todo-{env}-stateful"), "AWS::EC2::NatGateway"))
         for env in ENVIRONMENTS
     }
     assert counts == {"dev": 1, "staging": 2, "prod": 3}
@@ -160,7 +170,7 @@ def test_cost_tags_are_on_every_taggable_network_resource(
 def test_only_prod_has_termination_protection(assembly: Assembly, config: DeliveryConfig) -> None:
     for env in config.environments:
         artifacts = assembly.stack_artifacts(env.name)
-        assert len(artifacts) >= 3
+        assert len(artifacts) >= len(COMPONENTS)
         for artifact in artifacts.values():
             protected = artifact["properties"].get("terminationProtection", False)
             assert protected is env.termination_protection

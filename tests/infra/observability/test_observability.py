@@ -1,4 +1,4 @@
-"""The observability stack of each environment, and alarm wiring across the stacks."""
+"""The observability of each environment (its stateless stack), and alarm wiring across stacks."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pytest
 
 from config.model import DeliveryConfig, EnvironmentConfig
 from config.names import health_alarm_prefix
-from tests.support.assembly import Assembly, properties, ref_target, resources
+from tests.support.assembly import Assembly, part, properties, ref_target, resources
 
 
 @pytest.fixture(scope="module")
 def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    return assembly.template(f"{config.project.name}-{env.name}-observability")
+    return part(assembly.template(f"{config.project.name}-{env.name}-stateless"), "Monitoring")
 
 
 def test_topic_is_encrypted_tls_only_with_the_configured_subscriptions(
@@ -97,7 +97,7 @@ def test_dlq_alarm_fires_on_the_first_visible_message(
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     (queue_name,) = [d["Value"] for d in alarm["Dimensions"] if d["Name"] == "QueueName"]
     # The dimension is the dead-letter queue's name, imported from the messaging stack.
-    messaging = assembly.template(f"todo-{env.name}-messaging")
+    messaging = assembly.template(f"todo-{env.name}-stateful")
     dlq_id = next(
         logical_id
         for logical_id, queue in resources(messaging, "AWS::SQS::Queue").items()
@@ -106,7 +106,7 @@ def test_dlq_alarm_fires_on_the_first_visible_message(
     assert dlq_id in json.dumps(queue_name)
 
 
-@pytest.mark.parametrize("stack", ["observability", "services"])
+@pytest.mark.parametrize("stack", ["stateless"])
 def test_every_alarm_notifies_the_environment_topic(
     assembly: Assembly, env: EnvironmentConfig, stack: str
 ) -> None:
@@ -179,7 +179,7 @@ def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
     assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 300)
     assert alarm["TreatMissingData"] == "notBreaching"
     # The api publishes into that namespace: the services stack tells it which one.
-    services = assembly.template(f"{config.project.name}-{env.name}-services")
+    services = assembly.template(f"{config.project.name}-{env.name}-stateless")
     (api,) = [
         container
         for task in properties(services, "AWS::ECS::TaskDefinition")

@@ -29,7 +29,8 @@ THIRD_CONSUMES = ["todo.completed"]
 def templates(
     config: DeliveryConfig, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
-    """The services, messaging and observability templates of dev with the third service."""
+    """The services, messaging and observability templates of dev with the third service
+    (services and observability are both the stateless stack, messaging the stateful one)."""
     registry = {
         **config.services,
         THIRD: ConsumerService(
@@ -69,9 +70,9 @@ def templates(
     return {
         component: assembly.get_stack_by_name(stack.stack_name).template
         for component, stack in (
-            ("services", stage.services),
-            ("messaging", stage.messaging),
-            ("observability", stage.observability),
+            ("services", stage.stateless),
+            ("messaging", stage.stateful),
+            ("observability", stage.stateless),
         )
     }
 

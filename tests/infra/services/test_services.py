@@ -1,4 +1,4 @@
-"""The services stack of each environment: cluster, ALB, and the registry's api and worker."""
+"""The services of each environment (stateless stack): cluster, ALB, the api and the worker."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from config.model import DeliveryConfig, EnvironmentConfig
 from tests.support.assembly import (
     ENVIRONMENTS,
     Assembly,
+    part,
     properties,
     ref_target,
     resources,
@@ -20,7 +21,7 @@ from tests.support.assembly import (
 
 @pytest.fixture(scope="module")
 def template(assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    return assembly.template(f"{config.project.name}-{env.name}-services")
+    return part(assembly.template(f"{config.project.name}-{env.name}-stateless"), "Services")
 
 
 def _container(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def test_every_service_rolls_back_on_circuit_breaker_and_alarms(
 
 
 def test_prod_never_drops_below_the_desired_count(assembly: Assembly) -> None:
-    for service in properties(assembly.template("todo-prod-services"), "AWS::ECS::Service"):
+    for service in properties(assembly.template("todo-prod-stateless"), "AWS::ECS::Service"):
         assert service["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
 
 
@@ -317,7 +318,7 @@ def test_outputs_name_the_internal_alb(template: dict[str, Any]) -> None:
 
 
 def _image_uris(assembly: Assembly, env: str) -> dict[str, str]:
-    template = assembly.template(f"todo-{env}-services")
+    template = assembly.template(f"todo-{env}-stateless")
     uris = {}
     for task in properties(template, "AWS::ECS::TaskDefinition"):
         for container in task["ContainerDefinitions"]:

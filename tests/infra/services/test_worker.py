@@ -7,20 +7,22 @@ from typing import Any
 
 import pytest
 
-from tests.support.assembly import Assembly, properties, resources
+from tests.support.assembly import Assembly, part, properties, resources
 
 
 @pytest.fixture(scope="module")
 def templates(assembly: Assembly) -> dict[str, dict[str, Any]]:
-    """Prod's services and observability stacks from the session's synthesized assembly."""
+    """Prod's stateless stack (services, alarms, dashboard) from the session's assembly."""
+    stateless = assembly.template("todo-prod-stateless")
     return {
-        name: assembly.template(name) for name in ("todo-prod-services", "todo-prod-observability")
+        "services": part(stateless, "Services"),
+        "observability": part(stateless, "Monitoring"),
     }
 
 
 @pytest.fixture(scope="module")
 def services(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return templates["todo-prod-services"]
+    return templates["services"]
 
 
 def _worker_task(services: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +100,6 @@ def test_worker_scales_on_queue_depth(services: dict[str, Any]) -> None:
 
 
 def test_worker_has_dashboard_and_alarms(templates: dict[str, dict[str, Any]]) -> None:
-    observability = templates["todo-prod-observability"]
+    observability = templates["observability"]
     (dashboard,) = properties(observability, "AWS::CloudWatch::Dashboard")
     assert "worker: running tasks" in json.dumps(dashboard["DashboardBody"])

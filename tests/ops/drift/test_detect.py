@@ -96,10 +96,14 @@ def _drifts(stub: Stubber, stack: str, resources: list[dict[str, Any]], **page: 
 
 def test_a_drifted_stack_a_clean_one_and_one_not_deployed_after_polling() -> None:
     cloudformation, clock = _client(), FakeClock()
-    targets = [_target("todo-dev-data"), _target("todo-dev-network"), _target("todo-dev-edge")]
+    targets = [
+        _target("todo-dev-stateful"),
+        _target("todo-dev-stateless"),
+        _target("todo-dev-edge"),
+    ]
     with Stubber(cloudformation) as stub:
-        _start(stub, "todo-dev-data", "d1")
-        _start(stub, "todo-dev-network", "d2")
+        _start(stub, "todo-dev-stateful", "d1")
+        _start(stub, "todo-dev-stateless", "d2")
         stub.add_client_error(
             "detect_stack_drift",
             service_error_code="ValidationError",
@@ -111,13 +115,13 @@ def test_a_drifted_stack_a_clean_one_and_one_not_deployed_after_polling() -> Non
         _status(stub, "d1", "DETECTION_COMPLETE", "DRIFTED")
         _drifts(
             stub,
-            "todo-dev-data",
+            "todo-dev-stateful",
             [_resource("Queue", "AWS::SQS::Queue", "MODIFIED", "/VisibilityTimeout")],
             next_token="t2",
         )
         _drifts(
             stub,
-            "todo-dev-data",
+            "todo-dev-stateful",
             [_resource("Bucket", "AWS::S3::Bucket", "DELETED")],
             token="t2",
         )
@@ -125,8 +129,8 @@ def test_a_drifted_stack_a_clean_one_and_one_not_deployed_after_polling() -> Non
         stub.assert_no_pending_responses()
 
     assert [(r.target.stack, r.status) for r in results] == [
-        ("todo-dev-data", "DRIFTED"),
-        ("todo-dev-network", "IN_SYNC"),
+        ("todo-dev-stateful", "DRIFTED"),
+        ("todo-dev-stateless", "IN_SYNC"),
         ("todo-dev-edge", "NOT_DEPLOYED"),
     ]
     assert [(d.logical_id, d.status, d.properties) for d in results[0].resources] == [
@@ -137,7 +141,7 @@ def test_a_drifted_stack_a_clean_one_and_one_not_deployed_after_polling() -> Non
 
     report = render(results, "2026-11-22 02:00 UTC")
     assert "**1 drifted**" in report
-    assert "- `todo-dev-data`: **drifted**" in report
+    assert "- `todo-dev-stateful`: **drifted**" in report
     assert "| `Queue` | AWS::SQS::Queue | MODIFIED | /VisibilityTimeout |" in report
     assert "| `Bucket` | AWS::S3::Bucket | DELETED | - |" in report
     assert "- `todo-dev-edge`: not deployed" in report
@@ -146,26 +150,28 @@ def test_a_drifted_stack_a_clean_one_and_one_not_deployed_after_polling() -> Non
 def test_a_failed_detection_is_reported_with_its_reason_and_is_not_drift() -> None:
     cloudformation, clock = _client(), FakeClock()
     with Stubber(cloudformation) as stub:
-        _start(stub, "todo-dev-data", "d1")
+        _start(stub, "todo-dev-stateful", "d1")
         _status(stub, "d1", "DETECTION_FAILED", "UNKNOWN", "Failed to detect drift on Secret")
-        results = detect(cloudformation, [_target("todo-dev-data")], clock=clock, sleep=clock.sleep)
+        results = detect(
+            cloudformation, [_target("todo-dev-stateful")], clock=clock, sleep=clock.sleep
+        )
         stub.assert_no_pending_responses()
     (result,) = results
     assert (result.status, result.reason) == ("FAILED", "Failed to detect drift on Secret")
     report = render(results, "now")
     assert "no drift" in report
-    assert "`todo-dev-data`: **failed** (Failed to detect drift on Secret)" in report
+    assert "`todo-dev-stateful`: **failed** (Failed to detect drift on Secret)" in report
 
 
 def test_polling_is_bounded_and_a_slow_detection_becomes_a_failure() -> None:
     cloudformation, clock = _client(), FakeClock()
     with Stubber(cloudformation) as stub:
-        _start(stub, "todo-dev-data", "d1")
+        _start(stub, "todo-dev-stateful", "d1")
         for _ in range(4):
             _status(stub, "d1", "DETECTION_IN_PROGRESS")
         results = detect(
             cloudformation,
-            [_target("todo-dev-data")],
+            [_target("todo-dev-stateful")],
             timeout=30,
             poll_seconds=10,
             clock=clock,
@@ -185,13 +191,13 @@ def test_an_aws_failure_names_the_account_and_region() -> None:
             service_message="not authorized to perform cloudformation:DetectStackDrift",
         )
         with pytest.raises(DriftError, match=r"aws://222222222222/eu-west-1: .*AccessDenied"):
-            check([_target("todo-dev-data")], lambda *_: cloudformation)
+            check([_target("todo-dev-stateful")], lambda *_: cloudformation)
 
 
 def test_stacks_are_checked_with_one_client_per_account_and_region() -> None:
     clients: dict[tuple[str, str], Any] = {}
     targets = [
-        _target("todo-dev-data"),
+        _target("todo-dev-stateful"),
         StackTarget(environment="dev", account="222222222222", region="us-east-1", stack="edge"),
     ]
 
@@ -214,10 +220,14 @@ def test_stacks_are_checked_with_one_client_per_account_and_region() -> None:
 def test_the_json_round_trips_what_the_report_says() -> None:
     cloudformation, clock = _client(), FakeClock()
     with Stubber(cloudformation) as stub:
-        _start(stub, "todo-dev-data", "d1")
+        _start(stub, "todo-dev-stateful", "d1")
         _status(stub, "d1", "DETECTION_COMPLETE", "DRIFTED")
-        _drifts(stub, "todo-dev-data", [_resource("Queue", "AWS::SQS::Queue", "MODIFIED", "/A")])
-        results = detect(cloudformation, [_target("todo-dev-data")], clock=clock, sleep=clock.sleep)
+        _drifts(
+            stub, "todo-dev-stateful", [_resource("Queue", "AWS::SQS::Queue", "MODIFIED", "/A")]
+        )
+        results = detect(
+            cloudformation, [_target("todo-dev-stateful")], clock=clock, sleep=clock.sleep
+        )
     text = to_json(results, "when")
     assert json.loads(text)["drifted"] is True
     assert from_json(text) == (results, "when")
@@ -232,9 +242,9 @@ def test_targets_are_every_synthesized_stack_in_its_own_account_and_region(
     assert {t.account for t in pipeline} == {config.pipeline.account}
     for env in config.environments:
         mine = [t for t in targets if t.environment == env.name]
-        assert f"{config.project.name}-{env.name}-data" in [t.stack for t in mine]
+        assert f"{config.project.name}-{env.name}-stateful" in [t.stack for t in mine]
         assert {t.account for t in mine} == {env.account}
         regions = {t.stack: t.region for t in mine}
-        assert regions[f"{config.project.name}-{env.name}-network"] == env.region
+        assert regions[f"{config.project.name}-{env.name}-stateful"] == env.region
         if env.waf.enabled:
             assert regions[f"{config.project.name}-{env.name}-edge"] == "us-east-1"

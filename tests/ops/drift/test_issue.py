@@ -12,10 +12,10 @@ from ops.drift.issue import main
 from tests.support.github_server import GitHubState
 
 DATA = StackTarget(
-    environment="prod", account="444444444444", region="eu-west-1", stack="todo-prod-data"
+    environment="prod", account="444444444444", region="eu-west-1", stack="todo-prod-stateful"
 )
 NETWORK = StackTarget(
-    environment="prod", account="444444444444", region="eu-west-1", stack="todo-prod-network"
+    environment="prod", account="444444444444", region="eu-west-1", stack="todo-prod-stateless"
 )
 QUEUE = ResourceDrift(
     logical_id="Queue", resource_type="AWS::SQS::Queue", status="MODIFIED", properties=("/Delay",)

@@ -25,9 +25,9 @@ def test_deployed_template_is_read_from_cloudformation() -> None:
         stub.add_response(
             "get_template",
             {"TemplateBody": '{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}'},
-            {"StackName": "todo-dev-messaging", "TemplateStage": "Original"},
+            {"StackName": "todo-dev-stateful", "TemplateStage": "Original"},
         )
-        assert deployed_template(cloudformation, "todo-dev-messaging") == {
+        assert deployed_template(cloudformation, "todo-dev-stateful") == {
             "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}
         }
 
@@ -46,18 +46,18 @@ def test_other_cloudformation_errors_are_not_hidden() -> None:
     with Stubber(cloudformation) as stub:
         stub.add_client_error("get_template", "AccessDenied", "not allowed")
         with pytest.raises(Exception, match="AccessDenied"):
-            deployed_template(cloudformation, "todo-dev-network")
+            deployed_template(cloudformation, "todo-dev-stateful")
 
 
 def test_report_on_the_real_network_stack(assembly: Assembly) -> None:
-    proposed = {"todo-prod-network": assembly.template("todo-prod-network")}
+    proposed = {"todo-prod-stateful": assembly.template("todo-prod-stateful")}
     deployed = copy.deepcopy(proposed)
     nat_ids = [
         logical_id
-        for logical_id, resource in deployed["todo-prod-network"]["Resources"].items()
+        for logical_id, resource in deployed["todo-prod-stateful"]["Resources"].items()
         if resource["Type"] == "AWS::EC2::NatGateway"
     ]
-    del deployed["todo-prod-network"]["Resources"][nat_ids[0]]  # prod had one NAT fewer
+    del deployed["todo-prod-stateful"]["Resources"][nat_ids[0]]  # prod had one NAT fewer
 
     text, broadened = build_report(
         environment="prod", deployed=deployed, proposed=proposed, commit="0123456789abcdef"
@@ -67,14 +67,14 @@ def test_report_on_the_real_network_stack(assembly: Assembly) -> None:
     assert "### prod: 1 added" in text
     assert f"added `{nat_ids[0]}` (AWS::EC2::NatGateway)" in text
     assert "No permission is broadened." in text
-    assert broadened == {"todo-prod-network": []}
+    assert broadened == {"todo-prod-stateful": []}
 
 
 def test_report_for_a_first_deployment_lists_every_stack_as_added(assembly: Assembly) -> None:
-    proposed = {"todo-dev-network": assembly.template("todo-dev-network")}
+    proposed = {"todo-dev-stateful": assembly.template("todo-dev-stateful")}
     text, broadened = build_report(environment="dev", deployed={}, proposed=proposed, commit="abc")
-    assert "- stack `todo-dev-network` added" in text
-    assert broadened["todo-dev-network"], "a new stack's roles and key policies are all new grants"
+    assert "- stack `todo-dev-stateful` added" in text
+    assert broadened["todo-dev-stateful"], "a new stack's roles and key policies are all new grants"
     assert "**Permissions are broadened:**" in text
 
 

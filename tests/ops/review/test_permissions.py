@@ -59,7 +59,7 @@ def _new() -> dict[str, Any]:
 
 def test_same_template_broadens_nothing() -> None:
     assert broadened(OLD, OLD) == []
-    assert render({"todo-dev-services": []}) == "No permission is broadened.\n"
+    assert render({"todo-dev-stateless": []}) == "No permission is broadened.\n"
 
 
 def test_deny_statements_are_not_grants() -> None:
@@ -81,9 +81,9 @@ def test_a_wildcard_resource_is_a_broadening_in_bold() -> None:
     new["Resources"]["TaskPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Resource"] = "*"
     (grant,) = broadened(OLD, new)
     assert grant.wildcard
-    assert render({"todo-prod-services": [grant]}) == (
+    assert render({"todo-prod-stateless": [grant]}) == (
         "**Permissions are broadened:**\n"
-        "- `todo-prod-services` **TaskPolicy: allow sqs:SendMessage on *** (wildcard)\n"
+        "- `todo-prod-stateless` **TaskPolicy: allow sqs:SendMessage on *** (wildcard)\n"
     )
 
 
@@ -244,7 +244,7 @@ def test_a_never_deployed_prod_passes_the_wildcard_check(assembly: Assembly) -> 
 def test_a_broadened_prod_fails_the_check_naming_the_grant(assembly: Assembly) -> None:
     proposed, locations = _prod(assembly)
     deployed = copy.deepcopy(proposed)
-    services = next(name for name in proposed if name.endswith("-services"))
+    services = next(name for name in proposed if name.endswith("-stateless"))
     policy_id, policy = next(
         (logical_id, resource)
         for logical_id, resource in proposed[services]["Resources"].items()

@@ -18,7 +18,7 @@ def test_plan_lists_every_environment_with_account_region_and_stacks(
     for env in plan.environments:
         names = {stack.name for stack in env.stacks}
         prefix = f"{config.project.name}-{env.name}"
-        assert {f"{prefix}-network", f"{prefix}-frontend"} <= names
+        assert {f"{prefix}-stateful", f"{prefix}-stateless"} <= names
         for stack in env.stacks:
             assert stack.resources == len(assembly.template(stack.name)["Resources"])
             assert (
@@ -40,10 +40,12 @@ def test_rendered_plan_is_readable(assembly: Assembly) -> None:
     assert lines[0].startswith("Pipeline todo-delivery  aws://111111111111/eu-west-1")
     staging = next(line for line in lines if ". staging" in line)
     assert "ChangeReport-staging -> [manual approval: Approve-staging] -> " in staging
-    assert staging.index("Approve-staging") < staging.index("todo-staging-network.Deploy")
+    assert staging.index("Approve-staging") < staging.index("todo-staging-stateful.Deploy")
     dev = next(line for line in lines if ". dev" in line)
     assert "manual approval" not in dev
-    assert any("todo-prod-network" in line and "[termination protection]" in line for line in lines)
+    assert any(
+        "todo-prod-stateful" in line and "[termination protection]" in line for line in lines
+    )
 
 
 def test_plan_of_a_missing_assembly_is_an_error_not_a_traceback(tmp_path: object) -> None:

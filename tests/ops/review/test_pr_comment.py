@@ -9,7 +9,7 @@ import pytest
 from ops.review.pr_comment import MARKER, main
 from tests.support.github_server import GitHubState
 
-REPORT = "## Template diff\n\n### dev: 1 changed\n- stack `todo-dev-data` changed\n"
+REPORT = "## Template diff\n\n### dev: 1 changed\n- stack `todo-dev-stateful` changed\n"
 
 
 @pytest.fixture

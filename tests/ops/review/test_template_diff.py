@@ -74,10 +74,10 @@ def _write_assembly(root: Path, environments: dict[str, dict[str, dict[str, Any]
 
 def _diff(tmp_path: Path, head: dict[str, Any]) -> list[Any]:
     base_dir = _write_assembly(
-        tmp_path / "base", {"pipeline": {}, "prod": {"todo-prod-data": BASE}}
+        tmp_path / "base", {"pipeline": {}, "prod": {"todo-prod-stateful": BASE}}
     )
     head_dir = _write_assembly(
-        tmp_path / "head", {"pipeline": {}, "prod": {"todo-prod-data": head}}
+        tmp_path / "head", {"pipeline": {}, "prod": {"todo-prod-stateful": head}}
     )
     (prod,) = [env for env in diff_assemblies(base_dir, head_dir) if env.environment == "prod"]
     return prod.changes
@@ -151,11 +151,11 @@ def test_markdown_puts_stateful_replacement_in_bold(tmp_path: Path) -> None:
     head = copy.deepcopy(BASE)
     head["Resources"]["Database"]["Properties"]["DBClusterIdentifier"] = "todo-2"
     base_dir = _write_assembly(
-        tmp_path / "base", {"pipeline": {}, "prod": {"todo-prod-data": BASE}}
+        tmp_path / "base", {"pipeline": {}, "prod": {"todo-prod-stateful": BASE}}
     )
     head_dir = _write_assembly(
         tmp_path / "head",
-        {"pipeline": {}, "prod": {"todo-prod-data": head}, "dev": {"todo-dev-data": BASE}},
+        {"pipeline": {}, "prod": {"todo-prod-stateful": head}, "dev": {"todo-dev-stateful": BASE}},
     )
     text = render_markdown(diff_assemblies(base_dir, head_dir))
     assert "### prod: 1 replaced" in text
@@ -163,7 +163,7 @@ def test_markdown_puts_stateful_replacement_in_bold(tmp_path: Path) -> None:
     row = "- **replaced `Database` (AWS::RDS::DBCluster)** — DBClusterIdentifier"
     assert f"{row} [**STATEFUL: data may be lost**]" in text
     assert "### dev: 4 added" in text
-    assert "- stack `todo-dev-data` added" in text
+    assert "- stack `todo-dev-stateful` added" in text
 
 
 def test_identical_assemblies_have_no_changes(assembly: Assembly) -> None:
@@ -205,7 +205,7 @@ def _synthesize_known_app(outdir: Path, *, changed: bool) -> Path:
     from aws_cdk import aws_sqs as sqs  # noqa: PLC0415
 
     app = App(outdir=str(outdir), analytics_reporting=False)
-    stack = Stack(Stage(app, "dev"), "Data", stack_name="todo-dev-data")
+    stack = Stack(Stage(app, "dev"), "Data", stack_name="todo-dev-stateful")
     rds.CfnDBCluster(
         stack,
         "Database",
@@ -231,7 +231,7 @@ def test_two_real_syntheses_report_exactly_the_known_change(tmp_path: Path) -> N
     head = _synthesize_known_app(tmp_path / "head", changed=True)
     (dev,) = diff_assemblies(base, head)
     assert dev.environment == "dev"
-    assert [(s.stack, s.kind) for s in dev.stacks] == [("todo-dev-data", "changed")]
+    assert [(s.stack, s.kind) for s in dev.stacks] == [("todo-dev-stateful", "changed")]
     assert sorted((c.resource_type, c.kind, c.data_at_risk, c.iam) for c in dev.changes) == [
         ("AWS::IAM::Policy", "changed", False, True),
         ("AWS::RDS::DBCluster", "replaced", True, False),

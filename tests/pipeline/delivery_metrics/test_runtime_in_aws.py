@@ -109,7 +109,7 @@ def test_a_change_failure_and_the_restore_run_with_the_functions_own_role(
             {
                 "pipelineExecutionId": execution,
                 "stageName": "prod",
-                "actionName": "todo-prod-services.Deploy",
+                "actionName": "todo-prod-stateless.Deploy",
                 "status": "Failed",
                 "startTime": dt.datetime(2026, 12, 1, tzinfo=dt.UTC).isoformat(),
             }
