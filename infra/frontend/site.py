@@ -392,3 +392,10 @@ def _explain_handler_function(function: IConstruct) -> None:
         "its environment variables hold no secrets (CloudFormation passes bucket names in "
         "the event), and Lambda encrypts them at rest with its service key",
     )
+    skip_checkov(
+        function,
+        "CKV_AWS_45",
+        "its one variable is CDK's fixed AWS_CA_BUNDLE path; checkov 3.3 also scans its own "
+        "__file__ marker, and a 40-character template path segment (staging's stateless "
+        "stack) has the shape of an AWS secret access key: a false positive",
+    )

@@ -21,7 +21,7 @@ from policies.gate import (
     run_checkov,
     templates_in,
 )
-from tests.support.assembly import Assembly
+from tests.support.assembly import NETWORK, Assembly, top_construct
 
 CUSTOM_CHECK_IDS = {f"CKV_TODO_{n}" for n in range(1, 8)}
 
@@ -155,17 +155,18 @@ def test_custom_check_skips_are_scoped_to_the_resources_named(
 
 
 def test_checkov_fails_when_a_skip_is_removed(assembly: Assembly, tmp_path: Path) -> None:
-    """The gate is live: the same template without its reasoned skips fails."""
+    """The gate is live: the same template without its network's reasoned skips fails."""
     copy = tmp_path / "assembly"
     dev = next(
         p
         for p in templates_in(assembly.root)
-        if p.parent.name.endswith("-dev") and "Network" in p.name
+        if p.parent.name.endswith("-dev") and "Stateful" in p.name
     )
     copy.mkdir()
     template = json.loads(dev.read_text())
     for resource in template["Resources"].values():
-        resource.get("Metadata", {}).pop("checkov", None)
+        if top_construct(resource) in NETWORK:
+            resource.get("Metadata", {}).pop("checkov", None)
     (copy / dev.name).write_text(json.dumps(template))
     failed = {finding.rule for finding in run_checkov(copy).failed}
     assert failed == {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"}
@@ -196,7 +197,7 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
 
     def with_unlogged_bucket(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        s3.Bucket(self.network, "Unlogged", enforce_ssl=True)
+        s3.Bucket(self.stateful, "Unlogged", enforce_ssl=True)
 
     monkeypatch.setattr(stage_module.EnvironmentStage, "__init__", with_unlogged_bucket)
     config = load_config()
@@ -212,7 +213,7 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
         app.synth()
     violations, _ = nag_report(tmp_path)
     assert {(v.rule, v.location) for v in violations} >= {
-        ("AwsSolutions-S1", "Pipeline/dev/Network/Unlogged/Resource"),
-        ("AwsSolutions-S1", "Pipeline/prod/Network/Unlogged/Resource"),
+        ("AwsSolutions-S1", "Pipeline/dev/Stateful/Unlogged/Resource"),
+        ("AwsSolutions-S1", "Pipeline/prod/Stateful/Unlogged/Resource"),
     }
     shutil.rmtree(tmp_path, ignore_errors=True)

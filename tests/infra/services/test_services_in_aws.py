@@ -180,11 +180,11 @@ def _fail_on_denials(label: str, decisions: list[Decision], output: str) -> None
 def test_api_and_worker_run_with_their_task_roles(
     environment: str, empty_world: World, database: str, tmp_path: Path
 ) -> None:
-    data = empty_world.stack_of(environment, "data")
+    data = empty_world.stack_of(environment, "stateful")
     for logical_id in data.resources("AWS::SecretsManager::Secret"):
         empty_world.secret_values[(data.name, logical_id)] = database_secret(database)
     empty_world.deploy_environment(environment)
-    services = empty_world.stack_of(environment, "services")
+    services = empty_world.stack_of(environment, "stateless")
     local = {"DATABASE_HOST": "127.0.0.1", "DATABASE_SSLMODE": "disable"}
 
     with empty_world.aws.running(f"services-{environment}") as decisions:
