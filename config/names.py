@@ -33,7 +33,7 @@ def github_drift_role_name(project: str) -> str:
 
 
 def alarm_topic_name(project: str, environment: str) -> str:
-    """The environment's alarm topic: the stateless stack creates it (infra/observability), others publish to it."""
+    """The environment's alarm topic: the stateless stack creates it, others publish to it."""
     return f"{environment_prefix(project, environment)}-alarms"
 
 
