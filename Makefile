@@ -291,7 +291,7 @@ DEPLOYED_CHECKS := $(PY) -m pytest tests/deployed -p no:cacheprovider -n 0 -q
 # config/exit_codes.BAD_INPUT). Checked
 # when the recipe runs (not when make reads it), so `make -n` still shows what would run.
 define require_site_url
-@test -n "$(strip $(SITE_URL))" || { echo "error: SITE_URL is empty: the post-deploy checks need the deployed site's URL (the pipeline passes the frontend stack's SiteUrl output)" >&2; exit 2; }
+@test -n "$(strip $(SITE_URL))" || { echo "error: SITE_URL is empty: the post-deploy checks need the deployed site's URL (the pipeline passes the stateless stack's SiteUrl output)" >&2; exit 2; }
 endef
 
 .PHONY: smoke

@@ -14,7 +14,7 @@ class EnvironmentBudget(Construct):
 
     One notification per threshold (percent of the limit, actual spend). Each goes to every
     address in ``alert_emails`` and, when given, to ``topic`` (the environment's alarm topic
-    from the observability stack; its policy must let budgets.amazonaws.com publish).
+    from ``Monitoring``; its policy must let budgets.amazonaws.com publish).
 
     The tags must be activated as cost allocation tags in the payer account's Billing
     console, otherwise the filter matches nothing (see the README).

@@ -11,7 +11,7 @@ topic, the bake ignores them):
   load, the autoscaler and the capacity limits answer them, and a revert would not;
 - state that predates the deploy: dead letters already waiting (``<Consumer>DeadLetters``);
   the bake watches the *new* ones instead (``<consumer>-new-dead-letters``);
-- scaling alarms (each consumer's step scaling in the services stack, the target-tracking alarms
+- scaling alarms (each consumer's step scaling in ``Services``, the target-tracking alarms
   Application Auto Scaling creates): their ALARM state is the autoscaler's input and normal
   when idle. They keep CloudFormation's or the service's names, never the health prefix.
 """
@@ -43,9 +43,9 @@ class Monitoring(Construct):
     """An encrypted, TLS-only SNS topic with the configured email subscriptions; a dashboard
     of the ALB, ECS services, queues and Aurora; and alarms that all notify the topic.
 
-    The services' deployment alarms (target 5xx, p99 latency, consumer backlog) live in the
-    services stack, which must create them before its services; they notify this topic by
-    its name (``topic_name``), so this stack can read the services' metrics without a cycle.
+    The services' deployment alarms (target 5xx, p99 latency, consumer backlog) live in
+    ``Services``, which must create them before its services; they notify this topic by its
+    name (``topic_name``), so this construct reads the services' metrics without a cycle.
     """
 
     def __init__(

@@ -9,7 +9,7 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/LocationsOfEd
 The list's id differs per region and synth needs no AWS credentials (no context lookups), so
 the id is resolved at deploy time, by name, in the stack that owns the security group. The
 service security group is not used: it exists only once CloudFront has created a VPC origin
-in the VPC (after the services stack, in the frontend stack) and CloudFront deletes it with
+in the VPC (after the ALB, beside the distribution) and CloudFront deletes it with
 the last VPC origin, so a rule on it would race the distribution on the first deploy.
 """
 

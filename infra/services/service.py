@@ -341,7 +341,8 @@ class Service(Construct):
 
     # ------------------------------------------------------------------ access
     def _allow_into_proxy(self, database: Database) -> None:
-        # The rule lives here, in the stack that depends on the data stack (no cycle).
+        # The rule lives here, in the stateless stack that depends on the stateful one (no
+        # cycle, and the stateful stack never references a stateless resource).
         ec2.CfnSecurityGroupIngress(
             self,
             "ToProxy",
@@ -460,7 +461,7 @@ def _grant_publish(role: iam.IRole, events: EventTopic) -> None:
 
 
 def _grant_secret_read(role: iam.IRole, data: Database) -> None:
-    """Read exactly the database secret (policies on the role: the data stack stays unaware)."""
+    """Read exactly the database secret (policies on the role: the stateful stack stays unaware)."""
     role.add_to_principal_policy(
         iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],

@@ -71,8 +71,8 @@ class Services(Construct):
         )
         self._log_key = log_key
         self._log_retention_days = log_retention_days
-        # The alarm topic lives in the observability stack, which reads this stack's metrics;
-        # the deployment alarms reach it by its fixed name, so neither stack imports the other.
+        # The alarm topic belongs to Monitoring, which reads these services' metrics; the
+        # deployment alarms reach it by its fixed name, so neither construct needs the other.
         alarm_topic = sns.Topic.from_topic_arn(
             self,
             "AlarmTopic",

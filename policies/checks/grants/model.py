@@ -1,8 +1,8 @@
 """The synthesized system as the service-grant checks read it: every stack, resolved.
 
-A grant is a relation between resources, often in different stacks: a log group in the data
-stack names a key in the network stack through ``Fn::GetStackOutput``; an alarm in the services
-stack names the alarm topic by its literal ARN. checkov sees one resource (or, in its graph
+A grant is a relation between resources, often in different stacks: a log group in the
+stateless stack names a key in the stateful stack through ``Fn::GetStackOutput``; a service's
+deployment alarm names the alarm topic by its literal ARN. checkov sees one resource (or, in its graph
 checks, one file) at a time, so these checks read the whole assembly instead.
 
 Values are resolved to strings. A reference to a resource becomes a placeholder
