@@ -242,3 +242,33 @@ def test_two_real_syntheses_report_exactly_the_known_change(tmp_path: Path) -> N
     assert "**Stateful resources would be replaced or removed in this environment.**" in text
     assert "IAM permissions change in this environment." in text
     assert "Security groups change" not in text
+
+
+@pytest.mark.parametrize(
+    ("stack", "resource_type", "create_only"),
+    [
+        ("todo-prod-stateful", "AWS::RDS::DBCluster", "DBClusterIdentifier"),
+        # Stateful by type, not by stack: the stateless stack's log groups hold data too.
+        ("todo-prod-stateless", "AWS::Logs::LogGroup", "LogGroupName"),
+    ],
+)
+def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
+    assembly: Assembly, tmp_path: Path, stack: str, resource_type: str, create_only: str
+) -> None:
+    base = assembly.template(stack)
+    head = copy.deepcopy(base)
+    logical_id, resource = next(
+        (logical_id, resource)
+        for logical_id, resource in head["Resources"].items()
+        if resource["Type"] == resource_type and create_only in resource.get("Properties", {})
+    )
+    resource["Properties"][create_only] = "renamed"
+    base_dir = _write_assembly(tmp_path / "base", {"pipeline": {}, "prod": {stack: base}})
+    head_dir = _write_assembly(tmp_path / "head", {"pipeline": {}, "prod": {stack: head}})
+    environments = diff_assemblies(base_dir, head_dir)
+    (prod,) = [env for env in environments if env.environment == "prod"]
+    (change,) = prod.changes
+    assert (change.logical_id, change.kind, change.data_at_risk) == (logical_id, "replaced", True)
+    text = render_markdown(environments)
+    assert "**STATEFUL: data may be lost**" in text
+    assert "**Stateful resources would be replaced or removed in this environment.**" in text
