@@ -2,8 +2,8 @@
 
 A grant is a relation between resources, often in different stacks: a log group in the
 stateless stack names a key in the stateful stack through ``Fn::GetStackOutput``; a service's
-deployment alarm names the alarm topic by its literal ARN. checkov sees one resource (or, in its graph
-checks, one file) at a time, so these checks read the whole assembly instead.
+deployment alarm names the alarm topic by its literal ARN. checkov sees one resource (or, in its
+graph checks, one file) at a time, so these checks read the whole assembly instead.
 
 Values are resolved to strings. A reference to a resource becomes a placeholder
 ``${<stack>/<logical id>.<attribute>}`` (``Ref`` for a Ref), a value that cannot be known before
