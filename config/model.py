@@ -8,12 +8,14 @@ read files, environment variables or CDK context themselves.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import sys
 import tomllib
 from collections.abc import Mapping
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -68,15 +70,17 @@ def known_regions() -> frozenset[str]:
     """Regions of every AWS partition, from the endpoint data that ships with botocore.
 
     Offline and exact for the pinned botocore; a region newer than the lock needs a
-    dependency update, which is what dependabot is for.
+    dependency update, which is what dependabot is for. Read from botocore's endpoints.json
+    as botocore's EndpointResolver.get_available_endpoints reads it (the regional endpoints
+    of ec2 in each partition), without starting a boto3 session: that took longer than the
+    rest of loading the file.
     """
-    import boto3  # noqa: PLC0415 - imported lazily: only validation needs it
-
-    session = boto3.session.Session()
+    endpoints = files("botocore").joinpath("data", "endpoints.json").read_text(encoding="utf-8")
     return frozenset(
         region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("ec2", partition_name=partition)
+        for partition in json.loads(endpoints)["partitions"]
+        for region in partition["services"].get("ec2", {}).get("endpoints", {})
+        if region in partition["regions"]
     )
 
 

@@ -10,8 +10,8 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attri
 
 from __future__ import annotations
 
-from aws_cdk import CfnDeletionPolicy, CfnResource
-from constructs import IConstruct
+from aws_cdk import CfnDeletionPolicy, CfnResource, Stage
+from constructs import ConstructOrder, IConstruct
 
 
 def retain_except_on_create(scope: IConstruct) -> list[str]:
@@ -20,9 +20,23 @@ def retain_except_on_create(scope: IConstruct) -> list[str]:
     For the resources our code cannot set directly: those CDK generates (the pipeline's artifact
     buckets, BucketDeployment's log group, a kms.Key's default). Call it once every resource
     exists; returns the construct paths it changed.
+
+    A Stage below ``scope`` is left out: it is an assembly of its own, which its own call covers
+    (CDK Pipelines synthesizes a stage when it is added, so a change made to it later would not
+    reach its templates anyway). Each construct read here is a jsii round trip to node: the
+    pipeline stack's call used to read every environment's resources a second time.
     """
+    # Pre-order: each construct's subtree follows it, contiguously, so a nested stage is
+    # skipped by its size alone.
+    constructs = scope.node.find_all(ConstructOrder.PREORDER)
     changed = []
-    for construct in scope.node.find_all():
+    index = 1  # constructs[0] is scope itself
+    while index < len(constructs):
+        construct = constructs[index]
+        if isinstance(construct, Stage):
+            index += len(construct.node.find_all(ConstructOrder.PREORDER))
+            continue
+        index += 1
         if (
             isinstance(construct, CfnResource)
             and construct.cfn_options.deletion_policy == CfnDeletionPolicy.RETAIN

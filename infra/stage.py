@@ -181,8 +181,11 @@ def apply_cost_tags(scope: IConstruct, tags: Mapping[str, str]) -> None:
         Tags.of(scope).add(key, value, exclude_resource_types=UNTAGGED_TYPES)
     tag_list = [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
     for construct in scope.node.find_all():
+        # Exactly CfnResource: a raw resource, which jsii hands over as the base class. An L1
+        # class (iam.CfnRole...) is taggable, so the Tags aspect has it; testing the Python
+        # type first saves reading the type name of every resource back from node.
         if (
-            isinstance(construct, CfnResource)
+            type(construct) is CfnResource
             and construct.cfn_resource_type in _RAW_TAGGABLE_TYPES
             and not TagManager.is_taggable(construct)
         ):

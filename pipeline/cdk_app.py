@@ -27,10 +27,16 @@ def build_app(
 ) -> App:
     # Same commit, same bytes: no analytics resource (the CLI would add one, in-process synth
     # would not) and no stack traces in metadata (they embed jsii's temporary paths).
+    # No built-in CloudFormation validation (AppProps.builtinCloudFormationValidation): it is
+    # the cfn-lint rule set (the same E/W rule ids) compiled to WebAssembly, and `make gate`
+    # runs cfn-lint itself over every template of this assembly, failing on any error or
+    # warning, before anything deploys. Building its engine and checking each template again
+    # was the largest cost of a synth.
     app = App(
         outdir=str(outdir) if outdir else None,
         analytics_reporting=False,
         stack_traces=False,
+        builtin_cloud_formation_validation=False,
         post_cli_context={
             "aws:cdk:disable-stack-trace": True,
             "aws:cdk:disable-creation-stack-traces": True,

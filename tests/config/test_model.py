@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from config.model import ConfigError, DeliveryConfig, load_config
+from config.model import ConfigError, DeliveryConfig, known_regions, load_config
 from config.paths import ROOT
 
 Raw = dict[str, Any]
@@ -53,6 +53,20 @@ def test_shipped_file_is_valid_and_describes_three_environments(config: Delivery
     assert list(config.services) == ["api", "worker"]
     assert config.http_service[0] == "api"
     assert set(config.consumers) == {"worker"}
+
+
+def test_known_regions_are_the_regions_a_boto3_session_lists() -> None:
+    """Read from botocore's data file, they are what boto3 itself answers, per partition."""
+    import boto3  # noqa: PLC0415 - the reference the file reading must match
+
+    session = boto3.session.Session()
+    listed = {
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    }
+    assert known_regions() == listed
+    assert {"eu-west-1", "us-east-1", "cn-north-1", "us-gov-west-1"} <= listed
 
 
 def test_cross_account_is_false_when_every_environment_shares_the_pipeline_account(

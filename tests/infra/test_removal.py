@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import App, CfnDeletionPolicy, CfnResource, RemovalPolicy, Stack
+from aws_cdk import App, CfnDeletionPolicy, CfnResource, RemovalPolicy, Stack, Stage
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
@@ -99,3 +99,14 @@ def test_retain_except_on_create_changes_only_retain() -> None:
     assert policies(cfn_resource(kept, s3.CfnBucket)) == ("RetainExceptOnCreate", "Retain")
     assert policies(cfn_resource(deleted, s3.CfnBucket)) == ("Delete", "Delete")
     assert policies(raw) == ("Snapshot", None)
+
+
+def test_retain_except_on_create_leaves_a_nested_stage_to_its_own_call() -> None:
+    """The pipeline stack's call reads only its own resources, not every environment's again."""
+    outer = Stack(App(), "Outer")
+    s3.Bucket(outer, "Own", removal_policy=RemovalPolicy.RETAIN)
+    stage = Stage(outer, "Nested")
+    s3.Bucket(Stack(stage, "Inner"), "Theirs", removal_policy=RemovalPolicy.RETAIN)
+
+    assert retain_except_on_create(outer) == ["Outer/Own/Resource"]
+    assert retain_except_on_create(stage) == ["Outer/Nested/Inner/Theirs/Resource"]

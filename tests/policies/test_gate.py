@@ -184,7 +184,12 @@ def test_cfn_lint_reports_a_real_error(tmp_path: Path) -> None:
 def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """cdk-nag is registered so that a non-compliant resource in any environment stops synth."""
+    """cdk-nag is registered so that a non-compliant resource in any environment stops synth.
+
+    CloudFormation's own rules are cfn-lint's, in the gate: synth does not run CDK's built-in
+    CloudFormation validation (the same rule set again), so its report names cdk-nag alone.
+    """
+    from aws_cdk import CfnResource  # noqa: PLC0415
     from aws_cdk import aws_s3 as s3  # noqa: PLC0415
 
     import infra.stage as stage_module  # noqa: PLC0415
@@ -198,6 +203,13 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
     def with_unlogged_bucket(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         s3.Bucket(self.stateful, "Unlogged", enforce_ssl=True)
+        # E3002 (no such property) in both cfn-lint and CDK's built-in validation.
+        CfnResource(
+            self.stateful,
+            "Unschematic",
+            type="AWS::SSM::Parameter",
+            properties={"Type": "String", "Value": "v", "Nope": 1},
+        )
 
     monkeypatch.setattr(stage_module.EnvironmentStage, "__init__", with_unlogged_bucket)
     config = load_config()
@@ -216,4 +228,8 @@ def test_nag_wiring_fails_synth_on_a_finding_in_a_nested_stage(
         ("AwsSolutions-S1", "Pipeline/dev/Stateful/Unlogged/Resource"),
         ("AwsSolutions-S1", "Pipeline/prod/Stateful/Unlogged/Resource"),
     }
+    report = json.loads((tmp_path / "validation-report.json").read_text(encoding="utf-8"))
+    assert [plugin["pluginName"] for plugin in report["pluginReports"]] == ["AwsSolutions"]
+    (stateful_template,) = tmp_path.glob("assembly-Pipeline-dev/*Stateful*.template.json")
+    assert "E3002" in {finding.rule for finding in run_cfn_lint([stateful_template])}
     shutil.rmtree(tmp_path, ignore_errors=True)
