@@ -17,6 +17,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 _URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:]+):(.+)$")
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
@@ -101,7 +102,7 @@ def _scanned_on_push(*, registry: str, region: str, repository: str, tag: str) -
     if not found.get("imageScanningConfiguration", {}).get("scanOnPush"):
         return
     ecr.start_image_scan(repositoryName=repository, imageId={"imageTag": tag})
-    result = {
+    result: dict[str, Any] = {
         "registryId": registry,
         "repositoryName": repository,
         "imageId": {"imageTag": tag},

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from config.exit_codes import BAD_INPUT, FAILURE, NO_HEALTH_ALARMS, SUCCESS
-from ops.release import verify
+from ops.release import bake, record, verify
 from ops.release.verify import Part, run_checks
 from tests.support.clock import FakeClock
 
@@ -18,8 +18,8 @@ ARGS = ["--environment", "staging", "--markers", "smoke or contract", "--minutes
 class Calls:
     """Fakes of the three parts that note what ran, with what, and what it returned."""
 
-    def __init__(self, *, checks: int = SUCCESS, bake: int = SUCCESS, record: int = SUCCESS):
-        self.codes = {"checks": checks, "bake": bake, "record": record}
+    def __init__(self, *, checks: int = SUCCESS, baked: int = SUCCESS, recorded: int = SUCCESS):
+        self.codes = {"checks": checks, "bake": baked, "record": recorded}
         self.ran: list[tuple[str, object]] = []
 
     def part(self, name: str) -> Callable[..., int]:
@@ -46,8 +46,8 @@ def site(monkeypatch: pytest.MonkeyPatch) -> str:
 
 def _patch(monkeypatch: pytest.MonkeyPatch, calls: Calls) -> None:
     monkeypatch.setattr(verify, "run_checks", calls.part("checks"))
-    monkeypatch.setattr(verify.bake, "main", calls.part("bake"))
-    monkeypatch.setattr(verify.record, "main", calls.part("record"))
+    monkeypatch.setattr(bake, "main", calls.part("bake"))
+    monkeypatch.setattr(record, "main", calls.part("record"))
 
 
 def test_all_three_pass_in_order_and_the_record_is_written(
@@ -57,9 +57,9 @@ def test_all_three_pass_in_order_and_the_record_is_written(
     _patch(monkeypatch, calls)
     assert verify.main([*ARGS, "--role-arn", "arn:aws:iam::2:role/lookup"]) == SUCCESS
     assert calls.names == ["checks", "bake", "record"]
-    checks, bake, record = (argument for _, argument in calls.ran)
-    assert checks == {"site_url": site, "markers": "smoke or contract"}
-    assert bake == [
+    checks_given, bake_given, record_given = (argument for _, argument in calls.ran)
+    assert checks_given == {"site_url": site, "markers": "smoke or contract"}
+    assert bake_given == [
         "--environment",
         "staging",
         "--minutes",
@@ -67,7 +67,7 @@ def test_all_three_pass_in_order_and_the_record_is_written(
         "--role-arn",
         "arn:aws:iam::2:role/lookup",
     ]
-    assert record == ["record", "--environment", "staging"]
+    assert record_given == ["record", "--environment", "staging"]
     out = capsys.readouterr().out
     for name in ("checks", "bake", "record"):
         assert re.search(rf"^verify: {name} +passed in \d+\.\d s$", out, re.MULTILINE), out
@@ -93,7 +93,7 @@ def test_failed_checks_stop_before_the_bake_and_nothing_is_recorded(
 def test_a_failed_bake_writes_no_record_and_exits_with_its_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], code: int
 ) -> None:
-    calls = Calls(bake=code)
+    calls = Calls(baked=code)
     _patch(monkeypatch, calls)
     assert verify.main(ARGS) == code
     assert calls.names == ["checks", "bake"]
@@ -105,7 +105,7 @@ def test_a_failed_bake_writes_no_record_and_exits_with_its_code(
 def test_a_failed_record_is_the_exit_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    calls = Calls(record=FAILURE)
+    calls = Calls(recorded=FAILURE)
     _patch(monkeypatch, calls)
     assert verify.main(ARGS) == FAILURE
     assert calls.names == ["checks", "bake", "record"]
