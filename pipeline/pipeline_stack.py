@@ -46,6 +46,7 @@ from pipeline.steps import change_report_step, report_key, verify_step
 # https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
 BUILD_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+IMAGES_TIMEOUT_MINUTES = 60
 # Changes only to these paths cannot alter a deployment, so they do not start the pipeline.
 NON_DEPLOYABLE_PATHS = ("docs/**", "**/*.md")
 
@@ -249,7 +250,9 @@ class PipelineStack(Stack):
             logging=codebuild.LoggingOptions(
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)
             ),
-            timeout=Duration.minutes(30),
+            # What the two steps it replaces had together: the builds, then up to 15 minutes
+            # of waiting for ECR's scans (ops/images/scan_gate.py).
+            timeout=Duration.minutes(IMAGES_TIMEOUT_MINUTES),
         )
         repositories = self.image_repositories
         for statement in [*repositories.push_statements(), *repositories.scan_read_statements()]:

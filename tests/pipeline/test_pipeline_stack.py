@@ -260,7 +260,7 @@ def test_the_images_project_writes_the_pipeline_build_logs_with_the_artifact_key
     synth = _project_of(assembly, _stage(pipeline, "Build"), "Synth")
     assert project["LogsConfig"] == synth["LogsConfig"]
     assert project["EncryptionKey"] == synth["EncryptionKey"]
-    assert project["TimeoutInMinutes"] == 30
+    assert project["TimeoutInMinutes"] == 60  # the builds, then the wait for the scans
     role = ref_target(template, {"Ref": project["ServiceRole"]["Fn::GetAtt"][0]})
     assert role["Type"] == "AWS::IAM::Role"
 
