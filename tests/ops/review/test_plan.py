@@ -38,10 +38,13 @@ def test_rendered_plan_is_readable(assembly: Assembly) -> None:
     text = render(read_plan(assembly.root))
     lines = text.splitlines()
     assert lines[0].startswith("Pipeline todo-delivery  aws://111111111111/eu-west-1")
-    staging = next(line for line in lines if ". staging" in line)
-    assert "ChangeReport-staging -> [manual approval: Approve-staging] -> " in staging
-    assert staging.index("Approve-staging") < staging.index("todo-staging-stateful.Deploy")
+    # A gated environment's change report runs beside the previous one's verification; its
+    # approval opens its own stage.
     dev = next(line for line in lines if ". dev" in line)
+    assert dev.endswith("-> ChangeReport-staging + Verify-dev"), dev
+    staging = next(line for line in lines if ". staging" in line)
+    assert staging.split()[2:5] == ["[manual", "approval:", "Approve-staging]"], staging
+    assert staging.index("Approve-staging") < staging.index("todo-staging-stateful.Deploy")
     assert "manual approval" not in dev
     assert any(
         "todo-prod-stateful" in line and "[termination protection]" in line for line in lines
