@@ -6,7 +6,7 @@
 One pipeline action instead of three, so the next environment waits for one CodeBuild
 provisioning, not three. The parts run in this order and the first that fails stops the rest:
 
-1. checks: the tests/deployed checks ``--markers`` selects, against SITE_URL (the frontend
+1. checks: the tests/deployed checks ``--markers`` selects, against SITE_URL (the stateless
    stack's output). An empty SITE_URL is an error, never a run in which every check skips.
 2. bake: ``ops.release.bake`` for ``--minutes``; a firing health alarm fails it.
 3. record: ``ops.release.record record``, written only after the checks and the bake passed,

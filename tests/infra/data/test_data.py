@@ -27,7 +27,7 @@ def test_aurora_postgresql_current_engine_in_isolated_subnets(template: dict[str
     assert major >= 16
     (subnet_group,) = properties(template, "AWS::RDS::DBSubnetGroup")
     assert len(subnet_group["SubnetIds"]) >= 2
-    # The subnet ids are imported from the network stack's isolated subnets.
+    # The subnet ids are the isolated subnets of the same (stateful) stack.
     assert all("isolated" in str(subnet).lower() for subnet in subnet_group["SubnetIds"])
 
 

@@ -96,7 +96,7 @@ def test_dlq_alarm_fires_on_the_first_visible_message(
     assert alarm["Threshold"] == 0
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     (queue_name,) = [d["Value"] for d in alarm["Dimensions"] if d["Name"] == "QueueName"]
-    # The dimension is the dead-letter queue's name, imported from the messaging stack.
+    # The dimension is the dead-letter queue's name, imported from the stateful stack.
     messaging = assembly.template(f"todo-{env.name}-stateful")
     dlq_id = next(
         logical_id
@@ -178,7 +178,7 @@ def test_outbox_backlog_alarm_reads_the_metric_the_api_relay_logs(
     assert alarm["Namespace"] == namespace
     assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 300)
     assert alarm["TreatMissingData"] == "notBreaching"
-    # The api publishes into that namespace: the services stack tells it which one.
+    # The api publishes into that namespace: the Services construct tells it which one.
     services = assembly.template(f"{config.project.name}-{env.name}-stateless")
     (api,) = [
         container

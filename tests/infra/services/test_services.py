@@ -95,7 +95,7 @@ def test_api_runs_in_private_subnets_behind_the_alb_on_8000(
 
 
 def _network_resource(assembly: Assembly, reference: Any) -> tuple[dict[str, Any], str]:
-    """The network stack's template and the logical id a cross-stack reference points at."""
+    """The stateful stack's template and the logical id a cross-stack reference points at."""
     target = stack_output(assembly, reference)
     network = assembly.template(reference["Fn::GetStackOutput"]["StackName"])
     return network, str(target["Ref"])
@@ -304,7 +304,7 @@ def test_task_security_groups_reach_the_proxy(template: dict[str, Any]) -> None:
     ingress = properties(template, "AWS::EC2::SecurityGroupIngress")
     to_proxy = [rule for rule in ingress if rule["FromPort"] == 5432]
     assert len(to_proxy) == len(properties(template, "AWS::ECS::Service"))
-    # The proxy's security group comes from the data stack (an export, or a stack output).
+    # The proxy's security group comes from the stateful stack (an export, or a stack output).
     assert all(
         "Fn::ImportValue" in rule["GroupId"] or "Fn::GetStackOutput" in rule["GroupId"]
         for rule in to_proxy
