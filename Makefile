@@ -219,13 +219,22 @@ browser: ## Install Debian's chromium for the end-to-end test (apt-get, as root)
 	$(CHROMIUM) --version
 
 # ---------------------------------------------------------------- images
+BUILD_IMAGES = $(PY) -m ops.images.build
+SCAN_GATE = $(PY) -m ops.images.scan_gate --threshold $(SCAN_THRESHOLD)
+
 .PHONY: images
 images: $(VENV)/.installed ## Build and push this commit's service images whose tags are not published yet (needs Docker)
-	$(PY) -m ops.images.build
+	$(BUILD_IMAGES)
 
 .PHONY: scan-gate
 scan-gate: $(VENV)/.installed ## Fail on image scan findings at/above SCAN_THRESHOLD (default HIGH) for this commit's images
-	$(PY) -m ops.images.scan_gate --threshold $(SCAN_THRESHOLD)
+	$(SCAN_GATE)
+
+# The pipeline's Images action (Build stage, beside Synth): one CodeBuild provisioning for both.
+.PHONY: publish-images
+publish-images: $(VENV)/.installed ## images, then scan-gate: what the pipeline's Images action runs (a finding fails the Build stage)
+	$(BUILD_IMAGES)
+	$(SCAN_GATE)
 
 .PHONY: sbom
 sbom: $(VENV)/.installed ## A CycloneDX SBOM per service image into $(OUT)/sbom (kept with the build artifact)
@@ -292,6 +301,7 @@ change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV 
 		$(if $(NOTIFY_TOPIC_ARN),--topic-arn $(NOTIFY_TOPIC_ARN)) $(CHANGE_REPORT_FLAGS)
 
 # ---------------------------------------------------------------- release: post-deploy checks, bake, release record
+# The pipeline runs the three as one action per environment: make verify (ops/release/verify.py).
 DEPLOYED_CHECKS := $(PY) -m pytest tests/deployed -p no:cacheprovider -n 0 -q
 # Without SITE_URL every post-deploy check skips and pytest exits 0: a silent pass (exit 2 is
 # config/exit_codes.BAD_INPUT). Checked
@@ -326,8 +336,13 @@ bake: $(VENV)/.installed ## Wait BAKE_MINUTES and fail if a health alarm of ENV 
 		$(if $(BAKE_ROLE_ARN),--role-arn $(BAKE_ROLE_ARN))
 
 .PHONY: release-record
-release-record: $(VENV)/.installed ## Record this commit as the release of ENV (run by the pipeline after each deploy)
+release-record: $(VENV)/.installed ## Record this commit as the release of ENV (make verify does, after the checks and the bake passed)
 	$(PY) -m ops.release.record record --environment $(ENV)
+
+.PHONY: verify
+verify: $(VENV)/.installed ## After a deploy of ENV: checks (CHECK_MARKERS against SITE_URL), bake (BAKE_MINUTES), then the release record, each timed (the Verify-<env> action)
+	$(PY) -m ops.release.verify --environment $(ENV) --markers "$(CHECK_MARKERS)" \
+		--minutes $(BAKE_MINUTES) $(if $(BAKE_ROLE_ARN),--role-arn $(BAKE_ROLE_ARN))
 
 .PHONY: releases
 releases: $(VENV)/.installed ## What runs where: the release record (commit, image digests) of each environment

@@ -12,6 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+# What the CLI adds to cdk.json's context on every `cdk synth` (its contextFromSettings, with
+# the default settings): without them the templates lack the aws:cdk:path and asset metadata
+# that the pipeline's Synth step writes, and would not be what deploys.
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+
 
 def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - fixed git argv, no shell
@@ -28,12 +37,15 @@ def run_app(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``source``'s app.py as `cdk synth` runs it, into ``outdir``.
 
-    The CLI hands cdk.json's context (the feature flags) to the app in CDK_CONTEXT_JSON;
-    without it the templates would differ from what `make synth` and the pipeline deploy. The
-    app reads ``source``'s own environments.toml unless ``config_file`` names another, whatever
+    The CLI hands cdk.json's context (the feature flags) and its own (CLI_CONTEXT) to the app
+    in CDK_CONTEXT_JSON; without them the templates would differ from what `make synth` and
+    the pipeline deploy. The app reads ``source``'s own environments.toml unless ``config_file`` names another, whatever
     the caller's DELIVERY_CONFIG says.
     """
-    context = json.loads((source / "cdk.json").read_text(encoding="utf-8")).get("context", {})
+    context = {
+        **json.loads((source / "cdk.json").read_text(encoding="utf-8")).get("context", {}),
+        **CLI_CONTEXT,
+    }
     env = {
         **os.environ,
         "CDK_CONTEXT_JSON": json.dumps(context),

@@ -42,11 +42,9 @@ _GENERATED_POLICY_REASONS: dict[str, str] = {
     ),
     # The pipeline's own steps (pipeline/steps.py): their statements name exact resources;
     # the wildcards are those CDK Pipelines gives every CodeBuild step.
-    r"Pipeline/[^/]+/(BuildImages|ScanGate|(Bake|Checks|ChangeReport|ReleaseRecord)-[a-z0-9-]+)/\1"
-    r"/Role/DefaultPolicy/Resource": (
+    r"Pipeline/[^/]+/((ChangeReport|Verify)-[a-z0-9-]+)/\1/Role/DefaultPolicy/Resource": (
         f"pipeline step role: {_ARTIFACTS}, plus log streams and report groups named after this "
-        "one project; ecr:GetAuthorizationToken (image build only) has no resource-level form; "
-        "a change report writes only its environment's report of each execution "
+        "one project; a change report writes only its environment's report of each execution "
         "(change-reports/*/<environment>.md)"
     ),
     r"Pipeline/[^/]+/Approve-[a-z0-9-]+/CodePipelineActionRole/DefaultPolicy/Resource": (
@@ -111,14 +109,18 @@ def explain_generated_resources(pipeline: pipelines.CodePipeline, *, cross_accou
 
 
 def _explain_projects_without_customer_key(pipeline: pipelines.CodePipeline) -> None:
+    for construct in pipeline.node.find_all():
+        if isinstance(construct, codebuild.CfnProject):
+            _explain_project_without_customer_key(construct)
+
+
+def _explain_project_without_customer_key(project: codebuild.CfnProject) -> None:
     reason = (
         "single-account layout: artifacts never leave this account and are encrypted with "
         "the AWS managed S3 key; a customer key would add cost without narrowing access"
     )
-    for construct in pipeline.node.find_all():
-        if isinstance(construct, codebuild.CfnProject):
-            acknowledge_nag(construct, "AwsSolutions-CB4", reason)
-            skip_checkov(construct, "CKV_AWS_147", reason)
+    acknowledge_nag(project, "AwsSolutions-CB4", reason)
+    skip_checkov(project, "CKV_AWS_147", reason)
 
 
 def explain_replication_key_grant(pipeline: pipelines.CodePipeline) -> None:
@@ -150,3 +152,20 @@ def explain_replication_bucket(bucket: s3.IBucket) -> None:
     )
     acknowledge_nag(bucket, "AwsSolutions-S1", replica)
     skip_checkov(bucket, "CKV_AWS_18", replica)
+
+
+def explain_images_project(project: codebuild.PipelineProject, *, cross_account: bool) -> None:
+    """Reasons for the findings on the Images action's project (pipeline_stack.py adds it to
+    the Build stage itself, so it is not below the CodePipeline construct)."""
+    role = project.role
+    policy = role.node.find_child("DefaultPolicy").node.find_child("Resource") if role else None
+    if not isinstance(policy, iam.CfnPolicy):
+        raise TypeError(f"{project.node.path}: no default role policy to explain")
+    acknowledge_wildcards(
+        policy,
+        f"Images action role: {_ARTIFACTS} (read: its source input), plus log streams and "
+        "report groups named after this one project; ecr:GetAuthorizationToken has no "
+        "resource-level form, every other ECR action names the pipeline's repositories",
+    )
+    if not cross_account:
+        _explain_project_without_customer_key(cfn_resource(project, codebuild.CfnProject))

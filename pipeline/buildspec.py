@@ -60,19 +60,24 @@ class Buildspec:
             str(name): str(version) for name, version in install.get("runtime-versions", {}).items()
         }
 
+    def document(self) -> dict[str, Any]:
+        """The whole buildspec again, for a CodeBuild project CDK Pipelines does not generate."""
+        phases = {name: dict(phase) for name, phase in self.partial.get("phases", {}).items()}
+        if self.install_commands:
+            phases.setdefault("install", {})["commands"] = list(self.install_commands)
+        phases["build"] = {**phases.get("build", {}), "commands": list(self.commands)}
+        return {**self.partial, "phases": phases}
+
 
 @dataclass(frozen=True, kw_only=True)
 class Buildspecs:
     """Every buildspec the pipeline runs, one field per step (the file is the field's name
-    with dashes: scan_gate is buildspecs/scan-gate.yml)."""
+    with dashes: change_report is buildspecs/change-report.yml)."""
 
     synth: Buildspec
     images: Buildspec
-    scan_gate: Buildspec
     change_report: Buildspec
-    post_deploy_checks: Buildspec
-    bake: Buildspec
-    release_record: Buildspec
+    verify: Buildspec
 
 
 def load_buildspecs(directory: Path = BUILDSPEC_DIR) -> Buildspecs:

@@ -43,6 +43,7 @@ class ImageRepositories(Construct):
         super().__init__(scope, construct_id)
         accounts = sorted(set(pull_accounts))
         self.repositories: dict[str, ecr.Repository] = {}
+        self._names = [image.repository_name for image in images.values()]
         for name, image in sorted(images.items()):
             repository = ecr.Repository(
                 self,
@@ -87,6 +88,11 @@ class ImageRepositories(Construct):
                     )
                 )
             self.repositories[name] = repository
+
+    @property
+    def names(self) -> list[str]:
+        """The repositories' names, sorted (plain strings, known at synthesis)."""
+        return sorted(self._names)
 
     @property
     def arns(self) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as codepipeline_actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -29,6 +30,7 @@ from infra.service_grants import allow_log_encryption
 from infra.stage import EnvironmentStage, apply_cost_tags
 from pipeline.acknowledgments import (
     explain_generated_resources,
+    explain_images_project,
     explain_replication_bucket,
     explain_replication_key_grant,
 )
@@ -37,20 +39,14 @@ from pipeline.delivery_metrics.construct import DeliveryMetrics
 from pipeline.github_oidc import GitHubOidc
 from pipeline.image_repositories import ImageRepositories
 from pipeline.notifications import DeliveryNotifications
-from pipeline.steps import (
-    bake_step,
-    change_report_step,
-    make_step,
-    post_deploy_checks_step,
-    release_record_step,
-    report_key,
-)
+from pipeline.steps import change_report_step, report_key, verify_step
 
 # Ubuntu 24.04; its runtimes include Node.js 24 (LTS) and Python 3.11, the pair the buildspecs
 # pin (standard:7.0 stops at Node.js 20, past its end of life).
 # https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
 BUILD_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+IMAGES_TIMEOUT_MINUTES = 60
 # Changes only to these paths cannot alter a deployment, so they do not start the pipeline.
 NON_DEPLOYABLE_PATHS = ("docs/**", "**/*.md")
 
@@ -58,8 +54,8 @@ NON_DEPLOYABLE_PATHS = ("docs/**", "**/*.md")
 class PipelineStack(Stack):
     """The delivery pipeline and the stage of every environment it deploys.
 
-    Around them: the image wave, change reports and approvals, notifications, delivery
-    metrics and the GitHub drift role.
+    Around them: the images action beside Synth, change reports and approvals, notifications,
+    delivery metrics and the GitHub drift role.
     """
 
     def __init__(
@@ -101,9 +97,7 @@ class PipelineStack(Stack):
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.reports = self._change_reports()
-        self.image_repositories = self._images_wave(
-            config, images=images, buildspecs=buildspecs, source=source
-        )
+        self.image_repositories = self._image_repositories(config, images=images)
         self.stages = self._environment_stages(
             config,
             images=images,
@@ -115,6 +109,7 @@ class PipelineStack(Stack):
 
         # Build now so the generated resources exist for what follows.
         self.pipeline.build_pipeline()
+        self.images_project = self._images_beside_synth(config, buildspec=buildspecs.images)
         self._trigger_on_deployable_changes(config)
         self._notify_on_executions()
         self.delivery_metrics = DeliveryMetrics(
@@ -126,6 +121,7 @@ class PipelineStack(Stack):
         )
         self._harden_artifact_buckets()
         explain_generated_resources(self.pipeline, cross_account=config.cross_account)
+        explain_images_project(self.images_project, cross_account=config.cross_account)
         self.github = self._github_drift_role(config)
         self._apply_cost_tags(config)
         # CDK Pipelines retains its artifact buckets (the replicas have fixed names): a failed
@@ -211,40 +207,72 @@ class PipelineStack(Stack):
         self.access_logs.accept_logs_from(reports, prefix="change-reports/")
         return reports
 
-    def _images_wave(
-        self,
-        config: DeliveryConfig,
-        *,
-        images: Mapping[str, ServiceImage],
-        buildspecs: Buildspecs,
-        source: pipelines.IFileSetProducer,
+    def _image_repositories(
+        self, config: DeliveryConfig, *, images: Mapping[str, ServiceImage]
     ) -> ImageRepositories:
-        """Images: built once per execution, scanned, then promoted unchanged."""
+        """One repository per service image: built once per execution, promoted unchanged."""
         pull_accounts = {env.account for env in config.environments} - {config.pipeline.account}
-        image_repositories = ImageRepositories(
+        return ImageRepositories(
             self,
             "ImageRepositories",
             images=images,
             pull_accounts=pull_accounts,
             protected_images=protected_image_bound(len(config.environments)),
         )
-        build_images = make_step(
-            "BuildImages",
-            buildspec=buildspecs.images,
-            source=source,
-            privileged=True,
-            policies=image_repositories.push_statements(),
+
+    def _images_beside_synth(
+        self, config: DeliveryConfig, *, buildspec: Buildspec
+    ) -> codebuild.PipelineProject:
+        """Build, push and scan-gate the images in the Build stage, beside Synth.
+
+        The images depend on the source alone, so they need not wait for Synth, the
+        self-mutation and the file assets. CDK Pipelines cannot put a step in its Build stage,
+        so the action goes into the generated CodePipeline (its stages are an aws_codepipeline
+        Pipeline's); a failed scan gate fails the Build stage, before every environment.
+        """
+        pipeline = self.pipeline.pipeline
+        source_stage, build_stage = pipeline.stages[0], pipeline.stages[1]
+        if (source_stage.stage_name, build_stage.stage_name) != ("Source", "Build"):
+            raise ValueError("CDK Pipelines no longer starts with the Source and Build stages")
+        (source_output,) = source_stage.actions[0].action_properties.outputs or []
+        project = codebuild.PipelineProject(
+            self,
+            "Images",
+            build_spec=codebuild.BuildSpec.from_object(buildspec.document()),
+            environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, privileged=True),
+            environment_variables={
+                "SCAN_THRESHOLD": codebuild.BuildEnvironmentVariable(
+                    value=config.pipeline.image_scan_fail_on
+                )
+            },
+            # The key of the artifacts it reads (None: the AWS managed key, one account).
+            encryption_key=pipeline.artifact_bucket.encryption_key,
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)
+            ),
+            # What the two steps it replaces had together: the builds, then up to 15 minutes
+            # of waiting for ECR's scans (ops/images/scan_gate.py).
+            timeout=Duration.minutes(IMAGES_TIMEOUT_MINUTES),
         )
-        scan_gate = make_step(
-            "ScanGate",
-            buildspec=buildspecs.scan_gate,
-            source=source,
-            env={"SCAN_THRESHOLD": config.pipeline.image_scan_fail_on},
-            policies=image_repositories.scan_read_statements(),
+        repositories = self.image_repositories
+        for statement in [*repositories.push_statements(), *repositories.scan_read_statements()]:
+            project.add_to_role_policy(statement)
+        build_stage.add_action(
+            codepipeline_actions.CodeBuildAction(
+                action_name="Images",
+                input=source_output,
+                project=project,
+                run_order=1,  # Synth's: side by side
+                environment_variables={
+                    # In the pipeline's own definition: a new repository changes the pipeline,
+                    # so the self-mutation restarts the execution (ops/images/build.py).
+                    "IMAGE_REPOSITORIES": codebuild.BuildEnvironmentVariable(
+                        value=" ".join(repositories.names)
+                    )
+                },
+            )
         )
-        scan_gate.add_step_dependency(build_images)
-        self.pipeline.add_wave("Images", post=[build_images, scan_gate])
-        return image_repositories
+        return project
 
     def _environment_stages(
         self,
@@ -256,9 +284,16 @@ class PipelineStack(Stack):
         source: pipelines.IFileSetProducer,
         assembly: pipelines.IFileSetProducer,
     ) -> dict[str, EnvironmentStage]:
-        """One stage per environment, in the configured order, with its approval and checks."""
+        """One stage per environment, in the configured order, with its approval and checks.
+
+        The change report of a gated environment after the first runs in the stage before,
+        beside that stage's Verify action (the report reads only what is deployed there and
+        this commit's templates); its approval, the next stage's first action, still follows
+        it and links to it.
+        """
         stages: dict[str, EnvironmentStage] = {}
-        for environment in config.environments:
+        environments = list(config.environments)
+        for index, environment in enumerate(environments):
             stage = EnvironmentStage(
                 self,
                 environment.name,
@@ -268,15 +303,30 @@ class PipelineStack(Stack):
                 images=images,
                 web_dist=web_dist,
             )
-            self.pipeline.add_stage(
-                stage,
-                pre=self._approval_steps(
-                    environment, buildspecs=buildspecs, source=source, assembly=assembly
-                ),
-                post=self._after_deploy_steps(
+            pre: list[pipelines.Step] = []
+            if environment.approval_required:
+                approval = self._approval_step(environment)
+                if index == 0:
+                    report = self._change_report_step(
+                        environment, buildspecs=buildspecs, source=source, assembly=assembly
+                    )
+                    approval.add_step_dependency(report)
+                    pre = [report]
+                pre.append(approval)
+            post: list[pipelines.Step] = [
+                self._verify_step(
                     config, environment, stage=stage, buildspecs=buildspecs, source=source
-                ),
-            )
+                )
+            ]
+            following = environments[index + 1] if index + 1 < len(environments) else None
+            if following is not None and following.approval_required:
+                # No dependency on Verify: the two run side by side.
+                post.append(
+                    self._change_report_step(
+                        following, buildspecs=buildspecs, source=source, assembly=assembly
+                    )
+                )
+            self.pipeline.add_stage(stage, pre=pre, post=post)
             stages[environment.name] = stage
         return stages
 
@@ -341,47 +391,49 @@ class PipelineStack(Stack):
         for support in self.pipeline.pipeline.cross_region_support.values():
             apply_cost_tags(support.stack, pipeline_tags)
 
-    def _approval_steps(
+    def _report_url(self, environment: str) -> str:
+        """The console page of this execution's change report of ``environment``."""
+        return (
+            f"https://{self.region}.console.aws.amazon.com/s3/object/{self.reports.bucket_name}"
+            f"?region={self.region}&prefix={report_key(environment)}"
+        )
+
+    def _change_report_step(
         self,
         environment: EnvironmentConfig,
         *,
         buildspecs: Buildspecs,
         source: pipelines.IFileSetProducer,
         assembly: pipelines.IFileSetProducer,
-    ) -> list[pipelines.Step]:
-        """Change report, stored and announced, then the approval that links to it."""
-        if not environment.approval_required:
-            return []
-        report_url = (
-            f"https://{self.region}.console.aws.amazon.com/s3/object/{self.reports.bucket_name}"
-            f"?region={self.region}&prefix={report_key(environment.name)}"
-        )
-        report = change_report_step(
+    ) -> pipelines.CodeBuildStep:
+        """What deploying this commit would change in ``environment``: stored and announced."""
+        return change_report_step(
             environment,
             buildspec=buildspecs.change_report,
             source=source,
             assembly=assembly,
             report_bucket_name=self.reports.bucket_name,
             report_bucket_arn=self.reports.bucket_arn,
-            report_url=report_url,
+            report_url=self._report_url(environment.name),
             topic_arn=self.notifications.topic.topic_arn,
             publish_statements=self.notifications.publish_statements(),
             fail_on_wildcard=environment.permissions_check,
         )
-        approval = pipelines.ManualApprovalStep(
+
+    def _approval_step(self, environment: EnvironmentConfig) -> pipelines.ManualApprovalStep:
+        """The approval of ``environment``: it links to the change report of this execution."""
+        return pipelines.ManualApprovalStep(
             f"Approve-{environment.name}",
             comment=(
                 f"Promote this commit to {environment.name} "
                 f"(aws://{environment.account}/{environment.region})? "
                 "Read the change report first."
             ),
-            review_url=report_url,
+            review_url=self._report_url(environment.name),
             notification_topic=self.notifications.topic,
         )
-        approval.add_step_dependency(report)
-        return [report, approval]
 
-    def _after_deploy_steps(
+    def _verify_step(
         self,
         config: DeliveryConfig,
         environment: EnvironmentConfig,
@@ -389,29 +441,19 @@ class PipelineStack(Stack):
         stage: EnvironmentStage,
         buildspecs: Buildspecs,
         source: pipelines.IFileSetProducer,
-    ) -> list[pipelines.Step]:
+    ) -> pipelines.CodeBuildStep:
         """Check the site, bake with every alarm quiet, then record what now runs there."""
-        checks = post_deploy_checks_step(
+        return verify_step(
             environment,
-            buildspec=buildspecs.post_deploy_checks,
+            buildspec=buildspecs.verify,
             source=source,
             site_url=stage.stateless.site_url,
-            markers=" or ".join(environment.checks),
-        )
-        bake = bake_step(environment, buildspec=buildspecs.bake, source=source)
-        bake.add_step_dependency(checks)
-        record = release_record_step(
-            environment,
-            buildspec=buildspecs.release_record,
-            source=source,
             parameter_arn=self._release_parameter_arn(config, environment.name),
             history_parameter_arns=[
                 self._release_parameter_arn(config, env.name) for env in config.environments
             ],
             image_statements=self.image_repositories.release_record_statements(),
         )
-        record.add_step_dependency(bake)
-        return [checks, bake, record]
 
     def _release_parameter_arn(self, config: DeliveryConfig, environment: str) -> str:
         return self.format_arn(

@@ -18,6 +18,8 @@ from config.names import lookup_role_arn
 from pipeline.buildspec import Buildspec
 
 EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
+# What a Verify action needs besides its bake: install, the checks, the release record.
+VERIFY_OVERHEAD_MINUTES = 30
 
 
 def make_step(
@@ -90,24 +92,6 @@ def change_report_step(
     )
 
 
-def post_deploy_checks_step(
-    environment: EnvironmentConfig,
-    *,
-    buildspec: Buildspec,
-    source: pipelines.IFileSetProducer,
-    site_url: CfnOutput,
-    markers: str,
-) -> pipelines.CodeBuildStep:
-    """The tests/deployed checks selected by ``markers`` against the environment's site."""
-    return make_step(
-        f"Checks-{environment.name}",
-        buildspec=buildspec,
-        source=source,
-        env={"CHECK_MARKERS": markers},
-        outputs={"SITE_URL": site_url},
-    )
-
-
 def report_key(environment: str) -> str:
     return f"change-reports/{EXECUTION_ID}/{environment}.md"
 
@@ -117,43 +101,37 @@ def report_object_pattern(environment: str) -> str:
     return report_key(environment).replace(EXECUTION_ID, "*")
 
 
-def bake_step(
+def verify_step(
     environment: EnvironmentConfig,
     *,
     buildspec: Buildspec,
     source: pipelines.IFileSetProducer,
-) -> pipelines.CodeBuildStep:
-    return make_step(
-        f"Bake-{environment.name}",
-        buildspec=buildspec,
-        source=source,
-        env={
-            "ENV": environment.name,
-            "BAKE_MINUTES": str(environment.bake_minutes),
-            "BAKE_ROLE_ARN": lookup_role_arn(environment.account, environment.region),
-        },
-        policies=[_assume_lookup_role(environment)],
-        timeout_minutes=environment.bake_minutes + 20,
-    )
-
-
-def release_record_step(
-    environment: EnvironmentConfig,
-    *,
-    buildspec: Buildspec,
-    source: pipelines.IFileSetProducer,
+    site_url: CfnOutput,
     parameter_arn: str,
     history_parameter_arns: Sequence[str],
     image_statements: Sequence[iam.PolicyStatement],
 ) -> pipelines.CodeBuildStep:
-    """Write this environment's record; read every environment's history to fit the release
-    tags of the image repositories to what the retained records name (ops/release/record.py)."""
+    """Checks, bake, then the release record, in one action (ops/release/verify.py).
+
+    Its role is the union of what the three parts need and nothing more: the lookup role
+    (the bake reads the environment's alarms through it), this environment's record, and
+    every environment's history to fit the release tags of the image repositories to what
+    the retained records name (ops/release/record.py).
+    """
     return make_step(
-        f"ReleaseRecord-{environment.name}",
+        f"Verify-{environment.name}",
         buildspec=buildspec,
         source=source,
-        env={"ENV": environment.name, "PIPELINE_EXECUTION_ID": EXECUTION_ID},
+        env={
+            "ENV": environment.name,
+            "CHECK_MARKERS": " or ".join(environment.checks),
+            "BAKE_MINUTES": str(environment.bake_minutes),
+            "BAKE_ROLE_ARN": lookup_role_arn(environment.account, environment.region),
+            "PIPELINE_EXECUTION_ID": EXECUTION_ID,
+        },
+        outputs={"SITE_URL": site_url},
         policies=[
+            _assume_lookup_role(environment),
             iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[parameter_arn]),
             iam.PolicyStatement(
                 actions=["ssm:GetParameterHistory", "ssm:GetParameters"],
@@ -161,4 +139,6 @@ def release_record_step(
             ),
             *image_statements,
         ],
+        # The bake, plus the checks and the record (minutes each) and the install phase.
+        timeout_minutes=environment.bake_minutes + VERIFY_OVERHEAD_MINUTES,
     )

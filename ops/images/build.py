@@ -3,12 +3,21 @@
 Tags are content fingerprints (infra/images.py) and the repositories are immutable, so an
 existing tag already holds exactly these sources. Images are built one after the other.
 
-    python -m ops.images.build          (`make images`, run by the pipeline's Images step)
+The pipeline's Images action runs in the Build stage, before the self-mutation: on the commit
+that adds a service, its repository does not exist yet. IMAGE_REPOSITORIES (set by that action)
+names the repositories the running pipeline has; an image of another one is left for the
+execution after the self-mutation. The names are part of the pipeline's definition, so the
+self-mutation that creates the repository updates the pipeline, which cancels this execution
+and starts a new one (RestartExecutionOnUpdate) that builds and scans it; an image never
+built cannot be deployed either (its tag does not exist).
+
+    python -m ops.images.build          (`make images`; `make publish-images`, the Images action)
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -24,6 +33,25 @@ if TYPE_CHECKING:
     from infra.images import ServiceImage
 
 Runner = Callable[[Sequence[str], bytes | None], None]
+
+
+# What the pipeline's Images action passes: the repositories the running pipeline has.
+REPOSITORIES_VARIABLE = "IMAGE_REPOSITORIES"
+NOT_YET = "not in this pipeline yet: built after its self-mutation creates the repository"
+
+
+def in_this_pipeline(
+    images: Mapping[str, ServiceImage], environ: Mapping[str, str] = os.environ
+) -> tuple[dict[str, ServiceImage], list[str]]:
+    """The images whose repository the running pipeline has, and the names of the others.
+
+    Without IMAGE_REPOSITORIES (a hand run) every image counts.
+    """
+    if REPOSITORIES_VARIABLE not in environ:
+        return dict(images), []
+    known = set(environ[REPOSITORIES_VARIABLE].split())
+    present = {name: image for name, image in images.items() if image.repository_name in known}
+    return present, sorted(set(images) - set(present))
 
 
 def run(command: Sequence[str], stdin: bytes | None = None) -> None:
@@ -85,10 +113,14 @@ def main() -> int:
     from infra.images import pipeline_images  # noqa: PLC0415
 
     config = load_config_or_exit()
-    images = pipeline_images(config)
+    everything = pipeline_images(config)
+    images, later = in_this_pipeline(everything)
     pushed = build_missing(boto3.client("ecr", region_name=config.pipeline.region), images)
-    for name, image in sorted(images.items()):
-        state = "built and pushed" if image.uri in pushed else "already published"
+    for name, image in sorted(everything.items()):
+        if name in later:
+            state = NOT_YET
+        else:
+            state = "built and pushed" if image.uri in pushed else "already published"
         print(f"{name:<8} {image.uri}  ({state})")
     return SUCCESS
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bench.critical_path import DEFAULT_COSTS, environment_path, levels, main
+from bench.critical_path import DEFAULT_COSTS, environment_path, levels, main, pipeline_resource
 from config.exit_codes import BAD_INPUT, SUCCESS
 from config.model import DeliveryConfig
 from tests.support.assembly import Assembly
@@ -97,6 +97,20 @@ def test_the_report_has_a_row_per_environment_of_the_synthesized_pipeline(
     first, *later = [int(codebuild) for codebuild, _ in rows.values()]
     # Each later environment waits for at least its predecessor's path.
     assert all(b > a for a, b in zip([first, *later], later, strict=False))
+
+
+def test_the_synthesized_pipeline_reaches_prod_within_six_codebuild_levels(
+    assembly: Assembly, config: DeliveryConfig
+) -> None:
+    """Issue 14's target for the pipeline's shape (13 before it): Build (Synth beside Images),
+    the self-mutation, the file assets, then one level per environment before the last: its
+    Verify action beside the next environment's change report."""
+    found = levels(pipeline_resource(assembly.root))
+    paths = [environment_path(found, env.name) for env in config.environments]
+    assert [path.codebuild_levels_before_deploy for path in paths] == [
+        3 + index for index in range(len(paths))
+    ]
+    assert paths[-1].codebuild_levels_before_deploy <= 6
 
 
 def test_a_missing_assembly_is_one_line(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,6 @@
 """Post-deploy checks against a running site: SITE_URL=https://... pytest tests/deployed -m smoke.
 
-The pipeline runs them after each deploy with SITE_URL from the frontend stack's output; they
+The pipeline runs them after each deploy with SITE_URL from the stateless stack's output; they
 create only their own todos and delete them again. Without SITE_URL they are skipped.
 """
 

@@ -26,12 +26,9 @@ IN_MEMORY_TAG = "0123456789abcdef" * 4
 # The pipeline action that runs each buildspec (the first environment's, for the repeated ones).
 ACTION_OF = {
     "synth": "Synth",
-    "images": "BuildImages",
-    "scan_gate": "ScanGate",
+    "images": "Images",
     "change_report": "ChangeReport-staging",
-    "post_deploy_checks": "Checks-dev",
-    "bake": "Bake-dev",
-    "release_record": "ReleaseRecord-dev",
+    "verify": "Verify-dev",
 }
 
 
@@ -69,8 +66,13 @@ def in_memory_assembly(tmp_path_factory: pytest.TempPathFactory, config: Deliver
         )
         for service in config.services
     }
+    # The first environment gated too: nothing runs before its stage to hold its report.
+    first, *later = config.environments
+    gated_first = config.model_copy(
+        update={"environments": [first.model_copy(update={"approval_required": True}), *later]}
+    )
     app = build_app(
-        config=config,
+        config=gated_first,
         cli_version="0.0.0",
         buildspecs=buildspecs,
         images=images,
@@ -145,3 +147,23 @@ def test_the_pipeline_runs_every_buildspec_file_and_no_other() -> None:
     assert {getattr(loaded, field.name).name for field in fields(Buildspecs)} == {
         path.stem for path in BUILDSPEC_DIR.glob("*.yml")
     }
+
+
+def test_a_gated_first_environment_keeps_its_report_before_its_approval(
+    in_memory_assembly: Path, config: DeliveryConfig
+) -> None:
+    template = Assembly(in_memory_assembly).pipeline_template
+    (pipeline,) = properties(template, "AWS::CodePipeline::Pipeline")
+    first = config.environments[0].name
+    (stage,) = [stage for stage in pipeline["Stages"] if stage["Name"] == first]
+    orders = {action["Name"]: action["RunOrder"] for action in stage["Actions"]}
+    assert orders[f"ChangeReport-{first}"] < orders[f"Approve-{first}"]
+    deploys = [a["RunOrder"] for a in stage["Actions"] if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert orders[f"Approve-{first}"] < min(deploys)
+    elsewhere = [
+        action["Name"]
+        for other in pipeline["Stages"]
+        if other["Name"] != first
+        for action in other["Actions"]
+    ]
+    assert f"ChangeReport-{first}" not in elsewhere

@@ -48,7 +48,6 @@ def test_stage_order_runs_build_mutation_assets_then_environments_in_promotion_o
         "Build",
         "UpdatePipeline",
         "Assets",
-        "Images",
         *[env.name for env in config.environments],
     ]
 
@@ -111,8 +110,7 @@ def test_source_is_the_configured_github_branch_through_codeconnections(
 def test_build_action_runs_the_commands_of_buildspecs_synth(
     assembly: Assembly, pipeline: dict[str, Any]
 ) -> None:
-    (action,) = _stage(pipeline, "Build")["Actions"]
-    project = _build_project(assembly, action)
+    project = _project_of(assembly, _stage(pipeline, "Build"), "Synth")
     spec = json.loads(project["Source"]["BuildSpec"])
     expected = Buildspec.load("synth")
     assert spec["phases"]["install"]["commands"] == expected.install_commands
@@ -142,9 +140,9 @@ def test_every_build_project_uses_the_pinned_image_a_timeout_and_encrypted_retai
 ) -> None:
     template = assembly.pipeline_template
     projects = properties(template, "AWS::CodeBuild::Project")
-    # synth, self-mutation, file assets, images, scan gate, and per environment: checks, bake
-    # and release record, plus a change report where an approval gates the deploy
-    assert len(projects) == 5 + 3 * 3 + 2
+    # synth, self-mutation, file assets, images, and per environment its verification, plus
+    # a change report where an approval gates the deploy
+    assert len(projects) == 4 + 3 + 2
     for project in projects:
         assert project["Environment"]["Image"] == "aws/codebuild/standard:8.0"
         assert 0 < project["TimeoutInMinutes"] <= 60
@@ -223,40 +221,72 @@ def _env_vars(project: dict[str, Any]) -> dict[str, Any]:
     return {v["Name"]: v["Value"] for v in project["Environment"].get("EnvironmentVariables", [])}
 
 
-def test_images_are_built_then_scanned_before_the_first_environment(
+def test_images_are_built_and_scanned_beside_synth_before_every_environment(
     assembly: Assembly, pipeline: dict[str, Any], config: DeliveryConfig
 ) -> None:
     names = [stage["Name"] for stage in pipeline["Stages"]]
-    assert names.index("Images") < names.index(config.environments[0].name)
-    images = _stage(pipeline, "Images")
-    assert _action(images, "BuildImages")["RunOrder"] < _action(images, "ScanGate")["RunOrder"]
-    build = _project_of(assembly, images, "BuildImages")
-    assert build["Environment"]["PrivilegedMode"] is True
-    assert json.loads(build["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
-        "make images"
+    build = _stage(pipeline, "Build")
+    images, synth = _action(build, "Images"), _action(build, "Synth")
+    # One stage: a failed scan gate fails the Build stage, so no environment stage starts.
+    assert all(names.index("Build") < names.index(env.name) for env in config.environments)
+    assert images["RunOrder"] == synth["RunOrder"], "side by side, not after Synth"
+    (source,) = _stage(pipeline, "Source")["Actions"]
+    assert images["InputArtifacts"] == source["OutputArtifacts"] == synth["InputArtifacts"]
+    project = _project_of(assembly, build, "Images")
+    assert project["Environment"]["PrivilegedMode"] is True
+    spec = json.loads(project["Source"]["BuildSpec"])
+    # Build and push, then the scan gate (Makefile: publish-images), in one action.
+    assert spec["phases"]["build"]["commands"] == ["make publish-images"]
+    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "24"}
+    assert _env_vars(project)["SCAN_THRESHOLD"] == config.pipeline.image_scan_fail_on
+    # The repositories it may build into are in the pipeline's definition: a new one updates
+    # the pipeline, which restarts the execution after the self-mutation creates it.
+    (repositories,) = [
+        v
+        for v in json.loads(images["Configuration"]["EnvironmentVariables"])
+        if v["name"] == "IMAGE_REPOSITORIES"
     ]
-    scan = _project_of(assembly, images, "ScanGate")
-    assert json.loads(scan["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
-        "make scan-gate"
-    ]
-    assert _env_vars(scan)["SCAN_THRESHOLD"] == config.pipeline.image_scan_fail_on
+    expected = {
+        r["RepositoryName"] for r in properties(assembly.pipeline_template, "AWS::ECR::Repository")
+    }
+    assert set(repositories["value"].split()) == expected
+
+
+def test_the_images_project_writes_the_pipeline_build_logs_with_the_artifact_key(
+    assembly: Assembly, pipeline: dict[str, Any]
+) -> None:
+    template = assembly.pipeline_template
+    project = _project_of(assembly, _stage(pipeline, "Build"), "Images")
+    synth = _project_of(assembly, _stage(pipeline, "Build"), "Synth")
+    assert project["LogsConfig"] == synth["LogsConfig"]
+    assert project["EncryptionKey"] == synth["EncryptionKey"]
+    assert project["TimeoutInMinutes"] == 60  # the builds, then the wait for the scans
+    role = ref_target(template, {"Ref": project["ServiceRole"]["Fn::GetAtt"][0]})
+    assert role["Type"] == "AWS::IAM::Role"
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
 def test_change_report_comes_first_and_the_approval_links_to_it_and_notifies(
     assembly: Assembly, pipeline: dict[str, Any], config: DeliveryConfig, environment: str
 ) -> None:
+    names = [stage["Name"] for stage in pipeline["Stages"]]
     stage = _stage(pipeline, environment)
-    report, approval = (
-        _action(stage, f"ChangeReport-{environment}"),
-        _action(stage, f"Approve-{environment}"),
-    )
-    assert report["RunOrder"] < approval["RunOrder"]
+    previous = _stage(pipeline, names[names.index(environment) - 1])
+    # The report runs in the stage before, beside its verification; the approval is the
+    # first action of its own stage, so it follows the report (the stage boundary).
+    report = _action(previous, f"ChangeReport-{environment}")
+    verification = _action(previous, f"Verify-{previous['Name']}")
+    assert report["RunOrder"] == verification["RunOrder"]
+    approval = _action(stage, f"Approve-{environment}")
+    assert approval["RunOrder"] == min(a["RunOrder"] for a in stage["Actions"])
+    assert [a["Name"] for a in stage["Actions"] if a["RunOrder"] == approval["RunOrder"]] == [
+        approval["Name"]
+    ]
     link = json.dumps(approval["Configuration"]["ExternalEntityLink"])
     assert f"change-reports/#{{codepipeline.PipelineExecutionId}}/{environment}.md" in link
     topic = ref_target(assembly.pipeline_template, approval["Configuration"]["NotificationArn"])
     assert topic["Type"] == "AWS::SNS::Topic"
-    variables = _env_vars(_project_of(assembly, stage, f"ChangeReport-{environment}"))
+    variables = _env_vars(_project_of(assembly, previous, f"ChangeReport-{environment}"))
     env = config.environment(environment)
     assert variables["ENV"] == environment
     assert variables["LOOKUP_ROLE_ARN"] == (
@@ -268,31 +298,44 @@ def test_change_report_comes_first_and_the_approval_links_to_it_and_notifies(
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
-def test_checks_bake_then_release_record_follow_every_deploy(
+def test_one_verify_action_follows_every_deploy(
     assembly: Assembly, pipeline: dict[str, Any], config: DeliveryConfig, environment: str
 ) -> None:
     stage = _stage(pipeline, environment)
+    env = config.environment(environment)
     last_deploy = max(a["RunOrder"] for a in _actions(stage, "Deploy"))
-    checks, bake, record = (
-        _action(stage, f"Checks-{environment}"),
-        _action(stage, f"Bake-{environment}"),
-        _action(stage, f"ReleaseRecord-{environment}"),
+    verification = _action(stage, f"Verify-{environment}")
+    assert last_deploy < verification["RunOrder"]
+    assert sorted(a["Name"] for a in _actions(stage, "Build")) == sorted(
+        [
+            f"Verify-{environment}",
+            *[f"ChangeReport-{n.name}" for n in config.environments if _follows(config, n, env)],
+        ]
     )
-    assert last_deploy < checks["RunOrder"] < bake["RunOrder"] < record["RunOrder"]
-    checks_project = _project_of(assembly, stage, f"Checks-{environment}")
-    assert _env_vars(checks_project)["CHECK_MARKERS"] == " or ".join(
-        config.environment(environment).checks
-    )
-    # SITE_URL is the frontend stack's output, read from its deploy action at run time.
+    project = _project_of(assembly, stage, f"Verify-{environment}")
+    spec = json.loads(project["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == ["make verify"]
+    variables = _env_vars(project)
+    assert variables["ENV"] == environment
+    assert variables["CHECK_MARKERS"] == " or ".join(env.checks)
+    assert variables["BAKE_MINUTES"] == str(env.bake_minutes)
+    assert variables["BAKE_ROLE_ARN"].endswith(f"-lookup-role-{env.account}-{env.region}")
+    # The timeout covers the bake plus the checks, the record and the install phase.
+    assert project["TimeoutInMinutes"] == env.bake_minutes + 30
+    # SITE_URL is the stateless stack's output, read from its deploy action at run time.
     (site_url,) = [
         v
-        for v in json.loads(checks["Configuration"]["EnvironmentVariables"])
+        for v in json.loads(verification["Configuration"]["EnvironmentVariables"])
         if v["name"] == "SITE_URL"
     ]
     assert site_url["value"].startswith("#{") and site_url["value"].endswith(".SiteUrl}")
-    assert _env_vars(_project_of(assembly, stage, f"Bake-{environment}"))["BAKE_MINUTES"] == str(
-        config.environment(environment).bake_minutes
-    )
+
+
+def _follows(config: DeliveryConfig, later: Any, earlier: Any) -> bool:
+    """``later`` is gated and comes right after ``earlier`` (its report runs in that stage)."""
+    names = [env.name for env in config.environments]
+    index = names.index(earlier.name)
+    return later.approval_required and names[index + 1 : index + 2] == [later.name]
 
 
 def test_bake_defaults_follow_the_issue(config: DeliveryConfig) -> None:

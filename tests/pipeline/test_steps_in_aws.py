@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,13 +202,21 @@ def test_change_report_before_prod_refuses_a_wildcard_aws_does_not_require(
 
 
 # -------------------------------------------------------------------- images
+# One action, beside Synth: build and push what is missing, then the scan gate.
+
+HIGH_FINDING = {
+    "name": "CVE-2026-0001",
+    "severity": "HIGH",
+    "uri": "https://nvd.nist.gov/vuln/detail/CVE-2026-0001",
+    "attributes": [{"key": "package_name", "value": "openssl"}],
+}
 
 
-def test_build_images_builds_and_pushes_everything_into_an_empty_registry(
+def test_images_builds_pushes_and_gates_everything_into_an_empty_registry(
     empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
 ) -> None:
     runner = StepRunner(empty_world, tmp_path)
-    result = runner.run("BuildImages")
+    result = runner.run("Images")
     assert_permitted(result)
     assert result.returncode == 0, result.explain()
     calls = runner.docker_calls(result)
@@ -219,27 +228,29 @@ def test_build_images_builds_and_pushes_everything_into_an_empty_registry(
             repositoryName=image.repository_name, imageIds=[{"imageTag": image.tag}]
         )["imageDetails"]
         assert f"{image.uri}  (built and pushed)" in result.stdout
+    assert "image scan gate: passed" in result.stdout
 
 
-def test_build_images_rebuilds_nothing_that_is_published(
+def test_images_rebuilds_nothing_that_is_published_and_gates_it(
     empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
 ) -> None:
     released(empty_world, images, environment=None)
     runner = StepRunner(empty_world, tmp_path)
-    result = runner.run("BuildImages")
+    result = runner.run("Images")
     assert_permitted(result)
     assert result.returncode == 0, result.explain()
     assert runner.docker_calls(result) == []
     for image in images.values():
         assert f"{image.uri}  (already published)" in result.stdout
+    assert "image scan gate: passed" in result.stdout
 
 
-def test_build_images_builds_this_commit_next_to_the_previous_release(
+def test_images_builds_this_commit_next_to_the_previous_release(
     empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
 ) -> None:
     released(empty_world, images, environment=None, this_commit_published=False)
     runner = StepRunner(empty_world, tmp_path)
-    result = runner.run("BuildImages")
+    result = runner.run("Images")
     assert_permitted(result)
     assert result.returncode == 0, result.explain()
     assert sorted(call[1] for call in runner.docker_calls(result) if call[0] == "push") == sorted(
@@ -247,26 +258,47 @@ def test_build_images_builds_this_commit_next_to_the_previous_release(
     )
 
 
-def test_scan_gate_without_images_fails_in_one_line(
+def test_images_fails_on_a_blocking_finding_so_the_build_stage_fails(
     empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
 ) -> None:
-    result = run(empty_world, tmp_path, "ScanGate")
-    assert_permitted(result)
+    """Published, so nothing is rebuilt; its scan holds a HIGH finding: the action fails."""
     first = sorted(images.values(), key=lambda image: image.service)[0]
-    assert_one_clear_line(result, "image scan gate", first.repository_name)
+    empty_world.publish_image(
+        first.account, first.region, first.repository_name, tag=first.tag, findings=[HIGH_FINDING]
+    )
+    for image in images.values():
+        if image is not first:
+            empty_world.publish_image(
+                image.account, image.region, image.repository_name, tag=image.tag
+            )
+    result = run(empty_world, tmp_path, "Images")
+    assert_permitted(result)
+    assert result.returncode != 0, result.explain()
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "BLOCKING" in result.stdout and "CVE-2026-0001" in result.stdout
+    assert "image scan gate: FAILED: 1 blocking findings" in result.stdout
 
 
-def test_scan_gate_passes_on_clean_scans_of_this_commits_images(
+def test_images_leaves_a_repository_the_pipeline_has_not_created_yet_for_the_restart(
     empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
 ) -> None:
-    released(empty_world, images, environment=None)
-    result = run(empty_world, tmp_path, "ScanGate")
+    """The commit that adds a service runs before the self-mutation creates its repository:
+    the action must not fail (the mutation would never run); the restarted execution, whose
+    definition names the new repository, builds and scans it."""
+    runner = StepRunner(empty_world, tmp_path)
+    known = runner.environment(runner.steps["Images"], outputs={})["IMAGE_REPOSITORIES"].split()
+    newest = sorted(images.values(), key=lambda image: image.service)[-1]
+    without_it = " ".join(name for name in known if name != newest.repository_name)
+    result = runner.run("Images", overrides={"IMAGE_REPOSITORIES": without_it})
     assert_permitted(result)
     assert result.returncode == 0, result.explain()
+    assert ["push", newest.uri] not in runner.docker_calls(result)
+    assert f"{newest.uri}  (not in this pipeline yet" in result.stdout
     assert "image scan gate: passed" in result.stdout
 
 
 # -------------------------------------------------------------------- after a deploy
+# One Verify action per environment: the checks, the bake, then the release record.
 
 
 @pytest.fixture
@@ -281,91 +313,129 @@ def site(tmp_path: Path) -> Iterator[str]:
     api.proc.wait(timeout=30)
 
 
-@pytest.mark.parametrize("environment", FIRST)
-def test_post_deploy_checks_without_a_site_url_fail_instead_of_skipping(
-    environment: str, empty_world: World, tmp_path: Path
-) -> None:
-    result = run(empty_world, tmp_path, f"Checks-{environment}", outputs={"SiteUrl": ""})
-    assert_permitted(result)
-    assert_one_clear_line(result, "SITE_URL")
-    assert " passed" not in result.stdout and " skipped" not in result.stdout
-
-
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_post_deploy_checks_run_against_the_site(
-    environment: str, empty_world: World, tmp_path: Path, site: str
-) -> None:
-    step = StepRunner(empty_world, tmp_path)
-    markers = step.environment(step.steps[f"Checks-{environment}"], outputs={"SiteUrl": site})[
-        "CHECK_MARKERS"
-    ]
-    result = step.run(
-        f"Checks-{environment}",
-        outputs={"SiteUrl": site},
-        overrides={"CHECK_MARKERS": f"({markers}) and not web and not integration"},
+def verify(
+    world: World, tmp_path: Path, environment: str, *, site_url: str, **overrides: str
+) -> StepResult:
+    """The environment's Verify action; the checks this harness can answer (no web app, no
+    worker path: tests/e2e), no waiting for the bake (its length is config, its logic is
+    tested)."""
+    runner = StepRunner(world, tmp_path)
+    step = runner.steps[f"Verify-{environment}"]
+    markers = runner.environment(step, outputs={"SiteUrl": site_url})["CHECK_MARKERS"]
+    return runner.run(
+        f"Verify-{environment}",
+        outputs={"SiteUrl": site_url},
+        overrides={
+            **NO_WAIT,
+            "CHECK_MARKERS": f"({markers}) and not web and not integration",
+            **overrides,
+        },
     )
-    assert_permitted(result)
-    assert result.returncode == 0, result.explain()
-    assert " passed" in result.stdout
+
+
+def _recorded(world: World, environment: str) -> dict[str, Any] | None:
+    ssm = world.client("ssm", world.pipeline)
+    try:
+        parameter = ssm.get_parameter(
+            Name=release_parameter_name(CONFIG.project.name, environment)
+        )["Parameter"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+    return dict(json.loads(parameter["Value"]))
+
+
+def _recorded_execution(world: World, environment: str) -> str | None:
+    """The execution the environment's release record names (None: no record)."""
+    record = _recorded(world, environment)
+    return None if record is None else str(record["execution_id"])
 
 
 @pytest.mark.parametrize("environment", FIRST)
-def test_bake_of_a_never_deployed_environment_is_not_a_silent_pass(
-    environment: str, empty_world: World, tmp_path: Path
-) -> None:
-    result = run(empty_world, tmp_path, f"Bake-{environment}", overrides=NO_WAIT)
-    assert_permitted(result)
-    assert_one_clear_line(result, environment)
-    assert "bake passed" not in result.stdout
-
-
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_bake_passes_while_the_release_is_healthy_and_fails_on_an_alarm(
+def test_verify_without_a_site_url_fails_instead_of_skipping_and_records_nothing(
     environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
 ) -> None:
     released(empty_world, images, environment=environment)
-    healthy = run(empty_world, tmp_path, f"Bake-{environment}", overrides=NO_WAIT)
-    assert_permitted(healthy)
-    assert healthy.returncode == 0, healthy.explain()
-    assert "bake passed" in healthy.stdout
+    result = verify(empty_world, tmp_path, environment, site_url="")
+    assert_permitted(result)
+    assert_one_clear_line(result, "SITE_URL")
+    assert not re.search(r"\d+ (passed|skipped)", result.stdout), "no check ran"
+    assert "verify: checks  FAILED (exit 2)" in result.stdout
+    assert "verify: record  skipped" in result.stdout
+    assert _recorded_execution(empty_world, environment) == "previous"
 
-    region_stacks = empty_world.environment_stacks(environment)
-    for stack in region_stacks:
+
+@pytest.mark.parametrize("environment", FIRST)
+def test_verify_of_a_never_deployed_environment_is_not_a_silent_pass(
+    environment: str, empty_world: World, tmp_path: Path, site: str
+) -> None:
+    """The checks pass (the site answers), the bake finds no alarm: an error, no record."""
+    result = verify(empty_world, tmp_path, environment, site_url=site)
+    assert_permitted(result)
+    assert_one_clear_line(result, environment)
+    assert "bake passed" not in result.stdout
+    assert "verify: checks  passed" in result.stdout
+    assert "verify: bake    FAILED (exit 3)" in result.stdout
+    assert _recorded_execution(empty_world, environment) is None
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_verify_checks_bakes_and_records_this_commits_digests_after_the_previous_release(
+    environment: str,
+    empty_world: World,
+    tmp_path: Path,
+    images: dict[str, ServiceImage],
+    site: str,
+) -> None:
+    digests = released(empty_world, images, environment=environment)
+    result = verify(empty_world, tmp_path, environment, site_url=site)
+    assert_permitted(result)
+    assert result.returncode == 0, result.explain()
+    assert "verify: checks  passed" in result.stdout
+    assert "bake passed" in result.stdout
+    assert f"recorded release 2 of {environment}" in result.stdout
+    record = _recorded(empty_world, environment)
+    assert record is not None
+    assert record["commit"] == result.environment["CODEBUILD_RESOLVED_SOURCE_VERSION"]
+    assert record["execution_id"] == EXECUTION_ID
+    assert {name: image["digest"] for name, image in record["images"].items()} == digests
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_verify_fails_on_a_health_alarm_and_records_nothing(
+    environment: str,
+    empty_world: World,
+    tmp_path: Path,
+    images: dict[str, ServiceImage],
+    site: str,
+) -> None:
+    released(empty_world, images, environment=environment)
+    for stack in empty_world.environment_stacks(environment):
         cloudwatch = empty_world.client("cloudwatch", stack)
         for alarm in cloudwatch.describe_alarms()["MetricAlarms"]:
             cloudwatch.set_alarm_state(
                 AlarmName=alarm["AlarmName"], StateValue="ALARM", StateReason="the test"
             )
-    firing = run(empty_world, tmp_path, f"Bake-{environment}", overrides=NO_WAIT)
-    assert_permitted(firing)
-    assert firing.returncode != 0, firing.explain()
-    assert "bake FAILED" in firing.stdout
-    assert f"{CONFIG.project.name}-{environment}" in firing.stdout
+    result = verify(empty_world, tmp_path, environment, site_url=site)
+    assert_permitted(result)
+    assert result.returncode != 0, result.explain()
+    assert "bake FAILED" in result.stdout
+    assert f"{CONFIG.project.name}-{environment}" in result.stdout
+    assert "verify: record  skipped" in result.stdout
+    assert _recorded_execution(empty_world, environment) == "previous"
 
 
 @pytest.mark.parametrize("environment", FIRST)
-def test_release_record_without_published_images_fails_in_one_line(
-    environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+def test_verify_without_published_images_fails_its_record_in_one_line(
+    environment: str,
+    empty_world: World,
+    tmp_path: Path,
+    images: dict[str, ServiceImage],
+    site: str,
 ) -> None:
-    result = run(empty_world, tmp_path, f"ReleaseRecord-{environment}")
+    """Deployed and healthy, yet this commit's images are not in ECR: no record."""
+    released(empty_world, images, environment=environment, this_commit_published=False)
+    result = verify(empty_world, tmp_path, environment, site_url=site)
     assert_permitted(result)
     first = sorted(images.values(), key=lambda image: image.service)[0]
     assert_one_clear_line(result, first.repository_name)
-
-
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_release_record_records_this_commits_digests_after_the_previous_release(
-    environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
-) -> None:
-    digests = released(empty_world, images, environment=environment)
-    result = run(empty_world, tmp_path, f"ReleaseRecord-{environment}")
-    assert_permitted(result)
-    assert result.returncode == 0, result.explain()
-    assert f"recorded release 2 of {environment}" in result.stdout
-    parameter = empty_world.client("ssm", empty_world.pipeline).get_parameter(
-        Name=release_parameter_name(CONFIG.project.name, environment)
-    )["Parameter"]
-    record = json.loads(parameter["Value"])
-    assert record["commit"] == result.environment["CODEBUILD_RESOLVED_SOURCE_VERSION"]
-    assert record["execution_id"] == EXECUTION_ID
-    assert {name: image["digest"] for name, image in record["images"].items()} == digests
+    assert "verify: record  FAILED (exit 1)" in result.stdout

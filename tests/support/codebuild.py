@@ -235,6 +235,8 @@ class StepRunner:
             "AWS_ENDPOINT_URL": self.world.aws.endpoint,
             "AWS_EC2_METADATA_DISABLED": "true",
             "FAKE_DOCKER_LOG": str(workdir.parent / "docker.jsonl"),
+            # The registry's own identity, for what ECR does after a push (scan on push).
+            **_registry_identity(self.world.aws.admin_credentials(pipeline.account)),
             **credentials,
             **step_variables,
             **(overrides or {}),
@@ -274,6 +276,13 @@ class StepRunner:
     def cleanup(self, result: StepResult) -> None:
         if result.workdir is not None:
             shutil.rmtree(result.workdir.parent, ignore_errors=True)
+
+
+def _registry_identity(credentials: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "FAKE_REGISTRY_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+        "FAKE_REGISTRY_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
+    }
 
 
 def _pipeline_name(pipeline: StackInfo) -> dict[str, str]:

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 _URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:]+):(.+)$")
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
@@ -79,7 +80,40 @@ def _push(uri: str) -> int:
         imageManifestMediaType=MANIFEST_TYPE,
         imageTag=tag,
     )
+    _scanned_on_push(registry=registry, region=region, repository=repository, tag=tag)
     return 0
+
+
+def _scanned_on_push(*, registry: str, region: str, repository: str, tag: str) -> None:
+    """What ECR does after a push into a scan-on-push repository: a completed basic scan (no
+    findings). Done as the registry does it, with the harness's identity (FAKE_REGISTRY_*),
+    not the pusher's: scanning on push needs no permission of the pushing role."""
+    import boto3  # noqa: PLC0415
+    import requests  # noqa: PLC0415
+
+    ecr = boto3.client(
+        "ecr",
+        region_name=region,
+        aws_access_key_id=os.environ["FAKE_REGISTRY_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["FAKE_REGISTRY_SECRET_ACCESS_KEY"],
+        aws_session_token=None,
+    )
+    (found,) = ecr.describe_repositories(repositoryNames=[repository])["repositories"]
+    if not found.get("imageScanningConfiguration", {}).get("scanOnPush"):
+        return
+    ecr.start_image_scan(repositoryName=repository, imageId={"imageTag": tag})
+    result: dict[str, Any] = {
+        "registryId": registry,
+        "repositoryName": repository,
+        "imageId": {"imageTag": tag},
+        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed."},
+        "imageScanFindings": {"findings": [], "findingSeverityCounts": {}},
+    }
+    requests.post(
+        f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/static/ecr/scan-finding-results",
+        json={"results": [result], "region": region, "account_id": registry},
+        timeout=30,
+    ).raise_for_status()
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 from infra.images import ServiceImage
-from ops.images.build import build_missing
+from ops.images.build import REPOSITORIES_VARIABLE, build_missing, in_this_pipeline
 
 
 def _image(service: str) -> ServiceImage:
@@ -95,3 +95,16 @@ def test_other_registry_errors_stop_the_build() -> None:
         stub.add_client_error("describe_images", "RepositoryNotFoundException", "no repo")
         with pytest.raises(Exception, match="RepositoryNotFoundException"):
             build_missing(ecr, {"api": IMAGES["api"]}, Recorder())
+
+
+def test_a_hand_run_builds_every_image() -> None:
+    assert in_this_pipeline(IMAGES, environ={}) == (IMAGES, [])
+
+
+def test_the_pipeline_builds_only_into_the_repositories_it_has() -> None:
+    """The commit that adds a service runs before the self-mutation creates its repository."""
+    present, later = in_this_pipeline(IMAGES, environ={REPOSITORIES_VARIABLE: "todo/api"})
+    assert present == {"api": IMAGES["api"]}
+    assert later == ["worker"]
+    both = in_this_pipeline(IMAGES, environ={REPOSITORIES_VARIABLE: "todo/api todo/worker"})
+    assert both == (IMAGES, [])

@@ -267,7 +267,8 @@ def test_the_release_record_role_writes_only_its_own_record_and_the_image_reposi
     (project,) = [
         p
         for p in properties(template, "AWS::CodeBuild::Project")
-        if "make release-record" in str(p["Source"].get("BuildSpec"))
+        # The Verify action writes the record, after its checks and bake.
+        if "make verify" in str(p["Source"].get("BuildSpec"))
         and {"Name": "ENV", "Type": "PLAINTEXT", "Value": environment}
         in p["Environment"].get("EnvironmentVariables", [])
     ]

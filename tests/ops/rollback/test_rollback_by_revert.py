@@ -29,7 +29,7 @@ def git(repo: Path, *args: str) -> str:
 def _committed_artifact(destination: Path) -> Path:
     """What the Source action hands the Build step for this checkout, committed as commit A."""
     repo = export_source(ROOT, destination)
-    # The web build is ignored by git but synthesized into the frontend stack: bring it along.
+    # The web build is ignored by git but synthesized into the stateless stack: bring it along.
     shutil.copytree(ROOT / WEB_DIST, repo / WEB_DIST)
     git(repo, "init", "--quiet", "--initial-branch=main")
     git(repo, "add", "--all")
