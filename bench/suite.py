@@ -24,7 +24,11 @@ from config.paths import ROOT
 
 SLOWEST = 10
 _DURATION = re.compile(r"^\s*(\d+\.\d+)s\s+(setup|call|teardown)\s+(\S+)")
-_SUMMARY = re.compile(r"^=+ (.*\bin [\d.]+s.*) =+$")
+# The last line: "3 failed, 900 passed in 380.12s (0:06:20)", framed by "=" unless -q.
+_SUMMARY = re.compile(r"^=*\s*(\d+ \w+.*\bin [\d.]+s\b.*?)\s*=*$")
+_PROBLEM = re.compile(r"^(FAILED|ERROR) ")
+# The whole output of the timed run, for the failures and tracebacks the figures leave out.
+LOG = ROOT / "build" / "bench" / "suite-pytest.log"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Run:
     returncode: int
     summary: str
     slowest: list[tuple[float, str, str]]  # (seconds, phase, test id)
+    problems: list[str]  # pytest's "FAILED <id> - ..." and "ERROR <id> - ..." lines
 
 
 def parse(label: str, seconds: float, returncode: int, output: str) -> Run:
@@ -49,6 +54,7 @@ def parse(label: str, seconds: float, returncode: int, output: str) -> Run:
         returncode=returncode,
         summary=summaries[-1] if summaries else "no summary (see the exit status)",
         slowest=sorted(slowest, reverse=True)[:SLOWEST],
+        problems=[line for line in lines if _PROBLEM.match(line)],
     )
 
 
@@ -59,6 +65,9 @@ def _pytest(label: str, args: Sequence[str]) -> Run:
         command, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, check=False
     )
     seconds = time.perf_counter() - started
+    if "--collect-only" not in args:
+        LOG.parent.mkdir(parents=True, exist_ok=True)
+        LOG.write_text(completed.stdout + completed.stderr, encoding="utf-8")
     return parse(label, seconds, completed.returncode, completed.stdout)
 
 
@@ -73,6 +82,12 @@ def report(baseline: Run, suite: Run) -> str:
         f"suite: {suite.summary}",
         f"slowest {SLOWEST} (setup includes the session's shared syntheses and scans):",
         *(f"  {seconds:7.1f}s {phase:<8} {test}" for seconds, phase, test in suite.slowest),
+        *(
+            [f"not passed ({len(suite.problems)}), the whole output in {LOG}:"]
+            if suite.problems
+            else []
+        ),
+        *(f"  {line}" for line in suite.problems),
     ]
     return "\n".join(lines)
 

@@ -39,8 +39,8 @@ def run_app(
 
     The CLI hands cdk.json's context (the feature flags) and its own (CLI_CONTEXT) to the app
     in CDK_CONTEXT_JSON; without them the templates would differ from what `make synth` and
-    the pipeline deploy. The app reads ``source``'s own environments.toml unless ``config_file`` names another, whatever
-    the caller's DELIVERY_CONFIG says.
+    the pipeline deploy. The app reads ``source``'s own environments.toml unless
+    ``config_file`` names another, whatever the caller's DELIVERY_CONFIG says.
     """
     context = {
         **json.loads((source / "cdk.json").read_text(encoding="utf-8")).get("context", {}),
