@@ -421,9 +421,10 @@ new-service: $(VENV)/.installed ## A new queue consumer: services/NAME/ and its 
 
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: install synth ## Benchmarks: synth cost and the pipeline's critical path (figures, never asserted)
+bench: install synth ## Benchmarks: synth cost, the pipeline's critical path, the pytest suite's wall time (figures, never asserted)
 	$(PY) -m bench.synth
 	$(PY) -m bench.critical_path
+	$(PY) -m bench.suite $(PYTEST_ARGS)
 
 .PHONY: bench-checks
 bench-checks: install ## Time the policy gate's scanners (with and without policies/checks) and the workflow linters over cdk.out

@@ -14,6 +14,7 @@ from filelock import FileLock
 from config.model import DEFAULT_CONFIG_FILE, DeliveryConfig, load_config
 from config.paths import ROOT
 from tests.support.assembly import Assembly, synthesize_or_fail
+from tests.support.shared import shared_dir
 from tests.support.source_artifact import (
     ARTIFACT_ASSEMBLY_ENV,
     build_step_pytest_args,
@@ -24,12 +25,6 @@ from tests.support.source_artifact import (
 if TYPE_CHECKING:
     from tests.support.aws_world import World
     from tests.support.local_aws import LocalAws
-
-
-def _shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    base = tmp_path_factory.getbasetemp()
-    # Every xdist worker has its own basetemp below one shared parent.
-    return base.parent if worker_id != "master" else base
 
 
 def _synthesize_once(
@@ -86,7 +81,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def source_artifact(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """This checkout as the Build step finds it once its install phase has run."""
-    shared = _shared_dir(tmp_path_factory, worker_id)
+    shared = shared_dir(tmp_path_factory, worker_id)
     tree = shared / "source-artifact" / "tree"
     with FileLock(str(shared / "source-artifact.lock")):
         if not tree.exists():
@@ -106,7 +101,7 @@ def assembly(
     """
     if handed_over := os.environ.get(ARTIFACT_ASSEMBLY_ENV):
         return Assembly(Path(handed_over))
-    shared = _shared_dir(tmp_path_factory, worker_id)
+    shared = shared_dir(tmp_path_factory, worker_id)
     return Assembly(_synthesize_once(shared, "cdk.out", root=source_artifact))
 
 
@@ -114,19 +109,24 @@ def assembly(
 def shared_account_assembly(
     tmp_path_factory: pytest.TempPathFactory, worker_id: str, raw_config: dict[str, Any]
 ) -> Iterator[Assembly]:
-    """The same system with every environment in the pipeline's account."""
+    """The system with every environment in the pipeline's account: its first environment alone.
+
+    What the shared-account layout changes is the pipeline stack's cross-account parts (the
+    artifact key and its grants), and the pipeline makes them only when some environment lives
+    in another account (DeliveryConfig.cross_account). One environment shows that as well as
+    three and synthesizes in a fraction of the time; the tests of this variant read the
+    pipeline's template only.
+    """
     import tomli_w  # noqa: PLC0415
 
-    shared = _shared_dir(tmp_path_factory, worker_id)
+    shared = shared_dir(tmp_path_factory, worker_id)
     config_file = shared / "shared-account.toml"
     with FileLock(str(shared / "shared-account.toml.lock")):
         if not config_file.exists():
+            first, *_ = raw_config["environments"]
             document = {
                 **raw_config,
-                "environments": [
-                    {**env, "account": raw_config["pipeline"]["account"]}
-                    for env in raw_config["environments"]
-                ],
+                "environments": [{**first, "account": raw_config["pipeline"]["account"]}],
             }
             config_file.write_text(tomli_w.dumps(document), encoding="utf-8")
     yield Assembly(_synthesize_once(shared, "cdk.out.shared-account", config_file))
@@ -137,29 +137,6 @@ def existing_github_provider_arn(config: DeliveryConfig) -> str:
     return (
         f"arn:aws:iam::{config.pipeline.account}:oidc-provider/token.actions.githubusercontent.com"
     )
-
-
-@pytest.fixture(scope="session")
-def imported_oidc_assembly(
-    tmp_path_factory: pytest.TempPathFactory,
-    worker_id: str,
-    raw_config: dict[str, Any],
-    existing_github_provider_arn: str,
-) -> Assembly:
-    """The shipped system in a pipeline account that already has GitHub's OIDC provider."""
-    import tomli_w  # noqa: PLC0415
-
-    shared = _shared_dir(tmp_path_factory, worker_id)
-    config_file = shared / "imported-oidc.toml"
-    with FileLock(str(shared / "imported-oidc.toml.lock")):
-        if not config_file.exists():
-            pipeline = {
-                **raw_config["pipeline"],
-                "github": {"oidc_provider_arn": existing_github_provider_arn},
-            }
-            document = {**raw_config, "pipeline": pipeline}
-            config_file.write_text(tomli_w.dumps(document), encoding="utf-8")
-    return Assembly(_synthesize_once(shared, "cdk.out.imported-oidc", config_file))
 
 
 @pytest.fixture(scope="session")

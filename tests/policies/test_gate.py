@@ -15,6 +15,7 @@ from infra.compliance import MIN_REASON_LENGTH
 from policies.checks.grants.runner import check_ids as grant_check_ids
 from policies.gate import (
     CheckovReport,
+    Finding,
     builtin_check_ids,
     nag_report,
     run_cfn_lint,
@@ -22,6 +23,13 @@ from policies.gate import (
     templates_in,
 )
 from tests.support.assembly import NETWORK, Assembly, top_construct
+from tests.support.scanners import (
+    decode_checkov,
+    decode_findings,
+    encode_checkov,
+    encode_findings,
+)
+from tests.support.shared import once_per_session
 
 CUSTOM_CHECK_IDS = {f"CKV_TODO_{n}" for n in range(1, 8)}
 
@@ -32,8 +40,8 @@ def test_cdk_nag_has_no_unacknowledged_finding(assembly: Assembly) -> None:
     assert acknowledged > 0, "the report must come from a real nag run over the pipeline"
 
 
-def test_cfn_lint_finds_no_error_or_warning(assembly: Assembly) -> None:
-    assert [str(f) for f in run_cfn_lint(templates_in(assembly.root))] == []
+def test_cfn_lint_finds_no_error_or_warning(cfn_lint_findings: list[Finding]) -> None:
+    assert [str(f) for f in cfn_lint_findings] == []
 
 
 def test_checkov_finds_no_failure(checkov_report: CheckovReport) -> None:
@@ -168,7 +176,19 @@ def test_checkov_fails_when_a_skip_is_removed(assembly: Assembly, tmp_path: Path
         if top_construct(resource) in NETWORK:
             resource.get("Metadata", {}).pop("checkov", None)
     (copy / dev.name).write_text(json.dumps(template))
-    failed = {finding.rule for finding in run_checkov(copy).failed}
+    # Through the path the session's shared report takes (tests/policies/conftest.py): the
+    # findings survive being written for the other workers and read back.
+    scanned: list[CheckovReport] = []
+
+    def scan() -> CheckovReport:
+        scanned.append(run_checkov(copy))
+        return scanned[0]
+
+    report = once_per_session(
+        tmp_path, "report", scan, encode=encode_checkov, decode=decode_checkov
+    )
+    assert report == scanned[0]
+    failed = {finding.rule for finding in report.failed}
     assert failed == {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"}
 
 
@@ -177,7 +197,16 @@ def test_cfn_lint_reports_a_real_error(tmp_path: Path) -> None:
     template.write_text(
         json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"Nope": 1}}}})
     )
-    (finding,) = run_cfn_lint([template])
+    # Through the path the session's shared findings take (tests/policies/conftest.py).
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (finding,) = once_per_session(
+        shared,
+        "findings",
+        lambda: run_cfn_lint([template]),
+        encode=encode_findings,
+        decode=decode_findings,
+    )
     assert finding.rule == "E3002"
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from config.cloud_assembly import PIPELINE, Template
-from config.model import DeliveryConfig
+from config.model import DeliveryConfig, load_config
 from config.names import lookup_role_arn
 from tests.support.assembly import Assembly, ref_target, resources
 
@@ -150,8 +150,43 @@ def test_drift_role_arn_is_a_stack_output_for_the_repository_variable(
 
 
 @pytest.fixture(scope="module")
-def imported_template(imported_oidc_assembly: Assembly) -> Template:
-    return imported_oidc_assembly.pipeline_template
+def imported_template(
+    raw_config: dict[str, Any],
+    existing_github_provider_arn: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Template:
+    """The pipeline stack's drift role (PipelineStack._github_drift_role, as its __init__ calls
+    it) in a pipeline account that already has GitHub's OIDC provider, synthesized alone.
+
+    The variant concerns this one construct: a bare stack stands in for the pipeline stack (the
+    lookup roles it is given do not change the trust), instead of synthesizing the whole system
+    again. The config goes through load_config, so its check of the ARN applies.
+    """
+    import tomli_w  # noqa: PLC0415
+    from aws_cdk import App, Environment, Stack  # noqa: PLC0415
+    from aws_cdk.assertions import Template as SynthesizedTemplate  # noqa: PLC0415
+
+    from pipeline.pipeline_stack import PipelineStack  # noqa: PLC0415
+
+    class PipelineAccountStack(Stack):
+        def _drift_lookup_role_arns(self) -> list[str]:
+            return [lookup_role_arn(self.account, self.region)]
+
+    tmp_path = tmp_path_factory.mktemp("imported-oidc")
+    config_file = tmp_path / "imported-oidc.toml"
+    pipeline = {
+        **raw_config["pipeline"],
+        "github": {"oidc_provider_arn": existing_github_provider_arn},
+    }
+    config_file.write_text(tomli_w.dumps({**raw_config, "pipeline": pipeline}), encoding="utf-8")
+    config = load_config(config_file)
+    stack = PipelineAccountStack(
+        App(outdir=str(tmp_path / "cdk.out")),
+        "Pipeline",
+        env=Environment(account=config.pipeline.account, region=config.pipeline.region),
+    )
+    PipelineStack._github_drift_role(cast(PipelineStack, stack), config)
+    return dict(SynthesizedTemplate.from_stack(stack).to_json())
 
 
 def test_existing_provider_is_imported_not_created(imported_template: Template) -> None:
