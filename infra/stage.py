@@ -177,8 +177,10 @@ _RAW_TAGGABLE_TYPES = {"AWS::IAM::Role", "AWS::Lambda::Function"}
 
 def apply_cost_tags(scope: IConstruct, tags: Mapping[str, str]) -> None:
     """Tag every taggable resource below ``scope`` (call it once every resource exists)."""
+    # One Tags object for every key: each Tags.of is a round trip to node.
+    tagger = Tags.of(scope)
     for key, value in tags.items():
-        Tags.of(scope).add(key, value, exclude_resource_types=UNTAGGED_TYPES)
+        tagger.add(key, value, exclude_resource_types=UNTAGGED_TYPES)
     tag_list = [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
     for construct in scope.node.find_all():
         # Exactly CfnResource: a raw resource, which jsii hands over as the base class. An L1
