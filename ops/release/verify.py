@@ -22,21 +22,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
-from config.paths import ROOT
+from config.exit_codes import FAILURE, SUCCESS
 from ops.common import load_config_or_exit
 from ops.release import bake, record
-
-# pytest's own exit codes for markers that are wrong (unknown) or select no test: nothing was
-# checked, which the environment file's `checks` decides.
-PYTEST_USAGE_ERROR = 4
-PYTEST_NO_TESTS_COLLECTED = 5
+from ops.release.checks import run_checks
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,27 +82,6 @@ def verify(
         outcomes.append(outcome)
         report(f"verify: {outcome.describe()}")
     return failed, outcomes
-
-
-def run_checks(*, site_url: str, markers: str, environ: Mapping[str, str] = os.environ) -> int:
-    """The deployed checks ``markers`` selects against ``site_url`` (`make post-deploy-checks`)."""
-    if not site_url.strip():
-        # Without it every check skips and pytest exits 0: a silent pass.
-        print(
-            "error: SITE_URL is empty: the post-deploy checks need the deployed site's URL "
-            "(the pipeline passes the stateless stack's SiteUrl output)",
-            file=sys.stderr,
-        )
-        return BAD_INPUT
-    command = [sys.executable, "-m", "pytest", "tests/deployed", "-p", "no:cacheprovider"]
-    command += ["-n", "0", "-q", "-m", markers]
-    completed = subprocess.run(  # noqa: S603 - a fixed argv of this interpreter
-        command, cwd=ROOT, env={**environ, "SITE_URL": site_url}, check=False
-    )
-    if completed.returncode in (PYTEST_USAGE_ERROR, PYTEST_NO_TESTS_COLLECTED):
-        print(f"error: the markers {markers!r} select no post-deploy check", file=sys.stderr)
-        return BAD_INPUT
-    return SUCCESS if completed.returncode == 0 else FAILURE
 
 
 def parts(args: argparse.Namespace, *, site_url: str) -> list[Part]:

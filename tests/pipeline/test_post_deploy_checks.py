@@ -15,20 +15,9 @@ from tests.support.api_process import ApiProcess, api_env
 
 
 def _run_checks(site_url: str, markers: str) -> subprocess.CompletedProcess[str]:
+    """What `make post-deploy-checks` and the Verify action's first part run."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/deployed",
-            "-m",
-            markers,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-        ],
+        [sys.executable, "-m", "ops.release.checks", "--markers", markers],
         cwd=ROOT,
         env={**os.environ, "SITE_URL": site_url},
         capture_output=True,

@@ -9,7 +9,7 @@ import pytest
 
 from config.exit_codes import BAD_INPUT, FAILURE, NO_HEALTH_ALARMS, SUCCESS
 from ops.release import bake, record, verify
-from ops.release.verify import Part, run_checks
+from ops.release.verify import Part
 from tests.support.clock import FakeClock
 
 ARGS = ["--environment", "staging", "--markers", "smoke or contract", "--minutes", "10"]
@@ -131,26 +131,6 @@ def test_each_part_is_timed_on_its_own() -> None:
     assert code == SUCCESS
     assert [(o.name, o.seconds) for o in outcomes] == [("checks", 12), ("bake", 600)]
     assert lines == ["verify: checks  passed in 12.0 s", "verify: bake    passed in 600.0 s"]
-
-
-def test_checks_without_a_site_url_are_bad_input_not_a_silent_pass(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert run_checks(site_url=" ", markers="smoke") == BAD_INPUT
-    assert "SITE_URL is empty" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("markers", ["no_such_marker", "smoke and not smoke"])
-def test_markers_that_select_no_check_are_bad_input(
-    markers: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run_checks(site_url="http://127.0.0.1:9", markers=markers) == BAD_INPUT
-    assert "select no post-deploy check" in capsys.readouterr().err
-
-
-def test_a_failing_check_is_a_failure() -> None:
-    # Nothing listens on port 9: the smoke checks fail (tests/pipeline/test_post_deploy_checks).
-    assert run_checks(site_url="http://127.0.0.1:9", markers="smoke and not web") == FAILURE
 
 
 def test_an_unknown_environment_is_refused_before_any_part_runs(
