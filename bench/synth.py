@@ -3,8 +3,9 @@
 
 Prints wall-clock medians (and min/max) over a few runs, and the ratio. The empty app measures
 the fixed price of Python + jsii start-up; the difference is what this repository costs. Both
-run as `make synth` runs the app: cdk.json's context in CDK_CONTEXT_JSON, and the Makefile's
-bytecode cache (PYTHONPYCACHEPREFIX; a temporary one outside make). A first run of each, left
+run as `make synth` runs the app: cdk.json's and the CLI's context in CDK_CONTEXT_JSON
+(ops.checkout.cli_context), and the Makefile's bytecode cache (PYTHONPYCACHEPREFIX; a temporary
+one outside make). A first run of each, left
 out of the median, fills that cache as the Build step's tests do before its synth; it gets its
 own row, against the empty app's first run. One more run of the app, in process, splits its
 time into phases and counts its jsii calls by kind. Run with `make bench`. Figures only:
@@ -26,6 +27,7 @@ from typing import Any
 
 from config.exit_codes import SUCCESS
 from config.paths import ROOT
+from ops.checkout import cli_context
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 
@@ -36,12 +38,11 @@ JSII_CALLS = ("create", "invoke", "sinvoke", "get", "sget", "set", "sset")
 
 
 def _environment(outdir: str, pycache: str, extra: dict[str, str]) -> dict[str, str]:
-    context = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8")).get("context", {})
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     return {
         **env,
         "CDK_OUTDIR": outdir,
-        "CDK_CONTEXT_JSON": json.dumps(context),
+        "CDK_CONTEXT_JSON": json.dumps(cli_context(ROOT)),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "PYTHONPYCACHEPREFIX": pycache,
         **extra,

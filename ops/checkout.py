@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # What the CLI adds to cdk.json's context on every `cdk synth` (its contextFromSettings, with
 # the default settings): without them the templates lack the aws:cdk:path and asset metadata
@@ -32,6 +33,12 @@ def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def cli_context(source: Path) -> dict[str, Any]:
+    """The context `cdk synth` hands ``source``'s app: cdk.json's, then the CLI's own."""
+    context = json.loads((source / "cdk.json").read_text(encoding="utf-8")).get("context", {})
+    return {**context, **CLI_CONTEXT}
+
+
 def run_app(
     source: Path, outdir: Path, *, config_file: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -42,13 +49,9 @@ def run_app(
     the pipeline deploy. The app reads ``source``'s own environments.toml unless
     ``config_file`` names another, whatever the caller's DELIVERY_CONFIG says.
     """
-    context = {
-        **json.loads((source / "cdk.json").read_text(encoding="utf-8")).get("context", {}),
-        **CLI_CONTEXT,
-    }
     env = {
         **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps(context),
+        "CDK_CONTEXT_JSON": json.dumps(cli_context(source)),
         "CDK_OUTDIR": str(outdir),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "DELIVERY_CONFIG": str(config_file) if config_file else "",
