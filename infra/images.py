@@ -2,9 +2,9 @@
 
 The pipeline owns one ECR repository per service in its own account. Every environment pulls
 the image from there, so dev, staging and prod run the same URI, byte for byte, whatever
-account they live in. The tag is a content fingerprint computed at synth the way CDK
-fingerprints Docker image assets: the same sources give the same tag, so a `git revert`
-redeploys the very image that ran before, and an unchanged service is never rebuilt.
+account they live in. The tag is a content fingerprint of what Docker sends
+(infra/docker_context.py): the same sources give the same tag, so a `git revert` redeploys
+the very image that ran before, and an unchanged service is never rebuilt.
 
 Every image builds from the one context services/ (so it can copy the shared common/ code),
 and each Dockerfile has its own ignore file beside it, ``services/<name>/Dockerfile.dockerignore``,
@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import FileSystem, IgnoreMode
-
 from config.model import DeliveryConfig
 from config.paths import ROOT
+from infra.docker_context import DockerIgnore, fingerprint
 
 # BuildKit looks for `<Dockerfile path>.dockerignore` before the context's .dockerignore.
 IGNORE_SUFFIX = ".dockerignore"
@@ -83,20 +82,19 @@ def service_images(
         ignore_file = _required(
             services_dir / f"{dockerfile}{IGNORE_SUFFIX}", service, "Dockerfile ignore file"
         )
-        fingerprint = FileSystem.fingerprint(
-            str(services_dir),
+        try:
             # The Dockerfile is not sent to the daemon, but a change to it changes the image.
             # The ignore file is not hashed: its whole effect is the set of files hashed here.
-            exclude=[*_ignore_rules(ignore_file), f"!{dockerfile}"],
-            ignore_mode=IgnoreMode.DOCKER,
-            extra_hash=dockerfile,
-        )
+            rules = DockerIgnore([*_ignore_rules(ignore_file), f"!{dockerfile}"])
+        except ValueError as error:
+            raise ServiceImageError(f"service {service!r}: {ignore_file}: {error}") from None
+        tag = fingerprint(services_dir, rules, extra=[dockerfile])
         images[service] = ServiceImage(
             service=service,
             account=account,
             region=region,
             repository_name=f"{project}/{service}",
-            tag=fingerprint,
+            tag=tag,
             context=services_dir,
             dockerfile=dockerfile,
         )

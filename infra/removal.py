@@ -13,9 +13,32 @@ from __future__ import annotations
 from aws_cdk import CfnDeletionPolicy, CfnResource, Stage
 from constructs import ConstructOrder, IConstruct
 
+# The resource classes a CDK construct creates with DeletionPolicy Retain unless told otherwise
+# (their L2s default to RemovalPolicy.RETAIN), by jsii type name: only these are read, as each
+# read is two round trips to node and there are some 800 resources. A new type that defaults to
+# Retain and is missing here shows up in the templates (tests/infra/test_removal.py reads them).
+RETAINED_BY_DEFAULT = frozenset(
+    f"aws-cdk-lib.{name}"
+    for name in (
+        "aws_s3.CfnBucket",
+        "aws_kms.CfnKey",
+        "aws_logs.CfnLogGroup",
+        "aws_ecr.CfnRepository",
+        "aws_dynamodb.CfnTable",
+        "aws_dynamodb.CfnGlobalTable",
+        "aws_efs.CfnFileSystem",
+        "aws_cognito.CfnUserPool",
+        "aws_backup.CfnBackupVault",
+        "aws_rds.CfnDBCluster",
+        "aws_rds.CfnDBInstance",
+        "aws_secretsmanager.CfnSecret",
+    )
+)
+
 
 def retain_except_on_create(scope: IConstruct) -> list[str]:
-    """Turn every DeletionPolicy Retain below ``scope`` into RetainExceptOnCreate.
+    """Turn every DeletionPolicy Retain below ``scope`` into RetainExceptOnCreate, on the
+    resource types of RETAINED_BY_DEFAULT.
 
     For the resources our code cannot set directly: those CDK generates (the pipeline's artifact
     buckets, BucketDeployment's log group, a kms.Key's default). Call it once every resource
@@ -38,7 +61,8 @@ def retain_except_on_create(scope: IConstruct) -> list[str]:
             continue
         index += 1
         if (
-            isinstance(construct, CfnResource)
+            getattr(type(construct), "__jsii_type__", None) in RETAINED_BY_DEFAULT
+            and isinstance(construct, CfnResource)
             and construct.cfn_options.deletion_policy == CfnDeletionPolicy.RETAIN
         ):
             construct.cfn_options.deletion_policy = CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE

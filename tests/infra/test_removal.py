@@ -8,15 +8,17 @@ retains it on every update and delete, so data protection stays as it was.
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
+import pytest
 from aws_cdk import App, CfnDeletionPolicy, CfnResource, RemovalPolicy, Stack, Stage
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from infra.escape_hatch import cfn_resource
-from infra.removal import retain_except_on_create
+from infra.removal import RETAINED_BY_DEFAULT, retain_except_on_create
 from tests.support.assembly import Assembly
 
 # DeletionPolicy values that leave nothing behind when the creating operation rolls back.
@@ -99,6 +101,15 @@ def test_retain_except_on_create_changes_only_retain() -> None:
     assert policies(cfn_resource(kept, s3.CfnBucket)) == ("RetainExceptOnCreate", "Retain")
     assert policies(cfn_resource(deleted, s3.CfnBucket)) == ("Delete", "Delete")
     assert policies(raw) == ("Snapshot", None)
+
+
+@pytest.mark.parametrize("jsii_type", sorted(RETAINED_BY_DEFAULT))
+def test_every_type_read_for_retain_is_a_real_cdk_resource_class(jsii_type: str) -> None:
+    """A misspelt name would never match, and its resources would keep plain Retain."""
+    module, _, name = jsii_type.removeprefix("aws-cdk-lib.").partition(".")
+    resource_class = getattr(importlib.import_module(f"aws_cdk.{module}"), name)
+    assert issubclass(resource_class, CfnResource)
+    assert resource_class.__jsii_type__ == jsii_type
 
 
 def test_retain_except_on_create_leaves_a_nested_stage_to_its_own_call() -> None:

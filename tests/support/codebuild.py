@@ -137,7 +137,10 @@ def _shims(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     make = directory / "make"
     old_files = " ".join(f"-o {marker}" for marker in _INSTALLED)
-    make.write_text(f'#!/bin/sh\nexec /usr/bin/make {old_files} "$@"\n', encoding="utf-8")
+    # The checkout's bytecode cache, not a cold one in each step's copy: compiling boto3 and
+    # botocore again in every command of every step is time, not behaviour.
+    cache = f"PYTHONPYCACHEPREFIX={ROOT / 'build' / 'pycache'}"
+    make.write_text(f'#!/bin/sh\nexec /usr/bin/make {old_files} {cache} "$@"\n', encoding="utf-8")
     docker = directory / "docker"
     docker.write_text(f'#!/bin/sh\nexec {sys.executable} {FAKE_DOCKER} "$@"\n', encoding="utf-8")
     for shim in (make, docker):
