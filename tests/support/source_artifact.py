@@ -141,3 +141,26 @@ def build_step_pytest_args() -> list[str]:
         if name.strip() == "BUILD_STEP_TESTS":
             return shlex.split(value)
     raise AssertionError("the Makefile defines no BUILD_STEP_TESTS")
+
+
+def build_step_test_modules() -> list[Path]:
+    """Every test module the Build step's PYTEST_ARGS select."""
+    return [
+        module
+        for selected in build_step_pytest_args()
+        for module in (
+            [ROOT / selected]
+            if selected.endswith(".py")
+            else sorted((ROOT / selected).rglob("test_*.py"))
+        )
+    ]
+
+
+def checkout_test_modules() -> list[str]:
+    """The Build step's test modules that mark tests `checkout` (module-wide or one by one),
+    relative to the root: a run selecting that marker need import no other module."""
+    return [
+        str(module.relative_to(ROOT))
+        for module in build_step_test_modules()
+        if "pytest.mark.checkout" in module.read_text(encoding="utf-8")
+    ]
