@@ -8,14 +8,31 @@ without a reason) are impossible to write through these helpers, and tests rejec
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from infra.escape_hatch import default_child
+
 MIN_REASON_LENGTH = 20
 NAG_PACK = "AwsSolutions"
+
+# What these helpers have written into each resource's Metadata, by the resource's jsii object
+# id (a Python proxy of a node object is not kept, so not a key) and metadata key: each call
+# writes the whole entry again with its addition, without reading the entry back (a round trip
+# to node per call). Only these helpers write these keys.
+_written: dict[str, dict[str, Any]] = {}
+
+
+def _add_to_metadata(
+    resource: CfnResource, key: str, merge: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    entries = _written.setdefault(cast(Any, resource).__jsii_ref__.ref, {})
+    entries[key] = merge(entries.get(key, {}))
+    resource.add_metadata(key, entries[key])
 
 
 def _checked_reason(rule: str, reason: str) -> str:
@@ -31,7 +48,7 @@ def _single_resource(construct: IConstruct) -> CfnResource:
     """The one CloudFormation resource a construct stands for (itself or its default child)."""
     if isinstance(construct, CfnResource):
         return construct
-    child = construct.node.default_child
+    child = default_child(construct)
     if isinstance(child, CfnResource):
         return child
     raise TypeError(f"{construct.node.path} is not a single CloudFormation resource")
@@ -48,12 +65,10 @@ def acknowledge_nag(construct: IConstruct, rule: str, reason: str) -> None:
 def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
     """Skip one checkov check on one resource, recorded in the template's resource metadata."""
     resource = _single_resource(construct)
-    existing = resource.get_metadata("checkov") or {}
-    skips = [
-        *existing.get("skip", []),
-        {"id": check_id, "comment": _checked_reason(check_id, reason)},
-    ]
-    resource.add_metadata("checkov", {"skip": skips})
+    skip = {"id": check_id, "comment": _checked_reason(check_id, reason)}
+    _add_to_metadata(
+        resource, "checkov", lambda existing: {"skip": [*existing.get("skip", []), skip]}
+    )
 
 
 def _flatten(value: Any) -> str:
@@ -117,10 +132,13 @@ def ignore_cfn_lint(construct: IConstruct, rule: str, reason: str) -> None:
     """Ignore one cfn-lint rule on one resource (cfn-lint reads Metadata.cfn-lint)."""
     resource = _single_resource(construct)
     checked = _checked_reason(rule, reason)
-    existing = resource.get_metadata("cfn-lint") or {}
-    ignored = [*existing.get("config", {}).get("ignore_checks", []), rule]
-    reasons = {**existing.get("reasons", {}), rule: checked}
-    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ignored}, "reasons": reasons})
+
+    def merge(existing: dict[str, Any]) -> dict[str, Any]:
+        ignored = [*existing.get("config", {}).get("ignore_checks", []), rule]
+        reasons = {**existing.get("reasons", {}), rule: checked}
+        return {"config": {"ignore_checks": ignored}, "reasons": reasons}
+
+    _add_to_metadata(resource, "cfn-lint", merge)
 
 
 BASIC_EXECUTION_ROLE = (
