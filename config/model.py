@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
@@ -455,6 +456,37 @@ class AlarmsConfig(_Model):
     emails: list[Email]
 
 
+# CodePipeline's DeploymentWindow rule: six space-separated fields (seconds, always "*",
+# minutes, hours, day of month, month, day of week) and an optional year.
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html
+_CRON_FIELDS = (6, 7)
+
+
+class DeploymentWindow(_Model):
+    """When the stage may be entered; outside it, the stage's entry condition fails."""
+
+    cron: str
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _six_or_seven_fields(cls, cron: str) -> str:
+        fields = cron.split()
+        if len(fields) not in _CRON_FIELDS or fields[0] != "*":
+            raise ValueError(
+                "cron must have 6 or 7 space-separated fields, the first (seconds) '*', "
+                f"e.g. '* * 9-16 ? * MON-THU'; got {cron!r}"
+            )
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        if timezone not in zoneinfo.available_timezones():
+            raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}")
+        return timezone
+
+
 class EnvironmentConfig(_Model):
     name: Name
     account: AccountId
@@ -470,6 +502,8 @@ class EnvironmentConfig(_Model):
     checks: Annotated[list[Literal["smoke", "contract", "integration"]], Field(min_length=1)]
     # After deploying, wait this long with every alarm quiet before going on.
     bake_minutes: Annotated[int, Field(ge=0, le=240)]
+    # Entered only inside this window (optional; the stage condition is CodePipeline's).
+    deployment_window: DeploymentWindow | None = None
     network: NetworkConfig
     frontend: FrontendConfig
     waf: WafConfig

@@ -62,6 +62,13 @@ def health_alarm_prefix(project: str, environment: str) -> str:
     return f"{project}-{environment}/health/"
 
 
+def health_alarm_name(project: str, environment: str) -> str:
+    """The composite alarm that is in ALARM while any health alarm of the environment is: the
+    one alarm the next environment's stage condition reads. Outside the prefix, so the bake,
+    which watches the prefix, does not count it twice."""
+    return health_alarm_prefix(project, environment).removesuffix("/")
+
+
 # Parameter Store retains the 100 most recent versions of a parameter and deletes the oldest
 # when a new one is written (SSM API reference, ParameterMaxVersionLimitExceeded).
 RETAINED_VERSIONS = 100

@@ -16,7 +16,13 @@ from config.model import (
     consumers_of,
     http_service_of,
 )
-from config.names import alarm_topic_name, environment_prefix, health_alarm_prefix, stack_name
+from config.names import (
+    alarm_topic_name,
+    environment_prefix,
+    health_alarm_name,
+    health_alarm_prefix,
+    stack_name,
+)
 from infra.edge import EdgeStack
 from infra.edge.stack import CLOUDFRONT_WAF_REGION
 from infra.images import ServiceImage
@@ -147,6 +153,7 @@ class EnvironmentStage(Stage):
             project=project.name,
             alarm_topic_name=alarm_topic_name(project.name, environment.name),
             health_alarm_prefix=health_alarm_prefix(project.name, environment.name),
+            health_alarm_name=health_alarm_name(project.name, environment.name),
             registry=self._registry,
             sizes=environment.services,
             images=images,

@@ -39,6 +39,7 @@ from pipeline.delivery_metrics.construct import DeliveryMetrics
 from pipeline.github_oidc import GitHubOidc
 from pipeline.image_repositories import ImageRepositories
 from pipeline.notifications import DeliveryNotifications
+from pipeline.stage_conditions import roll_back_and_gate_stages
 from pipeline.steps import change_report_step, report_key, verify_step
 
 # Ubuntu 24.04; its runtimes include Node.js 24 (LTS) and Python 3.11, the pair the buildspecs
@@ -110,6 +111,7 @@ class PipelineStack(Stack):
         # Build now so the generated resources exist for what follows.
         self.pipeline.build_pipeline()
         self.images_project = self._images_beside_synth(config, buildspec=buildspecs.images)
+        roll_back_and_gate_stages(self.pipeline.pipeline, config=config)
         self._trigger_on_deployable_changes(config)
         self._notify_on_executions()
         self.delivery_metrics = DeliveryMetrics(

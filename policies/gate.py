@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from config.exit_codes import FAILURE, SUCCESS
+from config.model import ConfigError, config_file, load_config
 from config.paths import ASSEMBLY_DIR, ROOT
 from policies.checks.grants.model import load_cloud_assembly
 from policies.checks.grants.runner import GrantReport, run_grant_checks
+from policies.pipeline_integrity import INVARIANTS, judge_assembly
 
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
 PROJECT_BIN = Path(sys.executable).parent
@@ -220,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         lint = run_cfn_lint(templates)
         checkov = run_checkov(assembly)
         grants = run_grant_checks(load_cloud_assembly(assembly))
-    except (FileNotFoundError, RuntimeError) as error:
+        config = load_config(config_file())
+        integrity = judge_assembly(
+            assembly, list(config.environments), pipeline_account=config.pipeline.account
+        )
+    except (FileNotFoundError, RuntimeError, ValueError, ConfigError) as error:
         print(f"policy gate: {error}", file=sys.stderr)
         return FAILURE
 
@@ -241,9 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     passed_ids = checkov.custom_checks_passed() | {r.check_id for r in grants.passed_checks}
     custom = sorted(passed_ids, key=lambda check_id: int(check_id.rsplit("_", 1)[1]))
     print(f"  custom checks passed  {', '.join(custom) or 'none'}")
-    for finding in [*nag, *lint, *checkov.failed, *granted]:
+    print(
+        f"  pipeline integrity    {len(INVARIANTS)} invariants ({', '.join(INVARIANTS)}), "
+        f"{len(integrity)} violated"
+    )
+    for finding in [*nag, *lint, *checkov.failed, *granted, *integrity]:
         print(f"    {finding}")
-    if nag or lint or checkov.failed or granted:
+    if nag or lint or checkov.failed or granted or integrity:
         print("policy gate: FAILED")
         return FAILURE
     print("policy gate: passed")

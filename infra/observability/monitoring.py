@@ -55,6 +55,7 @@ class Monitoring(Construct):
         *,
         topic_name: str,
         health_alarm_prefix: str,
+        health_alarm_name: str,
         emails: list[str],
         data: Database,
         queues: Mapping[str, WorkQueue],
@@ -66,6 +67,7 @@ class Monitoring(Construct):
         self._action = cloudwatch_actions.SnsAction(self.topic)
         self._health_alarm_prefix = health_alarm_prefix
         self.alarms: list[cloudwatch.Alarm] = []
+        self._health_alarms: list[cloudwatch.Alarm] = []
 
         self._alarm(
             "Alb5xx",
@@ -86,7 +88,22 @@ class Monitoring(Construct):
         )
         self._database_alarms(data)
         self._service_alarms(services)
+        self.health = self._health(
+            health_alarm_name, [*self._health_alarms, *services.all_deployment_alarms]
+        )
         self.dashboard = self._dashboard(data=data, queues=queues, services=services)
+
+    def _health(self, name: str, alarms: list[cloudwatch.Alarm]) -> cloudwatch.CompositeAlarm:
+        """In ALARM while any health alarm is: what the next environment's stage waits on."""
+        health = cloudwatch.CompositeAlarm(
+            self,
+            "Health",
+            composite_alarm_name=name,
+            alarm_rule=cloudwatch.AlarmRule.any_of(*alarms),
+            alarm_description="any health alarm of this environment is in ALARM: the next "
+            "environment's stage is not entered",
+        )
+        return health
 
     def _topic(self, topic_name: str, *, emails: list[str]) -> tuple[kms.Key, sns.Topic]:
         """The encrypted alarm topic that CloudWatch alarms and AWS Budgets may publish to."""
@@ -288,6 +305,8 @@ class Monitoring(Construct):
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
+        if health_name:
+            self._health_alarms.append(alarm)
         return alarm
 
 

@@ -10,6 +10,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from config.cloud_assembly import PIPELINE, SynthesizedStack, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, SUCCESS
@@ -43,6 +44,16 @@ class ActionPlan:
 class StagePlan:
     name: str
     actions: list[ActionPlan]
+    rolls_back: bool = False
+    entry_rules: tuple[str, ...] = ()  # "CloudWatchAlarm todo-dev/health", "DeploymentWindow ..."
+
+    @property
+    def conditions(self) -> str:
+        """What gates and undoes the stage, in one line ("" when nothing does)."""
+        parts = [f"entered if {' and '.join(self.entry_rules)}"] if self.entry_rules else []
+        if self.rolls_back:
+            parts.append("rolls back on failure")
+        return "; ".join(parts)
 
     @property
     def approvals(self) -> list[ActionPlan]:
@@ -62,6 +73,16 @@ class PipelinePlan:
 class Plan:
     pipeline: PipelinePlan
     environments: list[EnvironmentPlan]
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    configuration = rule.get("Configuration", {})
+    provider = rule["RuleTypeId"]["Provider"]
+    if provider == "CloudWatchAlarm":
+        return f"{configuration.get('AlarmName')} not in ALARM"
+    if provider == "DeploymentWindow":
+        return f"inside {configuration.get('Cron')} ({configuration.get('TimeZone', 'UTC')})"
+    return f"{provider} {rule.get('Name', '')}".strip()
 
 
 def _pipeline_plan(stack: SynthesizedStack) -> PipelinePlan | None:
@@ -86,6 +107,12 @@ def _pipeline_plan(stack: SynthesizedStack) -> PipelinePlan | None:
                     for action in stage["Actions"]
                 ),
                 key=lambda action: (action.run_order, action.name),
+            ),
+            rolls_back=stage.get("OnFailure", {}).get("Result") == "ROLLBACK",
+            entry_rules=tuple(
+                _rule_text(rule)
+                for condition in stage.get("BeforeEntry", {}).get("Conditions", [])
+                for rule in condition.get("Rules", [])
             ),
         )
         for stage in properties["Stages"]
@@ -152,6 +179,8 @@ def render(plan: Plan) -> str:
     ]
     for number, stage in enumerate(pipeline.stages, start=1):
         lines.append(f"  {number}. {stage.name:<15} {_sequence(stage)}")
+        if stage.conditions:
+            lines.append(f"     {'':<15} ({stage.conditions})")
     lines += ["", "Environments:"]
     for env in plan.environments:
         lines.append(f"  {env.name:<8} aws://{env.account}/{env.region}")
@@ -169,7 +198,10 @@ def render_mermaid(plan: Plan) -> str:
         groups: dict[int, list[ActionPlan]] = {}
         for action in stage.actions:
             groups.setdefault(action.run_order, []).append(action)
-        lines.append(f'  subgraph s{index}["{index}. {stage.name}"]')
+        title = f"{index}. {stage.name}" + (
+            f"<br/><i>{stage.conditions}</i>" if stage.conditions else ""
+        )
+        lines.append(f'  subgraph s{index}["{title}"]')
         nodes = []
         for order, actions in sorted(groups.items()):
             node = f"s{index}a{order}"

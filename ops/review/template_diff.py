@@ -238,8 +238,22 @@ def _row(change: ResourceChange) -> str:
     return f"- {what}{details}{flag_text}"
 
 
+# CodePipeline rolls a stage back only to an execution of the current pipeline structure.
+PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
+RESETS_ROLLBACK = (
+    "**The pipeline's structure changes: this resets the rollback history** (automatic stage "
+    "rollback reaches only executions started after this change deploys)."
+)
+
+
+def changes_pipeline_structure(diffs: list[EnvironmentDiff]) -> bool:
+    return any(change.resource_type == PIPELINE_TYPE for env in diffs for change in env.changes)
+
+
 def render_markdown(diffs: list[EnvironmentDiff]) -> str:
     lines = ["## Template diff", ""]
+    if changes_pipeline_structure(diffs):
+        lines += [RESETS_ROLLBACK, ""]
     for env in diffs:
         changes = env.changes
         counts = {

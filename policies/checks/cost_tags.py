@@ -20,6 +20,7 @@ TAGGABLE_TYPES = (
     "AWS::CloudFront::Distribution",
     "AWS::CloudFront::Function",
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::CompositeAlarm",
     "AWS::CloudWatch::Dashboard",
     "AWS::CodeBuild::Project",
     "AWS::CodePipeline::Pipeline",

@@ -53,3 +53,22 @@ def test_rendered_plan_is_readable(assembly: Assembly) -> None:
 
 def test_plan_of_a_missing_assembly_is_an_error_not_a_traceback(tmp_path: object) -> None:
     assert main([str(tmp_path)]) == BAD_INPUT
+
+
+def test_the_plan_says_how_each_stage_is_gated_and_undone(assembly: Assembly) -> None:
+    lines = render(read_plan(assembly.root)).splitlines()
+
+    def conditions_of(stage: str) -> str:
+        index = next(i for i, line in enumerate(lines) if f". {stage} " in line)
+        following = lines[index + 1].strip()
+        return following if following.startswith("(") else ""
+
+    assert conditions_of("dev") == "(rolls back on failure)"
+    assert conditions_of("staging") == (
+        "(entered if todo-dev/health not in ALARM; rolls back on failure)"
+    )
+    assert conditions_of("prod") == (
+        "(entered if todo-staging/health not in ALARM and inside * * 8-16 ? * MON-THU "
+        "(Europe/Berlin); rolls back on failure)"
+    )
+    assert conditions_of("Build") == ""

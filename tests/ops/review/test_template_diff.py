@@ -272,3 +272,36 @@ def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
     text = render_markdown(environments)
     assert "**STATEFUL: data may be lost**" in text
     assert "**Stateful resources would be replaced or removed in this environment.**" in text
+
+
+def _pipeline(stages: list[str]) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Pipeline": {
+                "Type": "AWS::CodePipeline::Pipeline",
+                "Properties": {"Stages": [{"Name": name, "Actions": []} for name in stages]},
+            },
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "a"}},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("head", "resets"),
+    [
+        (_pipeline(["Source", "Build", "dev", "prod"]), True),
+        # Another resource of the pipeline stack: the structure CodePipeline keeps is the same.
+        ({**_pipeline(["Source", "Build", "dev"]), "Outputs": {}}, False),
+    ],
+)
+def test_a_change_to_the_pipeline_resource_says_it_resets_the_rollback_history(
+    tmp_path: Path, head: dict[str, Any], resets: bool
+) -> None:
+    base = _pipeline(["Source", "Build", "dev"])
+    head_stack = copy.deepcopy(head)
+    head_stack["Resources"]["Topic"]["Properties"]["TopicName"] = "b"
+    base_dir = _write_assembly(tmp_path / "base", {"pipeline": {"todo-pipeline": base}})
+    head_dir = _write_assembly(tmp_path / "head", {"pipeline": {"todo-pipeline": head_stack}})
+    text = render_markdown(diff_assemblies(base_dir, head_dir))
+    assert ("this resets the rollback history" in text) is resets
+    assert "### pipeline: " in text

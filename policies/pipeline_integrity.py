@@ -1,0 +1,296 @@
+"""Invariants of the synthesized pipeline that no commit may remove or weaken.
+
+The pipeline mutates itself: whatever a merged commit synthesizes, the SelfMutate action applies.
+So the Build stage's policy gate judges the synthesized ``AWS::CodePipeline::Pipeline`` (and
+the roles of its stack) before that can happen, against the organisation's floor in
+``policies/pipeline-integrity.yaml`` and the environment file:
+
+- ``approval``: every environment with ``approval_required``, and every environment the
+  organisation always approves (prod) whatever the file says, has its change report and then
+  a manual approval before its first deploy action;
+- ``scan-gate``: the image scan gate runs in a stage before the first environment's;
+- ``bake-floor``: each environment's Verify bakes at least the organisation's floor;
+- ``step-roles``: in an environment's account, a role of the pipeline stack may assume only
+  the CDK bootstrap roles (deploy, asset publishing, read-only lookup), never another role
+  and never ``*``;
+- ``rollback``: every environment stage rolls back automatically on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.cloud_assembly import PIPELINE, read_cloud_assembly
+from config.model import EnvironmentConfig
+
+POLICY_FILE = Path(__file__).resolve().parent / "pipeline-integrity.yaml"
+INVARIANTS = ("approval", "scan-gate", "bake-floor", "step-roles", "rollback")
+PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
+_BOOTSTRAP_ROLE = re.compile(
+    r"^arn:[^:]+:iam::(\d{12}):role/cdk-[a-z0-9]+-"
+    r"(deploy|file-publishing|image-publishing|lookup)-role-(\d{12})-[a-z0-9-]+$"
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"pipeline integrity [{self.invariant}]: {self.message}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Floor:
+    """The organisation's floor (policies/pipeline-integrity.yaml)."""
+
+    always_approved: frozenset[str]
+    bake_floor_minutes: Mapping[str, int]
+
+
+def load_floor(path: Path = POLICY_FILE) -> Floor:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return Floor(
+        always_approved=frozenset(data.get("always_approved", [])),
+        bake_floor_minutes=dict(data.get("bake_floor_minutes", {})),
+    )
+
+
+Template = Mapping[str, Any]
+
+
+def _pipeline(template: Template) -> dict[str, Any]:
+    pipelines = [r for r in template.get("Resources", {}).values() if r["Type"] == PIPELINE_TYPE]
+    if len(pipelines) != 1:
+        raise ValueError(
+            f"expected one {PIPELINE_TYPE} in the pipeline stack, found {len(pipelines)}"
+        )
+    return dict(pipelines[0]["Properties"])
+
+
+def _project(template: Template, action: Mapping[str, Any]) -> dict[str, Any]:
+    project = action.get("Configuration", {}).get("ProjectName", {})
+    if not isinstance(project, dict) or "Ref" not in project:
+        return {}
+    return dict(template["Resources"].get(project["Ref"], {}).get("Properties", {}))
+
+
+def _project_buildspec(template: Template, action: Mapping[str, Any]) -> str:
+    return str(_project(template, action).get("Source", {}).get("BuildSpec", ""))
+
+
+def _variables(template: Template, action: Mapping[str, Any]) -> dict[str, str]:
+    """The literal environment of a CodeBuild action, with CodeBuild's precedence: the
+    project's, then the buildspec's, then the action's (an intrinsic is not literal: left out)."""
+    project = _project(template, action)
+    variables = {
+        item["Name"]: item["Value"]
+        for item in project.get("Environment", {}).get("EnvironmentVariables", [])
+        if isinstance(item.get("Value"), str)
+    }
+    try:
+        buildspec = json.loads(_project_buildspec(template, action) or "{}")
+    except json.JSONDecodeError:
+        buildspec = {}
+    variables |= {
+        str(key): str(value)
+        for key, value in (buildspec.get("env", {}).get("variables", {}) or {}).items()
+    }
+    raw = action.get("Configuration", {}).get("EnvironmentVariables", "[]")
+    if isinstance(raw, str):
+        variables |= {item["name"]: str(item["value"]) for item in json.loads(raw)}
+    return variables
+
+
+def _position(stages: Sequence[Mapping[str, Any]], action_name: str) -> tuple[int, int] | None:
+    """(stage index, run order) of the action named ``action_name``."""
+    for index, stage in enumerate(stages):
+        for action in stage["Actions"]:
+            if action["Name"] == action_name:
+                return index, int(action.get("RunOrder", 1))
+    return None
+
+
+def _first_deploy(stage: Mapping[str, Any]) -> int | None:
+    orders = [
+        int(a.get("RunOrder", 1))
+        for a in stage["Actions"]
+        if a["ActionTypeId"]["Provider"] == "CloudFormation"
+    ]
+    return min(orders) if orders else None
+
+
+def check_approvals(
+    stages: Sequence[Mapping[str, Any]], environments: Sequence[EnvironmentConfig], floor: Floor
+) -> Iterator[Violation]:
+    positions = {stage["Name"]: index for index, stage in enumerate(stages)}
+    for environment in environments:
+        name = environment.name
+        if not (environment.approval_required or name in floor.always_approved):
+            continue
+        why = (
+            "the organisation always approves it"
+            if name in floor.always_approved
+            else ("approval_required is true")
+        )
+        if name not in positions:
+            yield Violation("approval", f"{name}: no stage of that name ({why})")
+            continue
+        stage_index = positions[name]
+        approval = _position(stages, f"Approve-{name}")
+        report = _position(stages, f"ChangeReport-{name}")
+        deploy = _first_deploy(stages[stage_index])
+        if approval is None or approval[0] != stage_index:
+            yield Violation(
+                "approval", f"{name}: no manual approval Approve-{name} in its stage ({why})"
+            )
+            continue
+        if deploy is not None and approval[1] >= deploy:
+            yield Violation(
+                "approval", f"{name}: Approve-{name} does not run before its first deploy"
+            )
+        if report is None or report > approval:
+            yield Violation(
+                "approval", f"{name}: no change report ChangeReport-{name} before its approval"
+            )
+
+
+def check_scan_gate(
+    template: Template, stages: Sequence[Mapping[str, Any]], first: str
+) -> Iterator[Violation]:
+    positions = {stage["Name"]: index for index, stage in enumerate(stages)}
+    gates = [
+        index
+        for index, stage in enumerate(stages)
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CodeBuild"
+        and re.search(r"make (publish-images|scan-gate)\b", _project_buildspec(template, action))
+    ]
+    if not gates:
+        yield Violation("scan-gate", "no action runs the image scan gate (make publish-images)")
+    elif first in positions and min(gates) >= positions[first]:
+        yield Violation(
+            "scan-gate",
+            f"the image scan gate runs in stage {stages[min(gates)]['Name']}, not before {first}",
+        )
+
+
+def check_bake_floor(
+    template: Template,
+    stages: Sequence[Mapping[str, Any]],
+    environments: Sequence[EnvironmentConfig],
+    floor: Floor,
+) -> Iterator[Violation]:
+    for environment in environments:
+        minimum = floor.bake_floor_minutes.get(environment.name, 0)
+        verify = [
+            action
+            for stage in stages
+            if stage["Name"] == environment.name
+            for action in stage["Actions"]
+            if action["Name"] == f"Verify-{environment.name}"
+        ]
+        if not verify:
+            yield Violation(
+                "bake-floor", f"{environment.name}: no Verify-{environment.name} action"
+            )
+            continue
+        baked = _variables(template, verify[0]).get("BAKE_MINUTES")
+        if "make verify" not in _project_buildspec(template, verify[0]):
+            yield Violation(
+                "bake-floor", f"{environment.name}: Verify-{environment.name} runs no bake"
+            )
+        elif baked is None or not baked.isdigit() or int(baked) < minimum:
+            yield Violation(
+                "bake-floor",
+                f"{environment.name}: bakes {baked or 'no'} minutes, the floor is {minimum}",
+            )
+
+
+def _flatten(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_flatten(part) for part in parts)
+    if isinstance(value, dict) and value.get("Ref") == "AWS::Partition":
+        return "aws"
+    return json.dumps(value)
+
+
+def check_step_roles(template: Template, environment_accounts: set[str]) -> Iterator[Violation]:
+    for logical_id, resource in sorted(template.get("Resources", {}).items()):
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement.get("Action", [])
+            actions = actions if isinstance(actions, list) else [actions]
+            if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(
+                actions
+            ):
+                continue
+            targets = statement.get("Resource", [])
+            for target in targets if isinstance(targets, list) else [targets]:
+                arn = _flatten(target)
+                account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+                if arn == "*" or "*" in account:
+                    yield Violation("step-roles", f"{logical_id} may assume any role ({arn})")
+                elif account in environment_accounts and not _BOOTSTRAP_ROLE.match(arn):
+                    yield Violation(
+                        "step-roles",
+                        f"{logical_id} may assume {arn} in an environment account: only the CDK "
+                        "bootstrap roles may be",
+                    )
+
+
+def check_rollback(
+    stages: Sequence[Mapping[str, Any]], environments: Sequence[EnvironmentConfig]
+) -> Iterator[Violation]:
+    by_name = {stage["Name"]: stage for stage in stages}
+    for environment in environments:
+        stage = by_name.get(environment.name, {})
+        if stage.get("OnFailure", {}).get("Result") != "ROLLBACK":
+            yield Violation(
+                "rollback", f"{environment.name}: the stage does not roll back on failure"
+            )
+
+
+def judge(
+    template: Template,
+    environments: Sequence[EnvironmentConfig],
+    floor: Floor,
+    *,
+    pipeline_account: str,
+) -> list[Violation]:
+    """Every violation of every invariant by the pipeline stack ``template``."""
+    stages = _pipeline(template)["Stages"]
+    accounts = {e.account for e in environments} - {pipeline_account}
+    return [
+        *check_approvals(stages, environments, floor),
+        *check_scan_gate(template, stages, environments[0].name),
+        *check_bake_floor(template, stages, environments, floor),
+        *check_step_roles(template, accounts or {e.account for e in environments}),
+        *check_rollback(stages, environments),
+    ]
+
+
+def judge_assembly(
+    assembly: Path,
+    environments: Sequence[EnvironmentConfig],
+    *,
+    pipeline_account: str,
+    floor: Floor | None = None,
+) -> list[Violation]:
+    cloud = read_cloud_assembly(assembly)
+    (stack,) = [s for s in cloud.environment_stacks(PIPELINE) if "-support-" not in s.name]
+    return judge(
+        stack.template, environments, floor or load_floor(), pipeline_account=pipeline_account
+    )

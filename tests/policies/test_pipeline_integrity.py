@@ -1,0 +1,174 @@
+"""The pipeline-integrity gate: its fixtures (one weakening per invariant, each named), and the
+real pipeline, synthesized with a weakened environment file or reordered, failing it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config.model import DeliveryConfig, EnvironmentConfig, load_config
+from config.paths import ROOT
+from policies.pipeline_integrity import INVARIANTS, Violation, judge, judge_assembly, load_floor
+from tests.support.assembly import Assembly, synthesize_or_fail
+
+FIXTURES = Path(__file__).resolve().parent / "integrity_fixtures"
+PASS: dict[str, Any] = yaml.safe_load((FIXTURES / "pass.yaml").read_text(encoding="utf-8"))
+MUTATIONS: dict[str, str] = yaml.safe_load((FIXTURES / "fail.yaml").read_text(encoding="utf-8"))
+EXPECTED: dict[str, list[str]] = yaml.safe_load(
+    (FIXTURES / "expected.yaml").read_text(encoding="utf-8")
+)
+
+
+def _fixture_environments(config: DeliveryConfig) -> list[EnvironmentConfig]:
+    return [e for e in config.environments if e.name in {"dev", "prod"}]
+
+
+def _actions(template: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    stages = template["Resources"]["Pipeline"]["Properties"]["Stages"]
+    return [(stage, action) for stage in stages for action in stage["Actions"]]
+
+
+def _action(template: dict[str, Any], name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    (found,) = [(stage, action) for stage, action in _actions(template) if action["Name"] == name]
+    return found
+
+
+def _stage(template: dict[str, Any], name: str) -> dict[str, Any]:
+    stages = template["Resources"]["Pipeline"]["Properties"]["Stages"]
+    found: dict[str, Any] = next(stage for stage in stages if stage["Name"] == name)
+    return found
+
+
+def _move(template: dict[str, Any], name: str, target: str | None) -> None:
+    stage, action = _action(template, name)
+    stage["Actions"].remove(action)
+    if target is not None:
+        _stage(template, target)["Actions"].append(action)
+
+
+def _set_variable(resource: dict[str, Any], variable: str, value: str) -> None:
+    (item,) = [
+        item
+        for item in resource["Properties"]["Environment"]["EnvironmentVariables"]
+        if item["Name"] == variable
+    ]
+    item["Value"] = value
+
+
+def _mutate(template: dict[str, Any], mutation: str) -> dict[str, Any]:
+    """Apply one line of fail.yaml to a copy of ``template``."""
+    result = copy.deepcopy(template)
+    resources = result["Resources"]
+    match mutation.split():
+        case ["drop", "action", name]:
+            _move(result, name, None)
+        case ["move", "action", name, "to", "stage", target]:
+            _move(result, name, target)
+        case ["set", name, "RunOrder", order]:
+            _action(result, name)[1]["RunOrder"] = int(order)
+        case ["set", project, "BuildSpec", *command]:
+            spec = {"phases": {"build": {"commands": [" ".join(command)]}}}
+            resources[project]["Properties"]["Source"]["BuildSpec"] = json.dumps(spec)
+        case ["set", project, variable, value]:
+            _set_variable(resources[project], variable, value)
+        case ["add", policy, arn]:
+            statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+            statements[0]["Resource"].append(arn)
+        case ["drop", "OnFailure", stage_name]:
+            stages = resources["Pipeline"]["Properties"]["Stages"]
+            next(stage for stage in stages if stage["Name"] == stage_name).pop("OnFailure")
+        case _:
+            raise ValueError(f"unknown mutation {mutation!r}")
+    return result
+
+
+def test_the_pass_fixture_keeps_every_invariant(config: DeliveryConfig) -> None:
+    environments = _fixture_environments(config)
+    assert judge(PASS, environments, load_floor(), pipeline_account="111111111111") == []
+
+
+def test_every_invariant_has_a_failing_fixture() -> None:
+    assert MUTATIONS.keys() == EXPECTED.keys()
+    assert {invariant for invariant, _ in EXPECTED.values()} == set(INVARIANTS)
+
+
+@pytest.mark.parametrize("case", sorted(MUTATIONS))
+def test_each_weakening_fails_exactly_its_invariant(config: DeliveryConfig, case: str) -> None:
+    template = _mutate(PASS, MUTATIONS[case])
+    found = judge(
+        template, _fixture_environments(config), load_floor(), pipeline_account="111111111111"
+    )
+    invariant, message = EXPECTED[case]
+    assert found == [Violation(invariant, message)]
+    assert str(found[0]).startswith(f"pipeline integrity [{invariant}]: ")
+
+
+def test_the_synthesized_pipeline_keeps_every_invariant(
+    assembly: Assembly, config: DeliveryConfig
+) -> None:
+    found = judge_assembly(
+        assembly.root, list(config.environments), pipeline_account=config.pipeline.account
+    )
+    assert found == []
+
+
+def test_reordering_the_scan_gate_after_the_first_environment_fails(
+    assembly: Assembly, config: DeliveryConfig
+) -> None:
+    template = copy.deepcopy(assembly.pipeline_template)
+    ((_, pipeline),) = [
+        (k, r)
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::CodePipeline::Pipeline"
+    ]
+    stages = pipeline["Properties"]["Stages"]
+    build = next(s for s in stages if s["Name"] == "Build")
+    images = next(a for a in build["Actions"] if a["Name"] == "Images")
+    build["Actions"].remove(images)
+    first = config.environments[0].name
+    next(s for s in stages if s["Name"] == first)["Actions"].append(images)
+    found = judge(
+        template, list(config.environments), load_floor(), pipeline_account=config.pipeline.account
+    )
+    assert found == [
+        Violation("scan-gate", f"the image scan gate runs in stage {first}, not before {first}")
+    ]
+
+
+@pytest.fixture(scope="module")
+def weakened(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DeliveryConfig]:
+    """The real tree synthesized with prod's approval switched off and its bake at zero."""
+    directory = tmp_path_factory.mktemp("weakened")
+    text = (ROOT / "config/environments.toml").read_text(encoding="utf-8")
+    prod = text.index('name = "prod"')
+    head, tail = text[:prod], text[prod:]
+    tail = tail.replace("approval_required = true", "approval_required = false", 1)
+    tail = re.sub(r"^bake_minutes = \d+$", "bake_minutes = 0", tail, count=1, flags=re.M)
+    config_file = directory / "environments.toml"
+    config_file.write_text(head + tail, encoding="utf-8")
+    outdir = synthesize_or_fail(directory / "cdk.out", config_file=config_file)
+    return outdir, load_config(config_file)
+
+
+def test_a_file_that_drops_the_prod_approval_and_bake_fails_both_invariants(
+    weakened: tuple[Path, DeliveryConfig],
+) -> None:
+    outdir, config = weakened
+    prod = next(e for e in config.environments if e.name == "prod")
+    assert (prod.approval_required, prod.bake_minutes) == (False, 0)
+    found = judge_assembly(
+        outdir, list(config.environments), pipeline_account=config.pipeline.account
+    )
+    invariant, message = EXPECTED["approval-removed"]
+    assert found == [
+        Violation(invariant, message),
+        Violation("bake-floor", "prod: bakes 0 minutes, the floor is 30"),
+    ]
+    shutil.rmtree(outdir)
