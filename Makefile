@@ -288,6 +288,10 @@ BASE ?= origin/main
 diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
 	$(PY) -m ops.review.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
 
+.PHONY: migration-check
+migration-check: $(VENV)/.installed ## Rollback-safe migrations: those new since BASE must only expand, and BASE's service tests must pass on PostgreSQL migrated to this tree's head
+	$(PY) -m ops.review.migrations check --base $(BASE)
+
 .PHONY: pr-comment
 pr-comment: $(VENV)/.installed ## Post build/diff/report.md (make diff) as the pull request's one diff comment and job summary (PR_NUMBER, GITHUB_TOKEN, GITHUB_REPOSITORY)
 	$(PY) -m ops.review.pr_comment --report build/diff/report.md

@@ -31,6 +31,7 @@ from ops.common import (
     write_atomically,
 )
 from ops.review import permissions
+from ops.review.migrations import Migration, all_migrations, render_list
 from ops.review.template_diff import diff_environment, render_markdown
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def build_report(
     commit: str,
     locations: Mapping[str, permissions.Location] | None = None,
     required: Sequence[permissions.RequiredWildcard] = (),
+    migrations: Sequence[Migration] = (),
 ) -> tuple[str, dict[str, list[permissions.Grant]]]:
     """The Markdown report and the broadened grants per stack (for the exit decision)."""
     diff = diff_environment(environment, deployed, proposed)
@@ -78,9 +80,28 @@ def build_report(
             "## Permissions",
             "",
             permissions.render(broadened, required=required, locations=where),
+            *_migrations_section(migrations),
         ]
     )
     return text, broadened
+
+
+def _migrations_section(migrations: Sequence[Migration]) -> list[str]:
+    """The schema this release brings: its tasks migrate forward to it at start-up, and the
+    previous release must keep working on it (blue/green, rollback, revert)."""
+    if not migrations:
+        return []
+    lines = ["", "## Database migrations", "", render_list(migrations)]
+    destructive = [m for m in migrations if m.kind == "destructive"]
+    lines.append("")
+    if destructive:
+        names = ", ".join(f"`{m.revision}`" for m in destructive)
+        lines.append(f"**Destructive migrations: {names}: the previous release may fail on them.**")
+    else:
+        lines.append(
+            "Every migration only expands: the previous release keeps working on the schema."
+        )
+    return lines
 
 
 def publish(
@@ -190,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         commit=args.commit,
         locations=locations,
         required=required,
+        migrations=all_migrations(),
     )
     write_atomically(args.out, text)
     print(text)

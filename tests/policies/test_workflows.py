@@ -155,7 +155,7 @@ def test_pull_request_checks_cover_lint_tests_synth_images_and_workflows() -> No
     runs = {name: [s["run"] for s in job["steps"] if "run" in s] for name, job in jobs.items()}
     assert runs == {
         "lint": ["make install lint"],
-        "test": ["make pytest web-test"],
+        "test": ["make pytest web-test", 'make migration-check BASE="origin/$BASE_REF"'],
         "synth": ["make run"],
         "image-list": ["make image-matrix"],
         "images": ['make image-build image-scan image-start SERVICE="$SERVICE"'],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -123,3 +124,25 @@ def test_publish_stores_the_report_and_announces_its_link() -> None:
         )
         s3_stub.assert_no_pending_responses()
         sns_stub.assert_no_pending_responses()
+
+
+def test_the_report_lists_each_migration_with_its_class(assembly: Assembly) -> None:
+    from ops.review.migrations import all_migrations, classify  # noqa: PLC0415
+
+    proposed = {"todo-dev-stateful": assembly.template("todo-dev-stateful")}
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "migrations"
+    shipped = all_migrations()
+    text, _ = build_report(
+        environment="dev", deployed=proposed, proposed=proposed, commit="abc", migrations=shipped
+    )
+    section = text.split("## Database migrations\n", 1)[1]
+    assert "| `0001` (r0001_create_todos.py) | expand |" in section
+    assert "| `0002` (r0002_outbox_activity.py) | expand |" in section
+    assert "Every migration only expands" in section
+
+    with_drop = [*shipped, classify(fixtures / "drop_column.migration")]
+    text, _ = build_report(
+        environment="dev", deployed=proposed, proposed=proposed, commit="abc", migrations=with_drop
+    )
+    assert "| `0003` (drop_column.migration) | destructive |" in text
+    assert "**Destructive migrations: `0003`: the previous release may fail on them.**" in text
