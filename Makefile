@@ -287,6 +287,7 @@ BASE ?= origin/main
 .PHONY: diff
 diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
 	$(PY) -m ops.review.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
+	$(PY) -m policies.pipeline_integrity build/diff/work/head.out --append build/diff/report.md --report-only
 
 .PHONY: migration-check
 migration-check: $(VENV)/.installed ## Rollback-safe migrations: those new since BASE must only expand, and BASE's service tests must pass on PostgreSQL migrated to this tree's head

@@ -18,8 +18,10 @@ the roles of its stack) before that can happen, against the organisation's floor
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,8 @@ from typing import Any
 import yaml
 
 from config.cloud_assembly import PIPELINE, read_cloud_assembly
-from config.model import EnvironmentConfig
+from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
+from config.model import ConfigError, EnvironmentConfig, config_file, load_config
 
 POLICY_FILE = Path(__file__).resolve().parent / "pipeline-integrity.yaml"
 INVARIANTS = ("approval", "scan-gate", "bake-floor", "step-roles", "rollback")
@@ -294,3 +297,47 @@ def judge_assembly(
     return judge(
         stack.template, environments, floor or load_floor(), pipeline_account=pipeline_account
     )
+
+
+def render_markdown(violations: Sequence[Violation]) -> str:
+    """The section the pull request's diff comment carries."""
+    lines = ["## Pipeline integrity", ""]
+    if not violations:
+        lines.append(f"All {len(INVARIANTS)} invariants hold ({', '.join(INVARIANTS)}).")
+    else:
+        lines.append(
+            "**This change weakens the pipeline: the policy gate fails it "
+            f"({len(violations)} violation{'s' if len(violations) > 1 else ''}).**"
+        )
+        lines += [f"- `{v.invariant}`: {v.message}" for v in violations]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m policies.pipeline_integrity ASSEMBLY [--append REPORT]``: the invariants of
+    one synthesized pipeline, printed (or appended to a Markdown report, as `make diff` does for
+    the pull request's comment); exit 1 on a violation unless --report-only."""
+    parser = argparse.ArgumentParser(description="Judge the synthesized pipeline's integrity")
+    parser.add_argument("assembly", type=Path)
+    parser.add_argument("--append", type=Path, help="append the Markdown section to this file")
+    parser.add_argument("--report-only", action="store_true", help="exit 0 on violations")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(config_file())
+        violations = judge_assembly(
+            args.assembly, list(config.environments), pipeline_account=config.pipeline.account
+        )
+    except (FileNotFoundError, ValueError, ConfigError) as error:
+        print(f"pipeline integrity: {error}", file=sys.stderr)
+        return BAD_INPUT
+    text = render_markdown(violations)
+    if args.append:
+        with args.append.open("a", encoding="utf-8") as report:
+            report.write("\n" + text)
+    else:
+        print(text, end="")
+    return SUCCESS if args.report_only or not violations else FAILURE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,16 +6,23 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from config.exit_codes import FAILURE, SUCCESS
 from config.model import DeliveryConfig, EnvironmentConfig, load_config
 from config.paths import ROOT
-from policies.pipeline_integrity import INVARIANTS, Violation, judge, judge_assembly, load_floor
+from policies.pipeline_integrity import (
+    INVARIANTS,
+    Violation,
+    judge,
+    judge_assembly,
+    load_floor,
+    main,
+)
 from tests.support.assembly import Assembly, synthesize_or_fail
 
 FIXTURES = Path(__file__).resolve().parent / "integrity_fixtures"
@@ -171,4 +178,19 @@ def test_a_file_that_drops_the_prod_approval_and_bake_fails_both_invariants(
         Violation(invariant, message),
         Violation("bake-floor", "prod: bakes 0 minutes, the floor is 30"),
     ]
-    shutil.rmtree(outdir)
+
+
+def test_the_diff_comment_names_each_violated_invariant(
+    weakened: tuple[Path, DeliveryConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outdir, _ = weakened
+    monkeypatch.setenv("DELIVERY_CONFIG", str(outdir.parent / "environments.toml"))
+    report = tmp_path / "report.md"
+    report.write_text("## Template diff\n", encoding="utf-8")
+    assert main([str(outdir), "--append", str(report), "--report-only"]) == SUCCESS
+    assert main([str(outdir)]) == FAILURE
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith("## Template diff\n\n## Pipeline integrity\n")
+    assert "**This change weakens the pipeline: the policy gate fails it (2 violations).**" in text
+    assert "- `approval`: prod: no manual approval Approve-prod in its stage" in text
+    assert "- `bake-floor`: prod: bakes 0 minutes, the floor is 30" in text
