@@ -24,7 +24,8 @@ IDENTITY = ["-c", "user.name=ci", "-c", "user.email=ci@example.com", "-c", "comm
 # A suite of the previous release that writes todos: enough to meet a schema it cannot use.
 PREVIOUS_TESTS = ["tests/services/api/test_api_todos.py"]
 
-pytestmark = pytest.mark.checkout  # it builds a repository from the checkout's files
+# It builds a repository from the checkout's files: it must pass on the Source artifact too.
+pytestmark = pytest.mark.checkout
 
 
 @pytest.mark.parametrize(
