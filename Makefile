@@ -287,6 +287,9 @@ BASE ?= origin/main
 .PHONY: diff
 diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
 	$(PY) -m ops.review.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
+
+.PHONY: pr-diff
+pr-diff: diff ## What the pull request's comment shows: make diff, then the head pipeline's integrity (each violated invariant named) appended to build/diff/report.md
 	$(PY) -m policies.pipeline_integrity build/diff/work/head.out --append build/diff/report.md --report-only
 
 .PHONY: migration-check

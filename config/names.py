@@ -62,6 +62,11 @@ def health_alarm_prefix(project: str, environment: str) -> str:
     return f"{project}-{environment}/health/"
 
 
+def approval_stage_name(environment: str) -> str:
+    """The pipeline stage that holds an environment's approval, just before its deploy stage."""
+    return f"{environment}-approval"
+
+
 def health_alarm_name(project: str, environment: str) -> str:
     """The composite alarm that is in ALARM while any health alarm of the environment is: the
     one alarm the next environment's stage condition reads. Outside the prefix, so the bake,

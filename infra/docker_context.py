@@ -34,18 +34,28 @@ class _Pattern:
     text: str
     exception: bool
     regex: re.Pattern[str]
+    # moby matches a pattern that starts with "**" and has no other wildcard by its suffix:
+    # "**.pyc" is every path ending in ".pyc", "**/x" every path ending in "/x", and "x".
+    suffix: str | None = None
 
     @property
     def literal_prefix(self) -> str:
         """The pattern up to its first wildcard: every path it matches starts with this."""
         return re.split(r"[*?\\[\\\\]", self.text, maxsplit=1)[0]
 
+    def _matches_one(self, path: str) -> bool:
+        if self.suffix is not None:
+            return path.endswith(self.suffix) or (
+                self.suffix.startswith("/") and path == self.suffix[1:]
+            )
+        return bool(self.regex.match(path))
+
     def matches(self, relative: str) -> bool:
         """The path itself, or one of the directories above it (Docker's parent matching)."""
-        if self.regex.match(relative):
+        if self._matches_one(relative):
             return True
         parts = relative.split("/")
-        return any(self.regex.match("/".join(parts[:end])) for end in range(1, len(parts)))
+        return any(self._matches_one("/".join(parts[:end])) for end in range(1, len(parts)))
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
@@ -86,7 +96,9 @@ def _pattern(line: str) -> _Pattern:
     text = posixpath.normpath(text)
     if len(text) > 1 and text.startswith("/"):
         text = text[1:]
-    return _Pattern(text=text, exception=exception, regex=_regex(text))
+    rest = text[2:]
+    suffix = rest if text.startswith("**") and not re.search(r"[*?\[\\]", rest) else None
+    return _Pattern(text=text, exception=exception, regex=_regex(text), suffix=suffix)
 
 
 class DockerIgnore:
@@ -141,7 +153,8 @@ def sent_files(context: Path, ignore: DockerIgnore) -> list[str]:
 
 
 def fingerprint(context: Path, ignore: DockerIgnore, *, extra: Iterable[str] = ()) -> str:
-    """A sha256 over each sent file's path and content (a symlink: its target), and ``extra``.
+    """A sha256 over each sent file's path, executable bit and content (a symlink: its
+    target), and ``extra``.
 
     Paths are relative, so the same sources give the same fingerprint wherever they are.
     """
@@ -153,6 +166,9 @@ def fingerprint(context: Path, ignore: DockerIgnore, *, extra: Iterable[str] = (
         if path.is_symlink():
             content = b"link\0" + str(path.readlink()).encode()
         else:
-            content = b"file\0" + hashlib.sha256(path.read_bytes()).hexdigest().encode()
+            # COPY keeps the mode: an executable bit changes the image.
+            mode = b"x" if path.stat().st_mode & 0o111 else b"-"
+            digest_of_file = hashlib.sha256(path.read_bytes()).hexdigest().encode()
+            content = b"file\0" + mode + b"\0" + digest_of_file
         digest.update(relative.encode() + b"\0" + content + b"\n")
     return digest.hexdigest()

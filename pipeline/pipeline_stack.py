@@ -17,6 +17,7 @@ from constructs import Construct
 
 from config.model import DeliveryConfig, EnvironmentConfig
 from config.names import (
+    approval_stage_name,
     lookup_role_arn,
     pipeline_name,
     protected_image_bound,
@@ -305,16 +306,19 @@ class PipelineStack(Stack):
                 images=images,
                 web_dist=web_dist,
             )
-            pre: list[pipelines.Step] = []
             if environment.approval_required:
+                # A stage of its own: the deploy stage's entry conditions (the previous
+                # environment healthy, the deployment window) are then judged after the click,
+                # not hours before it, and a rollback of the deploy stage waits for nobody.
                 approval = self._approval_step(environment)
+                pre: list[pipelines.Step] = []
                 if index == 0:
                     report = self._change_report_step(
                         environment, buildspecs=buildspecs, source=source, assembly=assembly
                     )
                     approval.add_step_dependency(report)
                     pre = [report]
-                pre.append(approval)
+                self.pipeline.add_wave(approval_stage_name(environment.name), pre=[*pre, approval])
             post: list[pipelines.Step] = [
                 self._verify_step(
                     config, environment, stage=stage, buildspecs=buildspecs, source=source
@@ -328,7 +332,7 @@ class PipelineStack(Stack):
                         following, buildspecs=buildspecs, source=source, assembly=assembly
                     )
                 )
-            self.pipeline.add_stage(stage, pre=pre, post=post)
+            self.pipeline.add_stage(stage, post=post)
             stages[environment.name] = stage
         return stages
 

@@ -19,6 +19,7 @@ the roles of its stack) before that can happen, against the organisation's floor
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
@@ -92,25 +93,38 @@ def _project_buildspec(template: Template, action: Mapping[str, Any]) -> str:
 
 def _variables(template: Template, action: Mapping[str, Any]) -> dict[str, str]:
     """The literal environment of a CodeBuild action, with CodeBuild's precedence: the
-    project's, then the buildspec's, then the action's (an intrinsic is not literal: left out)."""
+    buildspec's, overridden by the project's, overridden by the action's (an intrinsic is not
+    literal: left out). https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html
+    """
     project = _project(template, action)
     variables = {
+        str(key): str(value)
+        for key, value in (
+            _buildspec(template, action).get("env", {}).get("variables", {}) or {}
+        ).items()
+    }
+    variables |= {
         item["Name"]: item["Value"]
         for item in project.get("Environment", {}).get("EnvironmentVariables", [])
         if isinstance(item.get("Value"), str)
-    }
-    try:
-        buildspec = json.loads(_project_buildspec(template, action) or "{}")
-    except json.JSONDecodeError:
-        buildspec = {}
-    variables |= {
-        str(key): str(value)
-        for key, value in (buildspec.get("env", {}).get("variables", {}) or {}).items()
     }
     raw = action.get("Configuration", {}).get("EnvironmentVariables", "[]")
     if isinstance(raw, str):
         variables |= {item["name"]: str(item["value"]) for item in json.loads(raw)}
     return variables
+
+
+def _buildspec(template: Template, action: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        parsed = json.loads(_project_buildspec(template, action) or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _commands(template: Template, action: Mapping[str, Any]) -> list[str]:
+    phases = _buildspec(template, action).get("phases", {})
+    return [str(c).strip() for phase in phases.values() for c in phase.get("commands", [])]
 
 
 def _position(stages: Sequence[Mapping[str, Any]], action_name: str) -> tuple[int, int] | None:
@@ -131,6 +145,37 @@ def _first_deploy(stage: Mapping[str, Any]) -> int | None:
     return min(orders) if orders else None
 
 
+def _manual_approval(stage: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    for action in stage["Actions"]:
+        type_id = action["ActionTypeId"]
+        if action["Name"] == name and (type_id.get("Category"), type_id["Provider"]) == (
+            "Approval",
+            "Manual",
+        ):
+            return dict(action)
+    return None
+
+
+def _approval_before_deploy(stages: Sequence[Mapping[str, Any]], index: int, name: str) -> str:
+    """Where the approval of the environment whose stage is at ``index`` is, or why it is not
+    good enough: "" when it is in the stage just before (holding no deploy) or in the stage
+    itself before its first deploy."""
+    action = f"Approve-{name}"
+    stage = stages[index]
+    own = _manual_approval(stage, action)
+    if own is not None:
+        deploy = _first_deploy(stage)
+        if deploy is not None and int(own.get("RunOrder", 1)) >= deploy:
+            return f"{action} does not run before its first deploy"
+        return ""
+    before = stages[index - 1] if index > 0 else None
+    if before is not None and _manual_approval(before, action) is not None:
+        if _first_deploy(before) is not None:
+            return f"the stage of {action} deploys something itself"
+        return ""
+    return f"no manual approval {action} just before its stage"
+
+
 def check_approvals(
     stages: Sequence[Mapping[str, Any]], environments: Sequence[EnvironmentConfig], floor: Floor
 ) -> Iterator[Violation]:
@@ -142,25 +187,18 @@ def check_approvals(
         why = (
             "the organisation always approves it"
             if name in floor.always_approved
-            else ("approval_required is true")
+            else "approval_required is true"
         )
         if name not in positions:
             yield Violation("approval", f"{name}: no stage of that name ({why})")
             continue
-        stage_index = positions[name]
+        problem = _approval_before_deploy(stages, positions[name], name)
+        if problem:
+            yield Violation("approval", f"{name}: {problem} ({why})")
+            continue
         approval = _position(stages, f"Approve-{name}")
         report = _position(stages, f"ChangeReport-{name}")
-        deploy = _first_deploy(stages[stage_index])
-        if approval is None or approval[0] != stage_index:
-            yield Violation(
-                "approval", f"{name}: no manual approval Approve-{name} in its stage ({why})"
-            )
-            continue
-        if deploy is not None and approval[1] >= deploy:
-            yield Violation(
-                "approval", f"{name}: Approve-{name} does not run before its first deploy"
-            )
-        if report is None or report > approval:
+        if report is None or approval is None or report >= approval:
             yield Violation(
                 "approval", f"{name}: no change report ChangeReport-{name} before its approval"
             )
@@ -207,7 +245,8 @@ def check_bake_floor(
             )
             continue
         baked = _variables(template, verify[0]).get("BAKE_MINUTES")
-        if "make verify" not in _project_buildspec(template, verify[0]):
+        # Exactly the command: `make verify BAKE_MINUTES=0` would override the environment.
+        if "make verify" not in _commands(template, verify[0]):
             yield Violation(
                 "bake-floor", f"{environment.name}: Verify-{environment.name} runs no bake"
             )
@@ -218,38 +257,65 @@ def check_bake_floor(
             )
 
 
+_PSEUDO = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+
+
 def _flatten(value: Any) -> str:
+    """A role ARN as text: Fn::Join and Fn::Sub resolved where their parts are literal or the
+    partition; anything else stays visibly unresolved (``${...}`` or JSON)."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return str(separator).join(_flatten(part) for part in parts)
-    if isinstance(value, dict) and value.get("Ref") == "AWS::Partition":
-        return "aws"
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return re.sub(r"\$\{([^}]+)\}", lambda m: _PSEUDO.get(m[1], m[0]), value["Fn::Sub"])
+    if isinstance(value, dict) and value.get("Ref") in _PSEUDO:
+        return _PSEUDO[value["Ref"]]
     return json.dumps(value)
+
+
+def _statements(logical_id: str, resource: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every policy statement of an IAM::Policy, IAM::ManagedPolicy or a role's inline policy."""
+    properties = resource.get("Properties", {})
+    documents = []
+    if resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+        documents.append(properties.get("PolicyDocument", {}))
+    elif resource["Type"] == "AWS::IAM::Role":
+        documents += [policy.get("PolicyDocument", {}) for policy in properties.get("Policies", [])]
+    for document in documents:
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            yield logical_id, statement
+
+
+def _allows_assume(statement: Mapping[str, Any]) -> bool:
+    actions = statement.get("Action", [])
+    actions = actions if isinstance(actions, list) else [actions]
+    return statement.get("Effect") == "Allow" and any(
+        fnmatch.fnmatchcase("sts:assumerole", str(action).lower()) for action in actions
+    )
 
 
 def check_step_roles(template: Template, environment_accounts: set[str]) -> Iterator[Violation]:
     for logical_id, resource in sorted(template.get("Resources", {}).items()):
-        if resource["Type"] != "AWS::IAM::Policy":
-            continue
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement.get("Action", [])
-            actions = actions if isinstance(actions, list) else [actions]
-            if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(
-                actions
-            ):
+        for where, statement in _statements(logical_id, resource):
+            if not _allows_assume(statement):
                 continue
             targets = statement.get("Resource", [])
             for target in targets if isinstance(targets, list) else [targets]:
                 arn = _flatten(target)
                 account = arn.split(":")[4] if arn.count(":") >= 5 else ""
                 if arn == "*" or "*" in account:
-                    yield Violation("step-roles", f"{logical_id} may assume any role ({arn})")
+                    yield Violation("step-roles", f"{where} may assume any role ({arn})")
+                elif "${" in account:
+                    yield Violation(
+                        "step-roles", f"{where} may assume a role in an unresolved account ({arn})"
+                    )
                 elif account in environment_accounts and not _BOOTSTRAP_ROLE.match(arn):
                     yield Violation(
                         "step-roles",
-                        f"{logical_id} may assume {arn} in an environment account: only the CDK "
+                        f"{where} may assume {arn} in an environment account: only the CDK "
                         "bootstrap roles may be",
                     )
 
@@ -260,7 +326,8 @@ def check_rollback(
     by_name = {stage["Name"]: stage for stage in stages}
     for environment in environments:
         stage = by_name.get(environment.name, {})
-        if stage.get("OnFailure", {}).get("Result") != "ROLLBACK":
+        # Bare: conditions on OnFailure would make the rollback engage only when they fail.
+        if stage.get("OnFailure") != {"Result": "ROLLBACK"}:
             yield Violation(
                 "rollback", f"{environment.name}: the stage does not roll back on failure"
             )

@@ -53,12 +53,17 @@ _SPLIT = {
     "reads the new one; release 3 drops the old one",
     "not_null": "release 1 adds the column nullable (or with a server default) and writes it; "
     "release 2 backfills and sets NOT NULL once every running version writes it",
+    "change_type": "release 1 adds a column of the new type and writes both; release 2 reads "
+    "the new one; release 3 drops the old one",
 }
 # Raw SQL in op.execute(...) that destroys or tightens what old code relies on.
 _DESTRUCTIVE_SQL = (
-    (re.compile(r"\bDROP\s+(TABLE|COLUMN)\b", re.I), "drop_column"),
+    (re.compile(r"\bDROP\s+TABLE\b", re.I), "drop_table"),
+    (re.compile(r"\bALTER\s+TABLE\s+\S+\s+DROP\b", re.I), "drop_column"),
+    (re.compile(r"\bRENAME\s+TO\b", re.I), "rename_table"),
     (re.compile(r"\bRENAME\s+(COLUMN\s+)?\w+\s+TO\b", re.I), "rename_column"),
     (re.compile(r"\bSET\s+NOT\s+NULL\b", re.I), "not_null"),
+    (re.compile(r"\bALTER\s+(COLUMN\s+)?\w+\s+(SET\s+DATA\s+)?TYPE\b", re.I), "change_type"),
 )
 
 
@@ -96,18 +101,32 @@ def _is_false(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and node.value is False
 
 
+def _absent(node: ast.expr | None) -> bool:
+    """Not given, or given as None (``server_default=None`` is no default)."""
+    return node is None or (isinstance(node, ast.Constant) and node.value is None)
+
+
 def _column_without_default(call: ast.Call) -> bool:
     """An ``sa.Column(...)`` argument that is NOT NULL and has no server default."""
     return any(
         isinstance(arg, ast.Call)
         and getattr(arg.func, "attr", getattr(arg.func, "id", "")) == "Column"
         and _is_false(_keyword(arg, "nullable"))
-        and _keyword(arg, "server_default") is None
+        and _absent(_keyword(arg, "server_default"))
         for arg in call.args
     )
 
 
-def _findings_of(call: ast.Call, source: str) -> Iterator[Finding]:
+def _adds_not_null(clause: str) -> bool:
+    """``ADD [COLUMN] c type NOT NULL`` without a DEFAULT: rows the old code inserts fail."""
+    return bool(
+        re.search(r"\bADD\b", clause, re.I)
+        and re.search(r"\bNOT\s+NULL\b", clause, re.I)
+        and not re.search(r"\bDEFAULT\b", clause, re.I)
+    )
+
+
+def _findings_of(call: ast.Call, source: str, constants: dict[str, str]) -> Iterator[Finding]:
     name = call.func.attr if isinstance(call.func, ast.Attribute) else ""
     where = f"line {call.lineno}: {ast.get_source_segment(source, call) or name}"
     where = where.split("\n", 1)[0]
@@ -118,17 +137,29 @@ def _findings_of(call: ast.Call, source: str) -> Iterator[Finding]:
             yield Finding("rename_column", where)
         if _is_false(_keyword(call, "nullable")):
             yield Finding("not_null", where)
+        if _keyword(call, "type_") is not None:
+            yield Finding("change_type", where)
     elif name == "add_column" and _column_without_default(call):
         yield Finding("not_null", where)
     elif name == "execute":
-        sql = " ".join(
+        yield from _sql_findings(call, where, constants)
+
+
+def _sql_findings(call: ast.Call, where: str, constants: dict[str, str]) -> Iterator[Finding]:
+    """Raw SQL given to op.execute, literally or through a module-level constant."""
+    sql = " ".join(
+        [
             str(node.value)
             for node in ast.walk(call)
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
-        )
-        for pattern, operation in _DESTRUCTIVE_SQL:
-            if pattern.search(sql):
-                yield Finding(operation, where)
+        ]
+        + [constants.get(node.id, "") for node in ast.walk(call) if isinstance(node, ast.Name)]
+    )
+    for pattern, operation in _DESTRUCTIVE_SQL:
+        if pattern.search(sql):
+            yield Finding(operation, where)
+    if any(_adds_not_null(clause) for clause in re.split(r"[,;]", sql)):
+        yield Finding("not_null", where)
 
 
 def classify(path: Path) -> Migration:
@@ -145,22 +176,38 @@ def classify(path: Path) -> Migration:
         and any(isinstance(t, ast.Name) and t.id == "revision" for t in node.targets)
         and isinstance(node.value, ast.Constant)
     ]
-    upgrade = next(
-        (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade"), None
-    )
-    if not revisions or upgrade is None:
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    if not revisions or all(f.name != "upgrade" for f in functions):
         raise MigrationError(f"{path}: not an Alembic migration (no revision or no upgrade())")
+    # Module-level SQL text that op.execute(NAME) may run.
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    # Every function but downgrade(): upgrade() may call helpers of its own.
     findings = [
         finding
-        for node in ast.walk(upgrade)
+        for function in functions
+        if function.name != "downgrade"
+        for node in ast.walk(function)
         if isinstance(node, ast.Call)
-        for finding in _findings_of(node, source)
+        for finding in _findings_of(node, source, constants)
     ]
     return Migration(path=path, revision=str(revisions[0]), findings=findings)
 
 
+def _is_migration(path: Path) -> bool:
+    """Every module Alembic loads from the versions folder, whatever its name."""
+    return path.suffix == ".py" and path.name != "__init__.py"
+
+
 def all_migrations(root: Path = ROOT) -> list[Migration]:
-    return [classify(path) for path in sorted((root / VERSIONS).glob("r*.py"))]
+    return [classify(path) for path in sorted((root / VERSIONS).iterdir()) if _is_migration(path)]
 
 
 def new_migrations(base: str, root: Path = ROOT) -> list[Migration]:
@@ -170,8 +217,8 @@ def new_migrations(base: str, root: Path = ROOT) -> list[Migration]:
     listed = git(root, "diff", "--name-only", "--diff-filter=AM", commit, "--", str(VERSIONS))
     if listed.returncode != 0:
         raise MigrationError(f"git diff against {base} failed: {listed.stderr.strip()}")
-    paths = [root / line for line in listed.stdout.split() if Path(line).name.startswith("r")]
-    return [classify(path) for path in paths if path.suffix == ".py" and path.exists()]
+    paths = [root / line for line in listed.stdout.split()]
+    return [classify(path) for path in paths if _is_migration(path) and path.exists()]
 
 
 def run_previous_release(

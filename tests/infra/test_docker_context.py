@@ -124,3 +124,20 @@ def test_the_fingerprint_covers_paths_contents_links_and_extra(tricky: Path) -> 
 def test_an_unterminated_character_class_is_one_clear_error() -> None:
     with pytest.raises(ValueError, match=r"unterminated character class in pattern 'a\[b'"):
         DockerIgnore(["a[b"])
+
+
+def test_a_leading_double_star_without_a_slash_matches_by_suffix_as_buildkit_does() -> None:
+    """moby/patternmatcher (BuildKit) matches "**" + literal text by suffix: "**.pyc" is any
+    path ending in ".pyc". The CDK's own Docker strategy reads it as "(any dir/).pyc" and would
+    hash files Docker leaves out; this follows Docker."""
+    rules = DockerIgnore(["**.pyc", "**/__pycache__", "!keep/**.log"])
+    assert rules.excludes("a/b.pyc") and rules.excludes("c.pyc")
+    assert rules.excludes("x/__pycache__/y") and rules.excludes("__pycache__/z")
+    assert not rules.excludes("a/b.py")
+
+
+def test_the_executable_bit_is_part_of_the_fingerprint(tricky: Path) -> None:
+    rules = DockerIgnore(TRICKY_RULES)
+    before = fingerprint(tricky, rules)
+    (tricky / "app.py").chmod(0o755)
+    assert fingerprint(tricky, rules) != before

@@ -22,6 +22,8 @@ TARGETS = {
     "rollback-pr": "$(PY) -m ops.rollback.pr",
     "diff": "$(PY) -m ops.review.ref_diff --base $(BASE) --out build/diff/report.md "
     "--workdir build/diff/work",
+    "pr-diff": "$(PY) -m policies.pipeline_integrity build/diff/work/head.out "
+    "--append build/diff/report.md --report-only",
 }
 
 

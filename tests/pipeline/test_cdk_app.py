@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from config.model import DeliveryConfig
+from config.names import approval_stage_name
 from config.paths import ROOT
 from infra.images import ServiceImage
 from pipeline.buildspec import BUILDSPEC_DIR, Buildspec, Buildspecs, load_buildspecs
@@ -155,15 +156,17 @@ def test_a_gated_first_environment_keeps_its_report_before_its_approval(
     template = Assembly(in_memory_assembly).pipeline_template
     (pipeline,) = properties(template, "AWS::CodePipeline::Pipeline")
     first = config.environments[0].name
-    (stage,) = [stage for stage in pipeline["Stages"] if stage["Name"] == first]
-    orders = {action["Name"]: action["RunOrder"] for action in stage["Actions"]}
-    assert orders[f"ChangeReport-{first}"] < orders[f"Approve-{first}"]
-    deploys = [a["RunOrder"] for a in stage["Actions"] if a["ActionTypeId"]["Category"] == "Deploy"]
-    assert orders[f"Approve-{first}"] < min(deploys)
+    gate_name = approval_stage_name(first)
+    names = [stage["Name"] for stage in pipeline["Stages"]]
+    assert names.index(gate_name) + 1 == names.index(first)
+    (gate,) = [stage for stage in pipeline["Stages"] if stage["Name"] == gate_name]
+    # Its report has no stage before it to run in: it runs first in the approval's stage.
+    orders = {action["Name"]: action["RunOrder"] for action in gate["Actions"]}
+    assert orders == {f"ChangeReport-{first}": 1, f"Approve-{first}": 2}
     elsewhere = [
         action["Name"]
         for other in pipeline["Stages"]
-        if other["Name"] != first
+        if other["Name"] != gate_name
         for action in other["Actions"]
     ]
     assert f"ChangeReport-{first}" not in elsewhere

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from config.model import DeliveryConfig
+from config.names import approval_stage_name
 from config.paths import ROOT
 from pipeline.buildspec import Buildspec
 from tests.support.assembly import Assembly, properties, ref_target
@@ -43,13 +44,13 @@ def test_stage_order_runs_build_mutation_assets_then_environments_in_promotion_o
     pipeline: dict[str, Any], config: DeliveryConfig
 ) -> None:
     names = [stage["Name"] for stage in pipeline["Stages"]]
-    assert names == [
-        "Source",
-        "Build",
-        "UpdatePipeline",
-        "Assets",
-        *[env.name for env in config.environments],
+    # A gated environment's approval has the stage just before its own (approval_stage_name).
+    environments = [
+        name
+        for env in config.environments
+        for name in ([approval_stage_name(env.name)] if env.approval_required else []) + [env.name]
     ]
+    assert names == ["Source", "Build", "UpdatePipeline", "Assets", *environments]
 
 
 def test_first_environment_deploys_without_approval(
@@ -64,13 +65,18 @@ def test_first_environment_deploys_without_approval(
 def test_approval_precedes_every_deploy_action_of_gated_environments(
     pipeline: dict[str, Any], environment: str
 ) -> None:
-    stage = _stage(pipeline, environment)
-    (approval,) = _actions(stage, "Approval")
-    deploys = _actions(stage, "Deploy")
+    names = [stage["Name"] for stage in pipeline["Stages"]]
+    gate = _stage(pipeline, approval_stage_name(environment))
+    (approval,) = _actions(gate, "Approval")
     assert approval["ActionTypeId"]["Provider"] == "Manual"
-    assert deploys
-    assert all(approval["RunOrder"] < deploy["RunOrder"] for deploy in deploys)
     assert environment in approval["Configuration"]["CustomData"]
+    # Alone in the stage just before the environment's: nothing deploys until it is clicked,
+    # and the environment's entry conditions are judged after it.
+    assert _actions(gate, "Deploy") == []
+    assert names.index(gate["Name"]) + 1 == names.index(environment)
+    stage = _stage(pipeline, environment)
+    assert _actions(stage, "Approval") == []
+    assert _actions(stage, "Deploy")
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
@@ -270,18 +276,15 @@ def test_change_report_comes_first_and_the_approval_links_to_it_and_notifies(
     assembly: Assembly, pipeline: dict[str, Any], config: DeliveryConfig, environment: str
 ) -> None:
     names = [stage["Name"] for stage in pipeline["Stages"]]
-    stage = _stage(pipeline, environment)
-    previous = _stage(pipeline, names[names.index(environment) - 1])
-    # The report runs in the stage before, beside its verification; the approval is the
-    # first action of its own stage, so it follows the report (the stage boundary).
+    gate = _stage(pipeline, approval_stage_name(environment))
+    previous = _stage(pipeline, names[names.index(gate["Name"]) - 1])
+    # The report runs in the previous environment's stage, beside its verification; the
+    # approval is alone in the next stage, so it follows the report (the stage boundary).
     report = _action(previous, f"ChangeReport-{environment}")
     verification = _action(previous, f"Verify-{previous['Name']}")
     assert report["RunOrder"] == verification["RunOrder"]
-    approval = _action(stage, f"Approve-{environment}")
-    assert approval["RunOrder"] == min(a["RunOrder"] for a in stage["Actions"])
-    assert [a["Name"] for a in stage["Actions"] if a["RunOrder"] == approval["RunOrder"]] == [
-        approval["Name"]
-    ]
+    approval = _action(gate, f"Approve-{environment}")
+    assert [a["Name"] for a in gate["Actions"]] == [approval["Name"]]
     link = json.dumps(approval["Configuration"]["ExternalEntityLink"])
     assert f"change-reports/#{{codepipeline.PipelineExecutionId}}/{environment}.md" in link
     topic = ref_target(assembly.pipeline_template, approval["Configuration"]["NotificationArn"])

@@ -69,10 +69,34 @@ def _set_variable(resource: dict[str, Any], variable: str, value: str) -> None:
     item["Value"] = value
 
 
+def _mutate_policy(resources: dict[str, Any], words: list[str]) -> bool:
+    """The IAM weakenings of fail.yaml; False when ``words`` is not one."""
+    admin = "arn:aws:iam::444444444444:role/admin"
+    match words:
+        case ["add", policy, arn]:
+            statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+            statements[0]["Resource"].append(arn)
+        case ["inline", role, arn]:
+            document = resources[role]["Properties"]["Policies"][0]["PolicyDocument"]
+            statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn}
+            document["Statement"].append(statement)
+        case ["sub", policy, arn]:
+            statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+            statements[0]["Resource"].append({"Fn::Sub": arn})
+        case ["assume-pattern", policy, action]:
+            statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+            statements.append({"Effect": "Allow", "Action": action, "Resource": admin})
+        case _:
+            return False
+    return True
+
+
 def _mutate(template: dict[str, Any], mutation: str) -> dict[str, Any]:
     """Apply one line of fail.yaml to a copy of ``template``."""
     result = copy.deepcopy(template)
     resources = result["Resources"]
+    if _mutate_policy(resources, mutation.split()):
+        return result
     match mutation.split():
         case ["drop", "action", name]:
             _move(result, name, None)
@@ -80,14 +104,17 @@ def _mutate(template: dict[str, Any], mutation: str) -> dict[str, Any]:
             _move(result, name, target)
         case ["set", name, "RunOrder", order]:
             _action(result, name)[1]["RunOrder"] = int(order)
+        case ["set", name, "Provider", provider]:
+            _action(result, name)[1]["ActionTypeId"] = {"Category": "Build", "Provider": provider}
         case ["set", project, "BuildSpec", *command]:
             spec = {"phases": {"build": {"commands": [" ".join(command)]}}}
             resources[project]["Properties"]["Source"]["BuildSpec"] = json.dumps(spec)
         case ["set", project, variable, value]:
             _set_variable(resources[project], variable, value)
-        case ["add", policy, arn]:
-            statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
-            statements[0]["Resource"].append(arn)
+        case ["condition", "OnFailure", stage_name]:
+            _stage(result, stage_name)["OnFailure"]["Conditions"] = [
+                {"Result": "ROLLBACK", "Rules": [{"Name": "never"}]}
+            ]
         case ["drop", "OnFailure", stage_name]:
             stages = resources["Pipeline"]["Properties"]["Stages"]
             next(stage for stage in stages if stage["Name"] == stage_name).pop("OnFailure")
@@ -192,5 +219,5 @@ def test_the_diff_comment_names_each_violated_invariant(
     text = report.read_text(encoding="utf-8")
     assert text.startswith("## Template diff\n\n## Pipeline integrity\n")
     assert "**This change weakens the pipeline: the policy gate fails it (2 violations).**" in text
-    assert "- `approval`: prod: no manual approval Approve-prod in its stage" in text
+    assert "- `approval`: prod: no manual approval Approve-prod just before its stage" in text
     assert "- `bake-floor`: prod: bakes 0 minutes, the floor is 30" in text

@@ -160,7 +160,7 @@ def test_pull_request_checks_cover_lint_tests_synth_images_and_workflows() -> No
         "image-list": ["make image-matrix"],
         "images": ['make image-build image-scan image-start SERVICE="$SERVICE"'],
         "workflows": ["make workflow-lint"],
-        "template-diff": ['make diff BASE="origin/$BASE_REF"'],
+        "template-diff": ['make pr-diff BASE="origin/$BASE_REF"'],
         "template-diff-comment": ["make pr-comment"],
     }
     postgres = jobs["test"]["services"]["postgres"]

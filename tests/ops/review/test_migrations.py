@@ -16,7 +16,7 @@ import pytest
 
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.paths import ROOT
-from ops.review.migrations import VERSIONS, all_migrations, check, classify, main
+from ops.review.migrations import VERSIONS, all_migrations, check, classify, main, new_migrations
 from tests.support.source_artifact import WEB_DIST, export_source
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "migrations"
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.checkout
         ("drop_column.migration", ["drop_column"]),
         ("rename_column.migration", ["rename_column"]),
         ("not_null_without_default.migration", ["not_null"]),
-        ("drop_table_in_sql.migration", ["drop_column"]),
+        ("drop_table_in_sql.migration", ["drop_table"]),
     ],
 )
 def test_each_operation_is_classified(fixture: str, operations: list[str]) -> None:
@@ -44,6 +44,57 @@ def test_each_operation_is_classified(fixture: str, operations: list[str]) -> No
     assert migration.revision == "0003"
     assert [finding.operation for finding in migration.findings] == operations
     assert migration.kind == ("destructive" if operations else "expand")
+
+
+MIGRATION = """revision = "0003"
+down_revision = "0002"
+{extra}
+
+def upgrade() -> None:
+    {body}
+
+
+def downgrade() -> None:
+    op.drop_table("everything")
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "operations"),
+    [
+        ('op.execute("ALTER TABLE todos DROP text")', "", ["drop_column"]),
+        ('op.execute("ALTER TABLE todos RENAME TO tasks")', "", ["rename_table"]),
+        ('op.execute("ALTER TABLE todos ADD COLUMN owner text NOT NULL")', "", ["not_null"]),
+        ('op.execute("ALTER TABLE todos ADD COLUMN n int NOT NULL DEFAULT 0")', "", []),
+        ('op.execute("ALTER TABLE todos ALTER COLUMN text TYPE varchar(20)")', "", ["change_type"]),
+        ("op.execute(SQL)", 'SQL = "DROP TABLE activity"', ["drop_table"]),
+        (
+            "_helper()",
+            "def _helper() -> None:\n    op.drop_column('todos', 'text')",
+            ["drop_column"],
+        ),
+        (
+            'op.add_column("t", sa.Column("c", sa.Text(), nullable=False, server_default=None))',
+            "",
+            ["not_null"],
+        ),
+        ('op.alter_column("todos", "text", type_=sa.String(20))', "", ["change_type"]),
+    ],
+)
+def test_destructive_sql_helpers_and_keywords_are_seen(
+    tmp_path: Path, body: str, extra: str, operations: list[str]
+) -> None:
+    """What the fixtures do not show: raw SQL forms, a helper upgrade() calls, SQL held in a
+    module constant, an explicit ``server_default=None``, a type change; never downgrade()."""
+    path = tmp_path / "any_name.py"
+    path.write_text(MIGRATION.format(body=body, extra=extra), encoding="utf-8")
+    assert [finding.operation for finding in classify(path).findings] == operations
+
+
+def test_a_migration_of_any_file_name_is_read(repository: Path) -> None:
+    _add(repository, "drop_column.migration", name="0003_no_prefix.py")
+    assert [m.path.name for m in new_migrations("base", repository)] == ["0003_no_prefix.py"]
+    assert {m.path.name for m in all_migrations(repository)} >= {"0003_no_prefix.py"}
 
 
 def test_the_shipped_migrations_all_expand() -> None:
@@ -69,8 +120,8 @@ def repository(tmp_path: Path) -> Path:
     return repo
 
 
-def _add(repo: Path, fixture: str) -> None:
-    shutil.copy(FIXTURES / fixture, repo / VERSIONS / "r0003_fixture.py")
+def _add(repo: Path, fixture: str, name: str = "r0003_fixture.py") -> None:
+    shutil.copy(FIXTURES / fixture, repo / VERSIONS / name)
     _git(repo, "add", "--all")
     _git(repo, "commit", "--quiet", "-m", fixture)
 

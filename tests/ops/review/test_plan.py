@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config.exit_codes import BAD_INPUT
 from config.model import DeliveryConfig
+from config.names import approval_stage_name
 from ops.review.plan import main, read_plan, render
 from tests.support.assembly import Assembly
 
@@ -31,7 +32,8 @@ def test_plan_shows_approvals_only_where_config_requires_them(
 ) -> None:
     plan = read_plan(assembly.root)
     gated = {stage.name for stage in plan.pipeline.stages if stage.approvals}
-    assert gated == {env.name for env in config.environments if env.approval_required}
+    expected = {approval_stage_name(e.name) for e in config.environments if e.approval_required}
+    assert gated == expected
 
 
 def test_rendered_plan_is_readable(assembly: Assembly) -> None:
@@ -40,12 +42,13 @@ def test_rendered_plan_is_readable(assembly: Assembly) -> None:
     assert lines[0].startswith("Pipeline todo-delivery  aws://111111111111/eu-west-1")
     # A gated environment's change report runs beside the previous one's verification; its
     # approval opens its own stage.
-    dev = next(line for line in lines if ". dev" in line)
+    dev = next(line for line in lines if ". dev " in line)
     assert dev.endswith("-> ChangeReport-staging + Verify-dev"), dev
-    staging = next(line for line in lines if ". staging" in line)
-    assert staging.split()[2:5] == ["[manual", "approval:", "Approve-staging]"], staging
-    assert staging.index("Approve-staging") < staging.index("todo-staging-stateful.Deploy")
-    assert "manual approval" not in dev
+    gate = next(line for line in lines if ". staging-approval" in line)
+    assert gate.split()[2:] == ["[manual", "approval:", "Approve-staging]"], gate
+    staging_at = next(i for i, line in enumerate(lines) if ". staging " in line)
+    assert lines.index(gate) < staging_at
+    assert "manual approval" not in dev + lines[staging_at]
     assert any(
         "todo-prod-stateful" in line and "[termination protection]" in line for line in lines
     )
