@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Synth cost: the whole delivery system against an empty CDK app, in the same run.
 
-Prints wall-clock medians (and min/max) over a few runs, and the ratio. The empty app measures
-the fixed price of Python + jsii start-up; the difference is what this repository costs. Both
-run as `make synth` runs the app: cdk.json's and the CLI's context in CDK_CONTEXT_JSON
-(ops.checkout.cli_context), and the Makefile's bytecode cache (PYTHONPYCACHEPREFIX; a temporary
-one outside make). A first run of each, left
-out of the median, fills that cache as the Build step's tests do before its synth; it gets its
-own row, against the empty app's first run. One more run of the app, in process, splits its
-time into phases and counts its jsii calls by kind. Run with `make bench`. Figures only:
-nothing here is asserted.
+Prints wall-clock medians (and min/max) over BENCH_RUNS interleaved rounds (each runs every
+command once, so the machine's drift hits them alike), and each command's ratio to the empty
+app within a round, as the median over rounds. The empty app measures the fixed price of
+Python + jsii start-up; the difference is what this repository costs. Both run as `make synth`
+runs the app: cdk.json's and the CLI's context in CDK_CONTEXT_JSON (ops.checkout.cli_context),
+and the Makefile's bytecode cache (PYTHONPYCACHEPREFIX; a temporary one outside make). A first
+run of each, left out of the rounds, fills that cache as the Build step's tests do before its
+synth; it gets its own row, against the empty app's first run. One more run of the app, in
+process, splits its time into phases and counts its jsii calls by kind. Run with `make bench`.
+Figures only: nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from config.exit_codes import SUCCESS
 from config.paths import ROOT
 from ops.checkout import cli_context
 
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 EMPTY_APP = "import aws_cdk as cdk; cdk.App().synth()"
 NO_VALIDATION = {"CDK_VALIDATION": "false"}
@@ -57,16 +58,33 @@ def _time(command: list[str], pycache: str, extra: dict[str, str]) -> float:
         return time.perf_counter() - started
 
 
-Row = tuple[str, float, float, float]
+Row = tuple[str, float, float, float, float]  # label, median, min, max, paired ratio
+Command = tuple[str, list[str], dict[str, str]]
 
 
-def _measure(
-    label: str, command: list[str], pycache: str, extra: dict[str, str] | None = None
-) -> tuple[float, Row]:
-    """The first run (it compiles into a cold bytecode cache) and the median of the next RUNS."""
-    first = _time(command, pycache, extra or {})
-    samples = [_time(command, pycache, extra or {}) for _ in range(RUNS)]
-    return first, (label, statistics.median(samples), min(samples), max(samples))
+def _measure(commands: list[Command], pycache: str) -> tuple[list[float], list[Row]]:
+    """A first run of each command (it compiles into a cold bytecode cache), then RUNS rounds
+    that run every command once, interleaved, so a slow patch of the machine hits all of them
+    alike. Each row's ratio is the median, over rounds, of its time ÷ the first command's time
+    in the same round: what this machine's drift moves least."""
+    firsts = [_time(command, pycache, extra) for _, command, extra in commands]
+    rounds = [
+        [_time(command, pycache, extra) for _, command, extra in commands] for _ in range(RUNS)
+    ]
+    rows = []
+    for index, (label, _, _) in enumerate(commands):
+        samples = [round_[index] for round_ in rounds]
+        ratios = [round_[index] / round_[0] for round_ in rounds]
+        rows.append(
+            (
+                label,
+                statistics.median(samples),
+                min(samples),
+                max(samples),
+                statistics.median(ratios),
+            )
+        )
+    return firsts, rows
 
 
 def _count_jsii_calls(counts: Counter[str]) -> None:
@@ -136,10 +154,13 @@ def _phases(pycache: str) -> dict[str, Any]:
 
 def _report(firsts: list[float], rows: list[Row], breakdown: dict[str, Any]) -> None:
     baseline = rows[0][1]
-    print(f"synth benchmark, {RUNS} runs each, {os.cpu_count()} CPUs, wall clock seconds")
+    print(
+        f"synth benchmark, {RUNS} interleaved rounds, {os.cpu_count()} CPUs, wall clock seconds "
+        "(x empty: median over rounds of the ratio within a round)"
+    )
     print(f"{'what':<58} {'median':>7} {'min':>7} {'max':>7} {'x empty':>8}")
-    for label, median, low, high in rows:
-        print(f"{label:<58} {median:7.2f} {low:7.2f} {high:7.2f} {median / baseline:8.2f}")
+    for label, median, low, high, ratio in rows:
+        print(f"{label:<58} {median:7.2f} {low:7.2f} {high:7.2f} {ratio:8.2f}")
     for (label, *_), first in zip(rows, firsts, strict=True):
         # Against the empty app's own first run: both compiled what they import, if cold.
         print(f"{label + ', first run':<58} {first:7.2f} {'':>15} {first / firsts[0]:8.2f}")
@@ -160,15 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     empty = [sys.executable, "-c", EMPTY_APP]
     with tempfile.TemporaryDirectory() as scratch:
         pycache = os.environ.get("PYTHONPYCACHEPREFIX") or scratch
-        measured = [
-            _measure("empty CDK app", empty, pycache),
-            _measure("delivery system (as make synth runs it)", app, pycache),
-            # For reference: the empty app pays for building CDK's built-in CloudFormation
-            # validation engine, which the delivery system turns off (cfn-lint is the gate's).
-            _measure("empty CDK app, CDK_VALIDATION=false", empty, pycache, NO_VALIDATION),
-        ]
+        firsts, rows = _measure(
+            [
+                ("empty CDK app", empty, {}),
+                ("delivery system (as make synth runs it)", app, {}),
+                # For reference: the empty app pays for building CDK's built-in CloudFormation
+                # validation engine, which the delivery system turns off (cfn-lint is the gate's).
+                ("empty CDK app, CDK_VALIDATION=false", empty, NO_VALIDATION),
+            ],
+            pycache,
+        )
         breakdown = _phases(pycache)
-    _report([first for first, _ in measured], [row for _, row in measured], breakdown)
+    _report(firsts, rows, breakdown)
     return SUCCESS
 
 
