@@ -25,7 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.cloud_assembly import PIPELINE, AssemblyNotFoundError, read_cloud_assembly
+from config.cloud_assembly import (
+    PIPELINE_TYPE,
+    AssemblyNotFoundError,
+    codepipeline,
+    read_cloud_assembly,
+)
 from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ASSEMBLY_DIR
 
@@ -124,12 +129,11 @@ def _costs(environ: Mapping[str, str]) -> dict[str, float]:
 
 def pipeline_resource(assembly: Path) -> dict[str, Any]:
     """The synthesized AWS::CodePipeline::Pipeline's properties."""
-    cloud = read_cloud_assembly(assembly)
-    for stack in cloud.environment_stacks(PIPELINE):
-        for resource in stack.template.get("Resources", {}).values():
-            if resource["Type"] == "AWS::CodePipeline::Pipeline":
-                return dict(resource["Properties"])
-    raise AssemblyNotFoundError(f"{assembly}: no AWS::CodePipeline::Pipeline in the assembly")
+    try:
+        stack = read_cloud_assembly(assembly).pipeline_stack()
+    except KeyError:
+        raise AssemblyNotFoundError(f"{assembly}: no {PIPELINE_TYPE} in the assembly") from None
+    return codepipeline(stack.template) or {}
 
 
 def report(pipeline: Mapping[str, Any], costs: Mapping[str, float]) -> str:

@@ -21,6 +21,7 @@ STACK_ARTIFACT = "aws:cloudformation:stack"
 NESTED_ASSEMBLY = "cdk:cloud-assembly"
 # The environment of the stacks in the root assembly: the pipeline and its support stacks.
 PIPELINE = "pipeline"
+PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
 # CDK names a stage's nested assembly after the stage's construct path, "/" written as "-".
 _NESTED_PREFIX = "assembly-"
 
@@ -74,12 +75,28 @@ class CloudAssembly:
         """{stack name: template} of one environment's stacks."""
         return {stack.name: stack.template for stack in self.environment_stacks(environment)}
 
+    def pipeline_stack(self) -> SynthesizedStack:
+        """The pipeline's own stack (CodePipeline's cross-region support stacks sit beside it);
+        KeyError when the assembly has none."""
+        for stack in self.environment_stacks(PIPELINE):
+            if codepipeline(stack.template) is not None:
+                return stack
+        raise KeyError(PIPELINE_TYPE)
+
     def stack(self, name: str) -> SynthesizedStack:
         """The stack named ``name`` (its CloudFormation name); KeyError when there is none."""
         for stack in self.stacks:
             if stack.name == name:
                 return stack
         raise KeyError(name)
+
+
+def codepipeline(template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The properties of the template's AWS::CodePipeline::Pipeline, or None without one."""
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] == PIPELINE_TYPE:
+            return dict(resource["Properties"])
+    return None
 
 
 class AssemblyNotFoundError(FileNotFoundError):

@@ -78,6 +78,7 @@ def roll_back_and_gate_stages(pipeline: codepipeline.Pipeline, *, config: Delive
     """Write every environment stage's conditions into ``pipeline`` (built, V2)."""
     cfn = cfn_resource(pipeline, codepipeline.CfnPipeline)
     positions = {stage.stage_name: index for index, stage in enumerate(pipeline.stages)}
+    roles: set[str] = set()
     for index, environment in enumerate(config.environments):
         position = positions[environment.name]
         cfn.add_property_override(f"Stages.{position}.OnFailure", {"Result": "ROLLBACK"})
@@ -87,15 +88,8 @@ def roll_back_and_gate_stages(pipeline: codepipeline.Pipeline, *, config: Delive
                 f"Stages.{position}.BeforeEntry",
                 {"Conditions": [{"Result": "FAIL", "Rules": rules}]},
             )
-    roles = sorted(
-        {
-            rule["RoleArn"]
-            for index in range(len(config.environments))
-            for rule in entry_rules(config, index)
-            if "RoleArn" in rule
-        }
-    )
+        roles.update(rule["RoleArn"] for rule in rules if "RoleArn" in rule)
     if roles:
         pipeline.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=roles)
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=sorted(roles))
         )

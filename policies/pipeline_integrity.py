@@ -30,13 +30,12 @@ from typing import Any
 
 import yaml
 
-from config.cloud_assembly import PIPELINE, read_cloud_assembly
+from config.cloud_assembly import PIPELINE_TYPE, codepipeline, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.model import ConfigError, EnvironmentConfig, config_file, load_config
 
 POLICY_FILE = Path(__file__).resolve().parent / "pipeline-integrity.yaml"
 INVARIANTS = ("approval", "scan-gate", "bake-floor", "step-roles", "rollback")
-PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
 _BOOTSTRAP_ROLE = re.compile(
     r"^arn:[^:]+:iam::(\d{12}):role/cdk-[a-z0-9]+-"
     r"(deploy|file-publishing|image-publishing|lookup)-role-(\d{12})-[a-z0-9-]+$"
@@ -72,12 +71,10 @@ Template = Mapping[str, Any]
 
 
 def _pipeline(template: Template) -> dict[str, Any]:
-    pipelines = [r for r in template.get("Resources", {}).values() if r["Type"] == PIPELINE_TYPE]
-    if len(pipelines) != 1:
-        raise ValueError(
-            f"expected one {PIPELINE_TYPE} in the pipeline stack, found {len(pipelines)}"
-        )
-    return dict(pipelines[0]["Properties"])
+    properties = codepipeline(template)
+    if properties is None:
+        raise ValueError(f"the pipeline stack has no {PIPELINE_TYPE}")
+    return properties
 
 
 def _project(template: Template, action: Mapping[str, Any]) -> dict[str, Any]:
@@ -359,8 +356,10 @@ def judge_assembly(
     pipeline_account: str,
     floor: Floor | None = None,
 ) -> list[Violation]:
-    cloud = read_cloud_assembly(assembly)
-    (stack,) = [s for s in cloud.environment_stacks(PIPELINE) if "-support-" not in s.name]
+    try:
+        stack = read_cloud_assembly(assembly).pipeline_stack()
+    except KeyError:
+        raise ValueError(f"{assembly}: no stack defines an {PIPELINE_TYPE}") from None
     return judge(
         stack.template, environments, floor or load_floor(), pipeline_account=pipeline_account
     )

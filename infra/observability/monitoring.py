@@ -95,7 +95,7 @@ class Monitoring(Construct):
 
     def _health(self, name: str, alarms: list[cloudwatch.Alarm]) -> cloudwatch.CompositeAlarm:
         """In ALARM while any health alarm is: what the next environment's stage waits on."""
-        health = cloudwatch.CompositeAlarm(
+        return cloudwatch.CompositeAlarm(
             self,
             "Health",
             composite_alarm_name=name,
@@ -103,7 +103,6 @@ class Monitoring(Construct):
             alarm_description="any health alarm of this environment is in ALARM: the next "
             "environment's stage is not entered",
         )
-        return health
 
     def _topic(self, topic_name: str, *, emails: list[str]) -> tuple[kms.Key, sns.Topic]:
         """The encrypted alarm topic that CloudWatch alarms and AWS Budgets may publish to."""

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.cloud_assembly import PIPELINE, SynthesizedStack, read_cloud_assembly
+from config.cloud_assembly import (
+    PIPELINE,
+    PIPELINE_TYPE,
+    SynthesizedStack,
+    codepipeline,
+    read_cloud_assembly,
+)
 from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ASSEMBLY_DIR
 from ops.common import write_atomically
@@ -86,14 +92,9 @@ def _rule_text(rule: dict[str, Any]) -> str:
 
 
 def _pipeline_plan(stack: SynthesizedStack) -> PipelinePlan | None:
-    pipelines = [
-        resource["Properties"]
-        for resource in stack.template.get("Resources", {}).values()
-        if resource["Type"] == "AWS::CodePipeline::Pipeline"
-    ]
-    if not pipelines:
+    properties = codepipeline(stack.template)
+    if properties is None:
         return None
-    properties = pipelines[0]
     stages = [
         StagePlan(
             name=stage["Name"],
@@ -148,7 +149,7 @@ def read_plan(assembly: Path) -> Plan:
     for stack in cloud.environment_stacks(PIPELINE):
         pipeline = pipeline or _pipeline_plan(stack)
     if pipeline is None:
-        raise ValueError(f"{assembly}: no stack defines an AWS::CodePipeline::Pipeline")
+        raise ValueError(f"{assembly}: no stack defines an {PIPELINE_TYPE}")
 
     environments = [
         _environment_plan(name, cloud.environment_stacks(name))

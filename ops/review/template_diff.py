@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from config.cloud_assembly import read_cloud_assembly
+from config.cloud_assembly import PIPELINE_TYPE, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, SUCCESS
 from ops.common import cloud_assembly_or_exit
 
@@ -239,7 +239,6 @@ def _row(change: ResourceChange) -> str:
 
 
 # CodePipeline rolls a stage back only to an execution of the current pipeline structure.
-PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
 RESETS_ROLLBACK = (
     "**The pipeline's structure changes: this resets the rollback history** (automatic stage "
     "rollback reaches only executions started after this change deploys)."

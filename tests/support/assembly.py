@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from config.cloud_assembly import PIPELINE, CloudAssembly, Template, read_cloud_assembly, read_json
+from config.cloud_assembly import CloudAssembly, Template, read_cloud_assembly, read_json
 from config.model import DEFAULT_CONFIG_FILE
 from config.paths import ROOT
 from ops.checkout import run_app
@@ -55,13 +55,7 @@ class Assembly:
 
     @cached_property
     def pipeline_template(self) -> Template:
-        # Beside it sit CodePipeline's cross-region support stacks (replica artifact buckets).
-        (stack,) = (
-            stack
-            for stack in self.cloud.environment_stacks(PIPELINE)
-            if "-support-" not in stack.name
-        )
-        return dict(read_json(stack.template_file))
+        return dict(read_json(self.cloud.pipeline_stack().template_file))
 
     def stage_dir(self, environment: str) -> Path:
         (directory,) = {stack.directory for stack in self.cloud.environment_stacks(environment)}
