@@ -487,6 +487,50 @@ class DeploymentWindow(_Model):
         return timezone
 
 
+# ECS's limits for the traffic-shift steps of its native deployments.
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CanaryConfiguration.html
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_LinearConfiguration.html
+_MIN_STEP_PERCENT = {"canary": 0.1, "linear": 3.0}
+
+
+class TrafficShift(_Model):
+    """How the http service's new version takes production traffic (ECS native blue/green).
+
+    Every strategy first sends the test route to the new (green) tasks, where the deployment
+    hook runs the contract checks; ``canary`` then shifts ``step_percent`` of production
+    traffic and waits ``step_minutes`` before the rest, ``linear`` shifts ``step_percent`` every
+    ``step_minutes``, ``blue_green`` shifts it all at once.
+    """
+
+    strategy: Literal["blue_green", "canary", "linear"]
+    # Blue keeps running this long after all production traffic is on green: the deployment
+    # alarms can still roll back to it instantly.
+    bake_minutes: Annotated[int, Field(ge=0, le=1440)]
+    step_percent: Annotated[float, Field(gt=0, le=100, strict=False)] | None = None
+    step_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
+
+    @model_validator(mode="after")
+    def _steps_for_gradual_strategies(self) -> Self:
+        steps = (self.step_percent, self.step_minutes)
+        if self.strategy == "blue_green":
+            if steps != (None, None):
+                raise ValueError(
+                    "step_percent and step_minutes apply to canary and linear only; "
+                    "blue_green shifts all traffic at once"
+                )
+            return self
+        percent = self.step_percent
+        if percent is None or self.step_minutes is None:
+            raise ValueError(f"{self.strategy} needs step_percent and step_minutes")
+        minimum = _MIN_STEP_PERCENT[self.strategy]
+        if percent < minimum or round(percent * 10) != percent * 10:
+            raise ValueError(
+                f"{self.strategy} step_percent must be {minimum:g} to 100 in steps of 0.1, "
+                f"got {percent:g}"
+            )
+        return self
+
+
 class EnvironmentConfig(_Model):
     name: Name
     account: AccountId
@@ -504,6 +548,8 @@ class EnvironmentConfig(_Model):
     bake_minutes: Annotated[int, Field(ge=0, le=240)]
     # Entered only inside this window (optional; the stage condition is CodePipeline's).
     deployment_window: DeploymentWindow | None = None
+    # How the http service's new version takes traffic (its test route is checked first).
+    traffic_shift: TrafficShift
     network: NetworkConfig
     frontend: FrontendConfig
     waf: WafConfig

@@ -156,6 +156,7 @@ class EnvironmentStage(Stage):
             health_alarm_name=health_alarm_name(project.name, environment.name),
             registry=self._registry,
             sizes=environment.services,
+            traffic_shift=environment.traffic_shift,
             images=images,
             log_retention_days=environment.log_retention_days,
             protect_data=environment.protect_data,

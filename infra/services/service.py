@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_applicationautoscaling as applicationautoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
@@ -31,12 +32,13 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from config.model import ConsumerService, HttpService, ServiceSize
-from infra.compliance import acknowledge_nag, acknowledge_wildcards
+from config.model import ConsumerService, HttpService, ServiceSize, TrafficShift
+from infra.compliance import acknowledge_nag, acknowledge_wildcards, ignore_cfn_lint
 from infra.data.database import PORT as DATABASE_PORT
 from infra.data.database import Database
 from infra.escape_hatch import cfn_resource
@@ -60,6 +62,28 @@ class EventTopic:
 
     topic: sns.ITopic
     key: kms.IKey
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlueGreenRoutes:
+    """What ECS switches between the blue and the green revision of the http service."""
+
+    load_balancer: elbv2.ApplicationLoadBalancer
+    green_target_group: elbv2.ApplicationTargetGroup
+    production_rule: elbv2.ApplicationListenerRule
+    test_rule: elbv2.ApplicationListenerRule
+    # Runs the deployed checks once the test route points at green.
+    hook: lambda_.IFunction
+    traffic_shift: TrafficShift
+
+
+# ECS's strategies, by the config's name.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-blue-green.html
+STRATEGIES = {
+    "blue_green": ecs.DeploymentStrategy.BLUE_GREEN,
+    "canary": ecs.DeploymentStrategy.CANARY,
+    "linear": ecs.DeploymentStrategy.LINEAR,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +121,7 @@ class Service(Construct):
         queue: WorkQueue | None,
         events: EventTopic | None,
         target_group: elbv2.ApplicationTargetGroup | None,
+        blue_green: BlueGreenRoutes | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.name = name
@@ -113,19 +138,19 @@ class Service(Construct):
             + (" and PostgreSQL to the proxy" if database else ""),
             allow_all_outbound=True,
         )
-        self.deployment_alarms = self._deployment_alarms(target_group, queue)
-        self.service = self._fargate_service(size)
+        if isinstance(spec, HttpService) and (target_group is None or blue_green is None):
+            raise ValueError(f"{name}: an http service needs its target groups and routes")
+        self.deployment_alarms = self._deployment_alarms(target_group, blue_green, queue)
+        self.service = self._fargate_service(size, blue_green)
         self._grant(self.task_definition.task_role, database=database, queue=queue, events=events)
         if database is not None:
             self._allow_into_proxy(database)
         scaling = self.service.auto_scale_task_count(
             min_capacity=size.min_tasks, max_capacity=size.max_tasks
         )
-        if isinstance(spec, HttpService):
-            if target_group is None:
-                raise ValueError(f"{name}: an http service needs the load balancer's target group")
-            self.service.attach_to_application_target_group(target_group)
-            _scale_on_requests(scaling, target_group)
+        if target_group is not None and blue_green is not None:
+            self._route_blue_green(target_group, blue_green)
+            _scale_on_requests(scaling, blue_green, target_group)
         elif queue is not None:
             _scale_on_backlog(scaling, queue)
 
@@ -236,8 +261,15 @@ class Service(Construct):
         )
 
     # ------------------------------------------------------------------ the service
-    def _fargate_service(self, size: ServiceSize) -> ecs.FargateService:
+    def _fargate_service(
+        self, size: ServiceSize, blue_green: BlueGreenRoutes | None
+    ) -> ecs.FargateService:
         context = self._context
+        deployment = (
+            _traffic_shift(blue_green.traffic_shift)
+            if blue_green is not None
+            else _rolling(context.min_healthy_percent)
+        )
         return ecs.FargateService(
             self,
             "Service",
@@ -247,16 +279,20 @@ class Service(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             security_groups=[self.security_group],
             assign_public_ip=False,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             deployment_alarms=ecs.DeploymentAlarmConfig(
                 alarm_names=[alarm.alarm_name for alarm in self.deployment_alarms],
                 behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
             ),
-            min_healthy_percent=context.min_healthy_percent,
-            max_healthy_percent=200,
             health_check_grace_period=(
                 Duration.seconds(60) if isinstance(self.spec, HttpService) else None
             ),
+            deployment_strategy=deployment.strategy,
+            bake_time=deployment.bake_time,
+            canary_configuration=deployment.canary,
+            linear_configuration=deployment.linear,
+            circuit_breaker=deployment.circuit_breaker,
+            min_healthy_percent=deployment.min_healthy_percent,
+            max_healthy_percent=200,
             capacity_provider_strategies=[
                 ecs.CapacityProviderStrategy(
                     capacity_provider="FARGATE_SPOT" if size.spot else "FARGATE", weight=1
@@ -268,17 +304,25 @@ class Service(Construct):
         )
 
     def _deployment_alarms(
-        self, target_group: elbv2.ApplicationTargetGroup | None, queue: WorkQueue | None
+        self,
+        target_group: elbv2.ApplicationTargetGroup | None,
+        routes: BlueGreenRoutes | None,
+        queue: WorkQueue | None,
     ) -> list[cloudwatch.Alarm]:
-        """The alarms that roll a deployment of this service back (created before it)."""
+        """The alarms that roll a deployment of this service back (created before it).
+
+        An http service's are the load balancer's, not one target group's: production traffic
+        moves to the other group with every deployment, and the balancer serves only it.
+        """
         spec = self.spec
-        if isinstance(spec, HttpService) and target_group is not None:
+        if isinstance(spec, HttpService) and target_group is not None and routes is not None:
             thresholds = spec.deployment_alarms
+            balancer = routes.load_balancer.metrics
             return [
                 self._alarm(
                     "Target5xx",
                     "target-5xx",
-                    target_group.metrics.http_code_target(
+                    balancer.http_code_target(
                         elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
                         period=Duration.minutes(1),
                         statistic="Sum",
@@ -289,12 +333,18 @@ class Service(Construct):
                 self._alarm(
                     "LatencyP99",
                     "latency-p99",
-                    target_group.metrics.target_response_time(
-                        period=Duration.minutes(1), statistic="p99"
-                    ),
+                    balancer.target_response_time(period=Duration.minutes(1), statistic="p99"),
                     threshold=thresholds.p99_latency_seconds,
                     description=f"{self.name} p99 latency above "
                     f"{thresholds.p99_latency_seconds:g} s (rolls a deployment back)",
+                ),
+                self._alarm(
+                    "UnhealthyTargets",
+                    "unhealthy-targets",
+                    _unhealthy_in_either(routes, target_group),
+                    threshold=0,
+                    description=f"{self.name} has targets failing the health check in either "
+                    "target group (rolls a deployment back)",
                 ),
             ]
         if isinstance(spec, ConsumerService) and queue is not None:
@@ -339,6 +389,75 @@ class Service(Construct):
         alarm.add_ok_action(cloudwatch_actions.SnsAction(context.alarm_topic))
         return alarm
 
+    def _route_blue_green(
+        self, blue: elbv2.ApplicationTargetGroup, routes: BlueGreenRoutes
+    ) -> None:
+        """Blue takes the routes first; each deployment starts green in the other group, points
+        the test route at it, runs the hook there, then shifts production traffic."""
+        spec = self.spec
+        if not isinstance(spec, HttpService):
+            return
+        target = self.service.load_balancer_target(
+            container_name=self.name,
+            container_port=spec.port,
+            alternate_target=ecs.AlternateTarget(
+                "AlternateTarget",
+                alternate_target_group=routes.green_target_group,
+                production_listener=ecs.ListenerRuleConfiguration.application_listener_rule(
+                    routes.production_rule
+                ),
+                test_listener=ecs.ListenerRuleConfiguration.application_listener_rule(
+                    routes.test_rule
+                ),
+            ),
+        )
+        target.attach_to_application_target_group(blue)
+        # ECS invokes the hook with this role (the hook's RoleArn).
+        invoker = iam.Role(
+            self,
+            "HookInvoker",
+            assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
+            description=f"ECS invokes the {self.name} deployment hook with this role",
+        )
+        routes.hook.grant_invoke(invoker)
+        self.service.add_lifecycle_hook(
+            ecs.DeploymentLifecycleLambdaTarget(
+                routes.hook,
+                "TestRouteChecks",
+                lifecycle_stages=[ecs.DeploymentLifecycleStage.POST_TEST_TRAFFIC_SHIFT],
+                role=invoker,
+            )
+        )
+        self._explain_blue_green(invoker)
+
+    def _explain_blue_green(self, invoker: iam.Role) -> None:
+        service = self.service
+        acknowledge_nag(
+            service.node.find_child("AlternateTargetRole"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "AmazonECSInfrastructureRolePolicyForLoadBalancers]",
+            "ECS's infrastructure role for load balancers: AWS maintains the listener, rule "
+            "and target actions blue/green needs as ECS changes; only ecs.amazonaws.com may "
+            "assume the role",
+        )
+        policy = invoker.node.find_child("DefaultPolicy")
+        acknowledge_wildcards(
+            cfn_resource(policy, iam.CfnPolicy),
+            "ECS invokes the one hook function (and its versions, the ':*' form) with this role",
+        )
+        ignore_cfn_lint(
+            service,
+            "W3005",
+            "CDK also makes the service depend on the listener rules it names, so the rules "
+            "exist before ECS reads them; the Ref alone orders the same, harmless twice",
+        )
+        annotations = Annotations.of(service)
+        annotations.acknowledge_warning(
+            "@aws-cdk/aws-ecs:shouldUseCircuitBreaker",
+            "ECS accepts the circuit breaker for rolling deployments only; the hook and the "
+            "deployment alarms roll a blue/green deployment back",
+        )
+
     # ------------------------------------------------------------------ access
     def _allow_into_proxy(self, database: Database) -> None:
         # The rule lives here, in the stateless stack that depends on the stateful one (no
@@ -371,22 +490,148 @@ class Service(Construct):
             _grant_publish(role, events)
 
 
+def _group_metric(
+    routes: BlueGreenRoutes, group: elbv2.ApplicationTargetGroup, name: str, statistic: str
+) -> cloudwatch.Metric:
+    """One target group's metric on the service's load balancer."""
+    return cloudwatch.Metric(
+        namespace="AWS/ApplicationELB",
+        metric_name=name,
+        dimensions_map={
+            "LoadBalancer": routes.load_balancer.load_balancer_full_name,
+            "TargetGroup": group.target_group_full_name,
+        },
+        statistic=statistic,
+        period=Duration.minutes(1),
+    )
+
+
+def _unhealthy_in_either(
+    routes: BlueGreenRoutes, blue: elbv2.ApplicationTargetGroup
+) -> cloudwatch.IMetric:
+    """The larger unhealthy-target count of the two groups, whichever serves production."""
+    return cloudwatch.MathExpression(
+        expression="MAX([blue, green])",
+        using_metrics={
+            "blue": _group_metric(routes, blue, "UnHealthyHostCount", "Maximum"),
+            "green": _group_metric(
+                routes, routes.green_target_group, "UnHealthyHostCount", "Maximum"
+            ),
+        },
+        period=Duration.minutes(1),
+        label="unhealthy targets",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Deployment:
+    """How ECS replaces a service's tasks."""
+
+    min_healthy_percent: int
+    strategy: ecs.DeploymentStrategy | None = None
+    bake_time: Duration | None = None
+    canary: ecs.TrafficShiftConfig | None = None
+    linear: ecs.TrafficShiftConfig | None = None
+    circuit_breaker: ecs.DeploymentCircuitBreaker | None = None
+
+
+def _rolling(min_healthy_percent: int) -> _Deployment:
+    """A rolling deployment: the circuit breaker (rolling only) and the healthy-task floor."""
+    return _Deployment(
+        min_healthy_percent=min_healthy_percent,
+        circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+    )
+
+
+def _traffic_shift(shift: TrafficShift) -> _Deployment:
+    """ECS native blue/green, canary or linear: green starts at full size beside blue; the
+    circuit breaker is rolling's only, so the hook and the deployment alarms roll it back.
+    The healthy-percent settings also belong to rolling: 100/200 never lets a count drop."""
+    step = None
+    if shift.step_percent is not None and shift.step_minutes is not None:
+        step = ecs.TrafficShiftConfig(
+            step_percent=shift.step_percent, step_bake_time=Duration.minutes(shift.step_minutes)
+        )
+    return _Deployment(
+        min_healthy_percent=100,
+        strategy=STRATEGIES[shift.strategy],
+        bake_time=Duration.minutes(shift.bake_minutes),
+        canary=step if shift.strategy == "canary" else None,
+        linear=step if shift.strategy == "linear" else None,
+    )
+
+
 def _scale_on_requests(
-    scaling: ecs.ScalableTaskCount, target_group: elbv2.ApplicationTargetGroup
+    scaling: ecs.ScalableTaskCount,
+    routes: BlueGreenRoutes,
+    blue: elbv2.ApplicationTargetGroup,
 ) -> None:
+    """On CPU, and on requests per target summed over both groups: production moves to the
+    other group with each deployment, so one group's count would fall to zero."""
     scaling.scale_on_cpu_utilization(
         "Cpu",
         target_utilization_percent=60,
         scale_in_cooldown=Duration.seconds(300),
         scale_out_cooldown=Duration.seconds(60),
     )
-    scaling.scale_on_request_count(
+    scaling.scale_to_track_custom_metric(
         "Requests",
-        requests_per_target=500,
-        target_group=target_group,
+        metric=_group_metric(routes, blue, "RequestCountPerTarget", "Sum"),
+        target_value=500,
         scale_in_cooldown=Duration.seconds(300),
         scale_out_cooldown=Duration.seconds(60),
     )
+    # CDK's target tracking takes one metric only; Application Auto Scaling takes metric math.
+    # https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking-metric-math.html
+    policy = cfn_resource(
+        scaling.node.find_child("Target").node.find_child("Requests"),
+        applicationautoscaling.CfnScalingPolicy,
+    )
+    specification = "TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification"
+    policy.add_property_override(
+        specification,
+        {
+            "Metrics": [
+                *(
+                    _metric_stat(key, routes, group, "RequestCountPerTarget", "Sum")
+                    for key, group in (("blue", blue), ("green", routes.green_target_group))
+                ),
+                {
+                    "Id": "requests",
+                    "Expression": "FILL(blue, 0) + FILL(green, 0)",
+                    "Label": "requests per target, both groups",
+                    "ReturnData": True,
+                },
+            ]
+        },
+    )
+    # After the override, which replaces the object the deletions must edit.
+    for single_metric_key in ("Dimensions", "MetricName", "Namespace", "Statistic"):
+        policy.add_property_deletion_override(f"{specification}.{single_metric_key}")
+
+
+def _metric_stat(
+    key: str,
+    routes: BlueGreenRoutes,
+    group: elbv2.ApplicationTargetGroup,
+    name: str,
+    statistic: str,
+) -> dict[str, object]:
+    return {
+        "Id": key,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/ApplicationELB",
+                "MetricName": name,
+                "Dimensions": [
+                    {"Name": "LoadBalancer", "Value": routes.load_balancer.load_balancer_full_name},
+                    {"Name": "TargetGroup", "Value": group.target_group_full_name},
+                ],
+            },
+            "Stat": statistic,
+        },
+        "ReturnData": False,
+    }
 
 
 def _scale_on_backlog(scaling: ecs.ScalableTaskCount, queue: WorkQueue) -> None:

@@ -14,7 +14,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from config.model import ConsumerService, HttpService, Registry, ServiceSize, http_service_of
+from config.model import (
+    ConsumerService,
+    HttpService,
+    Registry,
+    ServiceSize,
+    TrafficShift,
+    http_service_of,
+)
 from infra.access_logs import AccessLogBucket
 from infra.compliance import skip_checkov
 from infra.data.database import Database
@@ -23,15 +30,38 @@ from infra.messaging.queues import WorkQueue
 from infra.replacement import load_balancer_identity
 from infra.retention import retention_days
 from infra.services.cloudfront_origin import cloudfront_origin_facing
-from infra.services.service import DEREGISTRATION_DELAY, EventTopic, Service, ServiceContext
+from infra.services.deployment_hook.construct import DeploymentHook
+from infra.services.deployment_hook.runtime.deployed_checks.hook import (
+    TEST_HEADER,
+    TEST_HEADER_VALUE,
+)
+from infra.services.service import (
+    DEREGISTRATION_DELAY,
+    BlueGreenRoutes,
+    EventTopic,
+    Service,
+    ServiceContext,
+)
 
 # What CloudFront's VPC origin connects to: plain HTTP inside the VPC (see ORIGIN_TRANSPORT).
 ALB_LISTENER_PORT = 80
+# The blue/green test route: a second listener that only the deployment hook's security group
+# reaches (CloudFront's origin-facing servers are admitted on ALB_LISTENER_PORT only).
+TEST_LISTENER_PORT = 8080
+# ECS moves these rules' traffic between the blue and the green target group. ECS refuses a
+# listener mixing forward with other actions, so every rule and default action forwards.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html
+ROUTE_PRIORITY = 10
 ORIGIN_TRANSPORT = (
     "CloudFront reaches this internal ALB only through its VPC origin: the hop runs inside the "
     "VPC from CloudFront's origin-facing servers (the only source the ALB security group "
     "admits), never over the internet; viewers get HTTPS only. HTTPS here would need a "
     "certificate for a name that nothing resolves and a DNS validation record nothing creates"
+)
+TEST_TRANSPORT = (
+    "The blue/green test route is reached only from the deployment hook's function inside "
+    "the VPC (the only source its port admits); HTTPS would need a certificate for a name "
+    "that nothing resolves"
 )
 
 
@@ -58,6 +88,7 @@ class Services(Construct):
         events: EventTopic,
         registry: Registry,
         sizes: Mapping[str, ServiceSize],
+        traffic_shift: TrafficShift,
         images: Mapping[str, ServiceImage],
         log_retention_days: int,
         log_key: kms.IKey,
@@ -89,6 +120,28 @@ class Services(Construct):
         self.http_service_name = http_name
         self._load_balancer(
             vpc=vpc, spec=http_spec, protect_data=protect_data, removal_policy=removal_policy
+        )
+        self.deployment_hook = DeploymentHook(
+            self,
+            "DeploymentHook",
+            vpc=vpc,
+            test_url=f"http://{self.alb.load_balancer_dns_name}:{TEST_LISTENER_PORT}",
+            log_key=log_key,
+            log_retention_days=log_retention_days,
+            removal_policy=removal_policy,
+        )
+        self.deployment_hook.security_group.connections.allow_to(
+            self.alb_security_group,
+            ec2.Port.tcp(TEST_LISTENER_PORT),
+            "the blue/green test route",
+        )
+        self._routes = BlueGreenRoutes(
+            load_balancer=self.alb,
+            green_target_group=self.green_target_group,
+            production_rule=self.production_rule,
+            test_rule=self.test_rule,
+            hook=self.deployment_hook.function,
+            traffic_shift=traffic_shift,
         )
         context = ServiceContext(
             project=project,
@@ -144,6 +197,7 @@ class Services(Construct):
             queue=queue,
             events=events if spec.publishes_events else None,
             target_group=self.http_target_group if isinstance(spec, HttpService) else None,
+            blue_green=self._routes if isinstance(spec, HttpService) else None,
         )
         self.members[name] = service
         if isinstance(spec, HttpService):
@@ -214,16 +268,14 @@ class Services(Construct):
         self.alb.log_access_logs(self.access_logs.bucket, prefix="alb")
 
         self.http_target_group = http_target_group(self, vpc=vpc, load_balancer=self.alb, spec=spec)
-        self.listener_port = ALB_LISTENER_PORT
-        self.listener = self.alb.add_listener(
-            "Http",
-            port=ALB_LISTENER_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            open=False,
-            default_action=elbv2.ListenerAction.forward([self.http_target_group]),
+        self.green_target_group = http_target_group(
+            self, vpc=vpc, load_balancer=self.alb, spec=spec, colour="Green"
         )
-        skip_checkov(self.listener, "CKV_AWS_2", ORIGIN_TRANSPORT)
-        skip_checkov(self.listener, "CKV_AWS_103", ORIGIN_TRANSPORT)
+        self.listener_port = ALB_LISTENER_PORT
+        self.listener = self._listener("Http", ALB_LISTENER_PORT, ORIGIN_TRANSPORT)
+        self.production_rule = self._route("ProductionRoute", self.listener, spec)
+        test_listener = self._listener("Test", TEST_LISTENER_PORT, TEST_TRANSPORT)
+        self.test_rule = self._route("TestRoute", test_listener, spec, test_header=True)
         origin_lookup_logs = logs.LogGroup(
             self,
             "OriginLookupLogs",
@@ -237,6 +289,46 @@ class Services(Construct):
             "HTTP from CloudFront origin-facing servers (VPC origin)",
         )
 
+    def _listener(self, construct_id: str, port: int, transport: str) -> elbv2.ApplicationListener:
+        listener = self.alb.add_listener(
+            construct_id,
+            port=port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            open=False,
+            default_action=elbv2.ListenerAction.forward([self.http_target_group]),
+        )
+        skip_checkov(listener, "CKV_AWS_2", transport)
+        skip_checkov(listener, "CKV_AWS_103", transport)
+        return listener
+
+    def _route(
+        self,
+        construct_id: str,
+        listener: elbv2.ApplicationListener,
+        spec: HttpService,
+        *,
+        test_header: bool = False,
+    ) -> elbv2.ApplicationListenerRule:
+        """The http service's path on ``listener``; on the test route, with the test header."""
+        conditions = [elbv2.ListenerCondition.path_patterns([spec.path_pattern])]
+        if test_header:
+            conditions.append(elbv2.ListenerCondition.http_header(TEST_HEADER, [TEST_HEADER_VALUE]))
+        return elbv2.ApplicationListenerRule(
+            self,
+            construct_id,
+            listener=listener,
+            priority=ROUTE_PRIORITY,
+            conditions=conditions,
+            # Both groups weighted from the start: ECS registers green's tasks only in a group
+            # the load balancer already routes to, and moves the weights itself.
+            action=elbv2.ListenerAction.weighted_forward(
+                [
+                    elbv2.WeightedTargetGroup(target_group=self.http_target_group, weight=100),
+                    elbv2.WeightedTargetGroup(target_group=self.green_target_group, weight=0),
+                ]
+            ),
+        )
+
 
 def http_target_group(
     scope: Construct,
@@ -244,8 +336,9 @@ def http_target_group(
     vpc: ec2.IVpc,
     load_balancer: elbv2.ApplicationLoadBalancer,
     spec: HttpService,
+    colour: str = "",
 ) -> elbv2.ApplicationTargetGroup:
-    """The http service's target group, replaced together with its load balancer.
+    """The http service's target group (blue, or ``colour``), replaced with its load balancer.
 
     A target group serves one load balancer at a time: when the ALB is replaced, the new ALB's
     listener cannot take over the old group while the old listener still holds it
@@ -255,7 +348,7 @@ def http_target_group(
     """
     return elbv2.ApplicationTargetGroup(
         scope,
-        f"TargetGroup{load_balancer_identity(load_balancer)}",
+        f"TargetGroup{colour}{load_balancer_identity(load_balancer)}",
         vpc=vpc,
         port=spec.port,
         protocol=elbv2.ApplicationProtocol.HTTP,

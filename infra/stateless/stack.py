@@ -15,7 +15,7 @@ from typing import Any
 from aws_cdk import CfnOutput, RemovalPolicy
 from constructs import Construct
 
-from config.model import BudgetConfig, FrontendConfig, Registry, ServiceSize
+from config.model import BudgetConfig, FrontendConfig, Registry, ServiceSize, TrafficShift
 from infra.budget.budget import EnvironmentBudget
 from infra.environment_stack import EnvironmentStack
 from infra.frontend.site import StaticSite
@@ -42,6 +42,7 @@ class StatelessStack(EnvironmentStack):
         health_alarm_name: str,
         registry: Registry,
         sizes: Mapping[str, ServiceSize],
+        traffic_shift: TrafficShift,
         images: Mapping[str, ServiceImage],
         log_retention_days: int,
         protect_data: bool,
@@ -71,6 +72,7 @@ class StatelessStack(EnvironmentStack):
             events=EventTopic(topic=messaging.topic, key=messaging.topic_key),
             registry=registry,
             sizes=sizes,
+            traffic_shift=traffic_shift,
             images=images,
             log_retention_days=log_retention_days,
             log_key=stateful.log_key,

@@ -178,6 +178,31 @@ def _negative_bake(raw: Raw) -> None:
     _env(raw, "prod")["bake_minutes"] = -5
 
 
+def _canary_without_steps(raw: Raw) -> None:
+    _env(raw, "prod")["traffic_shift"] = {"strategy": "canary", "bake_minutes": 30}
+
+
+def _linear_step_below_ecs_minimum(raw: Raw) -> None:
+    _env(raw, "prod")["traffic_shift"] = {
+        "strategy": "linear",
+        "step_percent": 2,
+        "step_minutes": 5,
+        "bake_minutes": 30,
+    }
+
+
+def _blue_green_with_steps(raw: Raw) -> None:
+    _env(raw, "dev")["traffic_shift"] = {
+        "strategy": "blue_green",
+        "step_percent": 10,
+        "bake_minutes": 2,
+    }
+
+
+def _unknown_strategy(raw: Raw) -> None:
+    _env(raw, "staging")["traffic_shift"]["strategy"] = "rolling"
+
+
 def _bad_retention(raw: Raw) -> None:
     _env(raw, "dev")["network"]["flow_log_retention_days"] = 31
 
@@ -410,6 +435,26 @@ def _log_retention_not_accepted(raw: Raw) -> None:
         (
             _negative_bake,
             "environment \"prod\": field 'bake_minutes': Input should be greater than or equal",
+        ),
+        (
+            _canary_without_steps,
+            "environment \"prod\": field 'traffic_shift': canary needs step_percent and "
+            "step_minutes",
+        ),
+        (
+            _linear_step_below_ecs_minimum,
+            "environment \"prod\": field 'traffic_shift': linear step_percent must be 3 to 100 "
+            "in steps of 0.1, got 2",
+        ),
+        (
+            _blue_green_with_steps,
+            "environment \"dev\": field 'traffic_shift': step_percent and step_minutes apply "
+            "to canary and linear only",
+        ),
+        (
+            _unknown_strategy,
+            "environment \"staging\": field 'traffic_shift.strategy': Input should be "
+            "'blue_green', 'canary' or 'linear'",
         ),
         (
             _bad_retention,

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.support.site import Site
+from infra.services.deployment_hook.runtime.deployed_checks.site import Site
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.support.site import Site
+from infra.services.deployment_hook.runtime.deployed_checks.site import Site
 
 pytestmark = pytest.mark.integration
 

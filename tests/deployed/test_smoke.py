@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.site import Site
+from infra.services.deployment_hook.runtime.deployed_checks import api
+from infra.services.deployment_hook.runtime.deployed_checks.site import Site
 
 pytestmark = pytest.mark.smoke
 
 
-def test_api_is_alive(site: Site) -> None:
-    response = site.request("GET", "/api/health")
-    assert response.status == 200
-    assert response.headers["x-request-id"]
-
-
-def test_api_reaches_its_database(site: Site) -> None:
-    assert site.request("GET", "/api/ready").status == 200
+@pytest.mark.parametrize("check", api.SMOKE, ids=lambda check: check.__name__)
+def test_api(site: Site, check: api.Check) -> None:
+    check(site)
 
 
 @pytest.mark.web

@@ -12,23 +12,16 @@ The screenshot is saved under ``build/e2e/``.
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
-from config.model import DEFAULT_CONFIG_FILE
 from config.paths import ROOT
-from todo_devstack.launch import python_path
-from todo_devstack.registry import CONFIG_VARIABLE, load_registry
+from tests.support.devstack import Stack, running_devstack
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "build" / "e2e"
@@ -41,7 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
 ]
-URL_LINE = re.compile(r"^Todo app: (http://127\.0\.0\.1:\d+/)", re.MULTILINE)
 TIMEOUT_MS = 20_000
 
 pytestmark = pytest.mark.e2e
@@ -53,58 +45,14 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@dataclass
-class Stack:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    services: list[str]
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     if not CHROMIUM.exists():
         unavailable(f"{CHROMIUM} is missing (make browser installs it)")
     if not (ROOT / "services/web/dist/index.html").exists():
         unavailable("services/web/dist is missing (make web-build)")
-    log = tmp_path / "devstack.log"
-    registry = DEFAULT_CONFIG_FILE
-    env = {
-        **os.environ,
-        "PYTHONPATH": python_path(ROOT / "services"),
-        CONFIG_VARIABLE: str(registry),
-    }
-    env.pop("DATABASE_URL", None)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "todo_devstack", "--port", "0", "--data-dir", str(tmp_path)],
-            env=env,
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    services = list(load_registry(registry).services)
-    running = Stack(url="", process=process, log=log, services=services)
-    try:
-        deadline = time.monotonic() + 90
-        while not (match := URL_LINE.search(running.output())):
-            assert process.poll() is None, f"the stack exited:\n{running.output()[-4000:]}"
-            assert time.monotonic() < deadline, f"no URL in 90 s:\n{running.output()[-4000:]}"
-            time.sleep(0.2)
-        running.url = match.group(1)
+    with running_devstack(tmp_path) as running:
         yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def test_the_todo_flow_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:

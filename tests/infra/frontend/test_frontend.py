@@ -228,7 +228,10 @@ def test_api_behaviour_reaches_the_internal_alb_through_a_vpc_origin_on_its_list
     (alb_id,) = resources(services, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert endpoint["Arn"] == {"Ref": alb_id}
     assert origin["DomainName"] == {"Fn::GetAtt": [alb_id, "DNSName"]}
-    (listener,) = properties(services, "AWS::ElasticLoadBalancingV2::Listener")
+    # The production listener; the other (the blue/green test route) CloudFront never reaches.
+    listeners = properties(services, "AWS::ElasticLoadBalancingV2::Listener")
+    (listener,) = [item for item in listeners if item["Port"] == endpoint.get("HTTPPort")]
+    assert sorted(item["Port"] for item in listeners) == [80, 8080]
     assert listener["LoadBalancerArn"] == {"Ref": alb_id}
     protocol_policy = {"HTTP": "http-only", "HTTPS": "https-only"}[listener["Protocol"]]
     assert endpoint["OriginProtocolPolicy"] == protocol_policy

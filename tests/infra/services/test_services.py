@@ -46,18 +46,23 @@ def test_cluster_has_container_insights(template: dict[str, Any]) -> None:
     assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
 
 
-def test_every_service_rolls_back_on_circuit_breaker_and_alarms(
-    template: dict[str, Any], env: EnvironmentConfig
-) -> None:
+def test_every_service_rolls_back_on_its_deployment_alarms(template: dict[str, Any]) -> None:
     services = properties(template, "AWS::ECS::Service")
-    assert services
+    assert len(services) == 2
     for service in services:
-        deployment = service["DeploymentConfiguration"]
-        assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
-        alarms = deployment["Alarms"]
+        alarms = service["DeploymentConfiguration"]["Alarms"]
         assert alarms["Enable"] is True and alarms["Rollback"] is True
         assert alarms["AlarmNames"]
-        assert deployment["MinimumHealthyPercent"] == (100 if env.protect_data else 50)
+
+
+def test_the_worker_deploys_rolling_with_the_circuit_breaker(
+    template: dict[str, Any], env: EnvironmentConfig
+) -> None:
+    (worker,) = [s for s in properties(template, "AWS::ECS::Service") if not s.get("LoadBalancers")]
+    deployment = worker["DeploymentConfiguration"]
+    assert "Strategy" not in deployment  # ECS's default: ROLLING
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert deployment["MinimumHealthyPercent"] == (100 if env.protect_data else 50)
 
 
 def test_prod_never_drops_below_the_desired_count(assembly: Assembly) -> None:
@@ -65,19 +70,34 @@ def test_prod_never_drops_below_the_desired_count(assembly: Assembly) -> None:
         assert service["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
 
 
-def test_api_deployment_alarms_watch_target_5xx_and_p99_latency(template: dict[str, Any]) -> None:
+def test_api_deployment_alarms_watch_5xx_latency_and_unhealthy_targets_of_both_groups(
+    template: dict[str, Any],
+) -> None:
     names = _api_service(template)["DeploymentConfiguration"]["Alarms"]["AlarmNames"]
     alarms = {
         logical_id: alarm["Properties"]
         for logical_id, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
     }
     watched = [alarms[name["Ref"]] for name in names]
-    assert sorted(a["MetricName"] for a in watched) == [
-        "HTTPCode_Target_5XX_Count",
-        "TargetResponseTime",
-    ]
-    (latency,) = [a for a in watched if a["MetricName"] == "TargetResponseTime"]
-    assert latency["ExtendedStatistic"] == "p99"
+    single = {a["MetricName"]: a for a in watched if "MetricName" in a}
+    assert sorted(single) == ["HTTPCode_Target_5XX_Count", "TargetResponseTime"]
+    assert single["TargetResponseTime"]["ExtendedStatistic"] == "p99"
+    # The load balancer's figures: production moves between the groups, the ALB serves only it.
+    for alarm in single.values():
+        assert [d["Name"] for d in alarm["Dimensions"]] == ["LoadBalancer"]
+    (unhealthy,) = [a for a in watched if "Metrics" in a]
+    groups = {
+        json.dumps(m["MetricStat"]["Metric"]["Dimensions"][1]["Value"])
+        for m in unhealthy["Metrics"]
+        if "MetricStat" in m
+    }
+    assert groups == {
+        json.dumps({"Fn::GetAtt": [group_id, "TargetGroupFullName"]})
+        for group_id in resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    }
+    (expression,) = [m for m in unhealthy["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "MAX([blue, green])"
+    assert unhealthy["Threshold"] == 0
 
 
 def test_api_runs_in_private_subnets_behind_the_alb_on_8000(
@@ -137,21 +157,36 @@ def test_alb_is_internal_in_the_private_subnets_with_access_logs(
     assert attributes["deletion_protection.enabled"] == str(env.protect_data).lower()
 
 
-def _listener(template: dict[str, Any]) -> dict[str, Any]:
-    (listener,) = properties(template, "AWS::ElasticLoadBalancingV2::Listener")
+def _listener(template: dict[str, Any], port: int = 80) -> dict[str, Any]:
+    (listener,) = [
+        listener
+        for listener in properties(template, "AWS::ElasticLoadBalancingV2::Listener")
+        if listener["Port"] == port
+    ]
     return listener
 
 
-def test_the_one_listener_forwards_to_the_api_without_any_header_gate(
+def test_the_production_listener_forwards_the_api_path_without_any_header_gate(
     template: dict[str, Any],
 ) -> None:
     listener = _listener(template)
     # Plain HTTP inside the VPC: see the CKV_AWS_2 reason on the listener for the transport.
-    assert (listener["Protocol"], listener["Port"]) == ("HTTP", 80)
-    (action,) = listener["DefaultActions"]
-    (group_id,) = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
-    assert action == {"Type": "forward", "TargetGroupArn": {"Ref": group_id}}
-    assert resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule") == {}
+    assert listener["Protocol"] == "HTTP"
+    (listener_id,) = [
+        logical_id
+        for logical_id, resource in resources(
+            template, "AWS::ElasticLoadBalancingV2::Listener"
+        ).items()
+        if resource["Properties"]["Port"] == 80
+    ]
+    (rule,) = [
+        rule
+        for rule in properties(template, "AWS::ElasticLoadBalancingV2::ListenerRule")
+        if rule["ListenerArn"] == {"Ref": listener_id}
+    ]
+    assert rule["Conditions"] == [
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}
+    ]
 
 
 def test_alb_admits_only_cloudfront_origin_facing_addresses_on_the_listener_port(
@@ -166,7 +201,7 @@ def test_alb_admits_only_cloudfront_origin_facing_addresses_on_the_listener_port
         for rule in properties(template, "AWS::EC2::SecurityGroupIngress")
         if rule["GroupId"] == group_ref
     ]
-    (rule,) = inline + separate
+    (rule,) = [r for r in inline + separate if r["FromPort"] == 80]
     port = _listener(template)["Port"]
     assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", port, port)
     assert not {"CidrIp", "CidrIpv6", "SourceSecurityGroupId"} & set(rule)
@@ -185,9 +220,13 @@ def test_alb_admits_only_cloudfront_origin_facing_addresses_on_the_listener_port
 
 
 def test_target_health_and_shutdown_are_tuned_together(template: dict[str, Any]) -> None:
-    (group,) = properties(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
-    assert group["HealthCheckPath"] == "/api/health"
-    attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+    blue, green = properties(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    # Green takes over production: it must check and drain exactly as blue does.
+    assert {k: v for k, v in blue.items() if k != "Tags"} == {
+        k: v for k, v in green.items() if k != "Tags"
+    }
+    assert blue["HealthCheckPath"] == "/api/health"
+    attributes = {a["Key"]: a["Value"] for a in blue["TargetGroupAttributes"]}
     delay = int(attributes["deregistration_delay.timeout_seconds"])
     api = _container(template, "api")
     drain = int(_env_vars(api)["API_SHUTDOWN_TIMEOUT_SECONDS"])
@@ -225,14 +264,26 @@ def test_api_scales_on_cpu_and_requests_within_configured_bounds(
     targets = properties(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     api_target = next(t for t in targets if t["MinCapacity"] == env.services["api"].min_tasks)
     assert api_target["MaxCapacity"] == env.services["api"].max_tasks
-    metrics = sorted(
-        p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
-            "PredefinedMetricType"
-        ]
+    tracking = [
+        p["TargetTrackingScalingPolicyConfiguration"]
         for p in properties(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
         if "TargetTrackingScalingPolicyConfiguration" in p
-    )
-    assert metrics == ["ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"]
+    ]
+    predefined = [
+        t["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        for t in tracking
+        if "PredefinedMetricSpecification" in t
+    ]
+    assert predefined == ["ECSServiceAverageCPUUtilization"]
+    # Requests per target summed over both groups: each deployment moves production between them.
+    (requests,) = [t["CustomizedMetricSpecification"] for t in tracking if "Customized" in str(t)]
+    assert set(requests) == {"Metrics"}
+    stats = [m["MetricStat"] for m in requests["Metrics"] if "MetricStat" in m]
+    assert [s["Metric"]["MetricName"] for s in stats] == ["RequestCountPerTarget"] * 2
+    groups = {s["Metric"]["Dimensions"][1]["Value"]["Fn::GetAtt"][0] for s in stats}
+    assert groups == set(resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup"))
+    (total,) = [m for m in requests["Metrics"] if m.get("ReturnData")]
+    assert total["Expression"] == "FILL(blue, 0) + FILL(green, 0)"
 
 
 def _role_statements(template: dict[str, Any], role: Any) -> list[dict[str, Any]]:

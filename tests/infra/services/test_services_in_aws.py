@@ -29,13 +29,13 @@ from sqlalchemy.pool import NullPool
 
 from config.model import load_config
 from config.paths import ROOT
+from infra.services.deployment_hook.runtime.deployed_checks.site import Site
 from tests.support.api_process import ApiProcess
 from tests.support.aws_world import World
 from tests.support.cfn import StackInfo
 from tests.support.databases import POSTGRES_URL, postgres_required
 from tests.support.local_aws import Decision, describe
 from tests.support.runtimes import role_credentials
-from tests.support.site import Site
 
 ENVIRONMENTS = [environment.name for environment in load_config().environments]
 ACTIVITY_TIMEOUT_SECONDS = 30

@@ -76,13 +76,18 @@ def test_the_api_listens_where_its_target_group_and_health_check_reach_it(
 ) -> None:
     api = _containers(assembly, ENVIRONMENTS[0])["api"]
     image = _image("api")
-    (target_group,) = [
+    # Blue and green: the same port and check, whichever serves the release.
+    target_group, green = [
         group["Properties"]
         for name in assembly.stack_artifacts(ENVIRONMENTS[0])
         for group in resources(
             assembly.template(name), "AWS::ElasticLoadBalancingV2::TargetGroup"
         ).values()
     ]
+    assert (green["Port"], green.get("HealthCheckPort")) == (
+        target_group["Port"],
+        target_group.get("HealthCheckPort"),
+    )
     environment = {**image.env, **{k: v for k, v in api.environment.items() if v}}
     assert api.ports == (int(environment["API_PORT"]),) == (target_group["Port"],)
     assert target_group.get("HealthCheckPort", "traffic-port") == "traffic-port"

@@ -118,11 +118,17 @@ def _target_tracking_alarms(template: Template, stack: str, region: str) -> Iter
                 region=region,
                 origin=TARGET_TRACKING,
                 scaling=True,
-                signal=(
-                    TARGET_TRACKING,
-                    configuration["PredefinedMetricSpecification"]["PredefinedMetricType"],
-                ),
+                signal=(TARGET_TRACKING, _tracked_metric(configuration)),
             )
+
+
+def _tracked_metric(configuration: dict[str, Any]) -> str:
+    """A predefined metric's type, or the metric names a metric-math specification reads."""
+    if "PredefinedMetricSpecification" in configuration:
+        return str(configuration["PredefinedMetricSpecification"]["PredefinedMetricType"])
+    metrics = configuration["CustomizedMetricSpecification"]["Metrics"]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m}
+    return "+".join(sorted(names))
 
 
 def deployed_alarms(assembly: Assembly, environment: str) -> list[DeployedAlarm]:
@@ -207,6 +213,8 @@ def _expected(config: DeliveryConfig, environment: str) -> tuple[Counter[Any], C
             ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"): 1,
             ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"): 1,
             ("AWS/ApplicationELB", "TargetResponseTime"): 1,
+            # The http service's unhealthy targets in whichever group serves (blue/green).
+            ("math", "MAX([blue, green])"): 1,
             ("ECS/ContainerInsights", "RunningTaskCount"): services,
             # Per consumer: its deployment alarm and its queue's age.
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"): 2 * consumers,

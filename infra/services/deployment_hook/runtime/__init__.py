@@ -1,0 +1,1 @@
+"""The deployment hook's Lambda asset: this folder is the function's code, stdlib only."""
