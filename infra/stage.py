@@ -157,6 +157,7 @@ class EnvironmentStage(Stage):
             registry=self._registry,
             sizes=environment.services,
             traffic_shift=environment.traffic_shift,
+            checks=environment.checks,
             images=images,
             log_retention_days=environment.log_retention_days,
             protect_data=environment.protect_data,

@@ -7,11 +7,12 @@ ConsumerService), never from its name:
 - every service: ``SERVICE_NAME`` (``<project>-<name>``), ``METRICS_NAMESPACE`` and
   ``<NAME>_SHUTDOWN_TIMEOUT_SECONDS`` in its environment; a read-only root filesystem with a
   task-local /tmp; its own log group; the circuit breaker and its deployment alarms, both
-  rolling a failed deployment back;
+  rolling a failed deployment back (an http service's deployment is blue/green, below);
 - ``database = true``: the database secret, ``DATABASE_*`` settings and a way in through the
   proxy's security group. Without it the task has neither;
-- ``kind = "http"``: ``<NAME>_PORT``, the load balancer's target group, target 5xx and p99
-  latency alarms, scaling on CPU and requests per target;
+- ``kind = "http"``: ``<NAME>_PORT``, the load balancer's blue and green target groups and
+  ECS native blue/green (the routes and the hook in :class:`BlueGreenRoutes`), target 5xx,
+  p99 latency and unhealthy-target alarms, scaling on CPU and requests per target;
 - ``kind = "consumer"``: its own queue (``QUEUE_URL``) and receive rights on it, a backlog-age
   alarm, step scaling on the visible backlog, its health command;
 - ``publishes_events = true``: ``EVENTS_TOPIC_ARN`` and the right to publish to the topic.
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as applicationautoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -428,6 +429,8 @@ class Service(Construct):
                 role=invoker,
             )
         )
+        # ECS assumes the role for the service's first deployment already.
+        self.service.node.add_dependency(invoker)
         self._explain_blue_green(invoker)
 
     def _explain_blue_green(self, invoker: iam.Role) -> None:
@@ -450,12 +453,6 @@ class Service(Construct):
             "W3005",
             "CDK also makes the service depend on the listener rules it names, so the rules "
             "exist before ECS reads them; the Ref alone orders the same, harmless twice",
-        )
-        annotations = Annotations.of(service)
-        annotations.acknowledge_warning(
-            "@aws-cdk/aws-ecs:shouldUseCircuitBreaker",
-            "ECS accepts the circuit breaker for rolling deployments only; the hook and the "
-            "deployment alarms roll a blue/green deployment back",
         )
 
     # ------------------------------------------------------------------ access
@@ -544,9 +541,11 @@ def _rolling(min_healthy_percent: int) -> _Deployment:
 
 
 def _traffic_shift(shift: TrafficShift) -> _Deployment:
-    """ECS native blue/green, canary or linear: green starts at full size beside blue; the
-    circuit breaker is rolling's only, so the hook and the deployment alarms roll it back.
-    The healthy-percent settings also belong to rolling: 100/200 never lets a count drop."""
+    """ECS native blue/green, canary or linear: green starts at full size beside blue. The
+    circuit breaker stops green tasks that never start (ECS supports it for blue/green too);
+    the hook and the deployment alarms roll back a green that starts but misbehaves. The
+    healthy-percent settings are rolling's: 100/200 never lets a count drop.
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html"""
     step = None
     if shift.step_percent is not None and shift.step_minutes is not None:
         step = ecs.TrafficShiftConfig(
@@ -554,6 +553,7 @@ def _traffic_shift(shift: TrafficShift) -> _Deployment:
         )
     return _Deployment(
         min_healthy_percent=100,
+        circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
         strategy=STRATEGIES[shift.strategy],
         bake_time=Duration.minutes(shift.bake_minutes),
         canary=step if shift.strategy == "canary" else None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -89,6 +89,8 @@ class Services(Construct):
         registry: Registry,
         sizes: Mapping[str, ServiceSize],
         traffic_shift: TrafficShift,
+        # The environment's post-deploy check markers: the hook runs those it can.
+        checks: Sequence[str],
         images: Mapping[str, ServiceImage],
         log_retention_days: int,
         log_key: kms.IKey,
@@ -126,6 +128,7 @@ class Services(Construct):
             "DeploymentHook",
             vpc=vpc,
             test_url=f"http://{self.alb.load_balancer_dns_name}:{TEST_LISTENER_PORT}",
+            checks=checks,
             log_key=log_key,
             log_retention_days=log_retention_days,
             removal_policy=removal_policy,

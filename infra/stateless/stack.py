@@ -8,7 +8,7 @@ cross-region reference), so it deploys once both are in place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class StatelessStack(EnvironmentStack):
         registry: Registry,
         sizes: Mapping[str, ServiceSize],
         traffic_shift: TrafficShift,
+        checks: Sequence[str],
         images: Mapping[str, ServiceImage],
         log_retention_days: int,
         protect_data: bool,
@@ -73,6 +74,7 @@ class StatelessStack(EnvironmentStack):
             registry=registry,
             sizes=sizes,
             traffic_shift=traffic_shift,
+            checks=checks,
             images=images,
             log_retention_days=log_retention_days,
             log_key=stateful.log_key,

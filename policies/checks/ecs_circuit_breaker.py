@@ -1,10 +1,9 @@
 """CKV_TODO_3: ECS services stop a failing deployment and roll back to the last good one.
 
-A rolling deployment needs the circuit breaker with rollback. ECS accepts the circuit breaker
-for rolling deployments only; a blue/green, canary or linear one passes when its deployment
-alarms are enabled with rollback and it names at least one alarm (its lifecycle hooks may add
-checks, but the alarms are what watch the bake).
-https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentConfiguration.html
+Every service needs the circuit breaker with rollback (tasks that never start). A blue/green,
+canary or linear one also needs its deployment alarms enabled with rollback, naming at least
+one alarm: they are what roll back a green revision that starts but misbehaves during the bake.
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ class EcsCircuitBreakerRollback(BaseResourceCheck):
     def __init__(self) -> None:
         super().__init__(
             name=(
-                "Ensure ECS services roll a failing deployment back: the circuit breaker "
-                "(rolling) or deployment alarms (blue/green, canary, linear)"
+                "Ensure ECS services roll a failing deployment back: the circuit breaker, and "
+                "deployment alarms for blue/green, canary and linear"
             ),
             id="CKV_TODO_3",
             categories=(CheckCategories.GENERAL_SECURITY,),
@@ -40,14 +39,15 @@ class EcsCircuitBreakerRollback(BaseResourceCheck):
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         deployment = (conf.get("Properties") or {}).get("DeploymentConfiguration") or {}
+        self.evaluated_keys = ["Properties/DeploymentConfiguration/DeploymentCircuitBreaker"]
+        if not _rolls_back(deployment.get("DeploymentCircuitBreaker")):
+            return CheckResult.FAILED
         if deployment.get("Strategy") in TRAFFIC_SHIFTING:
-            self.evaluated_keys = ["Properties/DeploymentConfiguration/Alarms"]
+            self.evaluated_keys.append("Properties/DeploymentConfiguration/Alarms")
             alarms = deployment.get("Alarms")
             named = isinstance(alarms, dict) and bool(alarms.get("AlarmNames"))
             return CheckResult.PASSED if named and _rolls_back(alarms) else CheckResult.FAILED
-        self.evaluated_keys = ["Properties/DeploymentConfiguration/DeploymentCircuitBreaker"]
-        breaker = deployment.get("DeploymentCircuitBreaker")
-        return CheckResult.PASSED if _rolls_back(breaker) else CheckResult.FAILED
+        return CheckResult.PASSED
 
 
 check = EcsCircuitBreakerRollback()

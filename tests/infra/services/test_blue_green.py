@@ -60,8 +60,8 @@ def test_the_api_deploys_with_the_configured_strategy_and_bake(
     shift = env.traffic_shift
     assert deployment["Strategy"] == shift.strategy.upper()
     assert deployment["BakeTimeInMinutes"] == shift.bake_minutes
-    # ECS reads the circuit breaker for rolling deployments only.
-    assert "DeploymentCircuitBreaker" not in deployment
+    # Green tasks that never start fail the deployment fast (ECS supports it for blue/green).
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     assert (deployment["MinimumHealthyPercent"], deployment["MaximumPercent"]) == (100, 200)
     if shift.strategy == "canary":
         assert deployment["CanaryConfiguration"] == {
@@ -159,10 +159,12 @@ def test_the_hook_runs_after_test_traffic_shifts_with_an_invoke_only_role(
 
 
 def test_the_hook_function_reaches_the_test_listener_from_the_private_subnets(
-    template: dict[str, Any],
+    template: dict[str, Any], env: EnvironmentConfig
 ) -> None:
     (function,) = properties(template, "AWS::Lambda::Function")
     assert function["Handler"] == "deployed_checks.hook.handler"
+    # The environment's own markers: prod's hook runs smoke only and writes nothing.
+    assert function["Environment"]["Variables"]["CHECKS"] == ",".join(env.checks)
     url = function["Environment"]["Variables"]["TEST_URL"]
     (alb_id,) = resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert url == {"Fn::Join": ["", ["http://", {"Fn::GetAtt": [alb_id, "DNSName"]}, ":8080"]]}

@@ -55,6 +55,14 @@ def test_every_service_rolls_back_on_its_deployment_alarms(template: dict[str, A
         assert alarms["AlarmNames"]
 
 
+def test_every_service_stops_a_deployment_whose_tasks_never_start(
+    template: dict[str, Any],
+) -> None:
+    for service in properties(template, "AWS::ECS::Service"):
+        breaker = service["DeploymentConfiguration"]["DeploymentCircuitBreaker"]
+        assert breaker == {"Enable": True, "Rollback": True}
+
+
 def test_the_worker_deploys_rolling_with_the_circuit_breaker(
     template: dict[str, Any], env: EnvironmentConfig
 ) -> None:

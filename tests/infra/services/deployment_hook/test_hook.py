@@ -30,9 +30,13 @@ EVENT = {
 
 
 def _invoke(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    checks: str = "smoke,contract,integration",
 ) -> tuple[dict[str, str], list[dict[str, Any]]]:
     monkeypatch.setenv("TEST_URL", url)
+    monkeypatch.setenv("CHECKS", checks)
     result = hook.handler(EVENT, None)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     return result, lines
@@ -74,6 +78,16 @@ def test_the_hook_fails_against_a_broken_api_naming_each_failed_check(
     assert failed["todo_life_cycle"].startswith("POST /api/todos status: expected 201, got 5")
     (summary,) = [line for line in lines if line["event"] == "deployment_hook"]
     assert sorted(summary["failed"]) == sorted(failed)
+
+
+def test_where_the_environment_runs_smoke_only_the_hook_writes_nothing(
+    broken_api: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The broken API fails every write; smoke alone (prod's checks) never makes one.
+    result, lines = _invoke(monkeypatch, capsys, broken_api, checks="smoke")
+    assert result == {"hookStatus": "SUCCEEDED"}
+    checks = [line["check"] for line in lines if line["event"] == "deployment_check"]
+    assert checks == [check.__name__ for check in api.SMOKE]
 
 
 def test_the_hook_fails_when_green_does_not_answer(

@@ -1,5 +1,6 @@
-"""The blue/green deployment's POST_TEST_TRAFFIC_SHIFT hook: the API's smoke and contract
-checks against the new (green) tasks through the load balancer's test route.
+"""The blue/green deployment's POST_TEST_TRAFFIC_SHIFT hook: the API's smoke checks, and its
+contract checks where the environment runs them (``CHECKS``), against the new (green) tasks
+through the load balancer's test route.
 
 ECS invokes it once test traffic points at green, before any production traffic does, and
 reads ``hookStatus``: ``FAILED`` (or an error) rolls the deployment back to blue.
@@ -29,7 +30,9 @@ def handler(event: Mapping[str, Any], _context: object = None) -> dict[str, str]
         timeout=10,
         headers={TEST_HEADER: TEST_HEADER_VALUE},
     )
-    outcomes = run(site, SMOKE + CONTRACT)
+    # The environment's own post-deploy markers: prod runs smoke only (no writes to its data).
+    markers = set(os.environ.get("CHECKS", "smoke").split(","))
+    outcomes = run(site, SMOKE + (CONTRACT if "contract" in markers else ()))
     failed = [outcome for outcome in outcomes if not outcome.passed]
     for outcome in outcomes:
         print(json.dumps({"event": "deployment_check", **asdict(outcome)}))
