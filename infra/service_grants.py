@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
@@ -38,6 +39,16 @@ LOGS_KEY_ACTIONS = (
 PUBLISHER_KEY_ACTIONS = ("kms:GenerateDataKey*", "kms:Decrypt")
 
 Conditions = Mapping[str, Mapping[str, str]]
+
+
+def allow_log_streams(role: iam.Role, log_group: logs.ILogGroup) -> None:
+    """A function's own log streams: what Lambda needs of its execution role to log."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group.log_group_arn}:*"],
+        )
+    )
 
 
 def allow_log_encryption(key: kms.IKey) -> None:

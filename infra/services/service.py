@@ -593,7 +593,7 @@ def _scale_on_requests(
         {
             "Metrics": [
                 *(
-                    _metric_stat(key, routes, group, "RequestCountPerTarget", "Sum")
+                    _metric_stat(key, _group_metric(routes, group, "RequestCountPerTarget", "Sum"))
                     for key, group in (("blue", blue), ("green", routes.green_target_group))
                 ),
                 {
@@ -610,25 +610,20 @@ def _scale_on_requests(
         policy.add_property_deletion_override(f"{specification}.{single_metric_key}")
 
 
-def _metric_stat(
-    key: str,
-    routes: BlueGreenRoutes,
-    group: elbv2.ApplicationTargetGroup,
-    name: str,
-    statistic: str,
-) -> dict[str, object]:
+def _metric_stat(key: str, metric: cloudwatch.Metric) -> dict[str, object]:
+    """``metric`` as one entry of a metric-math specification (CloudFormation's shape)."""
     return {
         "Id": key,
         "MetricStat": {
             "Metric": {
-                "Namespace": "AWS/ApplicationELB",
-                "MetricName": name,
+                "Namespace": metric.namespace,
+                "MetricName": metric.metric_name,
                 "Dimensions": [
-                    {"Name": "LoadBalancer", "Value": routes.load_balancer.load_balancer_full_name},
-                    {"Name": "TargetGroup", "Value": group.target_group_full_name},
+                    {"Name": name, "Value": value}
+                    for name, value in (metric.dimensions or {}).items()
                 ],
             },
-            "Stat": statistic,
+            "Stat": metric.statistic,
         },
         "ReturnData": False,
     }

@@ -19,7 +19,11 @@ from constructs import Construct
 
 from infra.compliance import acknowledge_wildcards, ignore_cfn_lint, skip_checkov
 from infra.escape_hatch import cfn_resource
-from infra.service_grants import allow_log_encryption, allow_service_send_encrypted
+from infra.service_grants import (
+    allow_log_encryption,
+    allow_log_streams,
+    allow_service_send_encrypted,
+)
 from pipeline.delivery_metrics.runtime.handler import NAMESPACE
 
 HANDLER_DIR = Path(__file__).resolve().parent / "runtime"
@@ -139,12 +143,7 @@ class DeliveryMetrics(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{self.log_group.log_group_arn}:*"],
-            )
-        )
+        allow_log_streams(role, self.log_group)
         # Lambda sends a failed event to the dead-letter queue with this role, and SQS
         # encrypts it with the queue's key on the sender's behalf.
         # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html

@@ -22,6 +22,7 @@ from constructs import Construct
 from infra.compliance import acknowledge_wildcards, ignore_cfn_lint, skip_checkov
 from infra.escape_hatch import cfn_resource
 from infra.retention import retention_days
+from infra.service_grants import allow_log_streams
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 # Each check's requests time out after 10 s (hook.py); six checks fit with room to spare.
@@ -94,12 +95,7 @@ class DeploymentHook(Construct):
         def ec2_arn(resource: str) -> str:
             return stack.format_arn(service="ec2", resource=resource, resource_name="*")
 
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{self.log_group.log_group_arn}:*"],
-            )
-        )
+        allow_log_streams(role, self.log_group)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["ec2:CreateNetworkInterface"],
