@@ -71,3 +71,23 @@ def test_checks_skip_without_a_site() -> None:
     )
     assert completed.returncode == 0, completed.stdout[-2000:]
     assert "skipped" in completed.stdout and "passed" not in completed.stdout
+
+
+def test_the_checks_start_without_the_cdk_library() -> None:
+    """Every Verify action starts this session; importing the CDK library (a jsii process and
+    megabytes of modules) on the way to the deployed checks was most of its time."""
+    probe = (
+        "import sys, pytest\n"
+        "pytest.main(['tests/deployed', '--collect-only', '-q', '-p', 'no:cacheprovider'])\n"
+        "print('loaded:', sorted({m.split('.')[0] for m in sys.modules} & {'aws_cdk', 'jsii'}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, "SITE_URL": "http://127.0.0.1:9"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert "loaded: []" in completed.stdout, completed.stdout[-2000:] + completed.stderr[-2000:]

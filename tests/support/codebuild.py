@@ -11,17 +11,21 @@ substituted) and the variables CodeBuild itself sets.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from config.paths import ROOT
 from tests.support.aws_world import World
@@ -123,11 +127,46 @@ _INSTALLED = (
 
 def source_copy(destination: Path, source: Path) -> Path:
     """A step's own working directory: the Source artifact's top-level entries, linked (the
-    artifact already holds what the install phase adds: toolchains, the web build)."""
-    destination.mkdir(parents=True, exist_ok=True)
+    artifact already holds what the install phase adds: toolchains, the web build). Whatever
+    an earlier step left in ``destination`` goes first: every build starts from the artifact."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
     for entry in sorted(source.iterdir()):
         (destination / entry.name).symlink_to(entry)
     return destination
+
+
+_step_home: Path | None = None
+
+
+def step_home() -> Path:
+    """Where this test process runs its steps, one after another: the same path every time.
+
+    Python finds a module's cached bytecode by the module's path, so a new directory per step
+    compiled boto3, pytest and the project again in every command of every step (about 10 s a
+    step, time and not behaviour). One directory per xdist worker and checkout keeps the cache
+    warm across steps and runs; a second session of the same checkout that finds it locked
+    takes a directory of its own.
+    """
+    global _step_home  # noqa: PLW0603 - one per process, chosen at its first step
+    if _step_home is None:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+        home = Path(tempfile.gettempdir()) / f"codebuild-steps-{checkout}-{worker}"
+        home.mkdir(exist_ok=True)
+        lock = FileLock(str(home / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            home = Path(tempfile.mkdtemp(prefix="codebuild-steps-"))
+        else:
+            _held_locks.append(lock)
+        _step_home = home
+    return _step_home
+
+
+_held_locks: list[FileLock] = []
 
 
 def _shims(directory: Path) -> Path:
@@ -210,10 +249,9 @@ class StepRunner:
             service="codebuild.amazonaws.com",
             region=pipeline.region,
         )
-        workdir = source_copy(
-            self.tmp / f"{name}-{uuid.uuid4().hex[:8]}" / "src", self.world.source
-        )
-        shims = _shims(workdir.parent / "bin")
+        workdir = source_copy(step_home() / "src", self.world.source)
+        scratch = self.tmp / f"{name}-{uuid.uuid4().hex[:8]}"
+        shims = _shims(scratch / "bin")
         step_variables = self.environment(step, outputs=outputs or {})
         project = self.world.resolve(pipeline, {"Ref": step.project_id})
         pipeline_name = self.world.resolve(pipeline, _pipeline_name(pipeline))
@@ -223,7 +261,7 @@ class StepRunner:
         }
         environment = {
             "PATH": f"{shims}:{os.environ['PATH']}",
-            "HOME": str(workdir.parent),
+            "HOME": str(scratch),
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
             # What CodeBuild sets in every build.
@@ -237,7 +275,7 @@ class StepRunner:
             # The local AWS, and the role CodeBuild hands the build.
             "AWS_ENDPOINT_URL": self.world.aws.endpoint,
             "AWS_EC2_METADATA_DISABLED": "true",
-            "FAKE_DOCKER_LOG": str(workdir.parent / "docker.jsonl"),
+            "FAKE_DOCKER_LOG": str(scratch / "docker.jsonl"),
             # The registry's own identity, for what ECR does after a push (scan on push).
             **_registry_identity(self.world.aws.admin_credentials(pipeline.account)),
             **credentials,
@@ -275,10 +313,6 @@ class StepRunner:
         if not log.exists():
             return []
         return [json.loads(line)["argv"] for line in log.read_text(encoding="utf-8").splitlines()]
-
-    def cleanup(self, result: StepResult) -> None:
-        if result.workdir is not None:
-            shutil.rmtree(result.workdir.parent, ignore_errors=True)
 
 
 def _registry_identity(credentials: Mapping[str, str]) -> dict[str, str]:
