@@ -652,3 +652,36 @@ def test_a_refused_call_fails_the_command_in_one_line(
         "change sets: todo-prod-stateful: DescribeChangeSet PipelineChange: An error occurred "
         "(AccessDenied) when calling the DescribeChangeSet operation: not authorized\n"
     )
+
+
+def test_a_change_set_deleted_between_two_pages_is_no_change_set() -> None:
+    cloudformation = boto3.client("cloudformation", **FAKE_CREDENTIALS)
+    with Stubber(cloudformation) as stub:
+        stub.add_response(
+            "describe_change_set", recorded("vpc_cidr_page1"), request("todo-staging-stateful")
+        )
+        stub.add_client_error(
+            "describe_change_set",
+            "ChangeSetNotFound",
+            "ChangeSet [PipelineChange] does not exist",
+            404,
+            expected_params=request("todo-staging-stateful", VPC_TOKEN),
+        )
+        verdict = read_change_set(cloudformation, stack_name="todo-staging-stateful")
+
+    assert (verdict.outcome, verdict.resources) == ("no change set", ())
+
+
+def test_an_obsolete_change_set_is_read_with_a_warning() -> None:
+    response = recorded("aurora_rename") | {"ExecutionStatus": "OBSOLETE"}
+    cloudformation = boto3.client("cloudformation", **FAKE_CREDENTIALS)
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_change_set", response, request("todo-prod-stateful"))
+        verdict = read_change_set(cloudformation, stack_name="todo-prod-stateful")
+
+    assert len(verdict.resources) == 5
+    assert render_markdown([verdict]).splitlines()[4:6] == [
+        "From CloudFormation's change set `PipelineChange`: 3 replaced, 2 modified.",
+        "CloudFormation marks this change set OBSOLETE: the stack changed after it was created, "
+        "so it may not be what deploys.",
+    ]
