@@ -11,7 +11,7 @@ import pytest
 
 from config.exit_codes import BAD_INPUT
 from ops.review.template_diff import (
-    create_only_properties,
+    OFFLINE_LIMITS,
     diff_assemblies,
     main,
     render_markdown,
@@ -81,12 +81,6 @@ def _diff(tmp_path: Path, head: dict[str, Any]) -> list[Any]:
     )
     (prod,) = [env for env in diff_assemblies(base_dir, head_dir) if env.environment == "prod"]
     return prod.changes
-
-
-def test_schema_knows_which_properties_force_replacement() -> None:
-    assert "DBClusterIdentifier" in create_only_properties("AWS::RDS::DBCluster")
-    assert "BackupRetentionPeriod" not in create_only_properties("AWS::RDS::DBCluster")
-    assert create_only_properties("Custom::Anything") == frozenset()
 
 
 def test_renaming_a_database_is_a_replacement_that_puts_data_at_risk(tmp_path: Path) -> None:
@@ -238,22 +232,31 @@ def test_two_real_syntheses_report_exactly_the_known_change(tmp_path: Path) -> N
         ("AWS::SQS::Queue", "added", False, False),
     ]
     text = render_markdown(diff_assemblies(base, head))
-    assert text.startswith("## Template diff\n\n### dev: 1 added, 1 changed, 1 replaced\n")
+    assert text.startswith(
+        f"## Template diff\n\n{OFFLINE_LIMITS}\n\n### dev: 1 added, 1 changed, 1 replaced\n"
+    )
     assert "**Stateful resources would be replaced or removed in this environment.**" in text
     assert "IAM permissions change in this environment." in text
     assert "Security groups change" not in text
 
 
 @pytest.mark.parametrize(
-    ("stack", "resource_type", "create_only"),
+    ("stack", "resource_type", "create_only", "dependents"),
     [
-        ("todo-prod-stateful", "AWS::RDS::DBCluster", "DBClusterIdentifier"),
+        # The DB instances name their cluster by a create-only property: they go with it.
+        ("todo-prod-stateful", "AWS::RDS::DBCluster", "DBClusterIdentifier", 2),
         # Stateful by type, not by stack: the stateless stack's log groups hold data too.
-        ("todo-prod-stateless", "AWS::Logs::LogGroup", "LogGroupName"),
+        ("todo-prod-stateless", "AWS::Logs::LogGroup", "LogGroupName", 0),
     ],
 )
 def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
-    assembly: Assembly, tmp_path: Path, stack: str, resource_type: str, create_only: str
+    assembly: Assembly,
+    tmp_path: Path,
+    *,
+    stack: str,
+    resource_type: str,
+    create_only: str,
+    dependents: int,
 ) -> None:
     base = assembly.template(stack)
     head = copy.deepcopy(base)
@@ -267,8 +270,12 @@ def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
     head_dir = _write_assembly(tmp_path / "head", {"pipeline": {}, "prod": {stack: head}})
     environments = diff_assemblies(base_dir, head_dir)
     (prod,) = [env for env in environments if env.environment == "prod"]
-    (change,) = prod.changes
-    assert (change.logical_id, change.kind, change.data_at_risk) == (logical_id, "replaced", True)
+    changes = {change.logical_id: change for change in prod.changes}
+    change = changes[logical_id]
+    assert (change.kind, change.data_at_risk, change.causes) == ("replaced", True, ())
+    instances = [c for c in changes.values() if c.resource_type == "AWS::RDS::DBInstance"]
+    assert len(instances) == dependents
+    assert all(c.kind == "replaced" and c.causes == (logical_id,) for c in instances)
     text = render_markdown(environments)
     assert "**STATEFUL: data may be lost**" in text
     assert "**Stateful resources would be replaced or removed in this environment.**" in text
