@@ -221,7 +221,8 @@ def diff_assemblies(base: Path, head: Path) -> list[EnvironmentDiff]:
 
 
 def _because(causes: tuple[str, ...]) -> str:
-    return ", because " + ", ".join(f"`{cause}`" for cause in causes) + " is replaced"
+    verb = "is" if len(causes) == 1 else "are"
+    return ", because " + ", ".join(f"`{cause}`" for cause in causes) + f" {verb} replaced"
 
 
 def _row(change: ResourceChange) -> str:
