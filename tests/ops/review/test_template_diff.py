@@ -469,3 +469,20 @@ def test_outputs_are_diffed() -> None:
     assert "  - outputs added `SubnetId`; changed `VpcId`" in render_markdown(
         [diff_environment("staging", {"s": old}, {"s": new})]
     )
+
+
+def test_an_endpoint_dns_option_is_updated_in_place() -> None:
+    """Only DnsOptions/PrivateDnsOnlyForInboundResolverEndpoint is create-only, not DnsOptions."""
+
+    def endpoint(ip_type: str) -> dict[str, Any]:
+        properties = {
+            "VpcId": "vpc-1",
+            "ServiceName": "com.amazonaws.eu-west-1.s3",
+            "DnsOptions": {"DnsRecordIpType": ip_type},
+        }
+        return {
+            "Resources": {"Endpoint": {"Type": "AWS::EC2::VPCEndpoint", "Properties": properties}}
+        }
+
+    diff = diff_environment("dev", {"s": endpoint("ipv4")}, {"s": endpoint("dualstack")})
+    assert [(c.kind, c.properties) for c in diff.changes] == [("changed", ("DnsOptions",))]
