@@ -285,7 +285,7 @@ image-scan: $(VENV)/.installed ## Trivy scan of SERVICE's local image, gated lik
 # (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, PR_NUMBER, HEAD_SHA, GITHUB_STEP_SUMMARY).
 BASE ?= origin/main
 .PHONY: diff
-diff: $(VENV)/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
+diff: $(VENV)/.installed node_modules/.installed web-build ## What merging would change, per environment: template diff of BASE (git ref) vs this tree, into build/diff/report.md
 	$(PY) -m ops.review.ref_diff --base $(BASE) --out build/diff/report.md --workdir build/diff/work
 
 .PHONY: pr-diff
@@ -301,7 +301,7 @@ pr-comment: $(VENV)/.installed ## Post build/diff/report.md (make diff) as the p
 	$(PY) -m ops.review.pr_comment --report build/diff/report.md
 
 .PHONY: change-report
-change-report: $(VENV)/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
+change-report: $(VENV)/.installed node_modules/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
 	$(PY) -m ops.review.change_report --environment $(ENV) --assembly $(OUT) \
 		--out build/reports/$(ENV).md --commit "$${CODEBUILD_RESOLVED_SOURCE_VERSION:-local}" \
 		$(if $(LOOKUP_ROLE_ARN),--role-arn $(LOOKUP_ROLE_ARN)) \
@@ -360,7 +360,7 @@ drift-issue: $(VENV)/.installed ## Open, update or close the one "drift" issue f
 	$(PY) -m ops.drift.issue --report build/drift/drift.json
 
 .PHONY: rollback
-rollback: $(VENV)/.installed web-build ## Revert COMMIT (empty: the last merge to main) on branch rollback/<sha>, template diff and PR text into build/rollback/
+rollback: $(VENV)/.installed node_modules/.installed web-build ## Revert COMMIT (empty: the last merge to main) on branch rollback/<sha>, template diff and PR text into build/rollback/
 	$(PY) -m ops.rollback.revert --commit "$(COMMIT)"
 
 .PHONY: rollback-pr

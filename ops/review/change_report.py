@@ -31,6 +31,7 @@ from ops.common import (
     write_atomically,
 )
 from ops.review import permissions
+from ops.review.cdk_diff import CdkDiffError
 from ops.review.migrations import Migration, all_migrations, render_list
 from ops.review.template_diff import diff_environment, render_markdown
 
@@ -204,15 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     session = aws_session(
         region=region, role_arn=args.role_arn, session_name=f"change-report-{args.environment}"
     )
-    text, broadened = build_report(
-        environment=args.environment,
-        deployed=deployed_templates(session, proposed, locations, region=region),
-        proposed=proposed,
-        commit=args.commit,
-        locations=locations,
-        required=required,
-        migrations=all_migrations(),
-    )
+    try:
+        text, broadened = build_report(
+            environment=args.environment,
+            deployed=deployed_templates(session, proposed, locations, region=region),
+            proposed=proposed,
+            commit=args.commit,
+            locations=locations,
+            required=required,
+            migrations=all_migrations(),
+        )
+    except CdkDiffError as error:
+        print(f"change report: {error}", file=sys.stderr)
+        return error.exit_code
     write_atomically(args.out, text)
     print(text)
     publish(

@@ -27,6 +27,7 @@ from config.exit_codes import BAD_INPUT, SUCCESS
 from config.paths import ROOT
 from ops.checkout import git, run_app
 from ops.common import CommandError, write_atomically
+from ops.review.cdk_diff import CdkDiffError
 from ops.review.pr_comment import append_summary
 from ops.review.template_diff import diff_assemblies, render_markdown
 
@@ -100,7 +101,11 @@ def diff_refs(repo: Path, *, base: str, head: str | None, workdir: Path) -> str:
     base_out = synthesize(export_ref(repo, base, workdir / "base"), workdir / "base.out")
     head_source = repo if head is None else export_ref(repo, head, workdir / "head")
     head_out = synthesize(head_source, workdir / "head.out")
-    return render_markdown(diff_assemblies(base_out, head_out))
+    try:
+        return render_markdown(diff_assemblies(base_out, head_out))
+    except CdkDiffError as error:
+        # The callers (make diff, make rollback) stop on a RefDiffError with its one line.
+        raise RefDiffError(str(error), exit_code=error.exit_code) from None
 
 
 def publish(report: str, *, out: Path, summary: str | None) -> None:

@@ -5,25 +5,26 @@
 stacks and resources are added, changed, replaced or removed. IAM and security-group changes
 are flagged, and replacing or removing a stateful resource (data that would be lost) is bold.
 
-Replacement is read from the CloudFormation resource schemas (their createOnlyProperties)
-that cfn-lint ships, so it follows the same rules CloudFormation applies.
+Each change's impact is CDK's own diff engine's (ops/review/cdk_diff.py: what `cdk diff`
+says), so nested create-only properties and replacements cascading through Ref/GetAtt count; a
+replacement is also followed into the other stacks of the environment that read it through
+Fn::GetStackOutput or Fn::ImportValue. IAM statements and security-group rules are listed.
 """
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from config.cloud_assembly import PIPELINE_TYPE, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, SUCCESS
 from ops.common import cloud_assembly_or_exit
+from ops.review.cdk_diff import CdkDiffError, Impact, StackPair, StackVerdict, diff_stacks
 
-Kind = Literal["added", "removed", "changed", "replaced"]
+Kind = Literal["added", "removed", "changed", "replaced", "may be replaced"]
 Templates = dict[str, dict[str, Any]]  # stack name -> template
 
 STATEFUL_TYPES = frozenset(
@@ -76,32 +77,15 @@ _SECURITY_GROUP_TYPES = frozenset(
 )
 
 
-@cache
-def _schema_index() -> dict[str, str]:
-    schemas = resources.files("cfnlint.data.schemas")
-    return dict(json.loads(schemas.joinpath("providers/us-east-1.json").read_text("utf-8")))
-
-
-@cache
-def create_only_properties(resource_type: str) -> frozenset[str]:
-    """Top-level properties whose change makes CloudFormation replace the resource."""
-    digest = _schema_index().get(resource_type)
-    if digest is None:
-        return frozenset()
-    schema_file = resources.files("cfnlint.data.schemas").joinpath(f"resources/{digest}.json")
-    schema = json.loads(schema_file.read_text("utf-8"))
-    return frozenset(
-        path.removeprefix("/properties/").split("/")[0]
-        for path in schema.get("createOnlyProperties", [])
-    )
-
-
 @dataclass(frozen=True, kw_only=True)
 class ResourceChange:
     logical_id: str
     resource_type: str
     kind: Kind
     properties: tuple[str, ...] = ()
+    replacing: tuple[str, ...] = ()  # the properties that force the replacement
+    causes: tuple[str, ...] = ()  # replaced resources it reads ("<stack>/<id>" across stacks)
+    retained: bool = False  # removed from the stack, kept in the account (DeletionPolicy Retain)
 
     @property
     def stateful(self) -> bool:
@@ -109,13 +93,14 @@ class ResourceChange:
 
     @property
     def data_at_risk(self) -> bool:
-        return self.stateful and self.kind in {"replaced", "removed"}
+        replaced = self.kind in {"replaced", "may be replaced"}
+        return self.stateful and (replaced or (self.kind == "removed" and not self.retained))
 
     @property
     def iam(self) -> bool:
         if self.resource_type.startswith(_IAM_TYPE_PREFIXES):
             return True
-        if self.kind in {"changed", "replaced"}:
+        if self.kind in {"changed", "replaced", "may be replaced"}:
             return bool(_POLICY_PROPERTIES & set(self.properties))
         return self.resource_type in _POLICY_TYPES
 
@@ -131,6 +116,8 @@ class StackDiff:
     stack: str
     kind: Literal["added", "removed", "changed"]
     changes: tuple[ResourceChange, ...]
+    # IAM statements, security-group rules and outputs, as CDK's engine reads them.
+    verdict: StackVerdict = field(default_factory=lambda: StackVerdict(resources={}))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,77 +136,93 @@ def stacks_by_environment(assembly: Path) -> dict[str, Templates]:
     return {environment: cloud.templates(environment) for environment in cloud.environments}
 
 
-# Keys that never change what CloudFormation deploys.
-_IGNORED_KEYS = frozenset({"Metadata"})
-_IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
+_KINDS: dict[Impact, Kind] = {
+    "WILL_CREATE": "added",
+    "WILL_IMPORT": "added",
+    "WILL_UPDATE": "changed",
+    "NO_CHANGE": "changed",  # only a resource attribute changed (DeletionPolicy, DependsOn...)
+    "WILL_REPLACE": "replaced",
+    "MAY_REPLACE": "may be replaced",
+    "WILL_DESTROY": "removed",
+    "WILL_ORPHAN": "removed",
+}
 
 
-def _deployable(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        logical_id: {key: value for key, value in resource.items() if key not in _IGNORED_KEYS}
-        for logical_id, resource in template.get("Resources", {}).items()
-        if resource["Type"] not in _IGNORED_TYPES
-    }
-
-
-def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key)))
-
-
-def _resource_change(logical_id: str, old: dict[str, Any], new: dict[str, Any]) -> ResourceChange:
-    if old["Type"] != new["Type"]:
-        return ResourceChange(logical_id=logical_id, resource_type=new["Type"], kind="replaced")
-    properties = _changed_keys(old.get("Properties", {}), new.get("Properties", {}))
-    # DeletionPolicy, DependsOn, Condition...: named as they are, never a replacement.
-    attributes = tuple(key for key in _changed_keys(old, new) if key not in {"Properties", "Type"})
-    replaced = bool(set(properties) & create_only_properties(new["Type"]))
-    return ResourceChange(
-        logical_id=logical_id,
-        resource_type=new["Type"],
-        kind="replaced" if replaced else "changed",
-        properties=properties + attributes,
+def _changes(verdict: StackVerdict) -> tuple[ResourceChange, ...]:
+    return tuple(
+        ResourceChange(
+            logical_id=logical_id,
+            resource_type=resource.resource_type,
+            kind=_KINDS[resource.impact],
+            properties=resource.properties,
+            replacing=resource.replacing,
+            causes=resource.causes,
+            retained=resource.impact == "WILL_ORPHAN",
+        )
+        for logical_id, resource in sorted(verdict.resources.items())
     )
 
 
-def _resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[ResourceChange]:
-    old_resources, new_resources = _deployable(base), _deployable(head)
-    changes = []
-    for logical_id in sorted(old_resources.keys() | new_resources.keys()):
-        old, new = old_resources.get(logical_id), new_resources.get(logical_id)
-        if old is None and new is not None:
-            changes.append(
-                ResourceChange(logical_id=logical_id, resource_type=new["Type"], kind="added")
+def _has_changes(verdict: StackVerdict) -> bool:
+    return any(
+        (
+            verdict.resources,
+            verdict.outputs,
+            verdict.statements_added,
+            verdict.statements_removed,
+            verdict.managed_policies_added,
+            verdict.managed_policies_removed,
+            verdict.rules_added,
+            verdict.rules_removed,
+        )
+    )
+
+
+def diff_environments(sides: Mapping[str, tuple[Templates, Templates]]) -> list[EnvironmentDiff]:
+    """{environment: (old stacks, new stacks)} diffed in one run of CDK's engine: stack by stack,
+    a stack missing on one side is added/removed."""
+    pairs: dict[str, StackPair] = {}
+    for environment, (old, new) in sides.items():
+        for name in old.keys() | new.keys():
+            if name in pairs:
+                message = (
+                    f"stack {name} is in environments {pairs[name].environment}, {environment}"
+                )
+                raise CdkDiffError(message, exit_code=BAD_INPUT)
+            pairs[name] = StackPair(old=old.get(name), new=new.get(name), environment=environment)
+    verdicts = diff_stacks(pairs)
+    diffs = []
+    for environment, (old, new) in sides.items():
+        stacks = []
+        for name in sorted(old.keys() | new.keys()):
+            verdict = verdicts[name]
+            kind: Literal["added", "removed", "changed"] = (
+                "added" if name not in old else "removed" if name not in new else "changed"
             )
-        elif new is None and old is not None:
-            changes.append(
-                ResourceChange(logical_id=logical_id, resource_type=old["Type"], kind="removed")
-            )
-        elif old is not None and new is not None and old != new:
-            changes.append(_resource_change(logical_id, old, new))
-    return changes
+            if kind != "changed" or _has_changes(verdict):
+                stack = StackDiff(stack=name, kind=kind, changes=_changes(verdict), verdict=verdict)
+                stacks.append(stack)
+        diffs.append(EnvironmentDiff(environment=environment, stacks=tuple(stacks)))
+    return diffs
 
 
 def diff_environment(environment: str, old: Templates, new: Templates) -> EnvironmentDiff:
     """Stack by stack changes of one environment; a stack missing on one side is added/removed."""
-    stacks = []
-    for name in sorted(old.keys() | new.keys()):
-        old_template, new_template = old.get(name), new.get(name)
-        changes = tuple(_resource_changes(old_template or {}, new_template or {}))
-        if old_template is None:
-            stacks.append(StackDiff(stack=name, kind="added", changes=changes))
-        elif new_template is None:
-            stacks.append(StackDiff(stack=name, kind="removed", changes=changes))
-        elif changes:
-            stacks.append(StackDiff(stack=name, kind="changed", changes=changes))
-    return EnvironmentDiff(environment=environment, stacks=tuple(stacks))
+    (diff,) = diff_environments({environment: (old, new)})
+    return diff
 
 
 def diff_assemblies(base: Path, head: Path) -> list[EnvironmentDiff]:
     base_stacks, head_stacks = stacks_by_environment(base), stacks_by_environment(head)
     ordered = list(head_stacks) + [env for env in base_stacks if env not in head_stacks]
-    return [
-        diff_environment(env, base_stacks.get(env, {}), head_stacks.get(env, {})) for env in ordered
-    ]
+    return diff_environments(
+        {env: (base_stacks.get(env, {}), head_stacks.get(env, {})) for env in ordered}
+    )
+
+
+def _because(causes: tuple[str, ...]) -> str:
+    verb = "is" if len(causes) == 1 else "are"
+    return ", because " + ", ".join(f"`{cause}`" for cause in causes) + f" {verb} replaced"
 
 
 def _row(change: ResourceChange) -> str:
@@ -230,12 +233,74 @@ def _row(change: ResourceChange) -> str:
         flags.append("security group")
     if change.data_at_risk:
         flags.append("**STATEFUL: data may be lost**")
+    if change.retained:
+        flags.append("retained: stays in the account, outside the stack")
     what = f"{change.kind} `{change.logical_id}` ({change.resource_type})"
     if change.data_at_risk:
         what = f"**{what}**"
     details = f" — {', '.join(change.properties)}" if change.properties else ""
+    # Name the culprits only when not every changed property is one.
+    if change.replacing and set(change.replacing) != set(change.properties):
+        details += f" (replacement: {', '.join(change.replacing)})"
+    if change.causes:
+        details += _because(change.causes)
     flag_text = f" [{'; '.join(flags)}]" if flags else ""
     return f"- {what}{details}{flag_text}"
+
+
+def _outputs_row(outputs: Mapping[str, str]) -> list[str]:
+    by_kind = {
+        kind: ", ".join(f"`{name}`" for name, how in sorted(outputs.items()) if how == kind)
+        for kind in ("added", "changed", "removed")
+    }
+    parts = [f"{kind} {names}" for kind, names in by_kind.items() if names]
+    return [f"- outputs {'; '.join(parts)}"] if parts else []
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ") or " "
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _iam_table(stacks: tuple[StackDiff, ...]) -> list[str]:
+    rows: list[tuple[str, ...]] = []
+    for stack in stacks:
+        verdict, name = stack.verdict, f"`{stack.stack}`"
+        for sign, statements in (
+            ("+", verdict.statements_added),
+            ("-", verdict.statements_removed),
+        ):
+            rows += [
+                (sign, name, s.effect, s.actions, s.resources, s.principals, s.condition)
+                for s in statements
+            ]
+        for sign, policies in (
+            ("+", verdict.managed_policies_added),
+            ("-", verdict.managed_policies_removed),
+        ):
+            rows += [
+                (sign, name, "managed policy", policy, "", identity, "")
+                for identity, policy in policies
+            ]
+    header = ("", "Stack", "Effect", "Actions", "Resources", "Principals", "Condition")
+    return _table(header, rows)
+
+
+def _security_group_table(stacks: tuple[StackDiff, ...]) -> list[str]:
+    rows: list[tuple[str, ...]] = []
+    for stack in stacks:
+        for sign, rules in (("+", stack.verdict.rules_added), ("-", stack.verdict.rules_removed)):
+            rows += [
+                (sign, f"`{stack.stack}`", r.group, r.direction, r.peer, r.ports) for r in rules
+            ]
+    return _table(("", "Stack", "Group", "Direction", "Peer", "Ports"), rows)
 
 
 # CodePipeline rolls a stage back only to an execution of the current pipeline structure.
@@ -249,28 +314,42 @@ def changes_pipeline_structure(diffs: list[EnvironmentDiff]) -> bool:
     return any(change.resource_type == PIPELINE_TYPE for env in diffs for change in env.changes)
 
 
+# What a diff of synthesized templates cannot see, said once above every report.
+OFFLINE_LIMITS = (
+    "_Offline diff of the templates: values resolved at deploy time (parameters, SSM parameters, "
+    "other stacks' outputs) and the state of the deployed resources are not known here._"
+)
+_COUNTED: tuple[Kind, ...] = ("added", "changed", "replaced", "may be replaced", "removed")
+
+
+def _environment(env: EnvironmentDiff) -> list[str]:
+    changes = env.changes
+    counts = {kind: sum(c.kind == kind for c in changes) for kind in _COUNTED}
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "no changes"
+    lines = [f"### {env.environment}: {summary}"]
+    if any(c.data_at_risk for c in changes):
+        lines.append("**Stateful resources would be replaced or removed in this environment.**")
+    if any(c.iam for c in changes):
+        lines.append("IAM permissions change in this environment.")
+    if any(c.security_group for c in changes):
+        lines.append("Security groups change in this environment.")
+    for stack in env.stacks:
+        lines.append(f"- stack `{stack.stack}` {stack.kind}")
+        lines += ["  " + _row(change) for change in stack.changes]
+        lines += ["  " + row for row in _outputs_row(stack.verdict.outputs)]
+    lines.append("")
+    iam, groups = _iam_table(env.stacks), _security_group_table(env.stacks)
+    lines += ["IAM statements:", "", *iam] if iam else []
+    lines += ["Security-group rules:", "", *groups] if groups else []
+    return lines
+
+
 def render_markdown(diffs: list[EnvironmentDiff]) -> str:
-    lines = ["## Template diff", ""]
+    lines = ["## Template diff", "", OFFLINE_LIMITS, ""]
     if changes_pipeline_structure(diffs):
         lines += [RESETS_ROLLBACK, ""]
     for env in diffs:
-        changes = env.changes
-        counts = {
-            kind: sum(c.kind == kind for c in changes)
-            for kind in ("added", "changed", "replaced", "removed")
-        }
-        summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "no changes"
-        lines.append(f"### {env.environment}: {summary}")
-        if any(c.data_at_risk for c in changes):
-            lines.append("**Stateful resources would be replaced or removed in this environment.**")
-        if any(c.iam for c in changes):
-            lines.append("IAM permissions change in this environment.")
-        if any(c.security_group for c in changes):
-            lines.append("Security groups change in this environment.")
-        for stack in env.stacks:
-            lines.append(f"- stack `{stack.stack}` {stack.kind}")
-            lines += ["  " + _row(change) for change in stack.changes]
-        lines.append("")
+        lines += _environment(env)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -284,7 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     base, head = Path(args[0]), Path(args[1])
     for assembly in (base, head):
         cloud_assembly_or_exit(assembly, command="template diff")
-    print(render_markdown(diff_assemblies(base, head)), end="")
+    try:
+        diffs = diff_assemblies(base, head)
+    except CdkDiffError as error:
+        print(f"template diff: {error}", file=sys.stderr)
+        return error.exit_code
+    print(render_markdown(diffs), end="")
     return SUCCESS
 
 

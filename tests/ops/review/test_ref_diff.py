@@ -6,11 +6,14 @@ ref, synthesizing each side with its own cdk.json context and comparing run for 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from config.exit_codes import BAD_INPUT
+from ops.review import cdk_diff
 from ops.review.ref_diff import RefDiffError, diff_refs, export_ref, publish
 
 # It runs git: it also runs where the Build step does, on the Source artifact, with git as
@@ -91,6 +94,22 @@ def test_a_failing_synth_names_the_side_and_its_last_line(repo: Path, tmp_path: 
     (repo / "size.txt").write_text("broken\n")
     with pytest.raises(RefDiffError, match=r"synth of .*repo failed \(exit 1\): .*is broken"):
         diff_refs(repo, base="main", head=None, workdir=tmp_path / "work")
+
+
+def test_without_the_diff_engine_the_diff_stops_with_its_one_line(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine's script where no node_modules resolve its package.
+    (tmp_path / "engine").mkdir()
+    script = Path(shutil.copy(cdk_diff.SCRIPT, tmp_path / "engine/cdk_diff.mjs"))
+    monkeypatch.setattr(cdk_diff, "SCRIPT", script)
+    monkeypatch.delenv("NODE_PATH", raising=False)
+    (repo / "size.txt").write_text("5\n")
+    with pytest.raises(
+        RefDiffError, match=r"cloudformation-diff is not installed: run npm ci$"
+    ) as raised:
+        diff_refs(repo, base="main", head=None, workdir=tmp_path / "work")
+    assert raised.value.exit_code == BAD_INPUT
 
 
 def test_in_github_actions_the_report_is_also_the_job_summary(tmp_path: Path) -> None:

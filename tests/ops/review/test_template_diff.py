@@ -11,8 +11,10 @@ import pytest
 
 from config.exit_codes import BAD_INPUT
 from ops.review.template_diff import (
-    create_only_properties,
+    OFFLINE_LIMITS,
     diff_assemblies,
+    diff_environment,
+    diff_environments,
     main,
     render_markdown,
 )
@@ -81,12 +83,6 @@ def _diff(tmp_path: Path, head: dict[str, Any]) -> list[Any]:
     )
     (prod,) = [env for env in diff_assemblies(base_dir, head_dir) if env.environment == "prod"]
     return prod.changes
-
-
-def test_schema_knows_which_properties_force_replacement() -> None:
-    assert "DBClusterIdentifier" in create_only_properties("AWS::RDS::DBCluster")
-    assert "BackupRetentionPeriod" not in create_only_properties("AWS::RDS::DBCluster")
-    assert create_only_properties("Custom::Anything") == frozenset()
 
 
 def test_renaming_a_database_is_a_replacement_that_puts_data_at_risk(tmp_path: Path) -> None:
@@ -238,22 +234,31 @@ def test_two_real_syntheses_report_exactly_the_known_change(tmp_path: Path) -> N
         ("AWS::SQS::Queue", "added", False, False),
     ]
     text = render_markdown(diff_assemblies(base, head))
-    assert text.startswith("## Template diff\n\n### dev: 1 added, 1 changed, 1 replaced\n")
+    assert text.startswith(
+        f"## Template diff\n\n{OFFLINE_LIMITS}\n\n### dev: 1 added, 1 changed, 1 replaced\n"
+    )
     assert "**Stateful resources would be replaced or removed in this environment.**" in text
     assert "IAM permissions change in this environment." in text
     assert "Security groups change" not in text
 
 
 @pytest.mark.parametrize(
-    ("stack", "resource_type", "create_only"),
+    ("stack", "resource_type", "create_only", "dependents"),
     [
-        ("todo-prod-stateful", "AWS::RDS::DBCluster", "DBClusterIdentifier"),
+        # The DB instances name their cluster by a create-only property: they go with it.
+        ("todo-prod-stateful", "AWS::RDS::DBCluster", "DBClusterIdentifier", 2),
         # Stateful by type, not by stack: the stateless stack's log groups hold data too.
-        ("todo-prod-stateless", "AWS::Logs::LogGroup", "LogGroupName"),
+        ("todo-prod-stateless", "AWS::Logs::LogGroup", "LogGroupName", 0),
     ],
 )
 def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
-    assembly: Assembly, tmp_path: Path, stack: str, resource_type: str, create_only: str
+    assembly: Assembly,
+    tmp_path: Path,
+    *,
+    stack: str,
+    resource_type: str,
+    create_only: str,
+    dependents: int,
 ) -> None:
     base = assembly.template(stack)
     head = copy.deepcopy(base)
@@ -267,8 +272,12 @@ def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
     head_dir = _write_assembly(tmp_path / "head", {"pipeline": {}, "prod": {stack: head}})
     environments = diff_assemblies(base_dir, head_dir)
     (prod,) = [env for env in environments if env.environment == "prod"]
-    (change,) = prod.changes
-    assert (change.logical_id, change.kind, change.data_at_risk) == (logical_id, "replaced", True)
+    changes = {change.logical_id: change for change in prod.changes}
+    change = changes[logical_id]
+    assert (change.kind, change.data_at_risk, change.causes) == ("replaced", True, ())
+    instances = [c for c in changes.values() if c.resource_type == "AWS::RDS::DBInstance"]
+    assert len(instances) == dependents
+    assert all(c.kind == "replaced" and c.causes == (logical_id,) for c in instances)
     text = render_markdown(environments)
     assert "**STATEFUL: data may be lost**" in text
     assert "**Stateful resources would be replaced or removed in this environment.**" in text
@@ -305,3 +314,175 @@ def test_a_change_to_the_pipeline_resource_says_it_resets_the_rollback_history(
     text = render_markdown(diff_assemblies(base_dir, head_dir))
     assert ("this resets the rollback history" in text) is resets
     assert "### pipeline: " in text
+
+
+def _vpc_template(cidr: str) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr}},
+            "Subnet": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.10.0.0/24"},
+            },
+            "Budget": {
+                "Type": "AWS::Budgets::Budget",
+                "Properties": {
+                    "Budget": {
+                        "BudgetName": "todo-staging",
+                        "BudgetType": "COST",
+                        "TimeUnit": "MONTHLY",
+                        "BudgetLimit": {"Amount": 150, "Unit": "USD"},
+                    }
+                },
+            },
+        },
+        "Outputs": {"VpcId": {"Value": {"Ref": "Vpc"}, "Export": {"Name": "todo-staging-vpc"}}},
+    }
+
+
+def _consumer(reference: dict[str, Any], *, port: int, peer: str) -> dict[str, Any]:
+    """A stack whose security group reads the VPC of another stack through ``reference``."""
+    return {
+        "Resources": {
+            "AlbSecurityGroup": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "GroupDescription": "alb",
+                    "VpcId": reference,
+                    "SecurityGroupIngress": [
+                        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "CidrIp": peer}
+                    ],
+                },
+            },
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+        }
+    }
+
+
+GET_STACK_OUTPUT = {
+    "Fn::GetStackOutput": {
+        "StackName": "todo-staging-stateful",
+        "Region": "eu-west-1",
+        "OutputName": "VpcId",
+    }
+}
+
+
+def test_a_budget_amount_is_updated_in_place() -> None:
+    """Budget's create-only path is Budget/BudgetName, not the whole Budget property."""
+    head = _vpc_template("10.0.0.0/16")
+    head["Resources"]["Budget"]["Properties"]["Budget"]["BudgetLimit"]["Amount"] = 200
+    diff = diff_environment("staging", {"s": _vpc_template("10.0.0.0/16")}, {"s": head})
+    (change,) = diff.changes
+    assert (change.logical_id, change.kind, change.properties) == ("Budget", "changed", ("Budget",))
+
+
+def test_a_cidr_change_replaces_the_vpc_and_the_subnet_that_references_it() -> None:
+    diff = diff_environment(
+        "staging", {"s": _vpc_template("10.0.0.0/16")}, {"s": _vpc_template("10.1.0.0/16")}
+    )
+    verdicts = {c.logical_id: (c.kind, c.replacing, c.causes) for c in diff.changes}
+    assert verdicts == {
+        "Vpc": ("replaced", ("CidrBlock",), ()),
+        "Subnet": ("replaced", ("VpcId",), ("Vpc",)),
+    }
+    text = render_markdown([diff])
+    assert "- replaced `Subnet` (AWS::EC2::Subnet) — VpcId, because `Vpc` is replaced" in text
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [GET_STACK_OUTPUT, {"Fn::ImportValue": "todo-staging-vpc"}],
+    ids=["output", "export"],
+)
+def test_a_replacement_reaches_the_stacks_that_read_it(reference: dict[str, Any]) -> None:
+    consumer = _consumer(reference, port=443, peer="10.0.0.0/16")
+    old = {
+        "todo-staging-stateful": _vpc_template("10.0.0.0/16"),
+        "todo-staging-stateless": consumer,
+    }
+    new = {**old, "todo-staging-stateful": _vpc_template("10.1.0.0/16")}
+    diff = diff_environment("staging", old, new)
+    (stateless,) = [s for s in diff.stacks if s.stack == "todo-staging-stateless"]
+    (change,) = stateless.changes
+    assert (change.logical_id, change.kind, change.replacing, change.causes) == (
+        "AlbSecurityGroup",
+        "replaced",
+        ("VpcId",),
+        ("todo-staging-stateful/Vpc",),
+    )
+    assert stateless.verdict.rules_added == stateless.verdict.rules_removed == ()
+    assert (
+        "- replaced `AlbSecurityGroup` (AWS::EC2::SecurityGroup) — VpcId, because "
+        "`todo-staging-stateful/Vpc` is replaced [security group]"
+    ) in render_markdown([diff])
+
+
+def test_a_replacement_stays_in_its_environment() -> None:
+    """prod's stack of the same output name reads its own environment's VPC, not staging's."""
+    consumer = _consumer({"Fn::ImportValue": "todo-staging-vpc"}, port=443, peer="10.0.0.0/16")
+    staging = {"todo-staging-stateful": _vpc_template("10.0.0.0/16")}
+    diffs = diff_environments(
+        {
+            "staging": (staging, {"todo-staging-stateful": _vpc_template("10.1.0.0/16")}),
+            "prod": ({"todo-prod-stateless": consumer}, {"todo-prod-stateless": consumer}),
+        }
+    )
+    assert [(d.environment, len(d.changes)) for d in diffs] == [("staging", 2), ("prod", 0)]
+
+
+def test_an_ingress_change_names_the_peer_and_the_port() -> None:
+    old = {"s": _consumer(GET_STACK_OUTPUT, port=80, peer="10.0.0.0/16")}
+    new = {"s": _consumer(GET_STACK_OUTPUT, port=443, peer="0.0.0.0/0")}
+    text = render_markdown([diff_environment("staging", old, new)])
+    assert "| + | `s` | ${AlbSecurityGroup.GroupId} | ingress | Everyone (IPv4) | TCP 443 |" in text
+    assert "| - | `s` | ${AlbSecurityGroup.GroupId} | ingress | 10.0.0.0/16 | TCP 80 |" in text
+
+
+def test_an_added_statement_names_its_actions_and_resources() -> None:
+    head = copy.deepcopy(BASE)
+    head["Resources"]["TaskPolicy"]["Properties"]["PolicyDocument"]["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject"],
+            "Resource": "arn:aws:s3:::todo/*",
+        }
+    )
+    head["Resources"]["TaskPolicy"]["Properties"]["Roles"] = [{"Ref": "TaskRole"}]
+    base = copy.deepcopy(BASE)
+    base["Resources"]["TaskPolicy"]["Properties"]["Roles"] = [{"Ref": "TaskRole"}]
+    diff = diff_environment("prod", {"s": base}, {"s": head})
+    text = render_markdown([diff])
+    assert (
+        "| + | `s` | Allow | s3:GetObject, s3:PutObject | arn:aws:s3:::todo/* | AWS:${TaskRole} |"
+    ) in text
+    assert "| - |" not in text
+
+
+def test_outputs_are_diffed() -> None:
+    old = _vpc_template("10.0.0.0/16")
+    new = copy.deepcopy(old)
+    new["Outputs"]["SubnetId"] = {"Value": {"Ref": "Subnet"}}
+    new["Outputs"]["VpcId"]["Export"]["Name"] = "todo-staging-vpc-id"
+    (stack,) = diff_environment("staging", {"s": old}, {"s": new}).stacks
+    assert dict(stack.verdict.outputs) == {"SubnetId": "added", "VpcId": "changed"}
+    assert "  - outputs added `SubnetId`; changed `VpcId`" in render_markdown(
+        [diff_environment("staging", {"s": old}, {"s": new})]
+    )
+
+
+def test_an_endpoint_dns_option_is_updated_in_place() -> None:
+    """Only DnsOptions/PrivateDnsOnlyForInboundResolverEndpoint is create-only, not DnsOptions."""
+
+    def endpoint(ip_type: str) -> dict[str, Any]:
+        properties = {
+            "VpcId": "vpc-1",
+            "ServiceName": "com.amazonaws.eu-west-1.s3",
+            "DnsOptions": {"DnsRecordIpType": ip_type},
+        }
+        return {
+            "Resources": {"Endpoint": {"Type": "AWS::EC2::VPCEndpoint", "Properties": properties}}
+        }
+
+    diff = diff_environment("dev", {"s": endpoint("ipv4")}, {"s": endpoint("dualstack")})
+    assert [(c.kind, c.properties) for c in diff.changes] == [("changed", ("DnsOptions",))]

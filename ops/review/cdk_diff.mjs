@@ -1,0 +1,245 @@
+// CDK's own template diff engine, as data: ops/review/cdk_diff.py runs this once per diff.
+//
+// stdin:  {"<stack>": {"old": template, "new": template, "environment": "staging"}, ...}
+// stdout: {"<stack>": {"resources": {...}, "iam": {...}, "securityGroups": {...}, "outputs": {...}}}
+//
+// @aws-cdk/cloudformation-diff is pinned to 2.187.5: the CLI we pin (aws-cdk 2.1148.1) bundles
+// 2.187.7, which the registry does not serve; 2.187.5 is the newest published release of that
+// line, so `cdk diff` and this review judge replacements by the same rules.
+//
+// Beyond `cdk diff`, a replacement is followed across the stacks of one environment: a stack that
+// reads a replaced resource through Fn::GetStackOutput or Fn::ImportValue sees a new value there,
+// so its create-only properties that read it force a replacement too.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const MISSING = 2; // config/exit_codes.py BAD_INPUT: the toolchain is not installed
+
+let fullDiff;
+try {
+  ({ fullDiff } = require('@aws-cdk/cloudformation-diff'));
+} catch {
+  process.stderr.write('@aws-cdk/cloudformation-diff is not installed: run npm ci\n');
+  process.exit(MISSING);
+}
+
+const REPLACING = new Set(['WILL_REPLACE', 'MAY_REPLACE']);
+// The engine marks a reference to a replaced resource "<LogicalId> (replaced)" or
+// "<LogicalId>(replaced)"; the cross-stack marks below read "<stack>/<LogicalId> (replaced)".
+const MARK = /^(.+?) ?\(replaced\)$/;
+
+function readStdin() {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    process.stdin.on('data', (chunk) => chunks.push(chunk));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf-8')));
+    process.stdin.on('error', reject);
+  });
+}
+
+function walk(value, visit) {
+  if (Array.isArray(value)) {
+    value.forEach((item) => walk(item, visit));
+  } else if (value !== null && typeof value === 'object') {
+    visit(value);
+    Object.values(value).forEach((item) => walk(item, visit));
+  }
+}
+
+function referencedLogicalIds(value) {
+  const ids = new Set();
+  walk(value, (node) => {
+    if (typeof node.Ref === 'string') ids.add(node.Ref);
+    const getAtt = node['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) ids.add(getAtt[0]);
+    if (typeof getAtt === 'string') ids.add(getAtt.split('.')[0]);
+  });
+  return ids;
+}
+
+function marks(value) {
+  const found = new Set();
+  const visit = (item) => {
+    if (typeof item === 'string') {
+      const match = MARK.exec(item);
+      if (match) found.add(match[1]);
+    } else if (Array.isArray(item)) {
+      item.forEach(visit);
+    } else if (item !== null && typeof item === 'object') {
+      Object.values(item).forEach(visit);
+    }
+  };
+  visit(value);
+  return [...found].sort();
+}
+
+function replacedIds(diff) {
+  const ids = new Set();
+  diff.resources.forEachDifference((logicalId, change) => {
+    if (REPLACING.has(change.changeImpact)) ids.add(logicalId);
+  });
+  return ids;
+}
+
+// {stack: {outputName: cause}} and {exportName: cause} of outputs that will carry a new value.
+function changedOutputs(stacks, diffs) {
+  const outputs = {};
+  const exports = {};
+  for (const [stack, { old: before, new: after }] of Object.entries(stacks)) {
+    const replaced = replacedIds(diffs[stack]);
+    for (const [name, output] of Object.entries(after?.Outputs ?? {})) {
+      const cause = [...referencedLogicalIds(output.Value)].find((id) => replaced.has(id));
+      if (cause === undefined || before?.Outputs?.[name] === undefined) continue;
+      outputs[stack] = { ...outputs[stack], [name]: `${stack}/${cause}` };
+      const exportName = output.Export?.Name;
+      if (typeof exportName === 'string') exports[exportName] = `${stack}/${cause}`;
+    }
+  }
+  return { outputs, exports };
+}
+
+// A copy of ``template`` whose reads of a changed output hold "<stack>/<id> (replaced)".
+function withMarkedImports(template, environment, env, changed) {
+  const copy = structuredClone(template);
+  let marked = false;
+  const visit = (node) => {
+    for (const [key, value] of Object.entries(node)) {
+      if (value === null || typeof value !== 'object') continue;
+      const output = value['Fn::GetStackOutput'];
+      const imported = value['Fn::ImportValue'];
+      let cause;
+      if (output && env[output.StackName] === environment) {
+        cause = changed.outputs[output.StackName]?.[output.OutputName];
+      } else if (typeof imported === 'string') {
+        cause = changed.exports[`${environment}\u0000${imported}`];
+      }
+      if (cause !== undefined) {
+        node[key] = `${cause} (replaced)`;
+        marked = true;
+      }
+    }
+  };
+  walk(copy.Resources ?? {}, visit);
+  return marked ? copy : undefined;
+}
+
+function diffAll(stacks) {
+  const env = Object.fromEntries(
+    Object.entries(stacks).map(([stack, pair]) => [stack, pair.environment ?? '']),
+  );
+  const base = Object.fromEntries(
+    Object.entries(stacks).map(([stack, pair]) => [stack, fullDiff(pair.old ?? {}, pair.new ?? {})]),
+  );
+  const diffs = { ...base };
+  // Each round lets a replacement reach one more stack; a stack graph has no cycles.
+  for (let round = 0; round < Object.keys(stacks).length; round += 1) {
+    const { outputs, exports } = changedOutputs(stacks, diffs);
+    const scoped = { outputs, exports: {} };
+    for (const [name, cause] of Object.entries(exports)) {
+      scoped.exports[`${env[cause.split('/')[0]]}\u0000${name}`] = cause;
+    }
+    let spread = false;
+    for (const [stack, pair] of Object.entries(stacks)) {
+      if (!pair.old || !pair.new) continue;
+      const marked = withMarkedImports(pair.new, env[stack], env, scoped);
+      if (marked === undefined) continue;
+      const before = replacedIds(diffs[stack]).size;
+      diffs[stack] = fullDiff(pair.old, marked);
+      spread ||= replacedIds(diffs[stack]).size > before;
+    }
+    if (!spread) break;
+  }
+  return { base, diffs };
+}
+
+function resourceJson(change) {
+  const replacing = Object.entries(change.propertyUpdates)
+    .filter(([, property]) => REPLACING.has(property.changeImpact))
+    .map(([name]) => name)
+    .sort();
+  const causes = new Set();
+  for (const [, property] of Object.entries(change.propertyUpdates)) {
+    if (REPLACING.has(property.changeImpact)) marks(property.newValue).forEach((m) => causes.add(m));
+  }
+  return {
+    type: change.newResourceType ?? change.oldResourceType,
+    oldType: change.oldResourceType ?? null,
+    impact: change.changeImpact,
+    properties: Object.keys(change.propertyUpdates).sort(),
+    other: Object.keys(change.otherChanges).filter((key) => key !== 'Metadata').sort(),
+    replacingProperties: replacing,
+    causes: [...causes].sort(),
+  };
+}
+
+const targets = (t) => ({ not: t.not, values: [...t.values].sort() });
+
+function statementJson(statement) {
+  return {
+    effect: statement.effect,
+    actions: targets(statement.actions),
+    resources: targets(statement.resources),
+    principals: targets(statement.principals),
+    condition: statement.condition ?? null,
+  };
+}
+
+function ruleJson(rule) {
+  return {
+    group: rule.groupId,
+    peer: rule.describePeer(),
+    ports: rule.describeProtocol(),
+  };
+}
+
+// Resources from ``diff``, and from ``marked`` (imports of replaced resources marked) those that
+// it replaces: IAM, security groups and outputs are what the templates say, unmarked.
+function stackJson(diff, marked) {
+  const resources = {};
+  const add = (logicalId, change) => {
+    const json = resourceJson(change);
+    if (json.type === 'AWS::CDK::Metadata') return;
+    // A change of Metadata alone (the construct path) changes nothing CloudFormation deploys.
+    const updated = json.impact === 'NO_CHANGE' || json.impact === 'WILL_UPDATE';
+    if (updated && json.properties.length + json.other.length === 0) return;
+    resources[logicalId] = json;
+  };
+  diff.resources.forEachDifference(add);
+  marked.resources.forEachDifference((logicalId, change) => {
+    if (REPLACING.has(change.changeImpact) && resources[logicalId]?.impact !== change.changeImpact) {
+      add(logicalId, change);
+    }
+  });
+  const outputs = {};
+  diff.outputs.forEachDifference((name, change) => {
+    outputs[name] = change.isAddition ? 'added' : change.isRemoval ? 'removed' : 'changed';
+  });
+  const { iamChanges: iam, securityGroupChanges: sg } = diff;
+  return {
+    resources,
+    iam: {
+      added: iam.statements.additions.map(statementJson),
+      removed: iam.statements.removals.map(statementJson),
+      managedPoliciesAdded: iam.managedPolicies.additions.map((a) => ({ identity: a.identityArn, policy: a.managedPolicyArn })),
+      managedPoliciesRemoved: iam.managedPolicies.removals.map((a) => ({ identity: a.identityArn, policy: a.managedPolicyArn })),
+    },
+    securityGroups: {
+      added: [
+        ...sg.ingress.additions.map((r) => ({ direction: 'ingress', ...ruleJson(r) })),
+        ...sg.egress.additions.map((r) => ({ direction: 'egress', ...ruleJson(r) })),
+      ],
+      removed: [
+        ...sg.ingress.removals.map((r) => ({ direction: 'ingress', ...ruleJson(r) })),
+        ...sg.egress.removals.map((r) => ({ direction: 'egress', ...ruleJson(r) })),
+      ],
+    },
+    outputs,
+  };
+}
+
+const stacks = JSON.parse(await readStdin());
+const { base, diffs } = diffAll(stacks);
+const result = Object.fromEntries(
+  Object.keys(stacks).map((stack) => [stack, stackJson(base[stack], diffs[stack])]),
+);
+process.stdout.write(JSON.stringify(result));

@@ -1,0 +1,79 @@
+"""CDK's diff engine runs once per diff, and says in one line why it cannot run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.exit_codes import BAD_INPUT
+from ops.review import cdk_diff
+from ops.review.cdk_diff import CdkDiffError, StackPair, diff_stacks
+from ops.review.template_diff import diff_environments
+
+TOPIC = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "a"}}}}
+RENAMED = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "b"}}}}
+
+
+def test_every_stack_of_every_environment_goes_to_one_node_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting_run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        runs.append(args)
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counting_run)
+    diffs = diff_environments(
+        {
+            "dev": ({"todo-dev-a": TOPIC}, {"todo-dev-a": RENAMED, "todo-dev-b": TOPIC}),
+            "prod": ({"todo-prod-a": TOPIC}, {}),
+        }
+    )
+    assert len(runs) == 1
+    assert [(d.environment, [(s.stack, s.kind) for s in d.stacks]) for d in diffs] == [
+        ("dev", [("todo-dev-a", "changed"), ("todo-dev-b", "added")]),
+        ("prod", [("todo-prod-a", "removed")]),
+    ]
+    (renamed,) = diffs[0].stacks[0].changes
+    assert (renamed.kind, renamed.replacing) == ("replaced", ("TopicName",))
+
+
+def test_a_retained_resource_that_leaves_the_stack_loses_no_data() -> None:
+    retained = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"}}}
+    (diff,) = diff_environments({"dev": ({"s": retained}, {"s": {"Resources": {}}})})
+    (change,) = diff.changes
+    assert (change.kind, change.retained, change.data_at_risk) == ("removed", True, False)
+
+
+def test_without_node_the_error_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.raises(CdkDiffError, match=r"^node not found on PATH") as raised:
+        diff_stacks({"s": StackPair(old=TOPIC, new=RENAMED, environment="dev")})
+    assert raised.value.exit_code == BAD_INPUT
+
+
+def test_without_the_package_the_error_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The script outside the repository: no node_modules above it to resolve the package from.
+    script = Path(shutil.copy(cdk_diff.SCRIPT, tmp_path / "cdk_diff.mjs"))
+    monkeypatch.setattr(cdk_diff, "SCRIPT", script)
+    monkeypatch.delenv("NODE_PATH", raising=False)
+    with pytest.raises(CdkDiffError) as raised:
+        diff_stacks({"s": StackPair(old=TOPIC, new=RENAMED, environment="dev")})
+    assert str(raised.value) == (
+        f"CDK diff engine failed (exit {BAD_INPUT}): "
+        "@aws-cdk/cloudformation-diff is not installed: run npm ci"
+    )
+    assert raised.value.exit_code == BAD_INPUT
+
+
+def test_no_stacks_start_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    assert diff_stacks({}) == {}
