@@ -7,7 +7,7 @@ the resolved references and the cross-stack outputs in hand. `read_change_set` r
 says what happens to the data of each stateful resource it replaces or removes, and
 `render_markdown` writes the section the approver reads.
 
-    python -m ops.review.change_sets --stack todo-staging-stateful --stack todo-staging-app \
+    python -m ops.review.change_sets --stack todo-staging-stateful --stack todo-staging-stateless \
         --template-dir cdk.out --region eu-west-1 --role-arn ARN --out change-sets.md
 
 The role may only describe change sets, so a removed resource's DeletionPolicy is known only
