@@ -300,6 +300,11 @@ migration-check: $(VENV)/.installed ## Rollback-safe migrations: those new since
 pr-comment: $(VENV)/.installed ## Post build/diff/report.md (make diff) as the pull request's one diff comment and job summary (PR_NUMBER, GITHUB_TOKEN, GITHUB_REPOSITORY)
 	$(PY) -m ops.review.pr_comment --report build/diff/report.md
 
+.PHONY: change-sets
+change-sets: $(VENV)/.installed ## CloudFormation's own verdict on the change sets waiting in ENV (PipelineChange, describe only), into build/reports/
+	$(PY) -m ops.review.change_sets --environment $(ENV) --template-dir $(OUT) \
+		--out build/reports/$(ENV)-change-sets.md $(if $(LOOKUP_ROLE_ARN),--role-arn $(LOOKUP_ROLE_ARN))
+
 .PHONY: change-report
 change-report: $(VENV)/.installed node_modules/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
 	$(PY) -m ops.review.change_report --environment $(ENV) --assembly $(OUT) \

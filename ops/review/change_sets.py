@@ -7,8 +7,9 @@ the resolved references and the cross-stack outputs in hand. `read_change_set` r
 says what happens to the data of each stateful resource it replaces or removes, and
 `render_markdown` writes the section the approver reads.
 
-    python -m ops.review.change_sets --stack todo-staging-stateful --stack todo-staging-stateless \
-        --template-dir cdk.out --region eu-west-1 --role-arn ARN --out change-sets.md
+    python -m ops.review.change_sets --environment staging --template-dir cdk.out \
+        --role-arn ARN --out change-sets.md        (`make change-sets ENV=staging`)
+    python -m ops.review.change_sets --stack todo-staging-stateful [--stack ...] ...
 
 The role may only describe change sets, so a removed resource's DeletionPolicy is known only
 when the change set states it (PolicyAction); the report says so when it does not.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from config.cloud_assembly import PIPELINE
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.paths import ASSEMBLY_DIR
 from ops.common import (
@@ -35,7 +37,7 @@ from ops.common import (
     is_missing_stack,
     write_atomically,
 )
-from ops.review.template_diff import STATEFUL_TYPES
+from ops.review import stateful
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -231,35 +233,10 @@ def read_change_set(
     return replace(verdict, resources=tuple(resources))
 
 
-# The stateful consequence of a replacement or removal.
+# The stateful consequence of a replacement or removal (ops/review/stateful.py decides it).
 
 Event = Literal["replaced", "may be replaced", "removed"]
-# Snapshot is honoured only by the types that have snapshots; on any other CloudFormation
-# deletes, as with Delete ("Snapshot" in both attributes' docs, linked below).
-_SNAPSHOT_TYPES = frozenset(
-    {
-        "AWS::EC2::Volume",
-        "AWS::ElastiCache::CacheCluster",
-        "AWS::ElastiCache::ReplicationGroup",
-        "AWS::Neptune::DBCluster",
-        "AWS::RDS::DBCluster",
-        "AWS::RDS::DBInstance",
-        "AWS::Redshift::Cluster",
-        "AWS::DocDB::DBCluster",
-    }
-)
-_ON_REPLACE = {
-    "Retain": "old one retained, a new EMPTY one is created",
-    "Snapshot": "snapshot taken, then a new EMPTY one",
-    "Delete": "deleted and replaced by an EMPTY one",
-}
-_ON_REMOVE = {
-    "Retain": "retained, outside the stack",
-    "RetainExceptOnCreate": "retained, outside the stack",
-    "Snapshot": "snapshot taken, then deleted",
-    "Delete": "deleted",
-}
-# The change set's own PolicyAction: (event it applies to, the policy it amounts to).
+# The change set's own PolicyAction: the policy it amounts to.
 _POLICY_ACTIONS = {
     "ReplaceAndRetain": "Retain",
     "ReplaceAndSnapshot": "Snapshot",
@@ -279,25 +256,6 @@ class StatefulConsequence:
     consequence: str
 
 
-def default_deletion_policy(resource: Mapping[str, Any]) -> str:
-    """The DeletionPolicy CloudFormation applies when the template names none.
-
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
-    "The default policy is Snapshot for AWS::RDS::DBCluster resources and for
-    AWS::RDS::DBInstance resources that don't specify the DBClusterIdentifier property."
-    UpdateReplacePolicy has no such exception: absent, the old resource is deleted
-    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html).
-    """
-    resource_type = resource.get("Type")
-    if resource_type == "AWS::RDS::DBCluster":
-        return "Snapshot"
-    if resource_type == "AWS::RDS::DBInstance" and "DBClusterIdentifier" not in resource.get(
-        "Properties", {}
-    ):
-        return "Snapshot"
-    return "Delete"
-
-
 def _policy(
     change: ResourceVerdict, resource: Mapping[str, Any] | None, *, removed: bool
 ) -> tuple[str, str | None]:
@@ -306,29 +264,20 @@ def _policy(
         return f"change set PolicyAction {change.policy_action}", _POLICY_ACTIONS[
             change.policy_action
         ]
-    attribute = "DeletionPolicy" if removed else "UpdateReplacePolicy"
     if resource is None:
+        attribute = "DeletionPolicy" if removed else "UpdateReplacePolicy"
         return f"{attribute} unknown (the deployed template was not read)", None
-    if attribute in resource:
-        return f"{attribute} {resource[attribute]}", str(resource[attribute])
-    default = default_deletion_policy(resource) if removed else "Delete"
-    return f"no {attribute}: {default} by default", default
+    return stateful.template_policy(resource, removed=removed)
 
 
 def _consequence(change: ResourceVerdict, resource: Mapping[str, Any] | None) -> tuple[str, str]:
     """(where the outcome comes from, what happens to the data)."""
     removed = change.action == "Remove"
     source, policy = _policy(change, resource, removed=removed)
-    properties = (resource or {}).get("Properties", {})
-    if change.resource_type == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in properties:
-        # An Aurora instance holds no data of its own: the cluster's storage outlives it.
-        return source, "no data of its own: its DB cluster holds it"
-    if policy is None:
-        return source, "deleted unless its deployed DeletionPolicy retains it"
-    if policy == "Snapshot" and change.resource_type not in _SNAPSHOT_TYPES:
-        policy = "Delete"
-    outcomes = _ON_REMOVE if removed else _ON_REPLACE
-    return source, outcomes.get(policy, f"{policy}: not a policy CloudFormation knows")
+    outcome = stateful.data_outcome(
+        resource_type=change.resource_type, resource=resource, policy=policy, removed=removed
+    )
+    return source, outcome
 
 
 def stateful_consequences(
@@ -345,7 +294,7 @@ def stateful_consequences(
     consequences = []
     for change in verdict.resources:
         removed = change.action == "Remove"
-        if change.resource_type not in STATEFUL_TYPES or not (removed or change.replaced):
+        if change.resource_type not in stateful.STATEFUL_TYPES or not (removed or change.replaced):
             continue
         template = (deployed or {}) if removed else proposed
         resource = template.get("Resources", {}).get(change.logical_id)
@@ -367,9 +316,11 @@ def stateful_consequences(
 
 # The report section.
 
+# A stage prepares a stack's change set only once the stacks it reads from have deployed, and
+# CloudFormation deletes a change set once it executes.
 NO_CHANGE_SET_YET = (
-    "from the offline diff: no change set yet (it reads outputs an earlier stack is about to "
-    "change)"
+    "No change set waiting: the stage has not prepared this stack yet (it waits for the stacks "
+    "it reads from), or its change set has executed"
 )
 _RECREATION_ORDER = ("Always", "Conditionally")
 _SUMMARY_ORDER = ("replaced", "may be replaced", "modified", "added", "removed", "imported")
@@ -418,7 +369,7 @@ def _caused_by(change: ResourceVerdict) -> str:
 def _header(verdict: ChangeSetVerdict) -> str:
     where = f"From CloudFormation's change set `{verdict.change_set_name}`"
     if verdict.outcome == "no change set":
-        return f"F{NO_CHANGE_SET_YET[1:]}."
+        return f"{NO_CHANGE_SET_YET}."
     if verdict.outcome == "no changes":
         return f"{where}: no changes."
     if verdict.outcome in {"pending", "failed"}:
@@ -487,7 +438,9 @@ def render_markdown(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="CloudFormation's verdict on the next deploy")
-    parser.add_argument("--stack", dest="stacks", action="append", required=True)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stack", dest="stacks", action="append")
+    target.add_argument("--environment", help="every stack of this environment in the assembly")
     parser.add_argument("--change-set-name", default=PIPELINE_CHANGE_SET)
     parser.add_argument(
         "--template-dir",
@@ -495,7 +448,9 @@ def _parser() -> argparse.ArgumentParser:
         default=ASSEMBLY_DIR,
         help="the cloud assembly holding the stacks' templates: cdk.out or a stage's assembly",
     )
-    parser.add_argument("--region", required=True, help="for a stack the assembly has no region")
+    parser.add_argument(
+        "--region", help="where the role is assumed (default: the first stack's region)"
+    )
     parser.add_argument("--role-arn", help="a role that may describe the change sets")
     parser.add_argument("--out", type=Path, required=True)
     return parser
@@ -527,16 +482,29 @@ def read_verdicts(
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     assembly = cloud_assembly_or_exit(args.template_dir, command="change sets")
-    try:
-        stacks = [assembly.stack(name) for name in args.stacks]
-    except KeyError as error:
-        print(f"change sets: no stack {error.args[0]!r} in {args.template_dir}", file=sys.stderr)
-        return BAD_INPUT
+    if args.environment is not None:
+        stacks = assembly.environment_stacks(args.environment)
+        if not stacks:
+            known = ", ".join(name for name in assembly.environments if name != PIPELINE)
+            print(
+                f"change sets: no environment {args.environment!r} in {args.template_dir} "
+                f"(it has: {known})",
+                file=sys.stderr,
+            )
+            return BAD_INPUT
+    else:
+        try:
+            stacks = [assembly.stack(name) for name in args.stacks]
+        except KeyError as error:
+            print(
+                f"change sets: no stack {error.args[0]!r} in {args.template_dir}", file=sys.stderr
+            )
+            return BAD_INPUT
     try:
         verdicts = read_verdicts(
             stacks=stacks,
             change_set_name=args.change_set_name,
-            region=args.region,
+            region=args.region or stacks[0].region,
             role_arn=args.role_arn,
         )
     except (CommandError, ClientError, BotoCoreError) as error:

@@ -22,27 +22,12 @@ from typing import Any, Literal
 from config.cloud_assembly import PIPELINE_TYPE, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, SUCCESS
 from ops.common import cloud_assembly_or_exit
+from ops.review import stateful
 from ops.review.cdk_diff import CdkDiffError, Impact, StackPair, StackVerdict, diff_stacks
 
 Kind = Literal["added", "removed", "changed", "replaced", "may be replaced"]
 Templates = dict[str, dict[str, Any]]  # stack name -> template
 
-STATEFUL_TYPES = frozenset(
-    {
-        "AWS::RDS::DBCluster",
-        "AWS::RDS::DBInstance",
-        "AWS::S3::Bucket",
-        "AWS::SQS::Queue",
-        "AWS::DynamoDB::Table",
-        "AWS::KMS::Key",
-        "AWS::Logs::LogGroup",
-        "AWS::SecretsManager::Secret",
-        "AWS::ECR::Repository",
-        "AWS::EFS::FileSystem",
-        "AWS::ElastiCache::ReplicationGroup",
-        "AWS::Cognito::UserPool",
-    }
-)
 # Resource types whose very purpose is permissions, and properties that carry a policy.
 _IAM_TYPE_PREFIXES = ("AWS::IAM::",)
 _POLICY_TYPES = frozenset(
@@ -86,10 +71,12 @@ class ResourceChange:
     replacing: tuple[str, ...] = ()  # the properties that force the replacement
     causes: tuple[str, ...] = ()  # replaced resources it reads ("<stack>/<id>" across stacks)
     retained: bool = False  # removed from the stack, kept in the account (DeletionPolicy Retain)
+    # What a stateful replacement or removal does to the data, and the policy that decides it.
+    consequence: str = ""
 
     @property
     def stateful(self) -> bool:
-        return self.resource_type in STATEFUL_TYPES
+        return self.resource_type in stateful.STATEFUL_TYPES
 
     @property
     def data_at_risk(self) -> bool:
@@ -148,19 +135,42 @@ _KINDS: dict[Impact, Kind] = {
 }
 
 
-def _changes(verdict: StackVerdict) -> tuple[ResourceChange, ...]:
-    return tuple(
-        ResourceChange(
-            logical_id=logical_id,
-            resource_type=resource.resource_type,
-            kind=_KINDS[resource.impact],
-            properties=resource.properties,
-            replacing=resource.replacing,
-            causes=resource.causes,
-            retained=resource.impact == "WILL_ORPHAN",
-        )
-        for logical_id, resource in sorted(verdict.resources.items())
+def _consequence(
+    logical_id: str, kind: Kind, *, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> str:
+    """A replacement follows the new template's UpdateReplacePolicy, a removal the deployed
+    (old) template's DeletionPolicy."""
+    removed = kind == "removed"
+    resource = ((old if removed else new) or {}).get("Resources", {}).get(logical_id)
+    if resource is None or resource.get("Type") not in stateful.STATEFUL_TYPES:
+        return ""
+    source, policy = stateful.template_policy(resource, removed=removed)
+    outcome = stateful.data_outcome(
+        resource_type=str(resource["Type"]), resource=resource, policy=policy, removed=removed
     )
+    return outcome if outcome == stateful.HELD_BY_CLUSTER else f"{outcome} ({source})"
+
+
+def _changes(
+    verdict: StackVerdict, *, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> tuple[ResourceChange, ...]:
+    changes = []
+    for logical_id, resource in sorted(verdict.resources.items()):
+        kind = _KINDS[resource.impact]
+        at_risk = kind in {"replaced", "may be replaced", "removed"}
+        changes.append(
+            ResourceChange(
+                logical_id=logical_id,
+                resource_type=resource.resource_type,
+                kind=kind,
+                properties=resource.properties,
+                replacing=resource.replacing,
+                causes=resource.causes,
+                retained=resource.impact == "WILL_ORPHAN",
+                consequence=_consequence(logical_id, kind, old=old, new=new) if at_risk else "",
+            )
+        )
+    return tuple(changes)
 
 
 def _has_changes(verdict: StackVerdict) -> bool:
@@ -200,7 +210,8 @@ def diff_environments(sides: Mapping[str, tuple[Templates, Templates]]) -> list[
                 "added" if name not in old else "removed" if name not in new else "changed"
             )
             if kind != "changed" or _has_changes(verdict):
-                stack = StackDiff(stack=name, kind=kind, changes=_changes(verdict), verdict=verdict)
+                changes = _changes(verdict, old=old.get(name), new=new.get(name))
+                stack = StackDiff(stack=name, kind=kind, changes=changes, verdict=verdict)
                 stacks.append(stack)
         diffs.append(EnvironmentDiff(environment=environment, stacks=tuple(stacks)))
     return diffs
@@ -232,7 +243,7 @@ def _row(change: ResourceChange) -> str:
     if change.security_group:
         flags.append("security group")
     if change.data_at_risk:
-        flags.append("**STATEFUL: data may be lost**")
+        flags.append(f"**STATEFUL: {change.consequence or 'data may be lost'}**")
     if change.retained:
         flags.append("retained: stays in the account, outside the stack")
     what = f"{change.kind} `{change.logical_id}` ({change.resource_type})"

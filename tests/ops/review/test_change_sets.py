@@ -27,6 +27,7 @@ from ops.review.change_sets import (
     render_markdown,
     stateful_consequences,
 )
+from tests.support.assembly import Assembly
 from tests.support.clock import FakeClock
 
 FIXTURES = Path(__file__).parent / "change_set_fixtures"
@@ -287,7 +288,7 @@ POLICIES_DEPLOYED: dict[str, Any] = {
 
 
 def test_retain_snapshot_delete_and_the_defaults_each_say_what_happens_to_the_data() -> None:
-    verdict = read([("policies", None)], "todo-staging-app")
+    verdict = read([("policies", None)], "todo-staging-stateless")
 
     consequences = stateful_consequences(
         verdict, proposed=POLICIES_PROPOSED, deployed=POLICIES_DEPLOYED
@@ -329,7 +330,7 @@ def test_retain_snapshot_delete_and_the_defaults_each_say_what_happens_to_the_da
 
 
 def test_a_db_cluster_without_a_deletion_policy_is_snapshotted_when_removed() -> None:
-    verdict = read([("policies", None)], "todo-staging-app")
+    verdict = read([("policies", None)], "todo-staging-stateless")
     deployed = {
         "Resources": {"ArchiveCluster7E8F9A0B": {"Type": "AWS::RDS::DBCluster", "Properties": {}}}
     }
@@ -346,7 +347,7 @@ def test_a_db_cluster_without_a_deletion_policy_is_snapshotted_when_removed() ->
 
 
 def test_a_removal_whose_deployed_template_is_unknown_says_so() -> None:
-    verdict = read([("policies", None)], "todo-staging-app")
+    verdict = read([("policies", None)], "todo-staging-stateless")
 
     removals = [
         (c.logical_id, c.policy, c.consequence)
@@ -386,12 +387,12 @@ def test_the_change_sets_own_policy_action_wins_over_the_template() -> None:
 
 
 def test_removed_and_replaced_stateful_resources_are_bold_with_their_consequence() -> None:
-    verdict = read([("policies", None)], "todo-staging-app")
+    verdict = read([("policies", None)], "todo-staging-stateless")
 
     text = render_markdown(
         [verdict],
-        proposed={"todo-staging-app": POLICIES_PROPOSED},
-        deployed={"todo-staging-app": POLICIES_DEPLOYED},
+        proposed={"todo-staging-stateless": POLICIES_PROPOSED},
+        deployed={"todo-staging-stateless": POLICIES_DEPLOYED},
     )
 
     lines = text.splitlines()
@@ -448,7 +449,7 @@ def test_no_updates_to_be_performed_is_no_changes_too() -> None:
 
 
 def test_any_other_failure_is_its_reason_in_one_line() -> None:
-    verdict = read([("failed", None)], "todo-staging-app")
+    verdict = read([("failed", None)], "todo-staging-stateless")
 
     assert (verdict.outcome, verdict.reason) == (
         "failed",
@@ -464,25 +465,30 @@ def test_any_other_failure_is_its_reason_in_one_line() -> None:
     ("code", "message"),
     [
         ("ChangeSetNotFound", "ChangeSet [PipelineChange] does not exist"),
-        ("ValidationError", "Stack [todo-staging-app] does not exist"),
+        ("ValidationError", "Stack [todo-staging-stateless] does not exist"),
     ],
 )
 def test_a_missing_change_set_or_stack_is_no_change_set(code: str, message: str) -> None:
     cloudformation = boto3.client("cloudformation", **FAKE_CREDENTIALS)
     with Stubber(cloudformation) as stub:
         stub.add_client_error(
-            "describe_change_set", code, message, 404, expected_params=request("todo-staging-app")
+            "describe_change_set",
+            code,
+            message,
+            404,
+            expected_params=request("todo-staging-stateless"),
         )
-        verdict = read_change_set(cloudformation, stack_name="todo-staging-app")
+        verdict = read_change_set(cloudformation, stack_name="todo-staging-stateless")
 
     assert verdict == ChangeSetVerdict(
-        stack_name="todo-staging-app", change_set_name="PipelineChange", outcome="no change set"
+        stack_name="todo-staging-stateless",
+        change_set_name="PipelineChange",
+        outcome="no change set",
     )
     assert render_markdown([verdict]).splitlines()[4] == (
-        "From the offline diff: no change set yet (it reads outputs an earlier stack is about to "
-        "change)."
+        "No change set waiting: the stage has not prepared this stack yet (it waits for the "
+        "stacks it reads from), or its change set has executed."
     )
-    assert NO_CHANGE_SET_YET.startswith("from the offline diff")
 
 
 def test_a_refused_call_is_one_line_not_a_traceback() -> None:
@@ -616,7 +622,7 @@ def test_a_stack_the_assembly_does_not_have_is_bad_input_in_one_line(
 
     code = main(
         [
-            "--stack=todo-prod-app",
+            "--stack=todo-prod-stateless",
             f"--template-dir={assembly}",
             "--region=eu-west-1",
             f"--out={tmp_path / 'report.md'}",
@@ -624,7 +630,7 @@ def test_a_stack_the_assembly_does_not_have_is_bad_input_in_one_line(
     )
 
     assert code == BAD_INPUT
-    assert capsys.readouterr().err == f"change sets: no stack 'todo-prod-app' in {assembly}\n"
+    assert capsys.readouterr().err == f"change sets: no stack 'todo-prod-stateless' in {assembly}\n"
     assert not (tmp_path / "report.md").exists()
 
 
@@ -685,3 +691,63 @@ def test_an_obsolete_change_set_is_read_with_a_warning() -> None:
         "CloudFormation marks this change set OBSOLETE: the stack changed after it was created, "
         "so it may not be what deploys.",
     ]
+
+
+def test_an_environment_is_read_stack_by_stack_each_in_its_own_region(
+    assembly: Assembly,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`make change-sets ENV=prod` on the synthesized assembly: every prod stack, the edge stack
+    in us-east-1, one that has no change set yet reported as such."""
+    cloudformation = boto3.client("cloudformation", **FAKE_CREDENTIALS)
+    session = StubbedSession(cloudformation)
+    monkeypatch.setattr("ops.review.change_sets.aws_session", lambda **_: session)
+    stacks = [stack.name for stack in assembly.cloud.environment_stacks("prod")]
+    with Stubber(cloudformation) as stub:
+        for name in stacks:
+            if name.endswith("-stateless"):
+                stub.add_client_error(
+                    "describe_change_set",
+                    "ChangeSetNotFound",
+                    "ChangeSet [PipelineChange] does not exist",
+                )
+            else:
+                stub.add_response(
+                    "describe_change_set", {**recorded("empty"), "StackName": name}, request(name)
+                )
+        code = main(
+            ["--environment=prod", f"--template-dir={assembly.root}", f"--out={tmp_path / 'r.md'}"]
+        )
+    assert code == SUCCESS, capsys.readouterr().err
+    assert sorted(session.regions) == ["eu-west-1", "us-east-1"]  # one client per region
+    text = (tmp_path / "r.md").read_text("utf-8")
+    assert text.splitlines() == [
+        "## CloudFormation change sets",
+        "",
+        "### `todo-prod-stateful`",
+        "",
+        "From CloudFormation's change set `PipelineChange`: no changes.",
+        "",
+        "### `todo-prod-edge`",
+        "",
+        "From CloudFormation's change set `PipelineChange`: no changes.",
+        "",
+        "### `todo-prod-stateless`",
+        "",
+        f"{NO_CHANGE_SET_YET}.",
+    ]
+
+
+def test_an_unknown_environment_is_bad_input_naming_the_ones_there(
+    assembly: Assembly, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["--environment=qa", f"--template-dir={assembly.root}", f"--out={tmp_path / 'r.md'}"]
+    )
+    assert code == BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"change sets: no environment 'qa' in {assembly.root} (it has: dev, staging, prod)\n"
+    )
+    assert not (tmp_path / "r.md").exists()

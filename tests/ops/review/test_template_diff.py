@@ -74,9 +74,9 @@ def _write_assembly(root: Path, environments: dict[str, dict[str, dict[str, Any]
     return root
 
 
-def _diff(tmp_path: Path, head: dict[str, Any]) -> list[Any]:
+def _diff(tmp_path: Path, head: dict[str, Any], *, base: dict[str, Any] | None = None) -> list[Any]:
     base_dir = _write_assembly(
-        tmp_path / "base", {"pipeline": {}, "prod": {"todo-prod-stateful": BASE}}
+        tmp_path / "base", {"pipeline": {}, "prod": {"todo-prod-stateful": base or BASE}}
     )
     head_dir = _write_assembly(
         tmp_path / "head", {"pipeline": {}, "prod": {"todo-prod-stateful": head}}
@@ -157,7 +157,10 @@ def test_markdown_puts_stateful_replacement_in_bold(tmp_path: Path) -> None:
     assert "### prod: 1 replaced" in text
     assert "**Stateful resources would be replaced or removed in this environment.**" in text
     row = "- **replaced `Database` (AWS::RDS::DBCluster)** — DBClusterIdentifier"
-    assert f"{row} [**STATEFUL: data may be lost**]" in text
+    # DeletionPolicy Snapshot does not cover a replacement: without an UpdateReplacePolicy the
+    # old cluster is deleted, no snapshot taken.
+    consequence = "deleted and replaced by an EMPTY one (no UpdateReplacePolicy: Delete by default)"
+    assert f"{row} [**STATEFUL: {consequence}**]" in text
     assert "### dev: 4 added" in text
     assert "- stack `todo-dev-stateful` added" in text
 
@@ -243,12 +246,24 @@ def test_two_real_syntheses_report_exactly_the_known_change(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("stack", "resource_type", "create_only", "dependents"),
+    ("stack", "resource_type", "create_only", "dependents", "consequence"),
     [
         # The DB instances name their cluster by a create-only property: they go with it.
-        ("todo-prod-stateful", "AWS::RDS::DBCluster", "DBClusterIdentifier", 2),
+        (
+            "todo-prod-stateful",
+            "AWS::RDS::DBCluster",
+            "DBClusterIdentifier",
+            2,
+            "snapshot taken, then a new EMPTY one (UpdateReplacePolicy Snapshot)",
+        ),
         # Stateful by type, not by stack: the stateless stack's log groups hold data too.
-        ("todo-prod-stateless", "AWS::Logs::LogGroup", "LogGroupName", 0),
+        (
+            "todo-prod-stateless",
+            "AWS::Logs::LogGroup",
+            "LogGroupName",
+            0,
+            "old one retained, a new EMPTY one is created (UpdateReplacePolicy Retain)",
+        ),
     ],
 )
 def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
@@ -259,6 +274,7 @@ def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
     resource_type: str,
     create_only: str,
     dependents: int,
+    consequence: str,
 ) -> None:
     base = assembly.template(stack)
     head = copy.deepcopy(base)
@@ -278,8 +294,11 @@ def test_a_stateful_replacement_is_bold_in_either_stack_of_the_environment(
     instances = [c for c in changes.values() if c.resource_type == "AWS::RDS::DBInstance"]
     assert len(instances) == dependents
     assert all(c.kind == "replaced" and c.causes == (logical_id,) for c in instances)
+    assert change.consequence == consequence
     text = render_markdown(environments)
-    assert "**STATEFUL: data may be lost**" in text
+    assert f"[**STATEFUL: {consequence}**]" in text
+    # An Aurora instance keeps no data of its own: its line says so instead of "EMPTY".
+    assert all(c.consequence == "no data of its own: its DB cluster holds it" for c in instances)
     assert "**Stateful resources would be replaced or removed in this environment.**" in text
 
 
@@ -486,3 +505,26 @@ def test_an_endpoint_dns_option_is_updated_in_place() -> None:
 
     diff = diff_environment("dev", {"s": endpoint("ipv4")}, {"s": endpoint("dualstack")})
     assert [(c.kind, c.properties) for c in diff.changes] == [("changed", ("DnsOptions",))]
+
+
+def test_a_removed_stateful_resource_says_what_its_deletion_policy_does(tmp_path: Path) -> None:
+    """A removal follows the deployed (old) template's DeletionPolicy, a replacement the new
+    template's UpdateReplacePolicy: each line says which and what happens to the data."""
+    head = copy.deepcopy(BASE)
+    del head["Resources"]["Database"]
+    head["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    base = copy.deepcopy(BASE)
+    base["Resources"]["Queue"] = {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {"QueueName": "a"},
+        "UpdateReplacePolicy": "Retain",
+    }
+    head["Resources"]["Queue"]["Properties"] = {"QueueName": "b"}
+    changes = {c.logical_id: c for c in _diff(tmp_path, head, base=base)}
+    assert (
+        changes["Database"].consequence == "snapshot taken, then deleted (DeletionPolicy Snapshot)"
+    )
+    # The new template names no UpdateReplacePolicy: the old queue and its messages go.
+    assert changes["Queue"].consequence == (
+        "deleted and replaced by an EMPTY one (no UpdateReplacePolicy: Delete by default)"
+    )
