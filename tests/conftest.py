@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from tests.support.assembly import Assembly, synthesize_or_fail
 from tests.support.shared import shared_dir
 from tests.support.source_artifact import (
     ARTIFACT_ASSEMBLY_ENV,
+    WEB_DIST,
     build_step_pytest_args,
     export_source,
     prepare_build,
@@ -130,6 +132,22 @@ def shared_account_assembly(
             }
             config_file.write_text(tomli_w.dumps(document), encoding="utf-8")
     yield Assembly(_synthesize_once(shared, "cdk.out.shared-account", config_file))
+
+
+@pytest.fixture(scope="session")
+def api_change_assembly(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Assembly:
+    """This checkout with one line added to the API's code, synthesized: a release of
+    application code alone, what most commits are."""
+    shared = shared_dir(tmp_path_factory, worker_id)
+    directory = shared / "api-change"
+    with FileLock(str(shared / "api-change.lock")):
+        if not (directory / "cdk.out" / "manifest.json").exists():
+            tree = export_source(ROOT, directory / "tree")
+            shutil.copytree(ROOT / WEB_DIST, tree / WEB_DIST)
+            service = tree / "services/api/todo_api/__init__.py"
+            service.write_text(service.read_text(encoding="utf-8") + "\n# a new release\n")
+            synthesize_or_fail(directory / "cdk.out", root=tree)
+    return Assembly(directory / "cdk.out")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ import pytest
 from config.model import ConfigError, DeliveryConfig, load_config
 from config.names import health_alarm_name, health_alarm_prefix, lookup_role_arn, stack_name
 from config.paths import ROOT
-from tests.support.assembly import Assembly, resources, synthesize_or_fail
-from tests.support.source_artifact import WEB_DIST, export_source
+from tests.support.assembly import Assembly, resources
 
 PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
 
@@ -159,15 +157,11 @@ def test_a_bad_deployment_window_is_one_clear_error(
 
 @pytest.mark.checkout  # it builds a copy of the checkout's files
 def test_a_service_change_leaves_the_pipeline_structure_byte_identical(
-    assembly: Assembly, tmp_path: Path
+    assembly: Assembly, api_change_assembly: Assembly
 ) -> None:
     """Rollback targets survive only within one pipeline structure: application code must not
     change the pipeline resource (its image tags live in the environments' templates)."""
-    tree = export_source(ROOT, tmp_path / "tree")
-    shutil.copytree(ROOT / WEB_DIST, tree / WEB_DIST)
-    service = tree / "services/api/todo_api/__init__.py"
-    service.write_text(service.read_text(encoding="utf-8") + "\n# a new release\n")
-    changed = Assembly(synthesize_or_fail(tmp_path / "changed.out", root=tree))
+    changed = api_change_assembly
 
     before, after = _pipeline(assembly.pipeline_template), _pipeline(changed.pipeline_template)
     assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)

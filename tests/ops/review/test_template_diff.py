@@ -528,3 +528,37 @@ def test_a_removed_stateful_resource_says_what_its_deletion_policy_does(tmp_path
     assert changes["Queue"].consequence == (
         "deleted and replaced by an EMPTY one (no UpdateReplacePolicy: Delete by default)"
     )
+
+
+def test_a_change_to_the_api_code_replaces_the_api_task_definition_alone(
+    assembly: Assembly, api_change_assembly: Assembly
+) -> None:
+    """Each image fingerprints only its own service: the worker's task definition and every
+    other resource stay as they are, in every environment."""
+
+    def containers(stack: str, logical_id: str) -> set[str]:
+        resource = api_change_assembly.template(stack)["Resources"][logical_id]
+        return {d["Name"] for d in resource["Properties"].get("ContainerDefinitions", [])}
+
+    changed = {
+        env.environment: [
+            (
+                stack.stack,
+                change.resource_type,
+                change.kind,
+                containers(stack.stack, change.logical_id),
+            )
+            for stack in env.stacks
+            for change in stack.changes
+        ]
+        for env in diff_assemblies(assembly.root, api_change_assembly.root)
+    }
+    assert changed == {
+        "pipeline": [],
+        **{
+            environment: [
+                (f"todo-{environment}-stateless", "AWS::ECS::TaskDefinition", "replaced", {"api"})
+            ]
+            for environment in ("dev", "staging", "prod")
+        },
+    }
