@@ -142,6 +142,8 @@ def api_change_assembly(tmp_path_factory: pytest.TempPathFactory, worker_id: str
     directory = shared / "api-change"
     with FileLock(str(shared / "api-change.lock")):
         if not (directory / "cdk.out" / "manifest.json").exists():
+            # What a worker's failed attempt left behind.
+            shutil.rmtree(directory, ignore_errors=True)
             tree = export_source(ROOT, directory / "tree")
             shutil.copytree(ROOT / WEB_DIST, tree / WEB_DIST)
             service = tree / "services/api/todo_api/__init__.py"

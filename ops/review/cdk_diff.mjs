@@ -18,9 +18,20 @@ const MISSING = 2; // config/exit_codes.py BAD_INPUT: the toolchain is not insta
 let fullDiff;
 try {
   ({ fullDiff } = require('@aws-cdk/cloudformation-diff'));
-} catch {
-  process.stderr.write('@aws-cdk/cloudformation-diff is not installed: run npm ci\n');
+} catch (error) {
+  // Only a missing package is the toolchain's fault; anything else (a Node too old for its
+  // syntax, a broken install) is said as it is.
+  const missing = error?.code === 'MODULE_NOT_FOUND';
+  process.stderr.write(
+    missing
+      ? '@aws-cdk/cloudformation-diff is not installed: run npm ci\n'
+      : `@aws-cdk/cloudformation-diff does not load: ${oneLine(error)}\n`,
+  );
   process.exit(MISSING);
+}
+
+function oneLine(error) {
+  return String(error?.message ?? error).split('\n')[0];
 }
 
 const REPLACING = new Set(['WILL_REPLACE', 'MAY_REPLACE']);
@@ -98,29 +109,34 @@ function changedOutputs(stacks, diffs) {
   return { outputs, exports };
 }
 
+// ``value`` with every object ``replace`` returns a value for swapped for it, at any depth: in
+// lists too (SubnetIds, Fn::Join and Fn::Select arguments), where most cross-stack reads sit.
+function rewrite(value, replace) {
+  if (Array.isArray(value)) return value.map((item) => rewrite(item, replace));
+  if (value === null || typeof value !== 'object') return value;
+  const replaced = replace(value);
+  if (replaced !== undefined) return replaced;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, rewrite(item, replace)]));
+}
+
 // A copy of ``template`` whose reads of a changed output hold "<stack>/<id> (replaced)".
 function withMarkedImports(template, environment, env, changed) {
-  const copy = structuredClone(template);
   let marked = false;
-  const visit = (node) => {
-    for (const [key, value] of Object.entries(node)) {
-      if (value === null || typeof value !== 'object') continue;
-      const output = value['Fn::GetStackOutput'];
-      const imported = value['Fn::ImportValue'];
-      let cause;
-      if (output && env[output.StackName] === environment) {
-        cause = changed.outputs[output.StackName]?.[output.OutputName];
-      } else if (typeof imported === 'string') {
-        cause = changed.exports[`${environment}\u0000${imported}`];
-      }
-      if (cause !== undefined) {
-        node[key] = `${cause} (replaced)`;
-        marked = true;
-      }
+  const mark = (node) => {
+    const output = node['Fn::GetStackOutput'];
+    const imported = node['Fn::ImportValue'];
+    let cause;
+    if (output && env[output.StackName] === environment) {
+      cause = changed.outputs[output.StackName]?.[output.OutputName];
+    } else if (typeof imported === 'string') {
+      cause = changed.exports[`${environment}\u0000${imported}`];
     }
+    if (cause === undefined) return undefined;
+    marked = true;
+    return `${cause} (replaced)`;
   };
-  walk(copy.Resources ?? {}, visit);
-  return marked ? copy : undefined;
+  const resources = rewrite(template.Resources ?? {}, mark);
+  return marked ? { ...template, Resources: resources } : undefined;
 }
 
 function diffAll(stacks) {
@@ -157,10 +173,11 @@ function resourceJson(change) {
     .filter(([, property]) => REPLACING.has(property.changeImpact))
     .map(([name]) => name)
     .sort();
+  // What forced it: the replaced resources its replacing properties read, or, for an update in
+  // place, those any updated property reads.
   const causes = new Set();
-  for (const [, property] of Object.entries(change.propertyUpdates)) {
-    if (REPLACING.has(property.changeImpact)) marks(property.newValue).forEach((m) => causes.add(m));
-  }
+  const forcing = replacing.length > 0 ? replacing : Object.keys(change.propertyUpdates);
+  for (const name of forcing) marks(change.propertyUpdates[name].newValue).forEach((m) => causes.add(m));
   return {
     type: change.newResourceType ?? change.oldResourceType,
     oldType: change.oldResourceType ?? null,
@@ -193,7 +210,9 @@ function ruleJson(rule) {
 }
 
 // Resources from ``diff``, and from ``marked`` (imports of replaced resources marked) those that
-// it replaces: IAM, security groups and outputs are what the templates say, unmarked.
+// it replaces or, left alone by ``diff``, updates in place because they read a replaced resource
+// (a service's subnets, a function's VPC config: they redeploy). IAM, security groups and
+// outputs are what the templates say, unmarked.
 function stackJson(diff, marked) {
   const resources = {};
   const add = (logicalId, change) => {
@@ -206,7 +225,9 @@ function stackJson(diff, marked) {
   };
   diff.resources.forEachDifference(add);
   marked.resources.forEachDifference((logicalId, change) => {
-    if (REPLACING.has(change.changeImpact) && resources[logicalId]?.impact !== change.changeImpact) {
+    const replacing = REPLACING.has(change.changeImpact);
+    const forcedUpdate = change.changeImpact === 'WILL_UPDATE' && resources[logicalId] === undefined;
+    if ((replacing && resources[logicalId]?.impact !== change.changeImpact) || forcedUpdate) {
       add(logicalId, change);
     }
   });
@@ -237,9 +258,15 @@ function stackJson(diff, marked) {
   };
 }
 
-const stacks = JSON.parse(await readStdin());
-const { base, diffs } = diffAll(stacks);
-const result = Object.fromEntries(
-  Object.keys(stacks).map((stack) => [stack, stackJson(base[stack], diffs[stack])]),
-);
-process.stdout.write(JSON.stringify(result));
+try {
+  const stacks = JSON.parse(await readStdin());
+  const { base, diffs } = diffAll(stacks);
+  const result = Object.fromEntries(
+    Object.keys(stacks).map((stack) => [stack, stackJson(base[stack], diffs[stack])]),
+  );
+  process.stdout.write(JSON.stringify(result));
+} catch (error) {
+  // One line for the Python side to pass on, not Node's stack trace.
+  process.stderr.write(`${oneLine(error)}\n`);
+  process.exit(1);
+}

@@ -389,6 +389,19 @@ def _row(change: ResourceVerdict, *, at_risk: bool) -> str:
     )
 
 
+# A change set that is no longer waiting for its execute action: what it says is not what the
+# approval would let deploy.
+_EXECUTION_WARNINGS = {
+    "OBSOLETE": (
+        "CloudFormation marks this change set OBSOLETE: the stack changed after it was "
+        "created, so it may not be what deploys."
+    ),
+    "EXECUTE_IN_PROGRESS": "CloudFormation is executing this change set already.",
+    "EXECUTE_COMPLETE": "CloudFormation has executed this change set already.",
+    "EXECUTE_FAILED": "CloudFormation executed this change set and the update failed.",
+}
+
+
 def render_stack(
     verdict: ChangeSetVerdict,
     *,
@@ -396,11 +409,8 @@ def render_stack(
     deployed: Mapping[str, Any] | None = None,
 ) -> list[str]:
     lines = [f"### `{verdict.stack_name}`", "", _header(verdict)]
-    if verdict.execution_status == "OBSOLETE":
-        lines.append(
-            "CloudFormation marks this change set OBSOLETE: the stack changed after it was "
-            "created, so it may not be what deploys."
-        )
+    if warning := _EXECUTION_WARNINGS.get(verdict.execution_status or ""):
+        lines.append(warning)
     if not verdict.resources:
         return [*lines, ""]
     consequences = stateful_consequences(verdict, proposed=proposed or {}, deployed=deployed)

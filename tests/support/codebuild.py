@@ -11,7 +11,7 @@ substituted) and the variables CodeBuild itself sets.
 
 from __future__ import annotations
 
-import hashlib
+import atexit
 import json
 import os
 import re
@@ -138,35 +138,34 @@ def source_copy(destination: Path, source: Path) -> Path:
 
 
 _step_home: Path | None = None
+_held_locks: list[FileLock] = []
 
 
 def step_home() -> Path:
     """Where this test process runs its steps, one after another: the same path every time.
 
     Python finds a module's cached bytecode by the module's path, so a new directory per step
-    compiled boto3, pytest and the project again in every command of every step (about 10 s a
-    step, time and not behaviour). One directory per xdist worker and checkout keeps the cache
-    warm across steps and runs; a second session of the same checkout that finds it locked
-    takes a directory of its own.
+    compiled boto3, pytest and the project again in every command of every step (about 20 s of
+    a Verify step: time, not behaviour). One directory per xdist worker in the checkout's build/
+    keeps the cache warm across steps and runs (`make clean` removes it). A second session of
+    the same checkout that finds it locked takes a directory of its own, removed at exit.
+    A step's source is only valid until the next step: StepResult.workdir is read at once.
     """
     global _step_home  # noqa: PLW0603 - one per process, chosen at its first step
     if _step_home is None:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
-        home = Path(tempfile.gettempdir()) / f"codebuild-steps-{checkout}-{worker}"
-        home.mkdir(exist_ok=True)
+        home = ROOT / "build" / "codebuild-steps" / worker
+        home.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(home / ".lock"))
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            home = Path(tempfile.mkdtemp(prefix="codebuild-steps-"))
+            home = Path(tempfile.mkdtemp(prefix=f"codebuild-steps-{worker}-"))
+            atexit.register(shutil.rmtree, home, ignore_errors=True)
         else:
             _held_locks.append(lock)
         _step_home = home
     return _step_home
-
-
-_held_locks: list[FileLock] = []
 
 
 def _shims(directory: Path) -> Path:

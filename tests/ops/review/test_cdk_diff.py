@@ -77,3 +77,17 @@ def test_without_the_package_the_error_says_how_to_install_it(
 def test_no_stacks_start_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     assert diff_stacks({}) == {}
+
+
+def test_an_engine_failure_is_its_message_in_one_line_not_a_node_trace() -> None:
+    completed = subprocess.run(
+        ["node", str(cdk_diff.SCRIPT)],
+        input="{not json",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert completed.returncode == 1
+    (line,) = completed.stderr.splitlines()
+    assert "JSON" in line and "Node.js v" not in line, completed.stderr

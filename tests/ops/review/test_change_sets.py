@@ -678,8 +678,19 @@ def test_a_change_set_deleted_between_two_pages_is_no_change_set() -> None:
     assert (verdict.outcome, verdict.resources) == ("no change set", ())
 
 
-def test_an_obsolete_change_set_is_read_with_a_warning() -> None:
-    response = recorded("aurora_rename") | {"ExecutionStatus": "OBSOLETE"}
+@pytest.mark.parametrize(
+    ("status", "warning"),
+    [
+        (
+            "OBSOLETE",
+            "CloudFormation marks this change set OBSOLETE: the stack changed after it was "
+            "created, so it may not be what deploys.",
+        ),
+        ("EXECUTE_IN_PROGRESS", "CloudFormation is executing this change set already."),
+    ],
+)
+def test_a_change_set_no_longer_waiting_is_read_with_a_warning(status: str, warning: str) -> None:
+    response = recorded("aurora_rename") | {"ExecutionStatus": status}
     cloudformation = boto3.client("cloudformation", **FAKE_CREDENTIALS)
     with Stubber(cloudformation) as stub:
         stub.add_response("describe_change_set", response, request("todo-prod-stateful"))
@@ -688,8 +699,7 @@ def test_an_obsolete_change_set_is_read_with_a_warning() -> None:
     assert len(verdict.resources) == 5
     assert render_markdown([verdict]).splitlines()[4:6] == [
         "From CloudFormation's change set `PipelineChange`: 3 replaced, 2 modified.",
-        "CloudFormation marks this change set OBSOLETE: the stack changed after it was created, "
-        "so it may not be what deploys.",
+        warning,
     ]
 
 

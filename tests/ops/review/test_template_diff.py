@@ -411,8 +411,14 @@ def test_a_cidr_change_replaces_the_vpc_and_the_subnet_that_references_it() -> N
 
 @pytest.mark.parametrize(
     "reference",
-    [GET_STACK_OUTPUT, {"Fn::ImportValue": "todo-staging-vpc"}],
-    ids=["output", "export"],
+    [
+        GET_STACK_OUTPUT,
+        {"Fn::ImportValue": "todo-staging-vpc"},
+        # Inside lists, where most of the real templates' cross-stack reads sit.
+        {"Fn::Join": ["", [GET_STACK_OUTPUT]]},
+        {"Fn::Select": [0, [{"Fn::ImportValue": "todo-staging-vpc"}]]},
+    ],
+    ids=["output", "export", "output-in-a-join", "export-in-a-list"],
 )
 def test_a_replacement_reaches_the_stacks_that_read_it(reference: dict[str, Any]) -> None:
     consumer = _consumer(reference, port=443, peer="10.0.0.0/16")
@@ -435,6 +441,33 @@ def test_a_replacement_reaches_the_stacks_that_read_it(reference: dict[str, Any]
         "- replaced `AlbSecurityGroup` (AWS::EC2::SecurityGroup) — VpcId, because "
         "`todo-staging-stateful/Vpc` is replaced [security group]"
     ) in render_markdown([diff])
+
+
+def test_what_reads_a_replaced_resource_in_another_stack_is_updated_in_place_and_says_why() -> None:
+    """A property that is not create-only still gets the new value: the resource redeploys."""
+    stateful = {"Outputs": {"SubnetId": {"Value": {"Ref": "Subnet"}}}}
+    old_stateful = _vpc_template("10.0.0.0/16") | stateful
+    new_stateful = _vpc_template("10.1.0.0/16") | stateful
+    subnet = {
+        "Fn::GetStackOutput": {**GET_STACK_OUTPUT["Fn::GetStackOutput"], "OutputName": "SubnetId"}
+    }
+    consumer = {
+        "Resources": {
+            "Alarms": {
+                "Type": "AWS::SNS::Topic",
+                "Properties": {"DisplayName": {"Fn::Join": ["-", ["in", subnet]]}},
+            },
+            "Untouched": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "todo"}},
+        }
+    }
+    old = {"todo-staging-stateful": old_stateful, "todo-staging-stateless": consumer}
+    new = {**old, "todo-staging-stateful": new_stateful}
+    (stateless,) = [
+        s for s in diff_environment("staging", old, new).stacks if s.stack.endswith("stateless")
+    ]
+    assert [(c.logical_id, c.kind, c.properties, c.causes) for c in stateless.changes] == [
+        ("Alarms", "changed", ("DisplayName",), ("todo-staging-stateful/Subnet",))
+    ]
 
 
 def test_a_replacement_stays_in_its_environment() -> None:

@@ -69,13 +69,23 @@ def test_the_stateless_stack_loses_what_reads_the_vpc_through_its_outputs(
     (staging,) = [env for env in cidr_change if env.environment == "staging"]
     (stateless,) = [stack for stack in staging.stacks if stack.stack == STATELESS]
     (vpc,) = resources(assembly.template(STATEFUL), "AWS::EC2::VPC")
+    replaced = {c.logical_id for c in stateless.changes if c.kind == "replaced"}
     by_vpc = {c.logical_id for c in stateless.changes if c.causes == (f"{STATEFUL}/{vpc}",)}
     template = assembly.template(STATELESS)
     groups = set(resources(template, "AWS::EC2::SecurityGroup"))
     target_groups = set(resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup"))
     assert groups and target_groups
     assert by_vpc == groups | target_groups
-    assert all(c.kind == "replaced" for c in stateless.changes)
+    assert by_vpc <= replaced
+    # What reads the new subnets updates in place and redeploys: the load balancer, both ECS
+    # services, the deployment hook's function. Every change here is forced by the stateful stack.
+    updated = {c.resource_type for c in stateless.changes if c.kind == "changed"}
+    assert {
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::ECS::Service",
+        "AWS::Lambda::Function",
+    } <= updated
+    assert all(c.causes for c in stateless.changes)
     assert f"because `{STATEFUL}/{vpc}` is replaced [security group]" in render_markdown(
         cidr_change
     )
