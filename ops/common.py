@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING
 from config.exit_codes import BAD_INPUT, FAILURE
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from boto3.session import Session
     from botocore.exceptions import ClientError
+    from mypy_boto3_cloudformation import CloudFormationClient
 
     from config.cloud_assembly import CloudAssembly
     from config.model import DeliveryConfig
@@ -101,6 +104,14 @@ def aws_session(*, region: str, role_arn: str | None = None, session_name: str =
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
+
+
+def cloudformation_clients(
+    session: Session, regions: Iterable[str]
+) -> dict[str, CloudFormationClient]:
+    """One CloudFormation client per region of ``regions``, all with ``session``'s credentials:
+    an environment's stacks are not all in its region (the edge stack is in us-east-1)."""
+    return {region: session.client("cloudformation", region_name=region) for region in set(regions)}
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -139,17 +139,18 @@ def api_change_assembly(tmp_path_factory: pytest.TempPathFactory, worker_id: str
     """This checkout with one line added to the API's code, synthesized: a release of
     application code alone, what most commits are."""
     shared = shared_dir(tmp_path_factory, worker_id)
-    directory = shared / "api-change"
-    with FileLock(str(shared / "api-change.lock")):
-        if not (directory / "cdk.out" / "manifest.json").exists():
-            # What a worker's failed attempt left behind.
-            shutil.rmtree(directory, ignore_errors=True)
-            tree = export_source(ROOT, directory / "tree")
-            shutil.copytree(ROOT / WEB_DIST, tree / WEB_DIST)
-            service = tree / "services/api/todo_api/__init__.py"
+    tree = shared / "api-change" / "tree"
+    with FileLock(str(shared / "api-change-tree.lock")):
+        if not tree.exists():
+            # Built aside and moved in whole: a worker that fails half way leaves no tree.
+            partial = tree.with_name("tree.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            export_source(ROOT, partial)
+            shutil.copytree(ROOT / WEB_DIST, partial / WEB_DIST)
+            service = partial / "services/api/todo_api/__init__.py"
             service.write_text(service.read_text(encoding="utf-8") + "\n# a new release\n")
-            synthesize_or_fail(directory / "cdk.out", root=tree)
-    return Assembly(directory / "cdk.out")
+            partial.rename(tree)
+    return Assembly(_synthesize_once(shared, "cdk.out.api-change", root=tree))
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from config.paths import ASSEMBLY_DIR
 from ops.common import (
     aws_session,
     cloud_assembly_or_exit,
+    cloudformation_clients,
     is_missing_stack,
     load_config_or_exit,
     write_atomically,
@@ -140,10 +141,7 @@ def deployed_templates(
     # The edge stack is in us-east-1; IAM roles are global, so the environment's lookup role
     # reads them all.
     regions = {name: location[1] for name, location in locations.items()}
-    clients = {
-        stack_region: session.client("cloudformation", region_name=stack_region)
-        for stack_region in {regions.get(name, region) for name in proposed}
-    }
+    clients = cloudformation_clients(session, (regions.get(name, region) for name in proposed))
     return {
         name: template
         for name in proposed

@@ -34,6 +34,7 @@ from ops.common import (
     CommandError,
     aws_session,
     cloud_assembly_or_exit,
+    cloudformation_clients,
     is_missing_stack,
     write_atomically,
 )
@@ -475,18 +476,13 @@ def read_verdicts(
 ) -> list[ChangeSetVerdict]:
     """Each stack's verdict, read in the stack's own region (the edge stack is in us-east-1)."""
     session = aws_session(region=region, role_arn=role_arn, session_name="change-sets")
-    clients: dict[str, CloudFormationClient] = {}
-    verdicts = []
-    for stack in stacks:
-        stack_region = stack.region or region
-        if stack_region not in clients:
-            clients[stack_region] = session.client("cloudformation", region_name=stack_region)
-        verdicts.append(
-            read_change_set(
-                clients[stack_region], stack_name=stack.name, change_set_name=change_set_name
-            )
+    clients = cloudformation_clients(session, (stack.region or region for stack in stacks))
+    return [
+        read_change_set(
+            clients[stack.region or region], stack_name=stack.name, change_set_name=change_set_name
         )
-    return verdicts
+        for stack in stacks
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

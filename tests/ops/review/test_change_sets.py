@@ -89,47 +89,32 @@ def test_two_pages_are_joined_and_the_token_is_passed_back() -> None:
     ]
 
 
+def _property_cause(name: str, *, evaluation: str, source: str, entity: str | None = None) -> Cause:
+    """A detail on a top-level property that always recreates the resource."""
+    return Cause(
+        attribute="Properties",
+        name=name,
+        path=f"/Properties/{name}",
+        requires_recreation="Always",
+        evaluation=evaluation,
+        change_source=source,
+        causing_entity=entity,
+    )
+
+
 def test_every_detail_of_a_resource_is_kept_with_its_target() -> None:
     verdict = read(
         [("vpc_cidr_page1", None), ("vpc_cidr_page2", VPC_TOKEN)], "todo-staging-stateful"
     )
 
     vpc, subnet = verdict.resources[0], verdict.resources[1]
-    assert vpc.causes == (
-        Cause(
-            attribute="Properties",
-            name="CidrBlock",
-            path="/Properties/CidrBlock",
-            requires_recreation="Always",
-            evaluation="Static",
-            change_source="DirectModification",
-        ),
-    )
+    cidr = _property_cause("CidrBlock", evaluation="Static", source="DirectModification")
+    assert vpc.causes == (cidr,)
     assert subnet.causes == (
-        Cause(
-            attribute="Properties",
-            name="CidrBlock",
-            path="/Properties/CidrBlock",
-            requires_recreation="Always",
-            evaluation="Static",
-            change_source="DirectModification",
-        ),
-        Cause(
-            attribute="Properties",
-            name="VpcId",
-            path="/Properties/VpcId",
-            requires_recreation="Always",
-            evaluation="Dynamic",
-            change_source="DirectModification",
-        ),
-        Cause(
-            attribute="Properties",
-            name="VpcId",
-            path="/Properties/VpcId",
-            requires_recreation="Always",
-            evaluation="Static",
-            change_source="ResourceReference",
-            causing_entity="Vpc8378EB38",
+        cidr,
+        _property_cause("VpcId", evaluation="Dynamic", source="DirectModification"),
+        _property_cause(
+            "VpcId", evaluation="Static", source="ResourceReference", entity="Vpc8378EB38"
         ),
     )
     assert subnet.policy_action == "ReplaceAndDelete"
