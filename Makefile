@@ -306,10 +306,11 @@ change-sets: $(VENV)/.installed ## CloudFormation's own verdict on the change se
 		--out build/reports/$(ENV)-change-sets.md $(if $(LOOKUP_ROLE_ARN),--role-arn $(LOOKUP_ROLE_ARN))
 
 .PHONY: change-report
-change-report: $(VENV)/.installed node_modules/.installed ## What deploying cdk.out would change in ENV (deployed vs this commit), into build/reports/
+change-report: $(VENV)/.installed node_modules/.installed ## What deploying cdk.out would change in ENV: CloudFormation's review change sets (with PIPELINE_EXECUTION_ID) and the offline diff, into build/reports/
 	$(PY) -m ops.review.change_report --environment $(ENV) --assembly $(OUT) \
 		--out build/reports/$(ENV).md --commit "$${CODEBUILD_RESOLVED_SOURCE_VERSION:-local}" \
 		$(if $(LOOKUP_ROLE_ARN),--role-arn $(LOOKUP_ROLE_ARN)) \
+		$(if $(PIPELINE_EXECUTION_ID),--review-change-sets $(PIPELINE_EXECUTION_ID)) \
 		$(if $(REPORT_S3_URI),--upload $(REPORT_S3_URI) --review-url "$(REVIEW_URL)") \
 		$(if $(NOTIFY_TOPIC_ARN),--topic-arn $(NOTIFY_TOPIC_ARN)) $(CHANGE_REPORT_FLAGS)
 

@@ -33,6 +33,19 @@ def read_json(path: Path) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TemplateDestination:
+    bucket: str
+    key: str
+    region: str
+    role_arn: str  # the bootstrap file-publishing role
+
+    @property
+    def url(self) -> str:
+        """The HTTPS URL CloudFormation's TemplateURL takes (virtual-hosted style)."""
+        return f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{self.key}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class SynthesizedStack:
     """One stack artifact of the assembly; its template is read when first asked for."""
 
@@ -56,6 +69,48 @@ class SynthesizedStack:
     @cached_property
     def template(self) -> Template:
         return dict(read_json(self.template_file))
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        """The artifact ids of the stacks this one deploys after (its assets left out)."""
+        return tuple(
+            dependency
+            for dependency in self.artifact.get("dependencies", [])
+            if not dependency.endswith(".assets")
+        )
+
+    def _arn(self, key: str) -> str:
+        value = str(self.artifact["properties"][key])
+        return value.replace("${AWS::Partition}", partition_of(self.region))
+
+    @property
+    def deploy_role_arn(self) -> str:
+        """The role `cdk deploy` and the pipeline's deploy actions create change sets with."""
+        return self._arn("assumeRoleArn")
+
+    @property
+    def execution_role_arn(self) -> str:
+        """The role CloudFormation deploys the stack's resources with."""
+        return self._arn("cloudFormationExecutionRoleArn")
+
+    @property
+    def template_destination(self) -> TemplateDestination:
+        """Where `cdk deploy` publishes the template (the bootstrap bucket) and the role that
+        may write there. The pipeline never publishes templates (its deploy actions read them
+        from the cloud assembly artifact), so a reader that needs them there uploads them."""
+        manifest = read_json(self.directory / f"{self.artifact_id}.assets.json")
+        template = self.artifact["properties"]["templateFile"]
+        for entry in manifest.get("files", {}).values():
+            if entry["source"].get("path") == template:
+                (destination,) = entry["destinations"].values()
+                role = str(destination["assumeRoleArn"])
+                return TemplateDestination(
+                    bucket=str(destination["bucketName"]),
+                    key=str(destination["objectKey"]),
+                    region=str(destination.get("region", self.region)),
+                    role_arn=role.replace("${AWS::Partition}", partition_of(self.region)),
+                )
+        raise KeyError(f"{self.name}: its asset manifest does not list the template")
 
 
 @dataclass(frozen=True)
@@ -89,6 +144,15 @@ class CloudAssembly:
             if stack.name == name:
                 return stack
         raise KeyError(name)
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of ``region`` (the manifest writes ARNs with ${AWS::Partition})."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def codepipeline(template: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -50,6 +50,19 @@ def lookup_role_arn(account: str, region: str) -> str:
     return f"arn:aws:iam::{account}:role/cdk-{QUALIFIER}-lookup-role-{account}-{region}"
 
 
+def deploy_role_arn(account: str, region: str) -> str:
+    """The role CDK's deploy actions assume: it creates change sets (passing the CloudFormation
+    execution role) and reads the bootstrap bucket. The change report creates, reads and
+    deletes review change sets through it and never executes one."""
+    return f"arn:aws:iam::{account}:role/cdk-{QUALIFIER}-deploy-role-{account}-{region}"
+
+
+def file_publishing_role_arn(account: str, region: str) -> str:
+    """The role that writes the bootstrap bucket of ``account``/``region`` (CDK's asset
+    publishing): the change report uploads each template there for CloudFormation to read."""
+    return f"arn:aws:iam::{account}:role/cdk-{QUALIFIER}-file-publishing-role-{account}-{region}"
+
+
 def health_alarm_prefix(project: str, environment: str) -> str:
     """The name prefix of the alarms that mean "the release running in this environment is
     unhealthy": infra names exactly those alarms under it, and the bake watches exactly the

@@ -14,7 +14,8 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 
 from config.model import EnvironmentConfig
-from config.names import lookup_role_arn
+from config.names import deploy_role_arn, file_publishing_role_arn, lookup_role_arn
+from infra.edge.stack import CLOUDFRONT_WAF_REGION
 from pipeline.buildspec import Buildspec
 
 EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
@@ -56,6 +57,23 @@ def _assume_lookup_role(environment: EnvironmentConfig) -> iam.PolicyStatement:
     )
 
 
+def _review_change_set_roles(environment: EnvironmentConfig) -> iam.PolicyStatement:
+    """The bootstrap roles a change report creates its review change sets through, in every
+    region the environment has a stack in (ops/review/review_change_sets.py)."""
+    regions = {environment.region}
+    if environment.waf.enabled:
+        regions.add(CLOUDFRONT_WAF_REGION)
+    account = environment.account
+    return iam.PolicyStatement(
+        actions=["sts:AssumeRole"],
+        resources=sorted(
+            role(account, region)
+            for region in regions
+            for role in (deploy_role_arn, file_publishing_role_arn)
+        ),
+    )
+
+
 def change_report_step(
     environment: EnvironmentConfig,
     *,
@@ -69,7 +87,8 @@ def change_report_step(
     publish_statements: Sequence[iam.PolicyStatement],
     fail_on_wildcard: bool,
 ) -> pipelines.CodeBuildStep:
-    """Reads the deployed templates through the lookup role, stores the report, announces it."""
+    """CloudFormation's review change sets and the offline diff against the deployed
+    templates, stored and announced: the approval follows this report."""
     store_report = iam.PolicyStatement(
         actions=["s3:PutObject"],
         resources=[f"{report_bucket_arn}/{report_object_pattern(environment.name)}"],
@@ -88,7 +107,12 @@ def change_report_step(
             "CHANGE_REPORT_FLAGS": "--fail-on-wildcard" if fail_on_wildcard else "",
             "PIPELINE_EXECUTION_ID": EXECUTION_ID,
         },
-        policies=[_assume_lookup_role(environment), store_report, *publish_statements],
+        policies=[
+            _assume_lookup_role(environment),
+            _review_change_set_roles(environment),
+            store_report,
+            *publish_statements,
+        ],
     )
 
 

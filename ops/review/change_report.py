@@ -1,13 +1,18 @@
 """Change report: what deploying this commit would change in one environment, before approval.
 
-Reads the templates CloudFormation has deployed for each of the environment's stacks (through
-the read-only CDK bootstrap lookup role of that account), compares them with this commit's
-templates in cdk.out, and writes a Markdown report: resources added, changed, replaced and
-removed (stateful replacements in bold), IAM and security-group changes, and every permission
-the change would broaden. The pipeline stores the report, links it from the approval and
-sends it to the environment's notification topic.
+With ``--review-change-sets EXECUTION_ID`` (the pipeline passes its execution id), it first
+asks CloudFormation itself: a change set per stack, created from this commit's template
+against the deployed stack, read and deleted (ops/review/review_change_sets.py), so the
+approver reads every resource's action, replacement and its cause as CloudFormation computes
+them. Then it reads the templates CloudFormation has deployed (through the read-only CDK
+bootstrap lookup role of that account), compares them with this commit's templates in cdk.out
+and adds the offline diff: the summary, IAM and security-group tables, and every permission the
+change would broaden. A stack without a change set is marked as reported from the offline diff.
+The pipeline stores the report, links it from the approval and sends it to the environment's
+notification topic.
 
-    python -m ops.review.change_report --environment staging --assembly cdk.out --out report.md
+    python -m ops.review.change_report --environment staging --assembly cdk.out --out report.md \
+        [--role-arn LOOKUP_ROLE_ARN --review-change-sets EXECUTION_ID]
 """
 
 from __future__ import annotations
@@ -15,15 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.paths import ASSEMBLY_DIR
 from ops.common import (
+    CommandError,
     aws_session,
     cloud_assembly_or_exit,
     cloudformation_clients,
@@ -32,13 +38,16 @@ from ops.common import (
     write_atomically,
 )
 from ops.review import permissions
-from ops.review.cdk_diff import CdkDiffError
+from ops.review.change_sets import render_stack
 from ops.review.migrations import Migration, all_migrations, render_list
+from ops.review.review_change_sets import Clients, StackReview, review_environment
 from ops.review.template_diff import diff_environment, render_markdown
 
 if TYPE_CHECKING:
     from boto3.session import Session
     from mypy_boto3_cloudformation import CloudFormationClient
+
+    from config.cloud_assembly import SynthesizedStack
 
 
 def deployed_template(
@@ -66,6 +75,7 @@ def build_report(
     locations: Mapping[str, permissions.Location] | None = None,
     required: Sequence[permissions.RequiredWildcard] = (),
     migrations: Sequence[Migration] = (),
+    reviews: Sequence[StackReview] | None = None,
 ) -> tuple[str, dict[str, list[permissions.Grant]]]:
     """The Markdown report and the broadened grants per stack (for the exit decision)."""
     diff = diff_environment(environment, deployed, proposed)
@@ -78,6 +88,9 @@ def build_report(
         [
             f"# Change report: {environment} at {commit[:12]}",
             "",
+            *_change_sets_section(reviews, deployed=deployed, proposed=proposed),
+            "## Offline diff",
+            "",
             render_markdown([diff]).replace("## Template diff\n\n", ""),
             "## Permissions",
             "",
@@ -86,6 +99,46 @@ def build_report(
         ]
     )
     return text, broadened
+
+
+REVIEWED = (
+    "Each change set was created for this report from this commit's template against the "
+    "stack as deployed now, read, then deleted; nothing was executed. After the approval the "
+    "stage's prepare action creates the same change set from the same template, so it differs "
+    "only if the stack is changed in between."
+)
+NOT_REVIEWED = (
+    "No change sets were created (no pipeline execution id): every verdict below is from the "
+    "offline diff."
+)
+
+
+def _change_sets_section(
+    reviews: Sequence[StackReview] | None,
+    *,
+    deployed: Mapping[str, Mapping[str, Any]],
+    proposed: Mapping[str, Mapping[str, Any]],
+) -> list[str]:
+    """CloudFormation's own verdict per stack, or why a stack is reported offline."""
+    lines = ["## CloudFormation change sets", ""]
+    if reviews is None:
+        return [*lines, NOT_REVIEWED, ""]
+    lines += [REVIEWED, ""]
+    for review in reviews:
+        if review.verdict is None:
+            lines += [
+                f"### `{review.stack}`",
+                "",
+                f"**From the offline diff** (below): {review.offline_reason}.",
+                "",
+            ]
+        else:
+            lines += render_stack(
+                review.verdict,
+                proposed=proposed.get(review.stack),
+                deployed=deployed.get(review.stack),
+            )
+    return lines
 
 
 def _migrations_section(migrations: Sequence[Migration]) -> list[str]:
@@ -149,6 +202,36 @@ def deployed_templates(
     }
 
 
+def _review_clients(
+    *, read: Session, region: str, environment: str
+) -> Callable[[SynthesizedStack], Clients]:
+    """Each stack's clients: its region's file-publishing and deploy roles (assumed once per
+    role), and the lookup role's session for reading."""
+    sessions: dict[str, Session] = {}
+
+    def assumed(role_arn: str, role_region: str) -> Session:
+        if role_arn not in sessions:
+            sessions[role_arn] = aws_session(
+                region=role_region, role_arn=role_arn, session_name=f"change-report-{environment}"
+            )
+        return sessions[role_arn]
+
+    def clients(stack: SynthesizedStack) -> Clients:
+        destination = stack.template_destination
+        stack_region = stack.region or region
+        return Clients(
+            publish=assumed(destination.role_arn, destination.region).client(
+                "s3", region_name=destination.region
+            ),
+            deploy=assumed(stack.deploy_role_arn, stack_region).client(
+                "cloudformation", region_name=stack_region
+            ),
+            read=read.client("cloudformation", region_name=stack_region),
+        )
+
+    return clients
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="What deploying this commit would change")
     parser.add_argument("--environment", required=True)
@@ -156,6 +239,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--role-arn", help="read-only role in the environment's account")
     parser.add_argument("--commit", default="unknown")
+    parser.add_argument(
+        "--review-change-sets",
+        metavar="EXECUTION_ID",
+        help="create, read and delete a change set per stack, named after this execution",
+    )
     parser.add_argument("--upload", help="s3://bucket/key to store the report at")
     parser.add_argument("--topic-arn", help="SNS topic told that the report waits for approval")
     parser.add_argument("--review-url", help="link to the stored report, sent in the notice")
@@ -204,18 +292,32 @@ def main(argv: list[str] | None = None) -> int:
         region=region, role_arn=args.role_arn, session_name=f"change-report-{args.environment}"
     )
     try:
+        deployed = deployed_templates(session, proposed, locations, region=region)
+        reviews = None
+        if args.review_change_sets:
+            reviews = review_environment(
+                assembly.environment_stacks(args.environment),
+                execution_id=args.review_change_sets,
+                clients=_review_clients(read=session, region=region, environment=args.environment),
+                deployed=deployed,
+                warn=lambda line: print(f"change report: {line}", file=sys.stderr),
+            )
         text, broadened = build_report(
             environment=args.environment,
-            deployed=deployed_templates(session, proposed, locations, region=region),
+            deployed=deployed,
+            reviews=reviews,
             proposed=proposed,
             commit=args.commit,
             locations=locations,
             required=required,
             migrations=all_migrations(),
         )
-    except CdkDiffError as error:
+    except CommandError as error:  # the diff engine, or a review change set
         print(f"change report: {error}", file=sys.stderr)
         return error.exit_code
+    except (ClientError, BotoCoreError) as error:  # e.g. a role that may not be assumed
+        print(f"change report: {args.environment}: {error}", file=sys.stderr)
+        return FAILURE
     write_atomically(args.out, text)
     print(text)
     publish(

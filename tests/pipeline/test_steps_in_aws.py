@@ -26,7 +26,7 @@ from infra.images import ServiceImage, pipeline_images
 from tests.support.api_process import ApiProcess, api_env
 from tests.support.aws_world import World
 from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
-from tests.support.local_aws import describe
+from tests.support.local_aws import Decision, describe
 
 CONFIG = load_config()
 ENVIRONMENTS = [environment.name for environment in CONFIG.environments]
@@ -121,6 +121,10 @@ def _announced(result: StepResult) -> bool:
 # -------------------------------------------------------------------- change report
 
 
+def _calls(result: StepResult, action: str) -> list[Decision]:
+    return [d for d in result.decisions if d.action == action and d.allowed]
+
+
 @pytest.mark.parametrize("environment", APPROVED)
 def test_change_report_of_a_never_deployed_environment(
     environment: str, empty_world: World, tmp_path: Path
@@ -131,6 +135,12 @@ def test_change_report_of_a_never_deployed_environment(
     report = _stored_report(empty_world, result)
     for stack in empty_world.environment_stacks(environment):
         assert f"stack `{stack.name}` added" in report
+        # No stack exists: a change set would create it (REVIEW_IN_PROGRESS), so none is made.
+        assert (
+            f"### `{stack.name}`\n\n**From the offline diff** (below): the stack does not exist "
+            "yet: every resource is added." in report
+        )
+    assert _calls(result, "cloudformation:CreateChangeSet") == []
     assert _announced(result), result.explain()
     assert EXECUTION_ID in result.environment["REPORT_S3_URI"]
 
@@ -139,11 +149,57 @@ def test_change_report_of_a_never_deployed_environment(
 def test_change_report_against_the_previous_release(
     environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
 ) -> None:
+    """Each stack's review change set, as `cdk deploy` makes one: the template uploaded by the
+    environment's file-publishing role, the change set created by its deploy role (passing the
+    execution role), read by the lookup role, deleted by the deploy role; IAM enforced."""
     released(empty_world, images, environment=environment)
     result = run(empty_world, tmp_path, f"ChangeReport-{environment}")
     assert_permitted(result)
     assert result.returncode == 0, result.explain()
     report = _stored_report(empty_world, result)
+    stacks = empty_world.environment_stacks(environment)
+    name = f"Review-{EXECUTION_ID}"
+    for stack in stacks:
+        assert (
+            f"### `{stack.name}`\n\nFrom CloudFormation's change set `{name}`: no changes."
+            in report
+        )
+    created = _calls(result, "cloudformation:CreateChangeSet")
+    assert {(d.resource.split(":")[3], d.caller.split("/")[1]) for d in created} == {
+        (stack.region, f"cdk-hnb659fds-deploy-role-{stack.account}-{stack.region}")
+        for stack in stacks
+    }
+    assert {d.resource.split("/", 1)[1] for d in _calls(result, "iam:PassRole")} == {
+        f"cdk-hnb659fds-cfn-exec-role-{stack.account}-{stack.region}" for stack in stacks
+    }
+    # The templates go to each region's bootstrap bucket, where CloudFormation reads them with
+    # the deploy role's credentials.
+    uploads = {
+        d.resource.split(":::", 1)[1]: d.caller.split("/")[1]
+        for d in _calls(result, "s3:PutObject")
+        if "cdk-hnb659fds-assets-" in d.resource
+    }
+    synthesized = read_cloud_assembly(empty_world.assembly)
+    destinations = {
+        stack.name: synthesized.stack(stack.name).template_destination for stack in stacks
+    }
+    assert uploads == {
+        f"{destinations[stack.name].bucket}/{destinations[stack.name].key}": (
+            f"cdk-hnb659fds-file-publishing-role-{stack.account}-{stack.region}"
+        )
+        for stack in stacks
+    }
+    read = {d.resource.split(":::", 1)[1] for d in _calls(result, "s3:GetObject") if d.implied_by}
+    assert read == set(uploads)
+    assert {d.caller.split("/")[1] for d in _calls(result, "cloudformation:DescribeChangeSet")} == {
+        f"cdk-hnb659fds-lookup-role-{stacks[0].account}-{stacks[0].region}"
+    }
+    assert len(_calls(result, "cloudformation:DeleteChangeSet")) == len(stacks)
+    for stack in stacks:
+        summaries = empty_world.client("cloudformation", stack).list_change_sets(
+            StackName=stack.name
+        )["Summaries"]
+        assert [s["ChangeSetName"] for s in summaries] == [], "a review change set was left"
     assert f"### {environment}: no changes" in report
     assert "No permission is broadened." in report
     assert _announced(result)

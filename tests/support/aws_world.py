@@ -28,6 +28,8 @@ BOOTSTRAP_TEMPLATE = (
     ROOT / "node_modules" / "aws-cdk" / "lib" / "api" / "bootstrap" / "bootstrap-template.yaml"
 )
 QUALIFIER = "hnb659fds"
+# The roles the pipeline's steps may assume in an environment account (config/names.py).
+BOOTSTRAP_ROLES = ("LookupRole", "DeploymentActionRole", "FilePublishingRole")
 # Stands in for a deployment that happened before: no template of ours creates it.
 _TRIVIAL_TEMPLATE = json.dumps(
     {
@@ -98,8 +100,10 @@ class World:
     # ---------------------------------------------------------------- states
 
     def bootstrap(self, account: str, region: str, *, trust: list[str]) -> str:
-        """`cdk bootstrap aws://account/region --trust <trust>`: its lookup role, as the
-        bootstrap template defines it (ReadOnlyAccess, kms:Decrypt denied)."""
+        """`cdk bootstrap aws://account/region --trust <trust>`: its roles as the bootstrap
+        template defines them (lookup: ReadOnlyAccess, kms:Decrypt denied; deploy; file
+        publishing; CloudFormation execution), its staging bucket and its version parameter.
+        Returns the lookup role's ARN."""
         template = bootstrap_template()
         stack = StackInfo("CDKToolkit", account, region, "bootstrap", template)
         resolver = Resolver(
@@ -112,22 +116,58 @@ class World:
                 }
             },
         )
-        role = resolver.resolve(stack, template["Resources"]["LookupRole"]["Properties"])
-        iam = self.aws.client("iam", account=account, region=region)
+        self._bootstrap_bucket(stack, resolver)
+        roles = {
+            logical_id: self._bootstrap_role(stack, resolver, logical_id)
+            for logical_id in BOOTSTRAP_ROLES
+        }
+        self.aws.client("ssm", account=account, region=region).put_parameter(
+            Name=f"/cdk-bootstrap/{QUALIFIER}/version",
+            Value=str(resolver.resolve(stack, template["Outputs"]["BootstrapVersion"]["Value"])),
+            Type="String",
+        )
+        return roles["LookupRole"]
+
+    def _bootstrap_role(self, stack: StackInfo, resolver: Resolver, logical_id: str) -> str:
+        template = stack.template
+        role = resolver.resolve(stack, template["Resources"][logical_id]["Properties"])
+        iam = self.aws.client("iam", account=stack.account, region=stack.region)
         name = role["RoleName"]
         iam.create_role(
             RoleName=name,
             AssumeRolePolicyDocument=json.dumps(role["AssumeRolePolicyDocument"]),
         )
-        for policy in role.get("Policies", []):
+        inline = [
+            (policy["PolicyName"], policy["PolicyDocument"]) for policy in role.get("Policies", [])
+        ]
+        for policy in template["Resources"].values():
+            properties = policy.get("Properties", {})
+            if policy["Type"] == "AWS::IAM::Policy" and {"Ref": logical_id} in properties["Roles"]:
+                resolved = resolver.resolve(stack, properties)
+                inline.append((resolved["PolicyName"], resolved["PolicyDocument"]))
+        for policy_name, document in inline:
             iam.put_role_policy(
                 RoleName=name,
-                PolicyName=policy["PolicyName"],
-                PolicyDocument=json.dumps({"Version": "2012-10-17", **policy["PolicyDocument"]}),
+                PolicyName=policy_name,
+                PolicyDocument=json.dumps({"Version": "2012-10-17", **document}),
             )
-        for managed in role.get("ManagedPolicyArns", []):
-            self._attach_aws_managed(account, name, str(managed))
-        return f"arn:{PARTITION}:iam::{account}:role/{name}"
+        managed = role.get("ManagedPolicyArns", [])
+        for policy_arn in managed if isinstance(managed, list) else [managed]:
+            self._attach_aws_managed(stack.account, name, str(policy_arn))
+        return f"arn:{PARTITION}:iam::{stack.account}:role/{name}"
+
+    def _bootstrap_bucket(self, stack: StackInfo, resolver: Resolver) -> str:
+        """The staging bucket, encrypted with the AWS managed key as by default."""
+        properties = resolver.resolve(
+            stack, stack.template["Resources"]["StagingBucket"]["Properties"]
+        )
+        name = str(properties["BucketName"])
+        s3 = self.aws.client("s3", account=stack.account, region=stack.region)
+        arguments: dict[str, Any] = {"Bucket": name}
+        if stack.region != "us-east-1":
+            arguments["CreateBucketConfiguration"] = {"LocationConstraint": stack.region}
+        s3.create_bucket(**arguments)
+        return name
 
     def _attach_aws_managed(self, account: str, role_name: str, policy_arn: str) -> None:
         from moto.iam.models import AWSManagedPolicy  # noqa: PLC0415

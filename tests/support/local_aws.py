@@ -26,6 +26,7 @@ from tests.support.request_model import (
     IMPLIED_BY_ACTION,
     ImpliedRule,
     UnmodelledError,
+    companions,
     iam_action,
     is_aws_managed_key,
     target_of,
@@ -293,6 +294,7 @@ class LocalAws:
         identity_documents = _documents(access_key.collect_policies())
         for resource in target.resources:
             context = {**_base_context(caller, region, resource), **target.context}
+            context.update(_bucket_owner_context(resource))
             allowed, reason = self._decide(action, resource, caller, context, identity_documents)
             self._record(
                 Decision(
@@ -325,6 +327,40 @@ class LocalAws:
 
                 # AWS names the KMS action the caller lacks (KMS.AccessDeniedException).
                 raise AccessDeniedError(user_arn=caller.arn, action=refused)
+        self._authorize_companions(
+            action, params, caller=caller, region=region, identity_documents=identity_documents
+        )
+
+    def _authorize_companions(
+        self,
+        action: str,
+        params: Mapping[str, Any],
+        *,
+        caller: iam_policy.Caller,
+        region: str,
+        identity_documents: list[Any],
+    ) -> None:
+        """What AWS checks on the caller besides ``action`` (request_model.companions)."""
+        for companion, resource, doc in companions(action, params):
+            context = {**_base_context(caller, region, resource), **_bucket_owner_context(resource)}
+            allowed, reason = self._decide(companion, resource, caller, context, identity_documents)
+            implied_by = f"{action} ({doc})"
+            self._record(
+                Decision(
+                    self.label,
+                    caller.arn,
+                    companion,
+                    resource,
+                    allowed,
+                    reason,
+                    implied_by,
+                    "authorized" if allowed else "denied",
+                )
+            )
+            if not allowed:
+                from moto.core.exceptions import AccessDeniedError  # noqa: PLC0415
+
+                raise AccessDeniedError(user_arn=caller.arn, action=companion)
 
     def _decide(
         self,
@@ -556,6 +592,16 @@ def _object_key(rest: str, responder: Any) -> tuple[str, str] | None:
             if default.get("SSEAlgorithm") == "aws:kms":
                 return default.get("KMSMasterKeyID") or "alias/aws/s3", context
     return None
+
+
+def _bucket_owner_context(resource: str) -> dict[str, str]:
+    """S3 ARNs name no account; AWS sets the bucket owner's as aws:ResourceAccount and
+    s3:ResourceAccount (the bootstrap roles' policies condition on both)."""
+    service, _, _, rest = _arn_parts(resource)
+    if service != "s3":
+        return {}
+    owner = _bucket_policy(rest.split("/", 1)[0])[2]
+    return {"aws:ResourceAccount": owner, "s3:ResourceAccount": owner} if owner else {}
 
 
 def _base_context(caller: iam_policy.Caller, region: str, resource: str) -> dict[str, Any]:

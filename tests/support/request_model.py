@@ -171,6 +171,47 @@ def _resources_named_in(
     return resources
 
 
+# -------------------------------------------------------------------- companion permissions
+
+# Passing a role to CloudFormation is authorized on the caller as iam:PassRole, and a template
+# given by URL is read from S3 with the caller's credentials.
+_PASS_ROLE_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html"
+_TEMPLATE_URL_DOC = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/control-access-with-iam.html"
+)
+_TEMPLATE_ACTIONS = frozenset(
+    {
+        "cloudformation:CreateChangeSet",
+        "cloudformation:CreateStack",
+        "cloudformation:UpdateStack",
+    }
+)
+
+
+def _template_object_arn(url: str) -> str:
+    """arn:aws:s3:::bucket/key of a TemplateURL (virtual-hosted or path style)."""
+    match = re.match(r"https://([^/]+?)\.s3[.-][^/]*amazonaws\.com/(.+)", url) or re.match(
+        r"https://s3[.-][^/]*amazonaws\.com/([^/]+)/(.+)", url
+    )
+    if not match:
+        raise UnmodelledError(f"not an S3 template URL: {url!r}")
+    return f"arn:aws:s3:::{match[1]}/{match[2]}"
+
+
+def companions(action: str, params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(action, resource, doc) AWS authorizes on the caller along with ``action``."""
+    if action not in _TEMPLATE_ACTIONS:
+        return []
+    found = []
+    if params.get("RoleARN"):
+        found.append(("iam:PassRole", str(params["RoleARN"]), _PASS_ROLE_DOC))
+    if params.get("TemplateURL"):
+        found.append(
+            ("s3:GetObject", _template_object_arn(str(params["TemplateURL"])), _TEMPLATE_URL_DOC)
+        )
+    return found
+
+
 # -------------------------------------------------------------------- implied KMS permissions
 
 

@@ -10,7 +10,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ops.review.change_report import build_report, deployed_template
+from ops.review.change_report import NOT_REVIEWED, build_report, deployed_template
+from ops.review.change_sets import Cause, ChangeSetVerdict, ResourceVerdict
+from ops.review.review_change_sets import StackReview
 from tests.support.assembly import Assembly
 
 FAKE_CREDENTIALS: dict[str, Any] = {
@@ -146,3 +148,73 @@ def test_the_report_lists_each_migration_with_its_class(assembly: Assembly) -> N
     )
     assert "| `0003` (drop_column.migration) | destructive |" in text
     assert "**Destructive migrations: `0003`: the previous release may fail on them.**" in text
+
+
+def test_the_approver_reads_cloudformations_verdict_first_and_what_is_offline_marked(
+    assembly: Assembly,
+) -> None:
+    """The report leads with each stack's review change set; a stack without one says why
+    and that its lines come from the offline diff below."""
+    proposed = assembly.cloud.templates("staging")
+    stateful, edge, stateless = proposed
+    cluster = next(
+        logical_id
+        for logical_id, resource in proposed[stateful]["Resources"].items()
+        if resource["Type"] == "AWS::RDS::DBCluster"
+    )
+    replaced = ResourceVerdict(
+        logical_id=cluster,
+        resource_type="AWS::RDS::DBCluster",
+        action="Modify",
+        replacement="True",
+        causes=(
+            Cause(attribute="Properties", name="DBClusterIdentifier", requires_recreation="Always"),
+        ),
+    )
+    reviews = [
+        StackReview(
+            stack=stateful,
+            verdict=ChangeSetVerdict(
+                stack_name=stateful,
+                change_set_name="Review-1",
+                outcome="changes",
+                resources=(replaced,),
+            ),
+        ),
+        StackReview(
+            stack=edge,
+            verdict=ChangeSetVerdict(
+                stack_name=edge, change_set_name="Review-1", outcome="no changes"
+            ),
+        ),
+        StackReview(stack=stateless, offline_reason="it reads outputs that this deploy changes"),
+    ]
+    text, _ = build_report(
+        environment="staging",
+        deployed=proposed,
+        proposed=proposed,
+        commit="abc",
+        reviews=reviews,
+    )
+    lines = text.splitlines()
+    assert lines.index("## CloudFormation change sets") < lines.index("## Offline diff")
+    assert (
+        f"| **`{cluster}`** | AWS::RDS::DBCluster | Modify | True | "
+        "`DBClusterIdentifier` (Always) |"
+    ) in lines
+    assert any(
+        line.startswith(
+            f"- **`{cluster}` (AWS::RDS::DBCluster) replaced: snapshot taken, then a new EMPTY one"
+        )
+        for line in lines
+    ), text
+    assert "From CloudFormation's change set `Review-1`: no changes." in lines
+    assert "**From the offline diff** (below): it reads outputs that this deploy changes." in lines
+
+
+def test_without_an_execution_id_the_report_says_no_change_set_was_made(
+    assembly: Assembly,
+) -> None:
+    proposed = assembly.cloud.templates("dev")
+    text, _ = build_report(environment="dev", deployed={}, proposed=proposed, commit="abc")
+    assert NOT_REVIEWED in text.splitlines()
