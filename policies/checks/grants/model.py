@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from config.cloud_assembly import read_cloud_assembly
+from config.cloud_assembly import partition_of, read_cloud_assembly
 
 UNKNOWN = "${?}"
 # Stands in for a name CloudFormation generates: only a pattern with `*` there matches it.
@@ -48,9 +48,7 @@ class Stack:
 
     @property
     def partition(self) -> str:
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        return "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
+        return partition_of(self.region)
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
