@@ -42,7 +42,7 @@ class TemplateDestination:
     @property
     def url(self) -> str:
         """The HTTPS URL CloudFormation's TemplateURL takes (virtual-hosted style)."""
-        return f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{self.key}"
+        return f"https://{self.bucket}.s3.{self.region}.{dns_suffix(self.region)}/{self.key}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,6 +153,11 @@ def partition_of(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
+
+
+def dns_suffix(region: str) -> str:
+    """The domain of ``region``'s service endpoints (China's regions have their own)."""
+    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
 
 
 def codepipeline(template: Mapping[str, Any]) -> dict[str, Any] | None:

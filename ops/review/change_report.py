@@ -102,14 +102,18 @@ def build_report(
 
 
 REVIEWED = (
-    "Each change set was created for this report from this commit's template against the "
-    "stack as deployed now, read, then deleted; nothing was executed. After the approval the "
-    "stage's prepare action creates the same change set from the same template, so it differs "
-    "only if the stack is changed in between."
+    "Each change set below was created for this report from this commit's template against the "
+    "stack as it stood at the time shown, read, then deleted; nothing was executed. After the "
+    "approval the stage's prepare action creates its own from the same template: if the stack "
+    "is deployed after the time shown (an earlier execution still on its way, say), compare "
+    "its last update in the console with the time here."
 )
 NOT_REVIEWED = (
     "No change sets were created (no pipeline execution id): every verdict below is from the "
     "offline diff."
+)
+NONE_REVIEWED = (
+    "No stack could have a change set now: every verdict below is from the offline diff."
 )
 
 
@@ -123,7 +127,7 @@ def _change_sets_section(
     lines = ["## CloudFormation change sets", ""]
     if reviews is None:
         return [*lines, NOT_REVIEWED, ""]
-    lines += [REVIEWED, ""]
+    lines += [REVIEWED if any(r.verdict for r in reviews) else NONE_REVIEWED, ""]
     for review in reviews:
         if review.verdict is None:
             lines += [
@@ -137,6 +141,7 @@ def _change_sets_section(
                 review.verdict,
                 proposed=proposed.get(review.stack),
                 deployed=deployed.get(review.stack),
+                baseline=review.baseline,
             )
     return lines
 

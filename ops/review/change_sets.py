@@ -408,8 +408,10 @@ def render_stack(
     *,
     proposed: Mapping[str, Any] | None = None,
     deployed: Mapping[str, Any] | None = None,
+    baseline: str = "",
 ) -> list[str]:
-    lines = [f"### `{verdict.stack_name}`", "", _header(verdict)]
+    """One stack's section; ``baseline`` says which deployed stack the change set compared with."""
+    lines = [f"### `{verdict.stack_name}`", "", _header(verdict), *([baseline] if baseline else [])]
     if warning := _EXECUTION_WARNINGS.get(verdict.execution_status or ""):
         lines.append(warning)
     if not verdict.resources:

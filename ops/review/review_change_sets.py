@@ -11,22 +11,32 @@ the roles `cdk bootstrap --trust <pipeline account>` creates, as `cdk deploy` do
 3. the lookup role reads it (DescribeChangeSet, ops/review/change_sets.py);
 4. the deploy role deletes it. Nothing here executes a change set.
 
+A retried build finds its own change set of the earlier attempt and deletes it first.
+
 A stack that does not exist yet gets no change set: every resource is added, and the offline
-diff says so. Neither does a stack that reads an output (Fn::GetStackOutput, Fn::ImportValue)
-that a stack before it is about to change: CloudFormation would resolve today's value, so its
-change set would describe a deploy that will not happen. Both are marked "from the offline diff"
-with the reason. Outputs change only when the stateful or edge stack does, so this is rare.
+diff says so. Nor does a stack CloudFormation cannot update as it stands (a failed creation, a
+failed rollback) or one that is changing right now (an earlier execution deploying it). Nor does
+a stack that reads an output (Fn::GetStackOutput, Fn::ImportValue) that a stack before it is
+about to change: CloudFormation would resolve today's value, so its change set would describe a
+deploy that will not happen. All are marked "from the offline diff" with the reason. Outputs
+change only when the stateful or edge stack does, so this is rare.
+
+An output is taken to change when its expression does, when it is new, or when it names a
+resource the producer's change set replaces (a new physical id, a new ARN). An attribute that
+changes in an in-place update (an endpoint's address after a modify, say) is not seen: the
+producer's change set does not say, and such outputs are not read across stacks here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ops.common import CommandError, is_missing_stack
 from ops.review.change_sets import ChangeSetVerdict, read_change_set
@@ -37,8 +47,9 @@ if TYPE_CHECKING:
     from config.cloud_assembly import SynthesizedStack
 
 REVIEW_PREFIX = "Review-"
-# What the stage's prepare actions pass (CDK Pipelines): IAM resources with names, and macros.
-CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
+# What the stage's prepare actions pass (CDK Pipelines): IAM resources with names (which
+# covers unnamed ones), and macros. tests/ops/review checks them against the pipeline template.
+CAPABILITIES = ("CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 # A large stack's change set takes CloudFormation a minute or two to compute.
 CREATE_TIMEOUT_SECONDS = 600.0
 _CHANGE_SET_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
@@ -63,6 +74,17 @@ class StackReview:
     stack: str
     verdict: ChangeSetVerdict | None = None
     offline_reason: str = ""  # set when the verdict comes from the offline diff
+    # The deployed stack the change set compared with: its status and last update.
+    status: str = ""
+    last_updated: dt.datetime | None = None
+
+    @property
+    def baseline(self) -> str:
+        """One line: the deployed stack this verdict compares with."""
+        if self.last_updated is None:
+            return ""
+        when = self.last_updated.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"Compared with the stack as last deployed at {when} ({self.status})."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,15 +176,67 @@ def changed_outputs(
 # -------------------------------------------------------------------- one stack
 
 
-def _exists(cloudformation: CloudFormationClient, stack_name: str) -> bool:
-    """True for a stack CloudFormation holds (a stack only under review has no resources)."""
+def _deployed_stack(cloudformation: CloudFormationClient, stack_name: str) -> Mapping[str, Any]:
+    """DescribeStacks' entry for the stack, or {} when CloudFormation holds none."""
     try:
         (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
         if is_missing_stack(error):
-            return False
+            return {}
         raise ReviewError(f"{stack_name}: DescribeStacks: {error}") from None
-    return stack["StackStatus"] != "REVIEW_IN_PROGRESS"
+    return stack
+
+
+# Stacks CloudFormation refuses to update as they stand (CreateChangeSet: "is in <status>
+# state and can not be updated").
+_STUCK = {
+    "ROLLBACK_COMPLETE": "its creation failed (ROLLBACK_COMPLETE): CloudFormation cannot "
+    "update it; once it is deleted the deploy creates it again, every resource added",
+    "ROLLBACK_FAILED": "its creation failed and so did the rollback (ROLLBACK_FAILED): it "
+    "must be deleted before it can be deployed",
+    "UPDATE_ROLLBACK_FAILED": "an update's rollback failed (UPDATE_ROLLBACK_FAILED): "
+    "CloudFormation updates it only once the rollback is continued (ContinueUpdateRollback)",
+    "DELETE_FAILED": "its deletion failed (DELETE_FAILED): it must be deleted before it can "
+    "be deployed",
+    "IMPORT_ROLLBACK_FAILED": "an import's rollback failed (IMPORT_ROLLBACK_FAILED): "
+    "CloudFormation updates it only once the rollback is continued",
+}
+
+
+def _state_reason(stack: Mapping[str, Any]) -> str:
+    """Why the stack as it stands can have no change set worth reading, or "" when it can."""
+    status = str(stack.get("StackStatus", ""))
+    if not stack or status == "REVIEW_IN_PROGRESS":  # a stack only under review has nothing
+        return "the stack does not exist yet: every resource is added"
+    if status in _STUCK:
+        return _STUCK[status]
+    if status.endswith("_IN_PROGRESS"):
+        return (
+            f"the stack is changing now ({status}), most likely deployed by an earlier "
+            "execution: a change set made now would compare with a stack about to change"
+        )
+    return ""
+
+
+def _delete(clients: Clients, stack_name: str, name: str) -> None:
+    try:
+        clients.deploy.delete_change_set(StackName=stack_name, ChangeSetName=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ChangeSetNotFound":
+            raise ReviewError(f"{stack_name}: delete review change set {name}: {error}") from None
+
+
+def _clear_earlier_attempt(
+    clients: Clients, stack_name: str, name: str, *, timeout: float, sleep: Callable[[float], None]
+) -> None:
+    """Delete this execution's change set left by a build that was stopped before its own
+    clean-up (CreateChangeSet refuses a name in use); one still being created is waited for,
+    as CloudFormation deletes only a settled change set."""
+    leftover = read_change_set(
+        clients.read, stack_name=stack_name, change_set_name=name, timeout=timeout, sleep=sleep
+    )
+    if leftover.outcome != "no change set":
+        _delete(clients, stack_name, name)
 
 
 def _create(clients: Clients, stack: SynthesizedStack, name: str, *, execution_id: str) -> None:
@@ -187,25 +261,23 @@ def _create(clients: Clients, stack: SynthesizedStack, name: str, *, execution_i
         raise ReviewError(f"{stack.name}: review change set {name}: {error}") from None
 
 
-def _delete(clients: Clients, stack_name: str, name: str) -> None:
-    try:
-        clients.deploy.delete_change_set(StackName=stack_name, ChangeSetName=name)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ChangeSetNotFound":
-            raise ReviewError(f"{stack_name}: delete review change set {name}: {error}") from None
+# What the report says for a change set that was made but gave no verdict to read.
+_UNREAD = {
+    "pending": "CloudFormation had not finished its change set ({reason})",
+    "failed": "CloudFormation failed its change set: {reason}",
+    "no change set": "its change set was gone before it could be read (deleted by someone else)",
+}
 
 
 def _why_offline(
     stack: SynthesizedStack,
     *,
-    exists: bool,
     deployed: Mapping[str, Mapping[str, Any]],
     reviews: Mapping[str, StackReview],
     assembly_stacks: Mapping[str, SynthesizedStack],
 ) -> str:
-    """Why this stack can have no true change set yet, or "" when it can."""
-    if not exists:
-        return "the stack does not exist yet: every resource is added"
+    """Why a change set for this stack would describe a deploy that will not happen (it reads
+    outputs its predecessors change), or "" when it would not."""
     producers = {
         assembly_stacks[dependency].name: assembly_stacks[dependency]
         for dependency in stack.dependencies
@@ -214,23 +286,23 @@ def _why_offline(
     read = outputs_read(stack.template, {name: s.template for name, s in producers.items()})
     changing = []
     for name, producer in producers.items():
-        review = reviews[name]
         outputs = {entry.split("/", 1)[1] for entry in read if entry.startswith(f"{name}/")}
         if not outputs:
             continue
-        if review.verdict is None or review.verdict.outcome not in {"changes", "no changes"}:
-            changing.append(f"`{name}` (its own verdict is not known)")
+        review = reviews.get(name)
+        if review is None or review.verdict is None:
+            changing.append(f"may change in `{name}` (its own change set was not read)")
             continue
         changed = outputs & changed_outputs(
             deployed=deployed.get(name, {}), proposed=producer.template, verdict=review.verdict
         )
         if changed:
-            changing.append(f"`{name}` ({', '.join(sorted(changed))})")
+            changing.append(f"changes in `{name}` ({', '.join(sorted(changed))})")
     if changing:
         return (
-            "it reads outputs that this deploy changes in "
-            + "; ".join(changing)
-            + ": its change set can exist only once they are deployed"
+            "it reads outputs that this deploy "
+            + "; and that it ".join(changing)
+            + ": a change set made now would resolve today's values"
         )
     return ""
 
@@ -249,24 +321,34 @@ def _review_stack(
     assembly_stacks: Mapping[str, SynthesizedStack],
     timeout: float,
     sleep: Callable[[float], None],
+    warn: Callable[[str], None],
 ) -> StackReview:
-    reason = _why_offline(
-        stack,
-        exists=_exists(client.read, stack.name),
-        deployed=deployed,
-        reviews=reviews,
-        assembly_stacks=assembly_stacks,
+    described = _deployed_stack(client.read, stack.name)
+    review = StackReview(
+        stack=stack.name,
+        status=str(described.get("StackStatus", "")),
+        last_updated=described.get("LastUpdatedTime") or described.get("CreationTime"),
+    )
+    reason = _state_reason(described) or _why_offline(
+        stack, deployed=deployed, reviews=reviews, assembly_stacks=assembly_stacks
     )
     if reason:
-        return StackReview(stack=stack.name, offline_reason=reason)
+        return replace(review, offline_reason=reason)
+    _clear_earlier_attempt(client, stack.name, name, timeout=timeout, sleep=sleep)
     _create(client, stack, name, execution_id=execution_id)
     try:
         verdict = read_change_set(
             client.read, stack_name=stack.name, change_set_name=name, timeout=timeout, sleep=sleep
         )
     finally:
-        _delete(client, stack.name, name)
-    return StackReview(stack=stack.name, verdict=verdict)
+        try:
+            _delete(client, stack.name, name)
+        except ReviewError as error:  # the verdict stands; the leftover is named for a person
+            warn(f"{error}: delete it by hand")
+    if verdict.outcome in _UNREAD:
+        reason = _UNREAD[verdict.outcome].format(reason=verdict.reason.rstrip("."))
+        return replace(review, offline_reason=reason)
+    return replace(review, verdict=verdict)
 
 
 def review_environment(
@@ -305,8 +387,11 @@ def review_environment(
                 assembly_stacks=by_artifact,
                 timeout=timeout,
                 sleep=sleep,
+                warn=warn,
             )
-        except (CommandError, ClientError, BotoCoreError) as error:
+        # Whatever goes wrong with one stack (a refusal, an asset manifest without the
+        # template) must not fail the stage the report runs in: the stack is marked instead.
+        except Exception as error:
             refusal = " ".join(str(error).split())
             warn(f"{stack.name}: no review change set: {refusal}")
             review = StackReview(

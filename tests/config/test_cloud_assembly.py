@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from config.cloud_assembly import PIPELINE, AssemblyNotFoundError, read_cloud_assembly
+from config.cloud_assembly import (
+    PIPELINE,
+    AssemblyNotFoundError,
+    TemplateDestination,
+    read_cloud_assembly,
+)
 from config.model import DeliveryConfig
 from tests.support.assembly import Assembly
 
@@ -139,3 +144,22 @@ def test_a_folder_without_a_manifest_is_named_with_what_to_run(tmp_path: Path) -
     with pytest.raises(AssemblyNotFoundError) as missing:
         read_cloud_assembly(tmp_path)
     assert str(missing.value) == f"{tmp_path}/manifest.json not found: run make synth first"
+
+
+@pytest.mark.parametrize(
+    ("region", "url"),
+    [
+        ("eu-west-1", "https://cdk-assets.s3.eu-west-1.amazonaws.com/abc.json"),
+        ("cn-north-1", "https://cdk-assets.s3.cn-north-1.amazonaws.com.cn/abc.json"),
+        ("us-gov-west-1", "https://cdk-assets.s3.us-gov-west-1.amazonaws.com/abc.json"),
+    ],
+)
+def test_a_template_destination_is_addressed_in_its_regions_own_domain(
+    region: str, url: str
+) -> None:
+    """CloudFormation reads a TemplateURL only from S3's endpoint of the region (China's
+    regions answer under amazonaws.com.cn)."""
+    destination = TemplateDestination(
+        bucket="cdk-assets", key="abc.json", region=region, role_arn="arn:aws:iam::1:role/r"
+    )
+    assert destination.url == url

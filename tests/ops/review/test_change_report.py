@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ops.review.change_report import NOT_REVIEWED, build_report, deployed_template
+from ops.review.change_report import (
+    NONE_REVIEWED,
+    NOT_REVIEWED,
+    REVIEWED,
+    build_report,
+    deployed_template,
+)
 from ops.review.change_sets import Cause, ChangeSetVerdict, ResourceVerdict
 from ops.review.review_change_sets import StackReview
 from tests.support.assembly import Assembly
@@ -186,6 +193,10 @@ def test_the_approver_reads_cloudformations_verdict_first_and_what_is_offline_ma
             verdict=ChangeSetVerdict(
                 stack_name=edge, change_set_name="Review-1", outcome="no changes"
             ),
+            status="UPDATE_COMPLETE",
+            last_updated=dt.datetime(
+                2026, 11, 30, 18, 5, 9, tzinfo=dt.timezone(dt.timedelta(hours=1))
+            ),
         ),
         StackReview(stack=stateless, offline_reason="it reads outputs that this deploy changes"),
     ]
@@ -208,8 +219,29 @@ def test_the_approver_reads_cloudformations_verdict_first_and_what_is_offline_ma
         )
         for line in lines
     ), text
-    assert "From CloudFormation's change set `Review-1`: no changes." in lines
+    assert REVIEWED in lines
+    # The approver can tell whether the stack was deployed again after its change set was made.
+    (edge_line,) = [i for i, line in enumerate(lines) if line == f"### `{edge}`"]
+    assert lines[edge_line + 2 : edge_line + 4] == [
+        "From CloudFormation's change set `Review-1`: no changes.",
+        "Compared with the stack as last deployed at 2026-11-30 17:05:09 UTC (UPDATE_COMPLETE).",
+    ]
     assert "**From the offline diff** (below): it reads outputs that this deploy changes." in lines
+
+
+def test_when_no_stack_could_have_a_change_set_the_report_does_not_claim_one(
+    assembly: Assembly,
+) -> None:
+    proposed = assembly.cloud.templates("staging")
+    reviews = [
+        StackReview(stack=name, offline_reason="the stack does not exist yet") for name in proposed
+    ]
+    text, _ = build_report(
+        environment="staging", deployed={}, proposed=proposed, commit="abc", reviews=reviews
+    )
+    lines = text.splitlines()
+    assert NONE_REVIEWED in lines
+    assert REVIEWED not in lines
 
 
 def test_without_an_execution_id_the_report_says_no_change_set_was_made(

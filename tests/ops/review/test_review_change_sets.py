@@ -9,6 +9,7 @@ the ChangeReport step, under its role, in moto with IAM enforced.)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from config.cloud_assembly import SynthesizedStack
+from config.cloud_assembly import SynthesizedStack, codepipeline
 from ops.review.change_sets import ChangeSetVerdict, ResourceVerdict
 from ops.review.review_change_sets import (
     CAPABILITIES,
@@ -75,19 +76,36 @@ def _by_component(stacks: list[SynthesizedStack]) -> dict[str, SynthesizedStack]
     return {stack.name.rsplit("-", 1)[1]: stack for stack in stacks}
 
 
-def _exists(aws: Stubbed, stack: SynthesizedStack) -> None:
+LAST_UPDATED = dt.datetime(2026, 11, 30, 17, 5, 9, tzinfo=dt.UTC)
+
+
+def _exists(aws: Stubbed, stack: SynthesizedStack, status: str = "UPDATE_COMPLETE") -> None:
     aws.read.add_response(
         "describe_stacks",
         {
             "Stacks": [
                 {
                     "StackName": stack.name,
-                    "StackStatus": "UPDATE_COMPLETE",
+                    "StackStatus": status,
                     "CreationTime": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+                    "LastUpdatedTime": LAST_UPDATED,
                 }
             ]
         },
         {"StackName": stack.name},
+    )
+
+
+def _no_earlier_attempt(aws: Stubbed, stack: SynthesizedStack) -> None:
+    aws.read.add_client_error(
+        "describe_change_set",
+        service_error_code="ChangeSetNotFound",
+        service_message=f"ChangeSet [{NAME}] does not exist",
+        expected_params={
+            "StackName": stack.name,
+            "ChangeSetName": NAME,
+            "IncludePropertyValues": False,
+        },
     )
 
 
@@ -113,8 +131,42 @@ def _change(logical_id: str, resource_type: str, replacement: str) -> dict[str, 
     }
 
 
-def _reviewed(aws: Stubbed, stack: SynthesizedStack, changes: list[dict[str, Any]]) -> None:
-    """Upload, create, describe (one page), delete: what one stack's review asks, in order."""
+def _reviewed(
+    aws: Stubbed,
+    stack: SynthesizedStack,
+    changes: list[dict[str, Any]],
+    *,
+    earlier_attempt: bool = False,
+) -> None:
+    """Look for an earlier attempt's change set, upload, create, describe (one page), delete:
+    what one stack's review asks, in order."""
+    if not earlier_attempt:
+        _no_earlier_attempt(aws, stack)
+    _uploaded_and_created(aws, stack)
+    aws.read.add_response(
+        "describe_change_set",
+        _page(stack, changes),
+        {"StackName": stack.name, "ChangeSetName": NAME, "IncludePropertyValues": False},
+    )
+    _deleted(aws, stack)
+
+
+def _page(stack: SynthesizedStack, changes: list[dict[str, Any]]) -> dict[str, Any]:
+    page: dict[str, Any] = {"ChangeSetName": NAME, "StackName": stack.name}
+    if changes:
+        return page | {
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "Changes": changes,
+        }
+    return page | {
+        "Status": "FAILED",
+        "ExecutionStatus": "UNAVAILABLE",
+        "StatusReason": "The submitted information didn't contain changes.",
+    }
+
+
+def _uploaded_and_created(aws: Stubbed, stack: SynthesizedStack) -> None:
     destination = stack.template_destination
     aws.publish.add_response(
         "put_object",
@@ -139,21 +191,6 @@ def _reviewed(aws: Stubbed, stack: SynthesizedStack, changes: list[dict[str, Any
             "Description": ANY,
         },
     )
-    page: dict[str, Any] = {"ChangeSetName": NAME, "StackName": stack.name}
-    if changes:
-        page |= {"Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": changes}
-    else:
-        page |= {
-            "Status": "FAILED",
-            "ExecutionStatus": "UNAVAILABLE",
-            "StatusReason": "The submitted information didn't contain changes.",
-        }
-    aws.read.add_response(
-        "describe_change_set",
-        page,
-        {"StackName": stack.name, "ChangeSetName": NAME, "IncludePropertyValues": False},
-    )
-    _deleted(aws, stack)
 
 
 def _deleted(aws: Stubbed, stack: SynthesizedStack) -> None:
@@ -230,8 +267,10 @@ def test_a_stack_that_reads_an_output_its_predecessor_replaces_is_reported_offli
             "(PublishOutputRefNetworkVpc7FB7348F2D3313D5, "
             "PublishOutputRefNetworkVpcprivateSubnet1Subnet9EC584988FB4910A, "
             "PublishOutputRefNetworkVpcprivateSubnet2Subnet6E5E880488A18691): "
-            "its change set can exist only once they are deployed"
+            "a change set made now would resolve today's values"
         ),
+        status="UPDATE_COMPLETE",
+        last_updated=LAST_UPDATED,
     )
 
 
@@ -274,6 +313,7 @@ def test_a_change_set_that_cannot_be_read_is_still_deleted_and_the_stack_marked(
 ) -> None:
     stateful = staging[0]
     _exists(aws, stateful)
+    _no_earlier_attempt(aws, stateful)
     destination = stateful.template_destination
     aws.publish.add_response(
         "put_object",
@@ -321,6 +361,7 @@ def test_a_refused_change_set_marks_the_stack_and_the_next_one_in_one_line(
     a failure would roll back); the stack and the stack reading its outputs say why."""
     stacks = _by_component(staging)
     _exists(aws, stacks["stateful"])
+    _no_earlier_attempt(aws, stacks["stateful"])
     aws.publish.add_response("put_object", {})
     aws.deploy.add_client_error(
         "create_change_set",
@@ -340,9 +381,226 @@ def test_a_refused_change_set_marks_the_stack_and_the_next_one_in_one_line(
         "Stack:todo-staging-stateful is in UPDATE_IN_PROGRESS state"
     )
     assert reviews[2].offline_reason.startswith(
-        f"it reads outputs that this deploy changes in `{stacks['stateful'].name}` "
-        "(its own verdict is not known)"
+        f"it reads outputs that this deploy may change in `{stacks['stateful'].name}` "
+        "(its own change set was not read)"
     )
+
+
+def test_a_retried_build_deletes_its_earlier_attempts_change_set_first(
+    aws: Stubbed, staging: list[SynthesizedStack]
+) -> None:
+    """A build stopped between CreateChangeSet and its clean-up leaves Review-<id>; its
+    retry has the same execution id, and CreateChangeSet refuses a name in use. The leftover,
+    still being created, is waited for (CloudFormation deletes only a settled change set)."""
+    stateful = staging[0]
+    _exists(aws, stateful)
+    expected = {"StackName": stateful.name, "ChangeSetName": NAME, "IncludePropertyValues": False}
+    pending = {"ChangeSetName": NAME, "StackName": stateful.name, "Status": "CREATE_IN_PROGRESS"}
+    aws.read.add_response("describe_change_set", pending, expected)
+    aws.read.add_response("describe_change_set", _page(stateful, []), expected)
+    _deleted(aws, stateful)  # the leftover
+    _reviewed(
+        aws,
+        stateful,
+        [_change("DatabaseLogs", "AWS::Logs::LogGroup", "False")],
+        earlier_attempt=True,
+    )
+    warnings: list[str] = []
+
+    (review,) = review_environment(
+        staging[:1],
+        execution_id=EXECUTION_ID,
+        clients=lambda _stack: aws.clients,
+        deployed={},
+        sleep=lambda _seconds: None,
+        warn=warnings.append,
+    )
+
+    assert review.verdict is not None
+    assert [c.logical_id for c in review.verdict.resources] == ["DatabaseLogs"]
+    assert warnings == []
+
+
+def test_a_change_set_that_cannot_be_deleted_keeps_its_verdict_and_is_named(
+    aws: Stubbed, staging: list[SynthesizedStack]
+) -> None:
+    stateful = staging[0]
+    _exists(aws, stateful)
+    _no_earlier_attempt(aws, stateful)
+    _uploaded_and_created(aws, stateful)
+    aws.read.add_response(
+        "describe_change_set",
+        _page(stateful, [_change("DatabaseLogs", "AWS::Logs::LogGroup", "False")]),
+    )
+    aws.deploy.add_client_error(
+        "delete_change_set",
+        service_error_code="InvalidChangeSetStatus",
+        service_message="ChangeSet is in an invalid status for this operation",
+    )
+    warnings: list[str] = []
+
+    (review,) = review_environment(
+        staging[:1],
+        execution_id=EXECUTION_ID,
+        clients=lambda _stack: aws.clients,
+        deployed={},
+        warn=warnings.append,
+    )
+
+    assert review.verdict is not None and review.verdict.outcome == "changes"
+    assert review.offline_reason == ""
+    (warning,) = warnings
+    assert warning.startswith(f"{stateful.name}: delete review change set {NAME}: ")
+    assert warning.endswith(
+        "ChangeSet is in an invalid status for this operation: delete it by hand"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("REVIEW_IN_PROGRESS", "the stack does not exist yet: every resource is added"),
+        (
+            "ROLLBACK_COMPLETE",
+            "its creation failed (ROLLBACK_COMPLETE): CloudFormation cannot "
+            "update it; once it is deleted the deploy creates it again, every resource added",
+        ),
+        (
+            "UPDATE_ROLLBACK_FAILED",
+            "an update's rollback failed (UPDATE_ROLLBACK_FAILED): CloudFormation updates it "
+            "only once the rollback is continued (ContinueUpdateRollback)",
+        ),
+        (
+            "UPDATE_IN_PROGRESS",
+            "the stack is changing now (UPDATE_IN_PROGRESS), most likely "
+            "deployed by an earlier execution: a change set made now would compare with a stack "
+            "about to change",
+        ),
+        (
+            "DELETE_IN_PROGRESS",
+            "the stack is changing now (DELETE_IN_PROGRESS), most likely "
+            "deployed by an earlier execution: a change set made now would compare with a stack "
+            "about to change",
+        ),
+    ],
+)
+def test_a_stack_that_cannot_take_a_true_change_set_now_gets_none_and_says_why(
+    aws: Stubbed, staging: list[SynthesizedStack], status: str, reason: str
+) -> None:
+    stateful = staging[0]
+    _exists(aws, stateful, status=status)
+
+    (review,) = review_environment(
+        staging[:1], execution_id=EXECUTION_ID, clients=lambda _stack: aws.clients, deployed={}
+    )
+
+    assert (review.verdict, review.offline_reason, review.status) == (None, reason, status)
+
+
+@pytest.mark.parametrize(
+    ("page", "reason"),
+    [
+        (
+            {
+                "Status": "FAILED",
+                "StatusReason": "Template format error: Unresolved resource\n dependencies [Queue]",
+            },
+            "CloudFormation failed its change set: Template format error: Unresolved resource "
+            "dependencies [Queue]",
+        ),
+        (
+            {"Status": "CREATE_IN_PROGRESS"},
+            "CloudFormation had not finished its change set (still CREATE_IN_PROGRESS after 0 s)",
+        ),
+    ],
+)
+def test_a_change_set_without_a_verdict_is_reported_offline_with_cloudformations_words(
+    aws: Stubbed, staging: list[SynthesizedStack], page: dict[str, Any], reason: str
+) -> None:
+    stateful = staging[0]
+    _exists(aws, stateful)
+    _no_earlier_attempt(aws, stateful)
+    _uploaded_and_created(aws, stateful)
+    aws.read.add_response("describe_change_set", {"ChangeSetName": NAME, **page})
+    _deleted(aws, stateful)
+
+    (review,) = review_environment(
+        staging[:1],
+        execution_id=EXECUTION_ID,
+        clients=lambda _stack: aws.clients,
+        deployed={},
+        timeout=0,
+    )
+
+    assert (review.verdict, review.offline_reason) == (None, reason)
+
+
+def test_a_name_already_in_use_marks_the_stack_with_cloudformations_refusal(
+    aws: Stubbed, staging: list[SynthesizedStack]
+) -> None:
+    """Two builds of one execution at once (a retry racing the first): the second is refused."""
+    stateful = staging[0]
+    _exists(aws, stateful)
+    _no_earlier_attempt(aws, stateful)
+    aws.publish.add_response("put_object", {})
+    aws.deploy.add_client_error(
+        "create_change_set",
+        service_error_code="AlreadyExistsException",
+        service_message=f"ChangeSet {NAME} already exists",
+    )
+
+    (review,) = review_environment(
+        staging[:1], execution_id=EXECUTION_ID, clients=lambda _stack: aws.clients, deployed={}
+    )
+
+    assert review.verdict is None
+    assert review.offline_reason.endswith(f"ChangeSet {NAME} already exists")
+
+
+def test_a_stack_whose_asset_manifest_lacks_its_template_is_marked_not_fatal(
+    aws: Stubbed, staging: list[SynthesizedStack], tmp_path: Any
+) -> None:
+    """Any failure in one stack's review marks that stack; the next stacks are still reviewed."""
+    broken = dataclasses.replace(staging[0], directory=tmp_path)
+    (tmp_path / f"{broken.artifact_id}.assets.json").write_text('{"files": {}}')
+    _exists(aws, broken)
+    _no_earlier_attempt(aws, broken)
+    edge = staging[1]
+    _exists(aws, edge)
+    _reviewed(aws, edge, [])
+    warnings: list[str] = []
+
+    first, second = review_environment(
+        [broken, edge],
+        execution_id=EXECUTION_ID,
+        clients=lambda _stack: aws.clients,
+        deployed={},
+        warn=warnings.append,
+    )
+
+    assert first.offline_reason == (
+        "CloudFormation's change set could not be made: "
+        f"'{broken.name}: its asset manifest does not list the template'"
+    )
+    assert second.verdict is not None and second.verdict.outcome == "no changes"
+    assert len(warnings) == 1
+
+
+def test_the_review_passes_the_capabilities_the_stage_prepare_actions_pass(
+    assembly: Assembly,
+) -> None:
+    """The review must be the change set the approval lets execute: same capabilities."""
+    pipeline = codepipeline(assembly.cloud.pipeline_stack().template)
+    assert pipeline is not None
+    prepares = [
+        action["Configuration"]
+        for stage in pipeline["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CloudFormation"
+        and action["Configuration"].get("ActionMode") == "CHANGE_SET_REPLACE"
+    ]
+    assert prepares
+    assert {prepare["Capabilities"] for prepare in prepares} == {",".join(CAPABILITIES)}
 
 
 @pytest.mark.parametrize(
