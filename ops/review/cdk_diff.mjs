@@ -9,7 +9,8 @@
 //
 // Beyond `cdk diff`, a replacement is followed across the stacks of one environment: a stack that
 // reads a replaced resource through Fn::GetStackOutput or Fn::ImportValue sees a new value there,
-// so its create-only properties that read it force a replacement too.
+// so its create-only properties that read it force a replacement too, and the others an update.
+// Within a stack, the updates in place a replacement forces are listed as well.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -119,14 +120,30 @@ function rewrite(value, replace) {
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, rewrite(item, replace)]));
 }
 
-// A copy of ``template`` whose reads of a changed output hold "<stack>/<id> (replaced)".
-function withMarkedImports(template, environment, env, changed) {
+// The logical id a Ref or Fn::GetAtt node reads, or undefined.
+function readId(node) {
+  if (typeof node.Ref === 'string') return node.Ref;
+  const getAtt = node['Fn::GetAtt'];
+  if (Array.isArray(getAtt)) return getAtt[0];
+  if (typeof getAtt === 'string') return getAtt.split('.')[0];
+  return undefined;
+}
+
+// A copy of ``template`` whose reads of a replaced resource hold "<id> (replaced)" and whose
+// reads of a changed output hold "<stack>/<id> (replaced)", or undefined when it reads neither.
+// CDK's engine follows a replacement into the create-only properties that read it; the updates
+// in place it forces (a DB subnet group's SubnetIds, a function's VPC config) it leaves out, and
+// those are what a reviewer must see too.
+function withMarkedReads(template, environment, env, changed, replacedHere) {
   let marked = false;
   const mark = (node) => {
+    const id = readId(node);
     const output = node['Fn::GetStackOutput'];
     const imported = node['Fn::ImportValue'];
     let cause;
-    if (output && env[output.StackName] === environment) {
+    if (id !== undefined && replacedHere.has(id)) {
+      cause = id;
+    } else if (output && env[output.StackName] === environment) {
       cause = changed.outputs[output.StackName]?.[output.OutputName];
     } else if (typeof imported === 'string') {
       cause = changed.exports[`${environment}\u0000${imported}`];
@@ -147,8 +164,9 @@ function diffAll(stacks) {
     Object.entries(stacks).map(([stack, pair]) => [stack, fullDiff(pair.old ?? {}, pair.new ?? {})]),
   );
   const diffs = { ...base };
-  // Each round lets a replacement reach one more stack; a stack graph has no cycles.
-  for (let round = 0; round < Object.keys(stacks).length; round += 1) {
+  // Each round lets a replacement reach one more stack; a stack graph has no cycles. The first
+  // round also marks each stack's reads of its own replaced resources.
+  for (let round = 0; round <= Object.keys(stacks).length; round += 1) {
     const { outputs, exports } = changedOutputs(stacks, diffs);
     const scoped = { outputs, exports: {} };
     for (const [name, cause] of Object.entries(exports)) {
@@ -157,11 +175,12 @@ function diffAll(stacks) {
     let spread = false;
     for (const [stack, pair] of Object.entries(stacks)) {
       if (!pair.old || !pair.new) continue;
-      const marked = withMarkedImports(pair.new, env[stack], env, scoped);
+      const replaced = replacedIds(diffs[stack]);
+      const marked = withMarkedReads(pair.new, env[stack], env, scoped, replaced);
       if (marked === undefined) continue;
-      const before = replacedIds(diffs[stack]).size;
-      diffs[stack] = fullDiff(pair.old, marked);
-      spread ||= replacedIds(diffs[stack]).size > before;
+      const next = fullDiff(pair.old, marked);
+      spread ||= round === 0 || replacedIds(next).size > replaced.size;
+      diffs[stack] = next;
     }
     if (!spread) break;
   }
@@ -209,7 +228,7 @@ function ruleJson(rule) {
   };
 }
 
-// Resources from ``diff``, and from ``marked`` (imports of replaced resources marked) those that
+// Resources from ``diff``, and from ``marked`` (reads of replaced resources marked) those that
 // it replaces or, left alone by ``diff``, updates in place because they read a replaced resource
 // (a service's subnets, a function's VPC config: they redeploy). IAM, security groups and
 // outputs are what the templates say, unmarked.

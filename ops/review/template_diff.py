@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,6 +73,8 @@ class ResourceChange:
     retained: bool = False  # removed from the stack, kept in the account (DeletionPolicy Retain)
     # What a stateful replacement or removal does to the data, and the policy that decides it.
     consequence: str = ""
+    # Why the service will refuse the update CloudFormation attempts (the deploy fails).
+    refusal: str = ""
 
     @property
     def stateful(self) -> bool:
@@ -188,6 +190,51 @@ def _has_changes(verdict: StackVerdict) -> bool:
     )
 
 
+# RDS keeps a DB subnet group in the VPC it was made in: ModifyDBSubnetGroup refuses another
+# VPC's subnets ("The new Subnets are not in the same Vpc as the existing subnet group"), and an
+# Aurora cluster reaches a new VPC only by a restore there.
+SUBNET_GROUP_REFUSAL = (
+    "RDS refuses to move a DB subnet group to a new VPC's subnets, so the update fails and the "
+    "stack rolls back; an Aurora cluster moves to a new VPC only by restoring a snapshot there"
+)
+
+
+def _with_refusals(stacks: list[StackDiff], templates: Templates) -> list[StackDiff]:
+    """Mark the in-place updates AWS is known to refuse; ``templates`` are the new ones."""
+    replaced = {
+        (stack.stack, change.logical_id)
+        for stack in stacks
+        for change in stack.changes
+        if change.kind in {"replaced", "may be replaced"}
+    }
+
+    def moves_vpc(stack: str, cause: str) -> bool:
+        """Whether ``cause`` is a replaced subnet whose VPC is replaced too (its new self is in
+        another VPC)."""
+        owner, _, logical_id = cause.rpartition("/")
+        owner = owner or stack
+        subnet = templates.get(owner, {}).get("Resources", {}).get(logical_id, {})
+        if subnet.get("Type") != "AWS::EC2::Subnet" or (owner, logical_id) not in replaced:
+            return False
+        vpc = subnet.get("Properties", {}).get("VpcId")
+        return isinstance(vpc, Mapping) and (owner, vpc.get("Ref")) in replaced
+
+    def refusal(stack: str, change: ResourceChange) -> str:
+        if change.resource_type != "AWS::RDS::DBSubnetGroup" or change.kind != "changed":
+            return ""
+        return SUBNET_GROUP_REFUSAL if any(moves_vpc(stack, c) for c in change.causes) else ""
+
+    return [
+        replace(
+            stack,
+            changes=tuple(
+                replace(change, refusal=refusal(stack.stack, change)) for change in stack.changes
+            ),
+        )
+        for stack in stacks
+    ]
+
+
 def diff_environments(sides: Mapping[str, tuple[Templates, Templates]]) -> list[EnvironmentDiff]:
     """{environment: (old stacks, new stacks)} diffed in one run of CDK's engine: stack by stack,
     a stack missing on one side is added/removed."""
@@ -213,7 +260,9 @@ def diff_environments(sides: Mapping[str, tuple[Templates, Templates]]) -> list[
                 changes = _changes(verdict, old=old.get(name), new=new.get(name))
                 stack = StackDiff(stack=name, kind=kind, changes=changes, verdict=verdict)
                 stacks.append(stack)
-        diffs.append(EnvironmentDiff(environment=environment, stacks=tuple(stacks)))
+        diffs.append(
+            EnvironmentDiff(environment=environment, stacks=tuple(_with_refusals(stacks, new)))
+        )
     return diffs
 
 
@@ -244,6 +293,8 @@ def _row(change: ResourceChange) -> str:
         flags.append("security group")
     if change.data_at_risk:
         flags.append(f"**STATEFUL: {change.consequence or 'data may be lost'}**")
+    if change.refusal:
+        flags.append(f"**WILL FAIL: {change.refusal}**")
     if change.retained:
         flags.append("retained: stays in the account, outside the stack")
     what = f"{change.kind} `{change.logical_id}` ({change.resource_type})"
@@ -333,6 +384,9 @@ OFFLINE_LIMITS = (
 _COUNTED: tuple[Kind, ...] = ("added", "changed", "replaced", "may be replaced", "removed")
 
 
+WILL_FAIL = "**This deploy would fail in this environment: see the lines marked WILL FAIL.**"
+
+
 def _environment(env: EnvironmentDiff) -> list[str]:
     changes = env.changes
     counts = {kind: sum(c.kind == kind for c in changes) for kind in _COUNTED}
@@ -340,6 +394,8 @@ def _environment(env: EnvironmentDiff) -> list[str]:
     lines = [f"### {env.environment}: {summary}"]
     if any(c.data_at_risk for c in changes):
         lines.append("**Stateful resources would be replaced or removed in this environment.**")
+    if any(c.refusal for c in changes):
+        lines.append(WILL_FAIL)
     if any(c.iam for c in changes):
         lines.append("IAM permissions change in this environment.")
     if any(c.security_group for c in changes):

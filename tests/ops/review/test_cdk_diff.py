@@ -12,7 +12,7 @@ import pytest
 from config.exit_codes import BAD_INPUT
 from ops.review import cdk_diff
 from ops.review.cdk_diff import CdkDiffError, StackPair, diff_stacks
-from ops.review.template_diff import diff_environments
+from ops.review.template_diff import SUBNET_GROUP_REFUSAL, diff_environments
 
 TOPIC = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "a"}}}}
 RENAMED = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "b"}}}}
@@ -49,6 +49,57 @@ def test_a_retained_resource_that_leaves_the_stack_loses_no_data() -> None:
     (diff,) = diff_environments({"dev": ({"s": retained}, {"s": {"Resources": {}}})})
     (change,) = diff.changes
     assert (change.kind, change.retained, change.data_at_risk) == ("removed", True, False)
+
+
+def _network(cidr: str) -> dict[str, Any]:
+    """A VPC, a subnet in it, and a DB subnet group and a queue policy that read the subnet."""
+    return {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr}},
+            "Subnet": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": cidr},
+            },
+            "Group": {
+                "Type": "AWS::RDS::DBSubnetGroup",
+                "Properties": {"DBSubnetGroupDescription": "db", "SubnetIds": [{"Ref": "Subnet"}]},
+            },
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "unrelated"}},
+        }
+    }
+
+
+def test_an_update_in_place_that_a_replacement_forces_in_its_stack_is_listed() -> None:
+    """CDK's engine follows a replacement into create-only properties only; the subnet group's
+    SubnetIds are updatable, so CloudFormation updates it in place, and so does the report."""
+    (diff,) = diff_environments(
+        {"dev": ({"s": _network("10.0.0.0/16")}, {"s": _network("10.1.0.0/16")})}
+    )
+    changes = {change.logical_id: change for change in diff.changes}
+    assert {name: change.kind for name, change in changes.items()} == {
+        "Vpc": "replaced",
+        "Subnet": "replaced",
+        "Group": "changed",
+    }
+    assert (changes["Group"].properties, changes["Group"].causes) == (("SubnetIds",), ("Subnet",))
+    # Its subnets move to a new VPC, which RDS refuses: the report says the deploy would fail.
+    assert changes["Group"].refusal == SUBNET_GROUP_REFUSAL
+
+
+def test_a_subnet_group_whose_subnets_stay_in_their_vpc_is_not_refused() -> None:
+    def subnet_only(cidr: str) -> dict[str, Any]:
+        template = _network("10.0.0.0/16")
+        template["Resources"]["Subnet"]["Properties"]["CidrBlock"] = cidr
+        return template
+
+    (diff,) = diff_environments(
+        {"dev": ({"s": subnet_only("10.0.0.0/24")}, {"s": subnet_only("10.0.1.0/24")})}
+    )
+    changes = {change.logical_id: change for change in diff.changes}
+    assert {name: (c.kind, c.refusal) for name, c in changes.items()} == {
+        "Subnet": ("replaced", ""),
+        "Group": ("changed", ""),
+    }
 
 
 def test_without_node_the_error_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

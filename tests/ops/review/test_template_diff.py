@@ -566,11 +566,16 @@ def test_a_removed_stateful_resource_says_what_its_deletion_policy_does(tmp_path
 def test_a_change_to_the_api_code_replaces_the_api_task_definition_alone(
     assembly: Assembly, api_change_assembly: Assembly
 ) -> None:
-    """Each image fingerprints only its own service: the worker's task definition and every
-    other resource stay as they are, in every environment."""
+    """Each image fingerprints only its own service: the API's task definition is replaced and
+    the API's service updated in place to run it (CloudFormation's rolling deploy); the worker
+    and every other resource stay as they are, in every environment."""
 
-    def containers(stack: str, logical_id: str) -> set[str]:
-        resource = api_change_assembly.template(stack)["Resources"][logical_id]
+    def what(stack: str, logical_id: str) -> set[str]:
+        """A task definition's containers, or the containers of the one a service runs."""
+        resources = api_change_assembly.template(stack)["Resources"]
+        resource = resources[logical_id]
+        if resource["Type"] == "AWS::ECS::Service":
+            resource = resources[resource["Properties"]["TaskDefinition"]["Ref"]]
         return {d["Name"] for d in resource["Properties"].get("ContainerDefinitions", [])}
 
     changed = {
@@ -579,7 +584,8 @@ def test_a_change_to_the_api_code_replaces_the_api_task_definition_alone(
                 stack.stack,
                 change.resource_type,
                 change.kind,
-                containers(stack.stack, change.logical_id),
+                what(stack.stack, change.logical_id),
+                change.properties,
             )
             for stack in env.stacks
             for change in stack.changes
@@ -589,9 +595,25 @@ def test_a_change_to_the_api_code_replaces_the_api_task_definition_alone(
     assert changed == {
         "pipeline": [],
         **{
-            environment: [
-                (f"todo-{environment}-stateless", "AWS::ECS::TaskDefinition", "replaced", {"api"})
-            ]
+            environment: sorted(
+                [
+                    (
+                        f"todo-{environment}-stateless",
+                        "AWS::ECS::TaskDefinition",
+                        "replaced",
+                        {"api"},
+                        ("ContainerDefinitions",),
+                    ),
+                    (
+                        f"todo-{environment}-stateless",
+                        "AWS::ECS::Service",
+                        "changed",
+                        {"api"},
+                        ("TaskDefinition",),
+                    ),
+                ],
+                key=lambda row: row[1],
+            )
             for environment in ("dev", "staging", "prod")
         },
     }

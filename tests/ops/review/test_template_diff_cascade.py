@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from config.paths import ROOT
-from ops.review.template_diff import EnvironmentDiff, diff_assemblies, render_markdown
+from ops.review.template_diff import (
+    SUBNET_GROUP_REFUSAL,
+    WILL_FAIL,
+    EnvironmentDiff,
+    diff_assemblies,
+    render_markdown,
+)
 from tests.support.assembly import Assembly, resources, synthesize_or_fail
 
 pytestmark = pytest.mark.xdist_group("staging-cidr-change")
@@ -61,6 +67,24 @@ def test_the_vpc_takes_its_network_and_the_database_proxy_with_it(
     assert vpc in replaced
     # The data stays: the cluster keeps its identity (its subnet group is updated in place).
     assert not any(change.data_at_risk for change in staging.changes)
+
+
+def test_the_database_subnet_group_cannot_follow_the_new_vpc_and_the_report_says_so(
+    assembly: Assembly, cidr_change: list[EnvironmentDiff]
+) -> None:
+    """CloudFormation updates the subnet group in place with the new subnets; RDS refuses
+    subnets of another VPC, so the deploy would fail and roll back. Nothing else is refused."""
+    (staging,) = [env for env in cidr_change if env.environment == "staging"]
+    (group,) = resources(assembly.template(STATEFUL), "AWS::RDS::DBSubnetGroup")
+    refused = {(c.logical_id, c.kind, c.refusal) for c in staging.changes if c.refusal}
+    assert refused == {(group, "changed", SUBNET_GROUP_REFUSAL)}
+    report = render_markdown(cidr_change)
+    (line,) = [line for line in report.splitlines() if f"`{group}`" in line]
+    assert line.endswith(f"[**WILL FAIL: {SUBNET_GROUP_REFUSAL}**]")
+    assert (
+        "### staging: " in report and WILL_FAIL in report.split("### staging: ")[1].split("###")[0]
+    )
+    assert report.count(WILL_FAIL) == 1  # staging's alone
 
 
 def test_the_stateless_stack_loses_what_reads_the_vpc_through_its_outputs(
