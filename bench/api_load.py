@@ -8,6 +8,10 @@ settings (the ceiling), in the same run. Prints requests/s, p50 and p99.
 Loopback only (127.0.0.1), every run bounded in time (and the Python
 generator also in request count); the servers are stopped at the end.
 
+Every API request carries an access token from a local issuer (tests/support/issuer.py), which
+the API checks as it checks Cognito's (RS256 against the issuer's JWKS, cached): the figures
+include what authentication costs.
+
 Limits: the machine has 2 cores shared by the server, PostgreSQL and the
 load generator, so the figures are a relative measure (API vs ceiling on the
 same box), not a capacity plan. wrk (C, one thread) steals less CPU from the
@@ -30,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +51,9 @@ POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 SCHEMA = "todo_bench"
 SEED_TODOS = 1000
 CREATE_BODY = b'{"text": "benchmark todo"}'
+BENCH_USER = "bench-user"
+# Set once the issuer runs: every request to the API sends it (health ignores it).
+AUTHORIZATION: dict[str, str] = {}
 
 
 @dataclass
@@ -61,6 +68,9 @@ class Result:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+
+Generator = Callable[[str, str, str, argparse.Namespace], "Result"]
 
 
 # ------------------------------------------------------------------ servers
@@ -136,6 +146,7 @@ def run_wrk(name: str, url: str, method: str, args: argparse.Namespace) -> Resul
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "request.lua"
         lines = [f'wrk.method = "{method}"']
+        lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in AUTHORIZATION.items()]
         if method == "POST":
             lines += [
                 f"wrk.body = '{CREATE_BODY.decode()}'",
@@ -169,6 +180,7 @@ def run_wrk(name: str, url: str, method: str, args: argparse.Namespace) -> Resul
 # -------------------------------------------------- Python asyncio generator
 def request_bytes(method: str, path: str, body: bytes = b"") -> bytes:
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in AUTHORIZATION.items())
     if body:
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
     return head.encode() + b"\r\n" + body
@@ -217,6 +229,40 @@ def run_python(name: str, url: str, method: str, args: argparse.Namespace) -> Re
 
 
 # --------------------------------------------------------------------- main
+def api_scenarios(generator: Generator, args: argparse.Namespace) -> list[Result]:
+    """Health, list and create on the real API, signed in as one user."""
+    # Needs services/devstack on the path, as make bench-api sets it.
+    from tests.support.issuer import running_issuer  # noqa: PLC0415
+
+    prepare_database()
+    api_env = {
+        "DATABASE_URL": POSTGRES,
+        "DATABASE_SCHEMA": SCHEMA,
+        "API_PORT": "0",
+        "DATABASE_POOL_SIZE": "10",
+        "LOG_LEVEL": "INFO",
+    }
+    try:
+        api = [sys.executable, "-m", "todo_api"]
+        with (
+            running_issuer() as issuer,
+            server(api, {**api_env, **issuer.settings}, "Todo API listening on") as line,
+        ):
+            AUTHORIZATION.update(issuer.headers(BENCH_USER))
+            base = json.loads(line)["url"]
+            seed(base, SEED_TODOS)
+            warm = argparse.Namespace(**{**vars(args), "duration": 1})
+            generator("warm-up", base + "/api/todos", "GET", warm)
+            return [
+                # Framework and middleware alone (no database), for reading the ratio.
+                generator("GET /api/health (no DB)", base + "/api/health", "GET", args),
+                generator("GET /api/todos (50/page)", base + "/api/todos", "GET", args),
+                generator("POST /api/todos", base + "/api/todos", "POST", args),
+            ]
+    finally:
+        drop_database()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
@@ -240,27 +286,7 @@ def main() -> int:
         generator("warm-up", base + "/", "GET", argparse.Namespace(**{**vars(args), "duration": 1}))
         results.append(generator("hello (bare ASGI)", base + "/", "GET", args))
 
-    prepare_database()
-    api_env = {
-        "DATABASE_URL": POSTGRES,
-        "DATABASE_SCHEMA": SCHEMA,
-        "API_PORT": "0",
-        "DATABASE_POOL_SIZE": "10",
-        "LOG_LEVEL": "INFO",
-    }
-    try:
-        api = [sys.executable, "-m", "todo_api"]
-        with server(api, api_env, "Todo API listening on") as line:
-            base = json.loads(line)["url"]
-            seed(base, SEED_TODOS)
-            warm = argparse.Namespace(**{**vars(args), "duration": 1})
-            generator("warm-up", base + "/api/todos", "GET", warm)
-            # Framework and middleware alone (no database), for reading the ratio.
-            results.append(generator("GET /api/health (no DB)", base + "/api/health", "GET", args))
-            results.append(generator("GET /api/todos (50/page)", base + "/api/todos", "GET", args))
-            results.append(generator("POST /api/todos", base + "/api/todos", "POST", args))
-    finally:
-        drop_database()
+    results += api_scenarios(generator, args)
 
     ceiling = results[0].rps
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from config.exit_codes import BAD_INPUT, SUCCESS
-from config.names import github_drift_role_name
+from config.names import auth_domain_prefix, github_drift_role_name
 from config.paths import ROOT
 
 DEFAULT_CONFIG_FILE = ROOT / "config" / "environments.toml"
@@ -531,6 +531,81 @@ class TrafficShift(_Model):
         return self
 
 
+# Cognito's prefix domains (<prefix>.auth.<region>.amazoncognito.com): lower-case letters, digits
+# and hyphens, no hyphen at either end, and none of the words Cognito reserves.
+# https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html
+_COGNITO_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+COGNITO_RESERVED_WORDS = ("aws", "amazon", "cognito")
+# Threat protection (formerly advanced security) runs on the Plus feature plan only.
+# https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pool-settings-threat-protection.html
+THREAT_PROTECTION_PLAN = "plus"
+
+
+def cognito_domain_prefix_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a Cognito prefix domain, or None when it can."""
+    if not _COGNITO_PREFIX_RE.fullmatch(value):
+        return (
+            "must be 1 to 63 lower-case letters, digits and hyphens, not starting or ending "
+            f"with a hyphen, got {value!r}"
+        )
+    reserved = [word for word in COGNITO_RESERVED_WORDS if word in value]
+    if reserved:
+        words = ", ".join(repr(word) for word in reserved)
+        return f"must not contain {words} (Cognito refuses it), got {value!r}"
+    return None
+
+
+def _cognito_domain_prefix(value: str) -> str:
+    problem = cognito_domain_prefix_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class PasswordPolicy(_Model):
+    """What Cognito requires of a password (checked on sign-up and on every change)."""
+
+    # Cognito accepts 6 to 99; below 8 fails cdk-nag's AwsSolutions-COG1.
+    min_length: Annotated[int, Field(ge=8, le=99)]
+    require_lowercase: bool
+    require_uppercase: bool
+    require_digits: bool
+    require_symbols: bool
+    # Days a temporary password (an invited or admin-created user) stays valid.
+    temporary_password_days: Annotated[int, Field(ge=1, le=365)] = 3
+
+
+class AuthConfig(_Model):
+    """The environment's Cognito user pool: who may sign up and how they sign in."""
+
+    # Cognito's feature plan (tier): "essentials" has managed login, "plus" adds threat
+    # protection; "lite" serves the classic hosted UI only, which the web app does not target.
+    feature_plan: Literal["essentials", "plus"]
+    # Threat protection for password sign-ins: "audit" records risk, "enforced" acts on it.
+    threat_protection: Literal["off", "audit", "enforced"]
+    # Visitors may create their own account from the sign-in page.
+    self_sign_up: bool
+    # TOTP (authenticator app) only: SMS needs an IAM role for Cognito and SNS spend.
+    mfa: Literal["off", "optional", "required"]
+    password: PasswordPolicy
+    # Cognito accepts 5 minutes to 1 day for access and ID tokens.
+    access_token_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    # Refresh tokens: Cognito accepts 1 hour to 10 years; the web app keeps tokens in memory.
+    refresh_token_days: Annotated[int, Field(ge=1, le=3650)] = 1
+    # Globally unique per region. Unset: "<project>-<environment>-<account>".
+    domain_prefix: Annotated[str, AfterValidator(_cognito_domain_prefix)] | None = None
+
+    @model_validator(mode="after")
+    def _threat_protection_needs_plus(self) -> Self:
+        if self.threat_protection != "off" and self.feature_plan != THREAT_PROTECTION_PLAN:
+            raise ValueError(
+                f'threat_protection = "{self.threat_protection}" needs feature_plan = '
+                f'"{THREAT_PROTECTION_PLAN}" (Cognito offers threat protection on the Plus plan '
+                f'only); got feature_plan = "{self.feature_plan}"'
+            )
+        return self
+
+
 class EnvironmentConfig(_Model):
     name: Name
     account: AccountId
@@ -560,6 +635,8 @@ class EnvironmentConfig(_Model):
     # Of every consumer's queue.
     queue: QueueConfig
     alarms: AlarmsConfig
+    # The Cognito user pool the web app signs in with and the API validates tokens of.
+    auth: AuthConfig
     # Retention of the application's log groups (services, proxy, database).
     log_retention_days: RetentionDays
 
@@ -574,6 +651,23 @@ class EnvironmentConfig(_Model):
                 f"(a paused database takes seconds to resume), got {database.min_acu:g}"
             )
         return database
+
+
+def effective_auth_domain_prefix(project: ProjectConfig, environment: EnvironmentConfig) -> str:
+    """The environment's Cognito prefix domain: auth.domain_prefix, else derived from names."""
+    return environment.auth.domain_prefix or auth_domain_prefix(
+        project.name, environment.name, environment.account
+    )
+
+
+# The post-deploy check markers that call the API as a signed-in user (smoke reads only the
+# unauthenticated health routes): where one runs, the checks need a test user.
+SIGNED_IN_CHECKS = frozenset({"contract", "integration"})
+
+
+def checks_sign_in(environment: EnvironmentConfig) -> bool:
+    """True when the environment's post-deploy checks sign a test user in."""
+    return bool(SIGNED_IN_CHECKS.intersection(environment.checks))
 
 
 class DeliveryConfig(_Model):
@@ -624,6 +718,10 @@ class DeliveryConfig(_Model):
     def drift_role_name(self) -> str:
         """The IAM role GitHub Actions' drift workflow assumes in the pipeline account."""
         return self.pipeline.github.drift_role_name or github_drift_role_name(self.project.name)
+
+    def auth_domain_prefix(self, environment: EnvironmentConfig) -> str:
+        """The environment's Cognito prefix domain: the configured one, else derived."""
+        return effective_auth_domain_prefix(self.project, environment)
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:
@@ -707,6 +805,31 @@ def _unsized_services(config: DeliveryConfig) -> list[str]:
     return sorted(problems)
 
 
+def _auth_domain_problems(config: DeliveryConfig) -> list[str]:
+    """Each environment's effective Cognito domain prefix is valid and its own in its region."""
+    problems = []
+    taken: dict[tuple[str, str], str] = {}
+    for env in config.environments:
+        prefix = config.auth_domain_prefix(env)
+        origin = (
+            "" if env.auth.domain_prefix else " (derived from project, environment and account)"
+        )
+        problem = cognito_domain_prefix_problem(prefix)
+        if problem:
+            problems.append(
+                f"environment \"{env.name}\": field 'auth.domain_prefix': the prefix "
+                f"{prefix!r}{origin} {problem.split(', got')[0]}; set auth.domain_prefix"
+            )
+        other = taken.setdefault((env.region, prefix), env.name)
+        if other != env.name:
+            problems.append(
+                f"environment \"{env.name}\": field 'auth.domain_prefix': {prefix!r} is "
+                f'already environment "{other}"\'s in {env.region} (prefix domains are unique '
+                "per region)"
+            )
+    return problems
+
+
 def _display_path(path: Path) -> Path:
     try:
         return path.resolve().relative_to(ROOT)
@@ -748,7 +871,10 @@ def load_config(
         raise ConfigError(
             f"{shown}: environment \"{name}\": field 'name': duplicate environment name {name!r}"
         )
-    problems = [f"{shown}: {problem}" for problem in _unsized_services(config)]
+    problems = [
+        f"{shown}: {problem}"
+        for problem in [*_unsized_services(config), *_auth_domain_problems(config)]
+    ]
     if problems:
         raise ConfigError("\n".join(problems))
     return config

@@ -116,3 +116,28 @@ def protected_image_bound(environments: int) -> int:
     not yet untagged the one its new version pushed out of the history.
     """
     return (RETAINED_VERSIONS + 1) * environments
+
+
+def auth_domain_prefix(project: str, environment: str, account: str) -> str:
+    """The environment's Cognito prefix domain unless the config names one.
+
+    Prefix domains are global within a region: the account id keeps two forks' environments of
+    the same name (two "todo-dev") apart, and the environment name keeps an account's apart.
+    """
+    return f"{environment_prefix(project, environment)}-{account}"
+
+
+# All the post-deploy checks' role (and the blue/green hook) may do, on the one user pool: the
+# pipeline's policy gate lets a pipeline step assume that role only while this is all it can.
+CHECKS_ROLE_ACTIONS = (
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminSetUserPassword",
+    "cognito-idp:AdminInitiateAuth",
+    "cognito-idp:AdminDeleteUser",
+)
+
+
+def checks_role_name(project: str, environment: str) -> str:
+    """The role in the environment's account that the pipeline's Verify step assumes to
+    create, sign in and delete the post-deploy checks' test user (nothing else)."""
+    return f"{environment_prefix(project, environment)}-deployed-checks"

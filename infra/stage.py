@@ -13,11 +13,14 @@ from config.model import (
     EnvironmentConfig,
     ProjectConfig,
     Registry,
+    checks_sign_in,
     consumers_of,
+    effective_auth_domain_prefix,
     http_service_of,
 )
 from config.names import (
     alarm_topic_name,
+    checks_role_name,
     environment_prefix,
     health_alarm_name,
     health_alarm_prefix,
@@ -50,7 +53,10 @@ class EnvironmentStage(Stage):
         environment: EnvironmentConfig,
         images: Mapping[str, ServiceImage],
         web_dist: Path,
+        checks_trusted_account: str | None = None,
     ) -> None:
+        """``checks_trusted_account``: the account whose post-deploy checks (the pipeline's
+        Verify step) may assume the checks' sign-in role, where the checks sign in."""
         super().__init__(
             scope,
             construct_id,
@@ -60,6 +66,9 @@ class EnvironmentStage(Stage):
         self._registry = registry
         self._environment = environment
         self._prefix = environment_prefix(project.name, environment.name)
+        self._checks_trusted_account = (
+            checks_trusted_account if checks_sign_in(environment) else None
+        )
         self._removal_policy = (
             RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
             if environment.protect_data
@@ -103,7 +112,8 @@ class EnvironmentStage(Stage):
             self,
             "Stateful",
             **self._identity(
-                "stateful", "VPC, event topic, queues and dead-letter queues, Aurora, keys"
+                "stateful",
+                "VPC, event topic, queues and dead-letter queues, Aurora, keys, user pool",
             ),
             network=environment.network,
             consumers={name: spec.consumes for name, spec in consumers_of(self._registry).items()},
@@ -111,6 +121,8 @@ class EnvironmentStage(Stage):
             database=environment.database,
             # The name the former data stack gave the cluster, kept for forks that migrate.
             cluster_identifier=f"{self._prefix}-data-cluster",
+            auth=environment.auth,
+            auth_domain_prefix=effective_auth_domain_prefix(self._project, environment),
             log_retention_days=environment.log_retention_days,
             protect_data=environment.protect_data,
             removal_policy=self._removal_policy,
@@ -166,6 +178,9 @@ class EnvironmentStage(Stage):
             web_dist=web_dist,
             frontend=environment.frontend,
             web_acl_arn=self.edge.web_acl.arn if self.edge else None,
+            auth=environment.auth,
+            checks_role_name=checks_role_name(project.name, environment.name),
+            checks_trusted_account=self._checks_trusted_account,
             api_path_pattern=http_service_of(self._registry)[1].path_pattern,
             removal_policy=self._removal_policy,
             budget_name=f"{self._prefix}-monthly",

@@ -319,6 +319,12 @@ UNPROTECT: dict[str, Callable[[str, str], Command]] = {
         *("aws", "elbv2", "modify-load-balancer-attributes", "--load-balancer-arn", arn),
         *("--attributes", "Key=deletion_protection.enabled,Value=false", "--region", region),
     ],
+    # UpdateUserPool resets every setting it is not given to Cognito's default: harmless here,
+    # where the pool of a failed first create is about to be deleted with its stack.
+    "AWS::Cognito::UserPool": lambda pool_id, region: [
+        *("aws", "cognito-idp", "update-user-pool", "--user-pool-id", pool_id),
+        *("--deletion-protection", "INACTIVE", "--region", region),
+    ],
 }
 
 

@@ -18,6 +18,7 @@ from constructs import Construct
 from config.model import DeliveryConfig, EnvironmentConfig
 from config.names import (
     approval_stage_name,
+    checks_role_name,
     lookup_role_arn,
     pipeline_name,
     protected_image_bound,
@@ -41,7 +42,7 @@ from pipeline.github_oidc import GitHubOidc
 from pipeline.image_repositories import ImageRepositories
 from pipeline.notifications import DeliveryNotifications
 from pipeline.stage_conditions import roll_back_and_gate_stages
-from pipeline.steps import change_report_step, report_key, verify_step
+from pipeline.steps import CheckSignIn, change_report_step, report_key, verify_step
 
 # Ubuntu 24.04; its runtimes include Node.js 24 (LTS) and Python 3.11, the pair the buildspecs
 # pin (standard:7.0 stops at Node.js 20, past its end of life).
@@ -305,6 +306,7 @@ class PipelineStack(Stack):
                 environment=environment,
                 images=images,
                 web_dist=web_dist,
+                checks_trusted_account=config.pipeline.account,
             )
             if environment.approval_required:
                 # A stage of its own: the deploy stage's entry conditions (the previous
@@ -459,6 +461,22 @@ class PipelineStack(Stack):
                 self._release_parameter_arn(config, env.name) for env in config.environments
             ],
             image_statements=self.image_repositories.release_record_statements(),
+            sign_in=self._check_sign_in(config, environment, stage),
+        )
+
+    @staticmethod
+    def _check_sign_in(
+        config: DeliveryConfig, environment: EnvironmentConfig, stage: EnvironmentStage
+    ) -> CheckSignIn | None:
+        """What the environment's checks sign a test user in with, where they do."""
+        pool_id, client_id = stage.stateless.checks_user_pool_id, stage.stateless.checks_client_id
+        if pool_id is None or client_id is None:
+            return None
+        name = checks_role_name(config.project.name, environment.name)
+        return CheckSignIn(
+            user_pool_id=pool_id,
+            client_id=client_id,
+            role_arn=f"arn:aws:iam::{environment.account}:role/{name}",
         )
 
     def _release_parameter_arn(self, config: DeliveryConfig, environment: str) -> str:

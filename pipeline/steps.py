@@ -8,6 +8,7 @@ CodeBuild as on a laptop; steps that need the synthesized templates also get cdk
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, pipelines
 from aws_cdk import aws_codebuild as codebuild
@@ -125,6 +126,16 @@ def report_object_pattern(environment: str) -> str:
     return report_key(environment).replace(EXECUTION_ID, "*")
 
 
+@dataclass(frozen=True, kw_only=True)
+class CheckSignIn:
+    """How the post-deploy checks sign their test user in (infra/auth/clients.ChecksSignIn)."""
+
+    user_pool_id: CfnOutput
+    client_id: CfnOutput
+    # The role in the environment's account: fixed name, so known without a reference.
+    role_arn: str
+
+
 def verify_step(
     environment: EnvironmentConfig,
     *,
@@ -134,14 +145,28 @@ def verify_step(
     parameter_arn: str,
     history_parameter_arns: Sequence[str],
     image_statements: Sequence[iam.PolicyStatement],
+    sign_in: CheckSignIn | None = None,
 ) -> pipelines.CodeBuildStep:
     """Checks, bake, then the release record, in one action (ops/release/verify.py).
 
     Its role is the union of what the three parts need and nothing more: the lookup role
     (the bake reads the environment's alarms through it), this environment's record, and
     every environment's history to fit the release tags of the image repositories to what
-    the retained records name (ops/release/record.py).
+    the retained records name (ops/release/record.py). Where the checks sign in, it may also
+    assume the environment's checks role, which alone may manage that pool's test user.
     """
+    outputs = {"SITE_URL": site_url}
+    sign_in_env: dict[str, str] = {}
+    sign_in_policies: list[iam.PolicyStatement] = []
+    if sign_in is not None:
+        outputs |= {
+            "CHECKS_USER_POOL_ID": sign_in.user_pool_id,
+            "CHECKS_CLIENT_ID": sign_in.client_id,
+        }
+        sign_in_env = {"CHECKS_ROLE_ARN": sign_in.role_arn}
+        sign_in_policies = [
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[sign_in.role_arn])
+        ]
     return make_step(
         f"Verify-{environment.name}",
         buildspec=buildspec,
@@ -152,10 +177,12 @@ def verify_step(
             "BAKE_MINUTES": str(environment.bake_minutes),
             "BAKE_ROLE_ARN": lookup_role_arn(environment.account, environment.region),
             "PIPELINE_EXECUTION_ID": EXECUTION_ID,
+            **sign_in_env,
         },
-        outputs={"SITE_URL": site_url},
+        outputs=outputs,
         policies=[
             _assume_lookup_role(environment),
+            *sign_in_policies,
             iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[parameter_arn]),
             iam.PolicyStatement(
                 actions=["ssm:GetParameterHistory", "ssm:GetParameters"],

@@ -224,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         grants = run_grant_checks(load_cloud_assembly(assembly))
         config = load_config(config_file())
         integrity = judge_assembly(
-            assembly, list(config.environments), pipeline_account=config.pipeline.account
+            assembly,
+            list(config.environments),
+            pipeline_account=config.pipeline.account,
+            project=config.project.name,
         )
     except (FileNotFoundError, RuntimeError, ValueError, ConfigError) as error:
         print(f"policy gate: {error}", file=sys.stderr)

@@ -11,8 +11,9 @@ the roles of its stack) before that can happen, against the organisation's floor
 - ``scan-gate``: the image scan gate runs in a stage before the first environment's;
 - ``bake-floor``: each environment's Verify bakes at least the organisation's floor;
 - ``step-roles``: in an environment's account, a role of the pipeline stack may assume only
-  the CDK bootstrap roles (deploy, asset publishing, read-only lookup), never another role
-  and never ``*``;
+  the CDK bootstrap roles (deploy, asset publishing, read-only lookup) and the environment's
+  post-deploy checks role (config.names.checks_role_name) while that role may do nothing but
+  CHECKS_ROLE_ACTIONS on a user pool, never another role and never ``*``;
 - ``rollback``: every environment stage rolls back automatically on failure.
 """
 
@@ -33,6 +34,7 @@ import yaml
 from config.cloud_assembly import PIPELINE_TYPE, codepipeline, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
 from config.model import ConfigError, EnvironmentConfig, config_file, load_config
+from config.names import CHECKS_ROLE_ACTIONS, checks_role_name
 
 POLICY_FILE = Path(__file__).resolve().parent / "pipeline-integrity.yaml"
 INVARIANTS = ("approval", "scan-gate", "bake-floor", "step-roles", "rollback")
@@ -294,7 +296,19 @@ def _allows_assume(statement: Mapping[str, Any]) -> bool:
     )
 
 
-def check_step_roles(template: Template, environment_accounts: set[str]) -> Iterator[Violation]:
+def _checks_role(arn: str, checks_roles: Mapping[str, str]) -> bool:
+    """Whether ``arn`` is the checks role of the environment whose account it names."""
+    match = re.fullmatch(r"arn:[^:]+:iam::(\d{12}):role/(.+)", arn)
+    return match is not None and checks_roles.get(match[1]) == match[2]
+
+
+def check_step_roles(
+    template: Template,
+    environment_accounts: set[str],
+    checks_roles: Mapping[str, str] | None = None,
+) -> Iterator[Violation]:
+    """``checks_roles``: {account: the name of its environment's checks role}."""
+    allowed = checks_roles or {}
     for logical_id, resource in sorted(template.get("Resources", {}).items()):
         for where, statement in _statements(logical_id, resource):
             if not _allows_assume(statement):
@@ -309,12 +323,60 @@ def check_step_roles(template: Template, environment_accounts: set[str]) -> Iter
                     yield Violation(
                         "step-roles", f"{where} may assume a role in an unresolved account ({arn})"
                     )
-                elif account in environment_accounts and not _BOOTSTRAP_ROLE.match(arn):
+                elif (
+                    account in environment_accounts
+                    and not _BOOTSTRAP_ROLE.match(arn)
+                    and not _checks_role(arn, allowed)
+                ):
                     yield Violation(
                         "step-roles",
                         f"{where} may assume {arn} in an environment account: only the CDK "
-                        "bootstrap roles may be",
+                        "bootstrap roles and the checks role may be",
                     )
+
+
+def check_checks_role_powers(
+    environment: str, templates: Mapping[str, Template], role_name: str
+) -> Iterator[Violation]:
+    """The checks role a pipeline step may assume does what CHECKS_ROLE_ACTIONS say and nothing
+    more: no managed policy, no other action, nothing on "*"."""
+    for stack, template in sorted(templates.items()):
+        resources = template.get("Resources", {})
+        roles = {
+            logical_id
+            for logical_id, resource in resources.items()
+            if resource["Type"] == "AWS::IAM::Role"
+            and resource.get("Properties", {}).get("RoleName") == role_name
+        }
+        for logical_id in sorted(roles):
+            where = f"{environment}: {stack}/{logical_id} ({role_name})"
+            if resources[logical_id]["Properties"].get("ManagedPolicyArns"):
+                yield Violation("step-roles", f"{where} has managed policies")
+            yield from _checks_role_statements(where, logical_id, resources)
+
+
+def _checks_role_statements(
+    where: str, role: str, resources: Mapping[str, Any]
+) -> Iterator[Violation]:
+    attached = [
+        (logical_id, resource)
+        for logical_id, resource in resources.items()
+        if logical_id == role
+        or (
+            resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}
+            and {"Ref": role} in resource.get("Properties", {}).get("Roles", [])
+        )
+    ]
+    for logical_id, resource in attached:
+        for _where, statement in _statements(logical_id, resource):
+            actions = statement.get("Action", [])
+            actions = actions if isinstance(actions, list) else [actions]
+            extra = sorted(set(map(str, actions)) - set(CHECKS_ROLE_ACTIONS))
+            if statement.get("Effect") == "Allow" and extra:
+                yield Violation("step-roles", f"{where} may also {', '.join(extra)}")
+            targets = statement.get("Resource", [])
+            if "*" in (targets if isinstance(targets, list) else [targets]):
+                yield Violation("step-roles", f"{where} acts on any resource (*)")
 
 
 def check_rollback(
@@ -336,17 +398,25 @@ def judge(
     floor: Floor,
     *,
     pipeline_account: str,
+    project: str | None = None,
 ) -> list[Violation]:
-    """Every violation of every invariant by the pipeline stack ``template``."""
+    """Every violation of every invariant by the pipeline stack ``template``. With ``project``,
+    its environments' checks roles may be assumed (judge_assembly judges their powers)."""
+    checks_roles = checks_roles_of(project, environments) if project else {}
     stages = _pipeline(template)["Stages"]
     accounts = {e.account for e in environments} - {pipeline_account}
     return [
         *check_approvals(stages, environments, floor),
         *check_scan_gate(template, stages, environments[0].name),
         *check_bake_floor(template, stages, environments, floor),
-        *check_step_roles(template, accounts or {e.account for e in environments}),
+        *check_step_roles(template, accounts or {e.account for e in environments}, checks_roles),
         *check_rollback(stages, environments),
     ]
+
+
+def checks_roles_of(project: str, environments: Sequence[EnvironmentConfig]) -> dict[str, str]:
+    """{account: the name of its environment's post-deploy checks role}."""
+    return {e.account: checks_role_name(project, e.name) for e in environments}
 
 
 def judge_assembly(
@@ -354,14 +424,29 @@ def judge_assembly(
     environments: Sequence[EnvironmentConfig],
     *,
     pipeline_account: str,
+    project: str,
     floor: Floor | None = None,
 ) -> list[Violation]:
+    """The pipeline stack's invariants, and the powers of each checks role it may assume."""
+    cloud = read_cloud_assembly(assembly)
     try:
-        stack = read_cloud_assembly(assembly).pipeline_stack()
+        stack = cloud.pipeline_stack()
     except KeyError:
         raise ValueError(f"{assembly}: no stack defines an {PIPELINE_TYPE}") from None
-    return judge(
-        stack.template, environments, floor or load_floor(), pipeline_account=pipeline_account
+    checks_roles = checks_roles_of(project, environments)
+    powers = [
+        violation
+        for e in environments
+        for violation in check_checks_role_powers(
+            e.name, cloud.templates(e.name), checks_roles[e.account]
+        )
+    ]
+    return powers + judge(
+        stack.template,
+        environments,
+        floor or load_floor(),
+        pipeline_account=pipeline_account,
+        project=project,
     )
 
 
@@ -391,7 +476,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(config_file())
         violations = judge_assembly(
-            args.assembly, list(config.environments), pipeline_account=config.pipeline.account
+            args.assembly,
+            list(config.environments),
+            pipeline_account=config.pipeline.account,
+            project=config.project.name,
         )
     except (FileNotFoundError, ValueError, ConfigError) as error:
         print(f"pipeline integrity: {error}", file=sys.stderr)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
@@ -30,6 +32,23 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+# The web app's settings, written at deploy time (the same build runs in every environment).
+SETTINGS_KEY = "config.json"
+
+
+def content_security_policy(sign_in_origin: str | None = None) -> str:
+    """The CSP; with a sign-in origin, the web app may also fetch from it (the token endpoint).
+
+    Exactly that origin, no wildcard: the authorize and logout pages are navigations, which
+    connect-src does not govern; only the code-for-token exchange is a fetch.
+    """
+    if sign_in_origin is None:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self';", f"connect-src 'self' {sign_in_origin};"
+    )
+
+
 # The environment file uses CloudFront's own names for price classes.
 PRICE_CLASSES = {
     "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
@@ -83,8 +102,10 @@ class StaticSite(Construct):
         api_load_balancer: elbv2.ApplicationLoadBalancer | None = None,
         api_listener_port: int = 80,
         api_path_pattern: str = API_PATH_PATTERN,
+        sign_in_origin: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._sign_in_origin = sign_in_origin
         self.log_bucket = self._log_bucket(
             expiration=Duration.days(log_retention_days), removal_policy=removal_policy
         )
@@ -123,6 +144,8 @@ class StaticSite(Construct):
         self._deploy_web_build(web_dist)
 
         self.site_url = f"https://{self.distribution.distribution_domain_name}"
+        # Where visitors reach the app: the first alternate domain name when one is set.
+        self.public_url = f"https://{domain_names[0]}" if domain_names else self.site_url
         # "/api/*" -> https://<domain>/api: where the http service answers.
         self.api_url = self.site_url + api_path_pattern.removesuffix("*").rstrip("/")
 
@@ -187,7 +210,8 @@ class StaticSite(Construct):
                     override=True,
                 ),
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=CONTENT_SECURITY_POLICY, override=True
+                    content_security_policy=content_security_policy(self._sign_in_origin),
+                    override=True,
                 ),
             ),
         )
@@ -263,7 +287,9 @@ class StaticSite(Construct):
             "DeployAssets",
             sources=[s3deploy.Source.asset(str(web_dist))],
             destination_bucket=self.bucket,
-            exclude=["index.html"],
+            # config.json is the environment's, written by deploy_settings: a file of that
+            # name in the build must not overwrite it (and prune=False never deletes it).
+            exclude=["index.html", SETTINGS_KEY],
             cache_control=IMMUTABLE_ASSETS,
             # Old hashed assets stay: open tabs may still load them (versioning ages them out).
             prune=False,
@@ -283,6 +309,27 @@ class StaticSite(Construct):
         # The shell may only name assets that are already there.
         shell.node.add_dependency(assets)
         _explain_deployment_handler(Stack.of(self))
+
+    def deploy_settings(self, settings: Mapping[str, Any]) -> s3deploy.BucketDeployment:
+        """Write ``settings`` to /config.json at deploy time (deploy-time values resolved).
+
+        Revalidated on every load (no-cache: CloudFront keeps it at most the cache policy's
+        1 s minimum), so a new pool or client reaches open tabs on their next load.
+        Only this deployment writes the key: the build's deployments exclude it, and none of
+        them prunes.
+        """
+        deployment = s3deploy.BucketDeployment(
+            self,
+            "DeploySettings",
+            sources=[s3deploy.Source.json_data(SETTINGS_KEY, dict(settings))],
+            destination_bucket=self.bucket,
+            cache_control=REVALIDATE,
+            content_type="application/json",
+            prune=False,
+            # The build's deployments' handler (one function per memory size), explained there.
+            memory_limit=256,
+        )
+        return deployment
 
     def _explain_distribution(self, *, has_certificate: bool, has_waf: bool) -> None:
         distribution = self.distribution

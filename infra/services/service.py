@@ -20,10 +20,10 @@ ConsumerService), never from its name:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as applicationautoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -194,11 +194,13 @@ class Service(Construct):
             ),
         )
         container = self._container(task_definition, image=image, environment=environment)
+        self.container = container
         acknowledge_nag(
             task_definition,
             "AwsSolutions-ECS2",
             "the variables are identifiers only (secret ARN, proxy host, queue URL, topic ARN, "
-            "timeouts); the app reads the credentials from Secrets Manager with its task role",
+            "token issuer URL and client id, timeouts); the app reads the credentials from "
+            "Secrets Manager with its task role",
         )
         # The only writable path: a task-local scratch volume at /tmp.
         task_definition.add_volume(name="tmp")
@@ -260,6 +262,24 @@ class Service(Construct):
                 else None
             ),
         )
+
+    def accept_tokens_of(self, *, issuer_url: str, client_ids: Sequence[str]) -> None:
+        """``AUTH_ISSUER`` and ``AUTH_CLIENT_ID``: whose access tokens the service accepts.
+
+        ``client_ids`` are the web app's client and, where the post-deploy checks sign in,
+        theirs: ``AUTH_CLIENT_ID`` is their comma-separated list (a CloudFormation join of
+        the clients' ids), the form the API's settings read.
+
+        Added once the web app's client exists (it names the site, which needs this fleet's
+        load balancer). The task fetches the issuer's JWKS over HTTPS: its security group
+        allows all outbound traffic and its private subnets route through NAT. Not through a
+        cognito-idp interface endpoint: a user pool with a domain cannot be reached through
+        one (Cognito's PrivateLink documentation), and this pool has the managed login domain.
+        """
+        self.container.add_environment("AUTH_ISSUER", issuer_url)
+        if not client_ids:
+            raise ValueError("a service that accepts tokens accepts some client's")
+        self.container.add_environment("AUTH_CLIENT_ID", Fn.join(",", list(client_ids)))
 
     # ------------------------------------------------------------------ the service
     def _fargate_service(

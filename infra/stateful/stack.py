@@ -1,7 +1,8 @@
 """The stateful stack of one environment: what must never be replaced.
 
 The VPC and its log key, the event topic, the consumers' queues and dead-letter queues with
-their keys, the Aurora cluster, its proxy and secret. It changes rarely, keeps termination
+their keys, the Aurora cluster, its proxy and secret, the Cognito user pool (the users) and
+its domain. It changes rarely, keeps termination
 protection and the retain policies, and references nothing in the environment's other stacks,
 so it deploys first (beside the edge stack) and never waits on, or exports to, a stack it
 could not then drop.
@@ -16,7 +17,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from config.model import DatabaseConfig, NetworkConfig
+from config.model import AuthConfig, DatabaseConfig, NetworkConfig
+from infra.auth.user_pool import UserPool
 from infra.data.database import Database
 from infra.environment_stack import EnvironmentStack
 from infra.messaging import add_messaging
@@ -38,6 +40,8 @@ class StatefulStack(EnvironmentStack):
         max_receive_count: int,
         database: DatabaseConfig,
         cluster_identifier: str,
+        auth: AuthConfig,
+        auth_domain_prefix: str,
         log_retention_days: int,
         protect_data: bool,
         removal_policy: RemovalPolicy,
@@ -78,4 +82,12 @@ class StatefulStack(EnvironmentStack):
             log_key=self.log_key,
             protect_data=protect_data,
             cluster_identifier=cluster_identifier,
+        )
+        self.auth = UserPool(
+            self,
+            "Auth",
+            auth=auth,
+            domain_prefix=auth_domain_prefix,
+            protect_data=protect_data,
+            removal_policy=removal_policy,
         )

@@ -1,9 +1,9 @@
 """The stateless stack of one environment: what may be replaced.
 
 The ECS cluster, internal ALB and services; the alarm topic, dashboard and alarms; the web
-app's bucket and CloudFront; the cost budget. It reads the stateful stack's VPC, keys,
-queues, topic and database (CloudFormation exports) and the edge stack's web ACL (a
-cross-region reference), so it deploys once both are in place.
+app's bucket and CloudFront; the user pool's app clients; the cost budget. It reads the
+stateful stack's VPC, keys, queues, topic, database and user pool (CloudFormation exports)
+and the edge stack's web ACL (a cross-region reference), so it deploys once both are in place.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from typing import Any
 from aws_cdk import CfnOutput, RemovalPolicy
 from constructs import Construct
 
-from config.model import BudgetConfig, FrontendConfig, Registry, ServiceSize, TrafficShift
+from config.model import (
+    AuthConfig,
+    BudgetConfig,
+    FrontendConfig,
+    Registry,
+    ServiceSize,
+    TrafficShift,
+)
+from infra.auth.clients import WEB_SCOPES, ChecksSignIn, WebClient
 from infra.budget.budget import EnvironmentBudget
 from infra.environment_stack import EnvironmentStack
 from infra.frontend.site import StaticSite
@@ -53,6 +61,9 @@ class StatelessStack(EnvironmentStack):
         frontend: FrontendConfig,
         web_acl_arn: str | None,
         api_path_pattern: str,
+        auth: AuthConfig,
+        checks_role_name: str,
+        checks_trusted_account: str | None,
         removal_policy: RemovalPolicy,
         budget_name: str,
         budget: BudgetConfig,
@@ -101,10 +112,17 @@ class StatelessStack(EnvironmentStack):
         )
         self.site = self._site(
             web_dist=web_dist,
+            sign_in_origin=stateful.auth.domain_base_url,
             frontend=frontend,
             web_acl_arn=web_acl_arn,
             api_path_pattern=api_path_pattern,
             removal_policy=removal_policy,
+        )
+        self._sign_in(
+            stateful=stateful,
+            auth=auth,
+            checks_role_name=checks_role_name,
+            checks_trusted_account=checks_trusted_account,
         )
         # Spend of everything tagged with this project and environment; alerts go to the
         # configured emails and to the environment's alarm topic.
@@ -123,6 +141,7 @@ class StatelessStack(EnvironmentStack):
         self,
         *,
         web_dist: Path,
+        sign_in_origin: str,
         frontend: FrontendConfig,
         web_acl_arn: str | None,
         api_path_pattern: str,
@@ -142,6 +161,7 @@ class StatelessStack(EnvironmentStack):
             api_load_balancer=self.fleet.alb,
             api_listener_port=self.fleet.listener_port,
             api_path_pattern=api_path_pattern,
+            sign_in_origin=sign_in_origin,
         )
         # Read by the pipeline's post-deploy tests.
         self.site_url = CfnOutput(self, "SiteUrl", value=site.site_url, description="The web app")
@@ -149,3 +169,71 @@ class StatelessStack(EnvironmentStack):
             self, "ApiUrl", value=site.api_url, description="The API, through CloudFront"
         )
         return site
+
+    def _sign_in(
+        self,
+        *,
+        stateful: StatefulStack,
+        auth: AuthConfig,
+        checks_role_name: str,
+        checks_trusted_account: str | None,
+    ) -> None:
+        """The web app's client, its settings file, the API's token settings; the checks'.
+
+        After the site: the client's callback is the site's URL. The pool stays in the
+        stateful stack (its users are data); these read its id and ARN from there.
+        """
+        pool = stateful.auth
+        self.web_client = WebClient(
+            self, "WebClient", pool=pool, auth=auth, site_url=self.site.public_url
+        )
+        domain = pool.domain_base_url
+        self.site.deploy_settings(
+            {
+                "auth": {
+                    "issuer": pool.issuer_url,
+                    "clientId": self.web_client.client_id,
+                    "authorizeUrl": f"{domain}/oauth2/authorize",
+                    "tokenUrl": f"{domain}/oauth2/token",
+                    "logoutUrl": f"{domain}/logout",
+                    "redirectUri": self.web_client.redirect_uri,
+                    "logoutUri": self.web_client.redirect_uri,
+                    "scopes": list(WEB_SCOPES),
+                }
+            }
+        )
+        api = self.fleet.members[self.fleet.http_service_name]
+        self.checks_sign_in: ChecksSignIn | None = None
+        self.checks_user_pool_id: CfnOutput | None = None
+        self.checks_client_id: CfnOutput | None = None
+        if checks_trusted_account is None:
+            api.accept_tokens_of(issuer_url=pool.issuer_url, client_ids=[self.web_client.client_id])
+            return
+        self.checks_sign_in = ChecksSignIn(
+            self,
+            "ChecksSignIn",
+            pool=pool,
+            role_name=checks_role_name,
+            trusted_account=checks_trusted_account,
+        )
+        # The checks' users call the API too: from the Verify step and from the blue/green
+        # hook, which signs its own user in before the contract checks run against green.
+        api.accept_tokens_of(
+            issuer_url=pool.issuer_url,
+            client_ids=[self.web_client.client_id, self.checks_sign_in.client_id],
+        )
+        self.fleet.deployment_hook.sign_in_checks(
+            user_pool_id=pool.user_pool_id,
+            user_pool_arn=pool.user_pool_arn,
+            client_id=self.checks_sign_in.client_id,
+        )
+        # Read by the pipeline's Verify step (its checks sign a test user in with these).
+        self.checks_user_pool_id = CfnOutput(
+            self, "ChecksUserPoolId", value=pool.user_pool_id, description="The user pool"
+        )
+        self.checks_client_id = CfnOutput(
+            self,
+            "ChecksClientId",
+            value=self.checks_sign_in.client_id,
+            description="The post-deploy checks' app client",
+        )

@@ -11,9 +11,11 @@ PostgreSQL container with TLS, DATABASE_HOST at an RDS Proxy-like name for which
 CA issued the server certificate (a wildcard, as RDS Proxy's ACM certificate is),
 EVENTS_TOPIC_ARN at a moto topic with every consumer's queue subscribed as the dev stack
 subscribes them (todo_devstack.topology, from the service registry), a consumer's QUEUE_URL
-at its own queue there. The CA is trusted only inside the app container, by a bind mount of
-the image's own CA bundle plus the CA over the bundle file, so verify-full passes exactly when
-the app verifies against the operating system's trust store, as it must against RDS Proxy.
+at its own queue there, AUTH_ISSUER and AUTH_CLIENT_ID at a local issuer whose JWKS is served
+on loopback (todo_devstack.jwks), which signs the probes' access token. The CA is trusted only
+inside the app container, by a bind mount of the image's own CA bundle plus the CA over the
+bundle file, so verify-full passes exactly when the app verifies against the operating
+system's trust store, as it must against RDS Proxy.
 
 Healthy, by the service's kind in the registry: an http service answers its
 health_check_path, a consumer's task health command exits 0 within its timeout. The api
@@ -35,7 +37,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -183,6 +186,32 @@ def new_password() -> str:
 
 
 @dataclass(frozen=True)
+class IssuerStandIn:
+    """Cognito's place: the issuer the api trusts, and an access token it signed."""
+
+    url: str
+    client_id: str
+    token: str
+
+    @property
+    def values(self) -> dict[str, str]:
+        return {"AUTH_ISSUER": self.url, "AUTH_CLIENT_ID": self.client_id}
+
+
+@contextmanager
+def issuer_stand_in() -> Iterator[IssuerStandIn]:
+    """A signing key whose JWKS is served on 127.0.0.1 (the task's network is the host's in
+    both checks) until the block ends, and a token for the probes."""
+    from todo_devstack.jwks import Signer, access_claims, running_jwks  # noqa: PLC0415
+
+    signer = Signer("start-check")
+    with running_jwks([signer.jwk]) as endpoint:
+        client_id = "startcheckclient"
+        claims = access_claims(issuer_url=endpoint.url, app_client=client_id, subject="start")
+        yield IssuerStandIn(url=endpoint.url, client_id=client_id, token=signer.sign(claims))
+
+
+@dataclass(frozen=True)
 class LocalAws:
     """The stand-ins created in the local AWS, for every service's task."""
 
@@ -192,12 +221,13 @@ class LocalAws:
     # Each consumer's own queue, subscribed to the topic.
     queues: dict[str, str]
 
-    def stand_ins(self, container: TaskContainer) -> dict[str, str]:
+    def stand_ins(self, container: TaskContainer, issuer: IssuerStandIn) -> dict[str, str]:
         """The values for the deploy-time variables ``container``'s environment has."""
         values = {
             "DATABASE_SECRET_ARN": self.secret_arn,
             "DATABASE_HOST": self.database_host,
             "EVENTS_TOPIC_ARN": self.topic_arn,
+            **issuer.values,
         }
         if container.name in self.queues:
             values["QUEUE_URL"] = self.queues[container.name]
@@ -249,10 +279,15 @@ def local_aws_environment(endpoint_url: str) -> dict[str, str]:
 # ------------------------------------------------------------------ probes
 
 
-def _request(url: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+def _request(
+    url: str, body: Mapping[str, Any] | None = None, *, token: str | None = None
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(  # noqa: S310 - loopback http to the service under test
-        url, data=data, headers={"Content-Type": "application/json"}
+        url, data=data, headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 # nosec B310
@@ -298,26 +333,31 @@ def check_http_health(
     wait_until(_answers(base_url, path), timeout=timeout, alive=alive)
 
 
-def check_api(base_url: str, *, timeout: float, alive: Callable[[], str | None]) -> str:
-    """The api's own: readiness (a database round-trip) and a todo written and read back;
-    its id."""
+def check_api(base_url: str, *, token: str, timeout: float, alive: Callable[[], str | None]) -> str:
+    """The api's own: readiness (a database round-trip) and a todo written and read back with
+    an access token (its signing key fetched from the issuer); its id."""
     wait_until(_answers(base_url, "/api/ready"), timeout=timeout, alive=alive)
-    status, created = _request(base_url + "/api/todos", {"text": "started as Fargate starts it"})
+    status, refused = _request(base_url + "/api/todos")
+    if status != 401:
+        raise StartCheckError(f"GET /api/todos without a token: {status} {refused}")
+    created_body = {"text": "started as Fargate starts it"}
+    status, created = _request(base_url + "/api/todos", created_body, token=token)
     if status != 201:
         raise StartCheckError(f"POST /api/todos: {status} {created}")
-    status, listed = _request(base_url + "/api/todos")
+    status, listed = _request(base_url + "/api/todos", token=token)
     if status != 200 or created["id"] not in [todo["id"] for todo in listed]:
         raise StartCheckError(f"GET /api/todos: {status}, the new todo missing: {listed}")
     return str(created["id"])
 
 
 def check_activity(
-    base_url: str, todo_id: str, *, timeout: float, alive: Callable[[], str | None]
+    base_url: str, todo_id: str, *, token: str, timeout: float, alive: Callable[[], str | None]
 ) -> None:
-    """The worker recorded the todo's event (api -> outbox -> SQS -> worker -> database)."""
+    """The worker recorded the todo's event for its owner (api -> outbox -> SQS -> worker ->
+    database)."""
 
     def probe() -> str | None:
-        status, activity = _request(base_url + "/api/activity")
+        status, activity = _request(base_url + "/api/activity", token=token)
         if status == 200 and todo_id in [entry["todoId"] for entry in activity]:
             return None
         return f"GET /api/activity: {status} {activity}"
@@ -509,30 +549,35 @@ def run_docker_check(service: Service, image_ref: str, work: Path) -> None:
     moto_port = free_port()
     moto = start_moto(moto_port)
     try:
-        _docker(*postgres_argv(name=names[0], tls_dir=work, database=database)[1:])
-        wait_for_tls_database(database, tls.ca, timeout=START_TIMEOUT_SECONDS)
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        local = seed_local_aws(
-            endpoint, region=region, database=database, name=names[1], consumers=service.consumers
-        )
-        bundle = _docker("run", "--rm", "--entrypoint", "cat", image_ref, SYSTEM_BUNDLE).stdout
-        (work / "bundle.crt").write_text(trusting_bundle(bundle, tls.ca))
-        (work / "hosts").write_text(hosts_file(database.host))
-        environment = {
-            **task_environment(service.container, local.stand_ins(service.container)),
-            **local_aws_environment(endpoint),
-        }
-        argv = docker_run_argv(
-            image_ref=image_ref,
-            name=names[1],
-            image=service.image,
-            container=service.container,
-            environment=environment,
-            binds=[(work / "bundle.crt", SYSTEM_BUNDLE), (work / "hosts", "/etc/hosts")],
-        )
-        print("start check:", " ".join(argv), flush=True)
-        _docker(*argv[1:])
-        _probe_service(service, names[1])
+        with issuer_stand_in() as issuer:
+            _docker(*postgres_argv(name=names[0], tls_dir=work, database=database)[1:])
+            wait_for_tls_database(database, tls.ca, timeout=START_TIMEOUT_SECONDS)
+            endpoint = f"http://127.0.0.1:{moto_port}"
+            local = seed_local_aws(
+                endpoint,
+                region=region,
+                database=database,
+                name=names[1],
+                consumers=service.consumers,
+            )
+            bundle = _docker("run", "--rm", "--entrypoint", "cat", image_ref, SYSTEM_BUNDLE).stdout
+            (work / "bundle.crt").write_text(trusting_bundle(bundle, tls.ca))
+            (work / "hosts").write_text(hosts_file(database.host))
+            environment = {
+                **task_environment(service.container, local.stand_ins(service.container, issuer)),
+                **local_aws_environment(endpoint),
+            }
+            argv = docker_run_argv(
+                image_ref=image_ref,
+                name=names[1],
+                image=service.image,
+                container=service.container,
+                environment=environment,
+                binds=[(work / "bundle.crt", SYSTEM_BUNDLE), (work / "hosts", "/etc/hosts")],
+            )
+            print("start check:", " ".join(argv), flush=True)
+            _docker(*argv[1:])
+            _probe_service(service, names[1], token=issuer.token)
     except subprocess.CalledProcessError as error:
         raise StartCheckError(f"{' '.join(error.cmd)}: {error.stderr.strip()}") from None
     finally:
@@ -543,7 +588,7 @@ def run_docker_check(service: Service, image_ref: str, work: Path) -> None:
         moto.wait(timeout=10)
 
 
-def _probe_service(service: Service, name: str) -> None:
+def _probe_service(service: Service, name: str, *, token: str) -> None:
     """The probes of the service's kind (and the api's own round trip)."""
     alive = _container_gone(name)
     if service.spec.kind == "http":
@@ -558,7 +603,7 @@ def _probe_service(service: Service, name: str) -> None:
         )
         print(f"start check: {service.name} answers {service.spec.health_check_path}", flush=True)
         if service.name == API_SERVICE:
-            todo_id = check_api(base_url, timeout=START_TIMEOUT_SECONDS, alive=alive)
+            todo_id = check_api(base_url, token=token, timeout=START_TIMEOUT_SECONDS, alive=alive)
             print(f"start check: {service.name} healthy, todo {todo_id} stored", flush=True)
     if service.spec.kind == "consumer":
 

@@ -5,7 +5,8 @@
 
 The pipeline runs them as the first part of its Verify action (ops/release/verify.py). An empty
 SITE_URL, or markers that select no check, is BAD_INPUT: without it every check would skip and
-pytest would exit 0, a silent pass. A failed check is FAILURE.
+pytest would exit 0, a silent pass. A failed check is FAILURE. The Verify action runs them
+strict: a check that needs a signed-in user and has no way to sign one in fails.
 """
 
 from __future__ import annotations
@@ -25,8 +26,23 @@ PYTEST_USAGE_ERROR = 4
 PYTEST_NO_TESTS_COLLECTED = 5
 
 
-def run_checks(*, site_url: str, markers: str, environ: Mapping[str, str] = os.environ) -> int:
-    """The deployed checks ``markers`` selects against ``site_url`` (`make post-deploy-checks`)."""
+# tests/deployed/conftest.py: with it, a check that cannot sign its user in fails, not skips.
+STRICT_VARIABLE = "DEPLOYED_CHECKS_STRICT"
+
+
+def run_checks(
+    *,
+    site_url: str,
+    markers: str,
+    environ: Mapping[str, str] = os.environ,
+    strict: bool = False,
+) -> int:
+    """The deployed checks ``markers`` selects against ``site_url`` (`make post-deploy-checks`).
+
+    ``strict`` (the Verify step): a contract or integration check without the checks' sign-in
+    variables (CHECKS_ROLE_ARN, CHECKS_USER_POOL_ID, CHECKS_CLIENT_ID) fails instead of
+    skipping, since pytest counts an all-skipped run as a pass.
+    """
     if not site_url.strip():
         # Without it every check skips and pytest exits 0: a silent pass.
         print(
@@ -38,7 +54,10 @@ def run_checks(*, site_url: str, markers: str, environ: Mapping[str, str] = os.e
     command = [sys.executable, "-m", "pytest", "tests/deployed", "-p", "no:cacheprovider"]
     command += ["-n", "0", "-q", "-m", markers]
     completed = subprocess.run(  # noqa: S603 - a fixed argv of this interpreter
-        command, cwd=ROOT, env={**environ, "SITE_URL": site_url}, check=False
+        command,
+        cwd=ROOT,
+        env={**environ, "SITE_URL": site_url, **({STRICT_VARIABLE: "1"} if strict else {})},
+        check=False,
     )
     if completed.returncode in (PYTEST_USAGE_ERROR, PYTEST_NO_TESTS_COLLECTED):
         print(f"error: the markers {markers!r} select no post-deploy check", file=sys.stderr)

@@ -7,7 +7,8 @@ One pipeline action instead of three, so the next environment waits for one Code
 provisioning, not three. The parts run in this order and the first that fails stops the rest:
 
 1. checks: the tests/deployed checks ``--markers`` selects, against SITE_URL (the stateless
-   stack's output). An empty SITE_URL is an error, never a run in which every check skips.
+   stack's output). An empty SITE_URL is an error, never a run in which every check skips;
+   so is a check that needs a signed-in user without the checks' sign-in variables.
 2. bake: ``ops.release.bake`` for ``--minutes``; a firing health alarm fails it.
 3. record: ``ops.release.record record``, written only after the checks and the bake passed,
    so a release record always names a release that was checked and baked.
@@ -90,7 +91,10 @@ def parts(args: argparse.Namespace, *, site_url: str) -> list[Part]:
     if args.role_arn:
         bake_argv += ["--role-arn", args.role_arn]
     return [
-        Part(name="checks", run=lambda: run_checks(site_url=site_url, markers=args.markers)),
+        Part(
+            name="checks",
+            run=lambda: run_checks(site_url=site_url, markers=args.markers, strict=True),
+        ),
         Part(name="bake", run=lambda: bake.main(bake_argv)),
         Part(name="record", run=lambda: record.main(["record", "--environment", args.environment])),
     ]

@@ -15,5 +15,5 @@ pytestmark = pytest.mark.contract
 
 
 @pytest.mark.parametrize("check", api.CONTRACT, ids=lambda check: check.__name__)
-def test_contract(site: Site, check: api.Check) -> None:
-    check(site)
+def test_contract(signed_in_site: Site, check: api.Check) -> None:
+    check(signed_in_site)

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.integration
 ACTIVITY_TIMEOUT_SECONDS = 90
 
 
-def test_completing_a_todo_shows_up_in_the_activity_feed(site: Site) -> None:
+def test_completing_a_todo_shows_up_in_the_activity_feed(signed_in_site: Site) -> None:
+    site = signed_in_site
     todo = site.request("POST", "/api/todos", {"text": f"integration {uuid.uuid4()}"}).json()
     try:
         assert site.request("PUT", f"/api/todos/{todo['id']}", {"completed": True}).status == 200

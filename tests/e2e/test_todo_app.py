@@ -1,12 +1,13 @@
 """End to end in a real browser: Debian's chromium, driven by Playwright,
 against the ``make dev`` stack (``python -m todo_devstack``) on free ports.
 
-Proves API -> outbox -> SNS topic -> the worker's subscribed SQS queue (moto) -> worker
--> API: the completion shows up in the Activity panel. The stack starts the services of
-the registry (config/environments.toml), and every one of them
-must stop cleanly. Skips without ``/usr/bin/chromium`` (``make browser``
-installs it) unless ``REQUIRE_BROWSER=1`` (CI), which makes that a failure.
-The screenshot is saved under ``build/e2e/``.
+Proves the sign-in (the code flow with PKCE through the local issuer's pages, docs/auth.md)
+and that each user sees only their own todos; and API -> outbox -> SNS topic -> the
+worker's subscribed SQS queue (moto) -> worker -> API: the completion shows up in the
+Activity panel. The stack starts the issuer and the services of the registry
+(config/environments.toml), and every one of them must stop cleanly. Skips without
+``/usr/bin/chromium`` (``make browser`` installs it) unless ``REQUIRE_BROWSER=1`` (CI),
+which makes that a failure. The screenshot is saved under ``build/e2e/``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def test_the_todo_flow_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "todo-flow.png"
     with _browser_page(tmp_path / "chromium-profile") as page:
+        _see_the_api_refuse_a_request_without_a_token(page, stack)
         page.goto(stack.url)
+        _sign_in(page, stack.demo_email, stack.demo_password)
         todos = page.get_by_role("list", name="Todos")
         _add(page, todos, "Buy milk")
         _rename(page, todos, "Buy milk", "Buy oat milk")
@@ -67,6 +70,18 @@ def test_the_todo_flow_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:
         page.screenshot(path=str(screenshot), full_page=True)
         _delete(page, todos, "Buy oat milk")
         _add_blank_and_see_it_refused(page)
+        _add(page, todos, "Only for the demo user")
+        _reload_and_stay_signed_in(page, stack.demo_email, todos, "Only for the demo user")
+        _sign_out(page)
+
+        _sign_up(page, "grace@example.com", "grace's long password")
+        _see_no_todos_and_no_activity(page, todos)
+        _add(page, todos, "Grace's own todo")
+        _sign_out(page)
+
+        _sign_in(page, stack.demo_email, stack.demo_password)
+        expect(todos.get_by_text("Only for the demo user", exact=True)).to_be_visible()
+        expect(todos.get_by_text("Grace's own todo", exact=True)).to_have_count(0)
     print(f"e2e: screenshot saved to {screenshot}")
     assert screenshot.stat().st_size > 0
     _stop_and_see_every_process_exit_cleanly(stack)
@@ -93,6 +108,56 @@ def _browser_page(profile: Path) -> Iterator[Page]:
             raise
         finally:
             context.close()
+
+
+def _see_the_api_refuse_a_request_without_a_token(page: Page, stack: Stack) -> None:
+    response = page.request.get(f"{stack.url}api/todos")
+    assert response.status == 401, response.text()
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def _issuer_form(page: Page, name: str, email: str, password: str) -> None:
+    """Fills and sends one of the local issuer's forms ("Sign in", "Create an account")."""
+    form = page.get_by_role("form", name=name)
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button").click()
+
+
+def _sign_in(page: Page, email: str, password: str) -> None:
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    # A wrong password first: the issuer's page says so and lets the visitor try again.
+    _issuer_form(page, "Sign in", email, "not the password")
+    expect(page.get_by_role("alert")).to_have_text("Incorrect email or password.")
+    _issuer_form(page, "Sign in", email, password)
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+
+
+def _sign_up(page: Page, email: str, password: str) -> None:
+    page.get_by_role("button", name="Create account").click()
+    _issuer_form(page, "Create an account", email, password)
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+
+
+def _reload_and_stay_signed_in(page: Page, email: str, todos: Locator, title: str) -> None:
+    """Tokens live in memory only: a reload goes back through the issuer, whose session
+    cookie answers without a prompt."""
+    page.reload()
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+    expect(todos.get_by_text(title, exact=True)).to_be_visible()
+
+
+def _sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    expect(page.get_by_role("list", name="Todos")).to_have_count(0)
+
+
+def _see_no_todos_and_no_activity(page: Page, todos: Locator) -> None:
+    expect(page.get_by_text("Nothing to do yet. Add a todo above.")).to_be_visible()
+    expect(todos.get_by_role("listitem")).to_have_count(0)
+    activity = page.get_by_role("region", name="Activity")
+    expect(activity.get_by_text("No activity yet.")).to_be_visible()
 
 
 def _add(page: Page, todos: Locator, title: str) -> None:
@@ -136,5 +201,5 @@ def _stop_and_see_every_process_exit_cleanly(stack: Stack) -> None:
     output = stack.output()
     assert code == 0, output[-4000:]
     assert "[devstack] stopped" in output
-    for service in stack.services:
+    for service in [*stack.services, "issuer"]:
         assert f"[devstack] {service} stopped (0)" in output

@@ -332,23 +332,37 @@ def test_every_deletion_protection_of_a_stack_can_be_lifted_for_a_retry(
 def test_a_failed_prod_create_is_unprotected_then_deleted(
     assembly: Assembly, fake_aws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """prod's stateful stack protects its cluster and its user pool: both are released, by
+    their physical ids, before the stack is deleted."""
     (data,) = [stack for stack in read_stacks(assembly.root) if stack.name == "todo-prod-stateful"]
-    (cluster,) = protected_resources(data)
+    protected = protected_resources(data)
+    by_type = {resource_type: logical_id for logical_id, resource_type in protected.items()}
+    assert set(by_type) == {"AWS::RDS::DBCluster", "AWS::Cognito::UserPool"}
+    cluster, pool = by_type["AWS::RDS::DBCluster"], by_type["AWS::Cognito::UserPool"]
     monkeypatch.setenv("FAKE_ACCOUNT", "444444444444")
     monkeypatch.setenv("FAKE_STACK_STATUS", "ROLLBACK_FAILED")
-    monkeypatch.setenv("FAKE_REMAINING", f"{cluster}\ttodo-prod-cluster\nOther\tleft")
+    monkeypatch.setenv(
+        "FAKE_REMAINING", f"{cluster}\ttodo-prod-cluster\n{pool}\teu-west-1_AbC\nOther\tleft"
+    )
     argv = ["--run", "delete-failed-stack", "--stack", "todo-prod-stateful"]
     assert main(["--assembly", str(assembly.root), *argv]) == 0
     calls = [call[1:] for call in _calls(fake_aws)]
     ran = [call[:2] for call in calls]
     termination = ran.index(["cloudformation", "update-termination-protection"])
+    deleted = ran.index(["cloudformation", "delete-stack"])
     unprotect = ran.index(["rds", "modify-db-cluster"])
-    assert termination < ran.index(["cloudformation", "delete-stack"])
-    assert unprotect < ran.index(["cloudformation", "delete-stack"])
+    unprotect_pool = ran.index(["cognito-idp", "update-user-pool"])
+    assert max(termination, unprotect, unprotect_pool) < deleted
     assert calls[unprotect][2:5] == [
         "--db-cluster-identifier",
         "todo-prod-cluster",
         "--no-deletion-protection",
+    ]
+    assert calls[unprotect_pool][2:6] == [
+        "--user-pool-id",
+        "eu-west-1_AbC",
+        "--deletion-protection",
+        "INACTIVE",
     ]
 
 

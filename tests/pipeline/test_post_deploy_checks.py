@@ -1,25 +1,38 @@
-"""The post-deploy checks the pipeline runs pass against a real API and fail without one."""
+"""The post-deploy checks the pipeline runs pass against a real API and fail without one.
+
+The contract checks sign a throwaway user in as the Verify step does (the checks role, the
+pool, the checks' client; moto's Cognito here, whose tokens the API validates), and a run that
+cannot sign one in fails under the Verify step's strict mode instead of skipping."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from config.paths import ROOT
-from tests.support.api_process import ApiProcess, api_env
+from tests.support.moto_cognito import (
+    CREDENTIALS,
+    Pool,
+    api_trusting,
+    create_pool,
+    moto_server,
+)
+
+# In the account moto keeps the pool in (its default): the role is assumed there, as in AWS.
+CHECKS_ROLE_ARN = "arn:aws:iam::123456789012:role/todo-dev-deployed-checks"
 
 
-def _run_checks(site_url: str, markers: str) -> subprocess.CompletedProcess[str]:
-    """What `make post-deploy-checks` and the Verify action's first part run."""
+def _run_checks(site_url: str, markers: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    """What `make post-deploy-checks` runs (the Verify action's first part, strict)."""
     return subprocess.run(
         [sys.executable, "-m", "ops.release.checks", "--markers", markers],
         cwd=ROOT,
-        env={**os.environ, "SITE_URL": site_url},
+        env={**_without_sign_in(os.environ), "SITE_URL": site_url, **environ},
         capture_output=True,
         text=True,
         check=False,
@@ -27,20 +40,53 @@ def _run_checks(site_url: str, markers: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def _without_sign_in(environ: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in environ.items() if not key.startswith("CHECKS_")}
+
+
 @pytest.fixture
-def api_url(tmp_path: Path) -> Iterator[str]:
-    api = ApiProcess(api_env(tmp_path))
-    url = str(api.wait_for("Todo API listening on")["url"])
-    api.wait_for("Application startup complete")
-    yield url
-    api.proc.terminate()
-    api.proc.wait(timeout=30)
+def pool() -> Iterator[tuple[Pool, str]]:
+    with moto_server() as endpoint:
+        yield create_pool(endpoint), endpoint
 
 
-def test_smoke_and_contract_checks_pass_against_the_api(api_url: str) -> None:
-    completed = _run_checks(api_url, "(smoke or contract) and not web")
+@pytest.fixture
+def api_url(pool: tuple[Pool, str], tmp_path: Path) -> Iterator[str]:
+    with api_trusting(pool[0], tmp_path) as url:
+        yield url
+
+
+def test_smoke_and_contract_checks_pass_against_the_api(
+    api_url: str, pool: tuple[Pool, str]
+) -> None:
+    cognito, endpoint = pool
+    completed = _run_checks(
+        api_url,
+        "(smoke or contract) and not web",
+        **CREDENTIALS,
+        AWS_ENDPOINT_URL=endpoint,
+        CHECKS_ROLE_ARN=CHECKS_ROLE_ARN,
+        CHECKS_USER_POOL_ID=cognito.user_pool_id,
+        CHECKS_CLIENT_ID=cognito.client_id,
+    )
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert "6 passed" in completed.stdout
+    # The session's user is gone with the session.
+    assert cognito.usernames() == []
+
+
+def test_contract_checks_skip_without_a_way_to_sign_in(api_url: str) -> None:
+    completed = _run_checks(api_url, "contract")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "4 skipped" in completed.stdout and "passed" not in completed.stdout
+
+
+def test_in_strict_mode_contract_checks_without_a_way_to_sign_in_fail(api_url: str) -> None:
+    """The Verify step's run: a skip would pass the stage with nothing checked."""
+    completed = _run_checks(api_url, "(smoke or contract) and not web", DEPLOYED_CHECKS_STRICT="1")
+    assert completed.returncode == 1, completed.stdout[-3000:]
+    assert "2 passed, 3 deselected, 4 errors" in completed.stdout
+    assert "CHECKS_ROLE_ARN, CHECKS_USER_POOL_ID, CHECKS_CLIENT_ID not set" in completed.stdout
 
 
 def test_smoke_checks_fail_when_the_site_is_down() -> None:

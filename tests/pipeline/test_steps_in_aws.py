@@ -11,7 +11,6 @@ a result, or one clear line and a non-zero exit, never a stack trace and never a
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +23,10 @@ from config.model import DeliveryConfig, load_config
 from config.names import release_parameter_name
 from infra.images import ServiceImage, pipeline_images
 from tests.support.api_process import ApiProcess, api_env
+from tests.support.assembly import variant_assembly
 from tests.support.aws_world import World
 from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
+from tests.support.issuer import running_issuer
 from tests.support.local_aws import Decision, describe
 
 CONFIG = load_config()
@@ -205,25 +206,6 @@ def test_change_report_against_the_previous_release(
     assert _announced(result)
 
 
-def variant_assembly(assembly: Path, destination: Path) -> Path:
-    """A copy of the cloud assembly whose templates and manifests a test may edit (the
-    assets, large and unchanged, are linked)."""
-    for directory, subdirectories, files in os.walk(assembly):
-        source = Path(directory)
-        target = destination / source.relative_to(assembly)
-        target.mkdir(parents=True, exist_ok=True)
-        for name in list(subdirectories):
-            if name.startswith("asset."):
-                (target / name).symlink_to(source / name)
-                subdirectories.remove(name)
-        for name in files:
-            if name.endswith(".json"):
-                (target / name).write_bytes((source / name).read_bytes())
-            else:
-                (target / name).symlink_to(source / name)
-    return destination
-
-
 def _template_file(assembly: Path, stack_name: str) -> Path:
     try:
         return read_cloud_assembly(assembly).stack(stack_name).template_file
@@ -360,13 +342,15 @@ def test_images_leaves_a_repository_the_pipeline_has_not_created_yet_for_the_res
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[str]:
     """A running API, as the deployed site's /api answers (the CloudFront-served web app
-    and the worker path are covered by tests/e2e)."""
-    api = ApiProcess(api_env(tmp_path))
-    url = str(api.wait_for("Todo API listening on")["url"])
-    api.wait_for("Application startup complete")
-    yield url
-    api.proc.terminate()
-    api.proc.wait(timeout=30)
+    and the worker path are covered by tests/e2e). It trusts a local issuer; these tests run
+    the anonymous checks (the checks' sign-in under its role: test_verify_signs_in...)."""
+    with running_issuer() as issuer:
+        api = ApiProcess(api_env(tmp_path, **issuer.settings))
+        url = str(api.wait_for("Todo API listening on")["url"])
+        api.wait_for("Application startup complete")
+        yield url
+        api.proc.terminate()
+        api.proc.wait(timeout=30)
 
 
 def verify(
@@ -377,13 +361,16 @@ def verify(
     tested)."""
     runner = StepRunner(world, tmp_path)
     step = runner.steps[f"Verify-{environment}"]
-    markers = runner.environment(step, outputs={"SiteUrl": site_url})["CHECK_MARKERS"]
+    # Where the checks sign in, the stack also hands over its pool and checks client; these
+    # runs leave the signed-in checks out (the sign-in under the step's role is proven apart).
+    outputs = {"SiteUrl": site_url, "ChecksUserPoolId": "unused", "ChecksClientId": "unused"}
+    markers = runner.environment(step, outputs=outputs)["CHECK_MARKERS"]
     return runner.run(
         f"Verify-{environment}",
-        outputs={"SiteUrl": site_url},
+        outputs=outputs,
         overrides={
             **NO_WAIT,
-            "CHECK_MARKERS": f"({markers}) and not web and not integration",
+            "CHECK_MARKERS": f"({markers}) and not web and not integration and not contract",
             **overrides,
         },
     )

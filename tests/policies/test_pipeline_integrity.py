@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
+from config.cloud_assembly import read_cloud_assembly
 from config.exit_codes import FAILURE, SUCCESS
 from config.model import DeliveryConfig, EnvironmentConfig, load_config
+from config.names import checks_role_name
 from config.paths import ROOT
 from policies.pipeline_integrity import (
     INVARIANTS,
@@ -23,7 +25,7 @@ from policies.pipeline_integrity import (
     load_floor,
     main,
 )
-from tests.support.assembly import Assembly, synthesize_or_fail
+from tests.support.assembly import Assembly, synthesize_or_fail, variant_assembly
 
 FIXTURES = Path(__file__).resolve().parent / "integrity_fixtures"
 PASS: dict[str, Any] = yaml.safe_load((FIXTURES / "pass.yaml").read_text(encoding="utf-8"))
@@ -148,7 +150,10 @@ def test_the_synthesized_pipeline_keeps_every_invariant(
     assembly: Assembly, config: DeliveryConfig
 ) -> None:
     found = judge_assembly(
-        assembly.root, list(config.environments), pipeline_account=config.pipeline.account
+        assembly.root,
+        list(config.environments),
+        pipeline_account=config.pipeline.account,
+        project=config.project.name,
     )
     assert found == []
 
@@ -169,7 +174,11 @@ def test_reordering_the_scan_gate_after_the_first_environment_fails(
     first = config.environments[0].name
     next(s for s in stages if s["Name"] == first)["Actions"].append(images)
     found = judge(
-        template, list(config.environments), load_floor(), pipeline_account=config.pipeline.account
+        template,
+        list(config.environments),
+        load_floor(),
+        pipeline_account=config.pipeline.account,
+        project=config.project.name,
     )
     assert found == [
         Violation("scan-gate", f"the image scan gate runs in stage {first}, not before {first}")
@@ -198,7 +207,10 @@ def test_a_file_that_drops_the_prod_approval_and_bake_fails_both_invariants(
     prod = next(e for e in config.environments if e.name == "prod")
     assert (prod.approval_required, prod.bake_minutes) == (False, 0)
     found = judge_assembly(
-        outdir, list(config.environments), pipeline_account=config.pipeline.account
+        outdir,
+        list(config.environments),
+        pipeline_account=config.pipeline.account,
+        project=config.project.name,
     )
     invariant, message = EXPECTED["approval-removed"]
     assert found == [
@@ -221,3 +233,54 @@ def test_the_diff_comment_names_each_violated_invariant(
     assert "**This change weakens the pipeline: the policy gate fails it (2 violations).**" in text
     assert "- `approval`: prod: no manual approval Approve-prod just before its stage" in text
     assert "- `bake-floor`: prod: bakes 0 minutes, the floor is 30" in text
+
+
+def test_the_checks_role_may_be_assumed_only_while_it_can_do_no_more_than_sign_users_in(
+    assembly: Assembly, config: DeliveryConfig, tmp_path: Path
+) -> None:
+    """The Verify step assumes the environment's checks role; a commit that gives that role
+    more (another action, a managed policy) fails the gate, since the pipeline could use it."""
+    variant = variant_assembly(assembly.root, tmp_path / "cdk.out")
+    dev = config.environments[0]
+    role_name = checks_role_name(config.project.name, dev.name)
+    cloud = read_cloud_assembly(variant)
+    (stack,) = [
+        stack
+        for stack in cloud.environment_stacks(dev.name)
+        if any(
+            r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == role_name
+            for r in stack.template["Resources"].values()
+        )
+    ]
+    template = json.loads(stack.template_file.read_text(encoding="utf-8"))
+    (role,) = [
+        logical_id
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == role_name
+    ]
+    template["Resources"][role]["Properties"]["ManagedPolicyArns"] = [
+        "arn:aws:iam::aws:policy/AdministratorAccess"
+    ]
+    template["Resources"][role]["Properties"]["Policies"] = [
+        {
+            "PolicyName": "more",
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+            },
+        }
+    ]
+    stack.template_file.write_text(json.dumps(template), encoding="utf-8")
+
+    found = judge_assembly(
+        variant,
+        list(config.environments),
+        pipeline_account=config.pipeline.account,
+        project=config.project.name,
+    )
+    where = f"{dev.name}: {stack.name}/{role} ({role_name})"
+    assert found == [
+        Violation("step-roles", f"{where} has managed policies"),
+        Violation("step-roles", f"{where} may also s3:GetObject"),
+        Violation("step-roles", f"{where} acts on any resource (*)"),
+    ]

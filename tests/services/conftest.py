@@ -29,6 +29,7 @@ from tests.support.databases import (
     postgres_required,
     postgres_settings,
 )
+from tests.support.issuer import USER, Issuer, running_issuer
 from todo_api.app import create_app
 from todo_api.settings import ApiSettings
 from todo_common.database import SQLITE_FILE, create_db_engine
@@ -36,6 +37,21 @@ from todo_common.migrate import upgrade
 from todo_devstack.sqs import Queues, create_queues, free_port, start_moto
 from todo_devstack.sqs import client as sqs_client
 from todo_devstack.topology import Topology, create_topology, sns_client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def issuer() -> Iterator[Issuer]:
+    """The token issuer every API in these tests trusts: its settings are in the environment,
+    where the API (and `python -m todo_api` started by a test) reads them."""
+    with running_issuer() as running:
+        saved = {name: os.environ.get(name) for name in running.settings}
+        os.environ.update(running.settings)
+        yield running
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +112,17 @@ def app(db: Database) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client(app: FastAPI, issuer: Issuer) -> Iterator[TestClient]:
+    """The API as USER, signed in."""
+    with TestClient(
+        app, raise_server_exceptions=False, headers=issuer.headers(USER)
+    ) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """The API with no token."""
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

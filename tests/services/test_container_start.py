@@ -37,9 +37,11 @@ from ops.images.fargate import (
 )
 from ops.images.start_check import (
     DatabaseStandIn,
+    IssuerStandIn,
     check_activity,
     check_api,
     check_health_command,
+    issuer_stand_in,
     local_aws_environment,
     new_password,
     proxy_domain,
@@ -101,12 +103,20 @@ def database(
 
 
 @pytest.fixture(scope="module")
+def issuer() -> Iterator[IssuerStandIn]:
+    with issuer_stand_in() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def started(
+    *,
     tmp_path_factory: pytest.TempPathFactory,
     containers: dict[str, TaskContainer],
     database: tuple[DatabaseStandIn, Path],
     sqs_endpoint: str,
     registry: Registry,
+    issuer: IssuerStandIn,
 ) -> Iterator[dict[str, Started]]:
     stand_in, ca = database
     region = containers["api"].region
@@ -127,7 +137,7 @@ def started(
             environment = {
                 **image.env,
                 "HOME": account.home,  # as the runtime sets it from the image's /etc/passwd
-                **task_environment(container, local.stand_ins(container)),
+                **task_environment(container, local.stand_ins(container, issuer)),
                 **local_aws_environment(sqs_endpoint),
             }
             port = None
@@ -155,15 +165,16 @@ def started(
 
 
 def test_the_services_start_as_fargate_starts_them_and_become_healthy(
-    started: dict[str, Started],
+    started: dict[str, Started], issuer: IssuerStandIn
 ) -> None:
     # One test, so that pytest-xdist starts the database and the services once.
     api, worker = started["api"], started["worker"]
     assert api.port is not None
     base_url = f"http://127.0.0.1:{api.port}"
 
-    # The api: health, readiness (TLS verify-full to the database), a todo written and read.
-    todo_id = check_api(base_url, timeout=TIMEOUT, alive=api.process.gone)
+    # The api: health, readiness (TLS verify-full to the database), no token refused, a todo
+    # written and read with one (its key fetched from the issuer).
+    todo_id = check_api(base_url, token=issuer.token, timeout=TIMEOUT, alive=api.process.gone)
     # In awsvpc mode the load balancer reaches the task's interface, not its loopback.
     assert fargate_local.listening_on_all_interfaces(api.port)
 
@@ -177,7 +188,7 @@ def test_the_services_start_as_fargate_starts_them_and_become_healthy(
     def both_alive() -> str | None:
         return api.process.gone() or worker.process.gone()
 
-    check_activity(base_url, todo_id, timeout=TIMEOUT, alive=both_alive)
+    check_activity(base_url, todo_id, token=issuer.token, timeout=TIMEOUT, alive=both_alive)
 
     for service, running in started.items():
         assert _writes(running) == _expected_writes(running), service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -137,3 +138,22 @@ def stack_output(assembly: Assembly, value: Any) -> Any:
     reference = value["Fn::GetStackOutput"]
     producer = assembly.template(reference["StackName"])
     return producer["Outputs"][reference["OutputName"]]["Value"]
+
+
+def variant_assembly(assembly: Path, destination: Path) -> Path:
+    """A copy of the cloud assembly whose templates and manifests a test may edit (the
+    assets, large and unchanged, are linked)."""
+    for directory, subdirectories, files in os.walk(assembly):
+        source = Path(directory)
+        target = destination / source.relative_to(assembly)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in list(subdirectories):
+            if name.startswith("asset."):
+                (target / name).symlink_to(source / name)
+                subdirectories.remove(name)
+        for name in files:
+            if name.endswith(".json"):
+                (target / name).write_bytes((source / name).read_bytes())
+            else:
+                (target / name).symlink_to(source / name)
+    return destination

@@ -219,6 +219,18 @@ def _distribution_identity(stack: StackInfo, logical_id: str) -> Identity:
     return Identity(_suffix(stack.name, logical_id, length=14), {"DomainName": domain})
 
 
+def _user_pool_identity(stack: StackInfo, logical_id: str) -> Identity:
+    """Cognito's shape: ``<region>_<9 letters and digits>``, the ARN ends ``userpool/<id>``."""
+    pool_id = f"{stack.region}_{_suffix(stack.name, logical_id, length=9)}"
+    pool_arn = arn("cognito-idp", stack.region, stack.account, f"userpool/{pool_id}")
+    return Identity(pool_id, {"Arn": pool_arn, "UserPoolId": pool_id})
+
+
+def _user_pool_client_identity(stack: StackInfo, logical_id: str) -> Identity:
+    """Cognito's app client ids: 26 lower-case letters and digits."""
+    return Identity(_suffix(stack.name, logical_id, length=26).lower())
+
+
 _IDENTITY_OF_NAME: dict[str, Callable[[StackInfo, str], Identity]] = {
     "AWS::S3::Bucket": _bucket_identity,
     "AWS::SNS::Topic": _topic_identity,
@@ -240,6 +252,8 @@ _IDENTITY_OF_NAME: dict[str, Callable[[StackInfo, str], Identity]] = {
 _IDENTITY_OF_LOGICAL_ID: dict[str, Callable[[StackInfo, str], Identity]] = {
     "AWS::KMS::Key": _key_identity,
     "AWS::CloudFront::Distribution": _distribution_identity,
+    "AWS::Cognito::UserPool": _user_pool_identity,
+    "AWS::Cognito::UserPoolClient": _user_pool_client_identity,
 }
 
 

@@ -1,5 +1,6 @@
 """The ``make dev`` stack (``python -m todo_devstack``) on free ports, for the tests that need
-the whole app running locally: the browser test and the deployment hook's checks."""
+the whole app running locally: the browser test and the deployment hook's checks. Its demo
+user (the local issuer's, printed at start) is in ``Stack.demo_email``/``demo_password``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from todo_devstack.launch import python_path
 from todo_devstack.registry import CONFIG_VARIABLE, load_registry
 
 URL_LINE = re.compile(r"^Todo app: (http://127\.0\.0\.1:\d+/)", re.MULTILINE)
+# Printed before the URL line: the local issuer's demo user.
+SIGN_IN_LINE = re.compile(r"^\[devstack\] sign in as (\S+) / (\S+)", re.MULTILINE)
 
 
 @dataclass
@@ -28,6 +31,8 @@ class Stack:
     process: subprocess.Popen[bytes]
     log: Path
     services: list[str]
+    demo_email: str = ""
+    demo_password: str = ""
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -62,6 +67,9 @@ def running_devstack(tmp_path: Path) -> Iterator[Stack]:
             assert time.monotonic() < deadline, f"no URL in 90 s:\n{running.output()[-4000:]}"
             time.sleep(0.2)
         running.url = match.group(1)
+        demo = SIGN_IN_LINE.search(running.output())
+        assert demo, f"no demo user printed:\n{running.output()[-4000:]}"
+        running.demo_email, running.demo_password = demo.groups()
         yield running
     finally:
         if process.poll() is None:

@@ -4,6 +4,10 @@ It sits in the VPC's private subnets and reaches the internal load balancer's te
 which only its security group may reach; its checks are those of tests/deployed
 (``runtime/deployed_checks``), so what the pipeline checks after a deploy is what blocks a bad
 revision before users meet it.
+
+Where the contract checks run, they call the API as a signed-in user: ``sign_in_checks`` gives
+the function the pool and the checks' app client, the four Admin* calls on that one pool, and
+HTTPS out to Cognito (through NAT: see there).
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.auth.clients import CHECKS_ACTIONS
 from infra.compliance import acknowledge_wildcards, ignore_cfn_lint, skip_checkov
 from infra.escape_hatch import cfn_resource
 from infra.retention import retention_days
 from infra.service_grants import allow_log_streams
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-# Each check's requests time out after 10 s (hook.py); six checks fit with room to spare.
+# Each check's requests time out after 10 s (hook.py); six checks and the check user's four
+# Cognito calls (10 s each, hook.py) fit with room to spare.
 TIMEOUT = Duration.minutes(2)
+HTTPS = 443
 
 
 class DeploymentHook(Construct):
@@ -71,7 +78,7 @@ class DeploymentHook(Construct):
             self,
             "Function",
             runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="deployed_checks.hook.handler",
+            handler="deployed_checks.lambda_function.handler",
             code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
             role=role,
             log_group=self.log_group,
@@ -82,7 +89,35 @@ class DeploymentHook(Construct):
             security_groups=[self.security_group],
             environment={"TEST_URL": test_url, "CHECKS": ",".join(checks)},
         )
+        self._role = role
         self._explain(role)
+
+    def sign_in_checks(self, *, user_pool_id: str, user_pool_arn: str, client_id: str) -> None:
+        """Let the contract checks sign a throwaway user in (runtime/.../signin.py).
+
+        Called by the stateless stack once the checks' client exists (infra/auth/clients.py);
+        environments without one (prod: smoke only) never call it, and their hook has no
+        Cognito permission, variable or route. The role may make exactly the checks' four
+        Admin* calls, on this pool only.
+
+        Cognito is reached through NAT, not a ``cognito-idp`` interface endpoint: a user pool
+        with a domain (this one has the managed login domain) cannot be reached through one
+        (Cognito's PrivateLink documentation,
+        https://docs.aws.amazon.com/cognito/latest/developerguide/vpc-interface-endpoints.html).
+        Its addresses are not published as a range or a managed prefix list, so the narrowest
+        rule EC2 allows is TCP 443 to any IPv4 address; TLS names the endpoint. The group's
+        description is left as it was: a changed description replaces the group.
+        """
+        self.function.add_environment("CHECKS_USER_POOL_ID", user_pool_id)
+        self.function.add_environment("CHECKS_CLIENT_ID", client_id)
+        self._role.add_to_policy(
+            iam.PolicyStatement(actions=list(CHECKS_ACTIONS), resources=[user_pool_arn])
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(),
+            ec2.Port.tcp(HTTPS),
+            "HTTPS to cognito-idp through NAT for the check user (no endpoint with a domain)",
+        )
 
     def _grant(self, role: iam.Role) -> None:
         """Its own log group, and the network interfaces Lambda makes for it in the VPC.
@@ -146,13 +181,14 @@ class DeploymentHook(Construct):
         skip_checkov(
             self.function,
             "CKV_AWS_45",
-            "its variables are the internal load balancer's address and the check markers",
+            "its variables are the internal load balancer's address and the check markers "
+            "(and where checks sign in, the user pool and app client ids: no secrets)",
         )
         skip_checkov(
             self.function,
             "CKV_AWS_173",
-            "its variables are the load balancer's internal address and the check markers, "
-            "not secrets",
+            "its variables are the load balancer's internal address and the check markers "
+            "(and where checks sign in, the user pool and app client ids), not secrets",
         )
         ignore_cfn_lint(
             self.function,

@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 
 from todo_api import __version__
+from todo_api.auth import JwksCache, TokenValidator
 from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from todo_api.problems import PROBLEM_JSON, install_problem_handlers
 from todo_api.relay import Housekeeping, Relay
@@ -30,6 +31,16 @@ The Todo API. Errors are RFC 9457 `application/problem+json` documents carrying
 the request id (also in the `X-Request-ID` response header). The list is a bare
 JSON array, newest first; the next page's URL is in the `Link` response header.
 """
+
+
+def token_validator(settings: ApiSettings) -> TokenValidator:
+    """The access-token check of ``settings``' issuer and client (docs/auth.md)."""
+    return TokenValidator(
+        issuer=settings.auth_issuer,
+        client_ids=settings.client_ids,
+        keys=JwksCache(settings.jwks_url),
+        leeway=settings.auth_leeway_seconds,
+    )
 
 
 def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
@@ -85,6 +96,7 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = db
     app.state.uow_factory = uow_factory
+    app.state.token_validator = token_validator(settings)
     app.state.relay = relay
     app.include_router(todos.router)
     app.include_router(activity.router)

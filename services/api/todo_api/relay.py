@@ -29,16 +29,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import SQLAlchemyError
 
+from todo_common.events import OWNER_ATTRIBUTE
 from todo_common.metrics import emf_fields
 from todo_common.todos import utc_now
 from todo_common.uow import UnitOfWorkFactory
 
 if TYPE_CHECKING:
+    from todo_common.models import OutboxEvent
     from todo_common.queue import SnsPublisher
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,16 @@ class Housekeeping:
     # The metrics' one dimension, Service=<SERVICE_NAME>: the infra's alarms compute the same
     # value from the service registry, so it must come from the setting, not a literal.
     service_name: str = "todo-api"
+
+
+def _entry(index: int, event: OutboxEvent) -> dict[str, Any]:
+    """The event's PublishBatch entry: its body, and its owner as a message attribute."""
+    entry: dict[str, Any] = {"Id": str(index), "Message": event.body}
+    if event.owner_id is not None:
+        entry["MessageAttributes"] = {
+            OWNER_ATTRIBUTE: {"DataType": "String", "StringValue": event.owner_id}
+        }
+    return entry
 
 
 class Relay:
@@ -105,9 +117,7 @@ class Relay:
             events = uow.outbox.claim_pending(self.batch_size)
             if not events:
                 return 0
-            entries = [
-                {"Id": str(index), "Message": event.body} for index, event in enumerate(events)
-            ]
+            entries = [_entry(index, event) for index, event in enumerate(events)]
             response = self.client.publish_batch(
                 TopicArn=self.topic_arn, PublishBatchRequestEntries=entries
             )

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 
 from todo_common.settings import CommonSettings
+
+LOOPBACK_HOSTS = frozenset({"localhost"})
+_CLIENT_ID = re.compile(r"[\w+]{1,128}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth_url(value: str) -> str:
+    """An https URL with a host, or http on a loopback host (the local issuer of `make dev`)."""
+    parts = urlsplit(value)
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("must be an absolute URL with a host and no query")
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        return value
+    raise ValueError("must be https (http only on a loopback host)")
 
 
 class ApiSettings(CommonSettings):
@@ -30,3 +56,34 @@ class ApiSettings(CommonSettings):
     outbox_retention_hours: int = Field(default=7 * 24, ge=1, le=90 * 24)
     # CloudWatch namespace of the outbox backlog metrics (the stage sets <project>/<env>).
     metrics_namespace: str = Field(default="Todo", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")
+
+    # Access tokens (todo_api.auth, docs/auth.md): required, there is no way to turn them off.
+    # The issuer exactly as in the tokens' `iss`: https://cognito-idp.<region>.amazonaws.com/<pool>
+    auth_issuer: str = Field(min_length=1, max_length=2048)
+    # The app clients whose tokens are accepted, comma-separated: the web app's, and in the
+    # environments whose post-deploy checks sign in, the checks' own (infra/auth).
+    auth_client_id: str = Field(min_length=1, max_length=5 * 129)
+    auth_jwks_url: str | None = Field(default=None, max_length=2048)
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    @field_validator("auth_client_id")
+    @classmethod
+    def _check_client_ids(cls, value: str) -> str:
+        if not all(_CLIENT_ID.fullmatch(client) for client in value.split(",")):
+            raise ValueError("must be app client ids (letters, digits, _ or +), comma-separated")
+        return value
+
+    @field_validator("auth_issuer", "auth_jwks_url")
+    @classmethod
+    def _check_auth_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_auth_url(value)
+
+    @property
+    def client_ids(self) -> frozenset[str]:
+        return frozenset(self.auth_client_id.split(","))
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the signing keys are; Cognito (and the local issuer) publish them beside the
+        issuer."""
+        return self.auth_jwks_url or f"{self.auth_issuer.rstrip('/')}/.well-known/jwks.json"

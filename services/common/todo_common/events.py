@@ -6,6 +6,11 @@ The message body (schema version 1) is a JSON object::
      "occurredAt": "2026-01-31T12:00:00.000Z", "schemaVersion": 1, "text": "Buy milk"}
 
 ``text`` is the todo's text after the change (``null`` is allowed).
+
+The todo's owner is not in the body: the previous release's worker refuses a body with a field
+it does not know, so a new field would send its events to the DLQ during a rollout or after a
+rollback. It travels as the message attribute :data:`OWNER_ATTRIBUTE` instead (SNS hands
+message attributes on to SQS with raw delivery), and the outbox row keeps it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ TODO_COMPLETED: Final = "todo.completed"
 TODO_DELETED: Final = "todo.deleted"
 # A message is refused past this size (SQS's own limit is 256 KiB).
 MAX_BODY_BYTES = 16 * 1024
+# The message attribute naming the todo's owner (a String attribute).
+OWNER_ATTRIBUTE: Final = "ownerId"
 
 
 class InvalidEventError(ValueError):
@@ -80,9 +87,14 @@ def parse_event(body: str) -> EventMessage:
 
 
 def new_event(
-    type_: EventType, todo_id: uuid.UUID, text: str | None, occurred_at: datetime
+    type_: EventType,
+    todo_id: uuid.UUID,
+    text: str | None,
+    occurred_at: datetime,
+    *,
+    owner: str | None,
 ) -> OutboxEvent:
-    """An outbox row for a change to one todo, with its message body."""
+    """An outbox row for a change to one todo, with its message body and owner."""
     message = EventMessage.model_validate(
         {
             "eventId": uuid.uuid4(),
@@ -101,4 +113,5 @@ def new_event(
         schema_version=SCHEMA_VERSION,
         body=message.to_body(),
         sent_at=None,
+        owner_id=owner,
     )

@@ -27,6 +27,8 @@ from sqlalchemy.sql import expression
 from sqlalchemy.types import TypeDecorator
 
 TEXT_MAX_LENGTH = 500
+# The issuer's user id (Cognito's `sub`, a UUID; room for other issuers' ids).
+OWNER_MAX_LENGTH = 128
 
 # Deterministic constraint names: migrations can drop or alter them by name.
 NAMING_CONVENTION = {
@@ -81,10 +83,15 @@ class Todo(Base):
     # Bumped on every change: the per-aggregate sequence number the outbox's
     # events will carry, and a cheap ETag should the API want one.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    # Who may see and change it. NULL: written before ownership existed (or by the previous
+    # release during a rollout): nobody's (docs/auth.md).
+    owner_id: Mapped[str | None] = mapped_column(String(OWNER_MAX_LENGTH), nullable=True)
 
     __table_args__ = (
         # Newest-first keyset pagination: ORDER BY created_at DESC, id DESC.
         Index("ix_todos_created_at_id", "created_at", "id"),
+        # The same, within one owner's todos: what every list request reads.
+        Index("ix_todos_owner_id_created_at_id", "owner_id", "created_at", "id"),
     )
 
     def __repr__(self) -> str:
@@ -108,6 +115,8 @@ class OutboxEvent(Base):
     body: Mapped[str] = mapped_column(Text, nullable=False)
     # NULL while pending; set in the transaction that saw SQS accept it.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Published as the message attribute ownerId, beside the (version 1) body.
+    owner_id: Mapped[str | None] = mapped_column(String(OWNER_MAX_LENGTH), nullable=True)
 
     __table_args__ = (
         # The relay's scan: pending rows, oldest first.
@@ -126,8 +135,10 @@ class Activity(Base):
     text: Mapped[str | None] = mapped_column(String(TEXT_MAX_LENGTH), nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    owner_id: Mapped[str | None] = mapped_column(String(OWNER_MAX_LENGTH), nullable=True)
 
     __table_args__ = (
         # Newest-first keyset pagination: ORDER BY occurred_at DESC, event_id DESC.
         Index("ix_activity_occurred_at_event_id", "occurred_at", "event_id"),
+        Index("ix_activity_owner_id_occurred_at_event_id", "owner_id", "occurred_at", "event_id"),
     )

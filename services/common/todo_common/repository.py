@@ -1,5 +1,8 @@
 """Data access: the only module that writes SQL for the ``todos``, ``outbox``
-and ``activity`` tables."""
+and ``activity`` tables.
+
+Every read and change of a todo or of activity names its owner: a row of another owner (or of
+none) is not there for the caller, exactly as a missing one."""
 
 from __future__ import annotations
 
@@ -30,17 +33,22 @@ class TodoRepository:
         self.session.flush()
         return todo
 
-    def get(self, todo_id: uuid.UUID, *, for_update: bool = False) -> Todo | None:
-        statement = select(Todo).where(Todo.id == todo_id)
+    def get(self, todo_id: uuid.UUID, *, owner: str, for_update: bool = False) -> Todo | None:
+        statement = select(Todo).where(Todo.id == todo_id, Todo.owner_id == owner)
         if for_update:
             # PostgreSQL: row lock until commit, so concurrent partial updates
             # of one todo serialize instead of overwriting each other.
             statement = statement.with_for_update()
         return self.session.scalars(statement).one_or_none()
 
-    def list_page(self, limit: int, after: Position | None = None) -> list[Todo]:
-        """Up to ``limit`` todos, newest first, strictly after ``after``."""
-        statement = select(Todo).order_by(Todo.created_at.desc(), Todo.id.desc()).limit(limit)
+    def list_page(self, limit: int, after: Position | None = None, *, owner: str) -> list[Todo]:
+        """Up to ``limit`` of ``owner``'s todos, newest first, strictly after ``after``."""
+        statement = (
+            select(Todo)
+            .where(Todo.owner_id == owner)
+            .order_by(Todo.created_at.desc(), Todo.id.desc())
+            .limit(limit)
+        )
         if after is not None:
             statement = statement.where(
                 or_(
@@ -50,13 +58,10 @@ class TodoRepository:
             )
         return list(self.session.scalars(statement))
 
-    def delete(self, todo_id: uuid.UUID) -> bool:
-        return self.delete_returning_text(todo_id) is not None
-
-    def delete_returning_text(self, todo_id: uuid.UUID) -> str | None:
-        """Delete the todo; its text, or None if there was no such todo."""
+    def delete_returning_text(self, todo_id: uuid.UUID, *, owner: str) -> str | None:
+        """Delete ``owner``'s todo; its text, or None if ``owner`` has no such todo."""
         result = self.session.execute(
-            delete(Todo).where(Todo.id == todo_id).returning(Todo.text),
+            delete(Todo).where(Todo.id == todo_id, Todo.owner_id == owner).returning(Todo.text),
         )
         row = result.first()
         return None if row is None else str(row[0])
@@ -130,10 +135,12 @@ class ActivityRepository:
         self.session.flush()
         return activity
 
-    def list_page(self, limit: int, after: Position | None = None) -> list[Activity]:
-        """Up to ``limit`` entries, newest first (by occurredAt), strictly after ``after``."""
+    def list_page(self, limit: int, after: Position | None = None, *, owner: str) -> list[Activity]:
+        """Up to ``limit`` of ``owner``'s entries, newest first (by occurredAt), strictly after
+        ``after``."""
         statement = (
             select(Activity)
+            .where(Activity.owner_id == owner)
             .order_by(Activity.occurred_at.desc(), Activity.event_id.desc())
             .limit(limit)
         )

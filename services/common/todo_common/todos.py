@@ -4,6 +4,9 @@ Each function takes an open unit of work and leaves the commit to the caller's
 ``with`` block. Every change adds its domain event to the outbox in the same
 transaction (transactional outbox): the change and its event commit or roll
 back together, so no change is lost on its way to the queue.
+
+``owner`` is the signed-in user's id: a todo of another owner is, for every function here,
+a todo that does not exist.
 """
 
 from __future__ import annotations
@@ -31,33 +34,42 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def create_todo(uow: UnitOfWork, text: str) -> Todo:
+def create_todo(uow: UnitOfWork, text: str, *, owner: str) -> Todo:
     now = utc_now()
     todo = Todo(
-        id=uuid.uuid4(), text=text, completed=False, created_at=now, updated_at=now, version=1
+        id=uuid.uuid4(),
+        text=text,
+        completed=False,
+        created_at=now,
+        updated_at=now,
+        version=1,
+        owner_id=owner,
     )
     uow.todos.add(todo)
-    uow.outbox.add(new_event(TODO_CREATED, todo.id, todo.text, now))
+    uow.outbox.add(new_event(TODO_CREATED, todo.id, todo.text, now, owner=owner))
     return todo
 
 
-def get_todo(uow: UnitOfWork, todo_id: uuid.UUID) -> Todo | None:
-    return uow.todos.get(todo_id)
+def get_todo(uow: UnitOfWork, todo_id: uuid.UUID, *, owner: str) -> Todo | None:
+    return uow.todos.get(todo_id, owner=owner)
 
 
-def list_todos(uow: UnitOfWork, limit: int, after: Position | None = None) -> list[Todo]:
-    return uow.todos.list_page(limit, after)
+def list_todos(
+    uow: UnitOfWork, limit: int, after: Position | None = None, *, owner: str
+) -> list[Todo]:
+    return uow.todos.list_page(limit, after, owner=owner)
 
 
 def update_todo(
     uow: UnitOfWork,
     todo_id: uuid.UUID,
     *,
+    owner: str,
     text: str | None = None,
     completed: bool | None = None,
 ) -> Todo | None:
     """Apply the given fields; ``None`` leaves a field unchanged. None if absent."""
-    todo = uow.todos.get(todo_id, for_update=True)
+    todo = uow.todos.get(todo_id, owner=owner, for_update=True)
     if todo is None:
         return None
     was_completed = todo.completed
@@ -71,13 +83,13 @@ def update_todo(
     # Completing (false -> true) is its own event; anything else, reopening
     # included, is an update.
     kind: EventType = TODO_COMPLETED if todo.completed and not was_completed else TODO_UPDATED
-    uow.outbox.add(new_event(kind, todo.id, todo.text, todo.updated_at))
+    uow.outbox.add(new_event(kind, todo.id, todo.text, todo.updated_at, owner=owner))
     return todo
 
 
-def delete_todo(uow: UnitOfWork, todo_id: uuid.UUID) -> bool:
-    text = uow.todos.delete_returning_text(todo_id)
+def delete_todo(uow: UnitOfWork, todo_id: uuid.UUID, *, owner: str) -> bool:
+    text = uow.todos.delete_returning_text(todo_id, owner=owner)
     if text is None:
         return False
-    uow.outbox.add(new_event(TODO_DELETED, todo_id, text, utc_now()))
+    uow.outbox.add(new_event(TODO_DELETED, todo_id, text, utc_now(), owner=owner))
     return True

@@ -8,15 +8,20 @@ of ``config/environments.toml`` (or of the file ``DELIVERY_CONFIG`` names; see
    builds in AWS (:mod:`todo_devstack.topology`): one topic and, per consumer, a queue and
    its DLQ (redrive after ``maxReceiveCount`` 4) subscribed with raw delivery and a filter
    on the body's ``type`` for the events it ``consumes``;
-2. every registered service, by its image's start command (the exec-form ``CMD`` of
+2. the local identity provider (:mod:`todo_devstack.issuer`, a stand-in for Cognito's
+   managed login, on a free port; users kept in ``<data dir>/issuer/``), with a demo user
+   whose email and password it prints;
+3. every registered service, by its image's start command (the exec-form ``CMD`` of
    ``services/<name>/Dockerfile``), with the environment the infra gives its container:
    ``SERVICE_NAME`` (``<project>-<name>``), ``EVENTS_TOPIC_ARN`` if it publishes events,
    ``QUEUE_URL`` (its own queue) if it is a consumer, ``<NAME>_HOST``/``<NAME>_PORT`` (a free
    port) if it is the http service, plus its own local settings from the optional
    ``services/<name>/devstack.env`` (:mod:`todo_devstack.launch`). The http service is
-   started first and waited for on its ``health_check_path``;
-3. ``vite preview`` serving the built web app (``services/web/dist``) and proxying
-   ``/api`` to the one http service: one origin, as behind CloudFront.
+   started first and waited for on its ``health_check_path``; it also gets the token
+   settings ``AUTH_ISSUER``, ``AUTH_CLIENT_ID`` and ``AUTH_JWKS_URL`` of the local issuer;
+4. ``vite preview`` serving the built web app (``services/web/dist``), proxying ``/api`` to
+   the one http service and ``/config.json`` (the app's runtime config, which the infra
+   writes into the site bucket in AWS) to the issuer: one origin, as behind CloudFront.
 
 ``PYTHONPATH`` is every ``services/*/`` folder holding a package. Then prints one line,
 ``Todo app: http://127.0.0.1:<port>/``. SIGINT (Ctrl-C) or SIGTERM stops the children in
@@ -41,6 +46,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from todo_devstack.issuer import CLIENT_ID, DEMO_EMAIL, DEMO_PASSWORD
 from todo_devstack.launch import LaunchError, dockerfile_command, local_settings, python_path
 from todo_devstack.registry import (
     Registry,
@@ -173,6 +179,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failure or not clean else 0
 
 
+def start_issuer(stack: Stack, data_dir: Path, app_origin: str) -> str:
+    """The local identity provider (:mod:`todo_devstack.issuer`); its URL, once it answers."""
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "todo_devstack.issuer", "--port", str(port)]
+    argv += ["--app-origin", app_origin, "--data-dir", str(data_dir)]
+    env = {**os.environ, "PYTHONPATH": python_path(SERVICES), "PYTHONUNBUFFERED": "1"}
+    process = stack.spawn("issuer", argv, env)
+    wait_http(f"{issuer}/.well-known/openid-configuration", START_TIMEOUT_SECONDS, process)
+    say(f"sign-in (local issuer) on {issuer}: users in {data_dir / 'issuer'}")
+    return issuer
+
+
+def auth_environment(issuer: str) -> dict[str, str]:
+    """The API's token settings (docs/auth.md), pointed at the local issuer."""
+    return {
+        "AUTH_ISSUER": issuer,
+        "AUTH_CLIENT_ID": CLIENT_ID,
+        "AUTH_JWKS_URL": f"{issuer}/.well-known/jwks.json",
+    }
+
+
 def start(stack: Stack, args: argparse.Namespace, registry: Registry, plan: Plan) -> str | None:
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -184,6 +212,9 @@ def start(stack: Stack, args: argparse.Namespace, registry: Registry, plan: Plan
     )
     queues = ", ".join(f"{name} {q.url.rsplit('/', 1)[-1]}" for name, q in topology.queues.items())
     say(f"SNS+SQS (moto) on {endpoint}: topic {topology.topic_arn}; queues {queues or 'none'}")
+    # The web port before the issuer: the app's origin is where the issuer redirects back to.
+    web_port = args.port or free_port()
+    issuer = start_issuer(stack, data_dir, f"http://127.0.0.1:{web_port}")
     if stack.stop.is_set():
         return None
 
@@ -202,6 +233,7 @@ def start(stack: Stack, args: argparse.Namespace, registry: Registry, plan: Plan
         service_env = {**env, **service_environment(registry, spec, topology)}
         service_env |= local_settings(SERVICES / spec.name, data_dir=data_dir)
         if spec.kind == "http":
+            service_env |= auth_environment(issuer)
             api_port = free_port()
             # As the platform names them: <NAME>_PORT (infra/services/service.py), and the
             # loopback address rather than the container's 0.0.0.0.
@@ -213,7 +245,7 @@ def start(stack: Stack, args: argparse.Namespace, registry: Registry, plan: Plan
             wait_http(health, START_TIMEOUT_SECONDS, process)
         if stack.stop.is_set():
             return None
-    return start_web(stack, args, api_port)
+    return start_web(stack, web_port, api_port, issuer)
 
 
 def service_environment(
@@ -228,8 +260,7 @@ def service_environment(
     return env
 
 
-def start_web(stack: Stack, args: argparse.Namespace, api_port: int) -> str | None:
-    port = args.port or free_port()
+def start_web(stack: Stack, port: int, api_port: int, issuer: str) -> str | None:
     web = stack.spawn(
         "web",
         [
@@ -241,12 +272,18 @@ def start_web(stack: Stack, args: argparse.Namespace, api_port: int) -> str | No
             str(port),
             "--strictPort",
         ],
-        {**os.environ, "API_PROXY_TARGET": f"http://127.0.0.1:{api_port}"},
+        {
+            **os.environ,
+            "API_PROXY_TARGET": f"http://127.0.0.1:{api_port}",
+            # /config.json on the app's origin, as the infra's file is in the site bucket.
+            "RUNTIME_CONFIG_URL": f"{issuer}/devstack/config.json",
+        },
         cwd=WEB,
     )
     url = f"http://127.0.0.1:{port}/"
     wait_http(url, START_TIMEOUT_SECONDS, web)
     wait_http(f"{url}api/health", START_TIMEOUT_SECONDS, web)
+    say(f"sign in as {DEMO_EMAIL} / {DEMO_PASSWORD} (or create an account on the sign-in page)")
     print(f"Todo app: {url}  (API: {url}api, docs: {url}api/docs). Ctrl-C stops it.", flush=True)
     return None
 

@@ -1,9 +1,9 @@
 import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { App } from './App.tsx';
 import { UNREACHABLE_MESSAGE } from './api/client.ts';
 import type { ActivityEvent, Todo } from './api/types.ts';
+import { TodoApp } from './components/TodoApp.tsx';
 import {
   html,
   json,
@@ -19,14 +19,17 @@ import {
 
 const ACTIVITY_PATH = '/api/activity?limit=20';
 
-/** Renders the app against `routes`; activity polling is slowed so it stays out of the way. */
+/**
+ * Renders the signed-in app against `routes` (sign-in itself: App.auth.test.tsx);
+ * activity polling is slowed so it stays out of the way.
+ */
 function setup(routes: Routes) {
   const api = mockFetch({
     'GET /api/activity': () => page([], undefined, ACTIVITY_PATH),
     ...routes,
   });
   const user = userEvent.setup();
-  render(<App activityPollMs={60_000} />);
+  render(<TodoApp email="ada@example.com" onSignOut={() => {}} activityPollMs={60_000} />);
   return { api, user };
 }
 

@@ -1,38 +1,39 @@
-import { useRef, useState } from 'react';
-import { ActivityPanel } from './components/ActivityPanel.tsx';
-import { AddTodoForm } from './components/AddTodoForm.tsx';
-import { TodoPanel } from './components/TodoPanel.tsx';
-import { useActivity } from './hooks/useActivity.ts';
-import { useTodos } from './hooks/useTodos.ts';
+import { SignInPage } from './components/SignInPage.tsx';
+import { TodoApp } from './components/TodoApp.tsx';
+import { type Navigate, useAuth } from './hooks/useAuth.ts';
 
 interface AppProps {
   /** Activity poll interval; tests shorten it. */
   activityPollMs?: number;
+  /** How the app leaves for the issuer; tests record it instead. */
+  navigate?: Navigate;
 }
 
-export function App({ activityPollMs }: AppProps) {
-  const [status, setStatus] = useState('');
-  const activity = useActivity(activityPollMs);
-  // Every change produces an activity event: fetch it now rather than at the next poll.
-  const todos = useTodos(activity.refresh);
-  const newTodoRef = useRef<HTMLInputElement>(null);
+export function App({ activityPollMs, navigate }: AppProps) {
+  const { state, signIn, signOut, retry } = useAuth(navigate);
 
-  return (
-    <div className="app">
-      <header className="app__header">
-        <h1>Todos</h1>
-      </header>
-      <main className="app__main">
-        <div className="app__todos">
-          <AddTodoForm onAdd={todos.addTodo} announce={setStatus} inputRef={newTodoRef} />
-          <TodoPanel todos={todos} announce={setStatus} emptyFocusRef={newTodoRef} />
+  switch (state.status) {
+    case 'starting':
+    case 'leaving':
+      return (
+        <div className="app">
+          <p role="status">{state.status === 'starting' ? 'Loading…' : 'Redirecting…'}</p>
         </div>
-        <ActivityPanel activity={activity} />
-      </main>
-      {/* Successful changes are announced here; errors use role="alert" where they happen. */}
-      <p role="status" className="visually-hidden">
-        {status}
-      </p>
-    </div>
-  );
+      );
+    case 'failed':
+      return (
+        <div className="app">
+          <div role="alert" className="error error--block">
+            <p>{state.message}</p>
+            <button type="button" className="button" onClick={retry}>
+              Retry
+            </button>
+          </div>
+        </div>
+      );
+    case 'signedOut':
+      return <SignInPage message={state.message} onSignIn={signIn} />;
+    case 'signedIn':
+      return <TodoApp email={state.email} onSignOut={signOut} activityPollMs={activityPollMs} />;
+  }
 }

@@ -1,12 +1,14 @@
 """The queue consumer: long-polls SQS and records each event once.
 
-For each message: parse the body (:func:`todo_common.events.parse_event`),
-then, in one write transaction, insert the activity row keyed by the event id
-unless it exists (a duplicate delivery changes nothing), commit, and only then
-delete the message. A message that cannot be parsed or processed is never
-deleted: the worker logs why and makes it visible again after
-``WORKER_RETRY_DELAY_SECONDS``; the queue's redrive policy moves it to the
-dead-letter queue after ``maxReceiveCount`` receives.
+For each message: parse the body (:func:`todo_common.events.parse_event`) and
+the owner (the message attribute ``ownerId``; absent on events of a release
+before ownership, whose activity then has no owner), then, in one write
+transaction, insert the activity row keyed by the event id unless it exists (a
+duplicate delivery changes nothing), commit, and only then delete the message.
+A message that cannot be parsed or processed is never deleted: the worker logs
+why and makes it visible again after ``WORKER_RETRY_DELAY_SECONDS``; the
+queue's redrive policy moves it to the dead-letter queue after
+``maxReceiveCount`` receives.
 
 Shutdown (SIGTERM or SIGINT): stop receiving, finish the message in hand
 (bounded by ``WORKER_SHUTDOWN_TIMEOUT_SECONDS``), hand the other received
@@ -27,10 +29,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from todo_common.database import DatabaseConfigError, create_session_factory
-from todo_common.events import EventMessage, InvalidEventError, parse_event
+from todo_common.events import OWNER_ATTRIBUTE, EventMessage, InvalidEventError, parse_event
 from todo_common.logs import configure_logging
 from todo_common.migrate import start_database
-from todo_common.models import Activity
+from todo_common.models import OWNER_MAX_LENGTH, Activity
 from todo_common.queue import sqs_client
 from todo_common.todos import utc_now
 from todo_common.uow import UnitOfWorkFactory
@@ -45,6 +47,17 @@ log = logging.getLogger("todo_worker")
 # After a failed receive (SQS unreachable): wait this long, doubling to the cap.
 RECEIVE_BACKOFF_SECONDS = 1.0
 RECEIVE_BACKOFF_MAX_SECONDS = 30.0
+
+
+def message_owner(message: MessageTypeDef) -> str | None:
+    """The ``ownerId`` message attribute, or None when the publisher sent none."""
+    attribute = message.get("MessageAttributes", {}).get(OWNER_ATTRIBUTE)
+    if attribute is None:
+        return None
+    value = attribute.get("StringValue")
+    if attribute.get("DataType") != "String" or not value or len(value) > OWNER_MAX_LENGTH:
+        raise InvalidEventError(f"{OWNER_ATTRIBUTE}: not a user id")
+    return value
 
 
 class Worker:
@@ -62,8 +75,8 @@ class Worker:
         self.in_hand = False
 
     # ------------------------------------------------------------ one message
-    def record(self, event: EventMessage) -> bool:
-        """Write the activity row for ``event``; False if it was already there."""
+    def record(self, event: EventMessage, owner: str | None = None) -> bool:
+        """Write the activity row for ``event`` of ``owner``; False if it was already there."""
         try:
             with self.uow_factory(write=True) as uow:
                 if uow.activity.get(event.event_id) is not None:
@@ -76,6 +89,7 @@ class Worker:
                         text=event.text,
                         occurred_at=event.occurred_at,
                         processed_at=utc_now(),
+                        owner_id=owner,
                     )
                 )
                 uow.commit()
@@ -91,6 +105,7 @@ class Worker:
         context = {"message_id": message_id, "receive_count": receives}
         try:
             event = parse_event(message.get("Body", ""))
+            owner = message_owner(message)
         except InvalidEventError as error:
             log.error(
                 "unparseable message %s (receive %s): %s; left for the dead-letter queue",
@@ -103,7 +118,7 @@ class Worker:
             return False
         context |= {"event_id": str(event.event_id), "event_type": event.type}
         try:
-            new = self.record(event)
+            new = self.record(event, owner)
         except (SQLAlchemyError, DatabaseConfigError, BotoCoreError, ClientError) as error:
             log.error(
                 "event %s failed (receive %s): %s; it will be retried, then dead-lettered",
@@ -162,6 +177,7 @@ class Worker:
                 WaitTimeSeconds=self.settings.worker_wait_time_seconds,
                 VisibilityTimeout=self.settings.worker_visibility_timeout_seconds,
                 MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=[OWNER_ATTRIBUTE],
             )
             messages = response.get("Messages", [])
             self.in_hand = bool(messages)

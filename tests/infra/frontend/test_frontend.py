@@ -13,7 +13,7 @@ import pytest
 
 from config.model import DeliveryConfig, EnvironmentConfig
 from config.paths import ROOT
-from infra.frontend.site import CONTENT_SECURITY_POLICY, SPA_REWRITE
+from infra.frontend.site import CONTENT_SECURITY_POLICY, SETTINGS_KEY, SPA_REWRITE
 from tests.support.assembly import (
     Assembly,
     properties,
@@ -151,7 +151,9 @@ def test_viewers_get_https_only_and_the_tls_policy_that_is_enforceable(
         assert "Aliases" not in distribution
 
 
-def test_every_response_carries_the_security_headers(template: dict[str, Any]) -> None:
+def test_every_response_carries_the_security_headers(
+    template: dict[str, Any], config: DeliveryConfig, env: EnvironmentConfig
+) -> None:
     (policy_id,) = resources(template, "AWS::CloudFront::ResponseHeadersPolicy")
     distribution = _distribution(template)
     behaviours = [distribution["DefaultCacheBehavior"], *distribution.get("CacheBehaviors", [])]
@@ -170,8 +172,13 @@ def test_every_response_carries_the_security_headers(template: dict[str, Any]) -
         "ReferrerPolicy": "strict-origin-when-cross-origin",
         "Override": True,
     }
-    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == CONTENT_SECURITY_POLICY
+    # The one change to the base policy: the web app may fetch the sign-in domain's tokens.
+    domain = f"https://{config.auth_domain_prefix(env)}.auth.{env.region}.amazoncognito.com"
+    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == (
+        CONTENT_SECURITY_POLICY.replace("connect-src 'self';", f"connect-src 'self' {domain};")
+    )
     assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+    assert "*" not in headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
 
 
 def test_deep_links_are_rewritten_by_a_function_on_the_s3_behaviour_only(
@@ -249,14 +256,20 @@ def test_the_vpc_origin_carries_no_tags(template: dict[str, Any]) -> None:
 def test_the_build_is_deployed_with_long_lived_assets_and_a_revalidated_shell(
     template: dict[str, Any],
 ) -> None:
-    deployments = resources(template, "Custom::CDKBucketDeployment")
+    deployments = {
+        logical_id: deployment
+        for logical_id, deployment in resources(template, "Custom::CDKBucketDeployment").items()
+        if "SourceMarkers" not in deployment["Properties"]  # the settings file (test_auth)
+    }
     by_role = {
         "shell" if d["Properties"].get("Include") == ["index.html"] else "assets": d
         for d in deployments.values()
     }
     assert set(by_role) == {"assets", "shell"}
     assets, shell = by_role["assets"]["Properties"], by_role["shell"]["Properties"]
-    assert assets["Exclude"] == ["index.html"]
+    # The environment's settings file is never the build's: it is excluded, never pruned.
+    assert assets["Exclude"] == ["index.html", SETTINGS_KEY]
+    assert assets["Prune"] is False and shell["Prune"] is False
     assert shell["Exclude"] == ["*"]
     assert assets["SystemMetadata"]["cache-control"] == "public, max-age=31536000, immutable"
     assert shell["SystemMetadata"]["cache-control"] == "no-cache"

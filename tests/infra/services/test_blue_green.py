@@ -10,12 +10,20 @@ from typing import Any
 
 import pytest
 
-from config.model import DeliveryConfig, EnvironmentConfig
+from config.model import DeliveryConfig, EnvironmentConfig, checks_sign_in
+from infra.auth.clients import CHECKS_ACTIONS
 from infra.services.deployment_hook.runtime.deployed_checks.hook import (
     TEST_HEADER,
     TEST_HEADER_VALUE,
 )
-from tests.support.assembly import Assembly, part, properties, ref_target, resources
+from tests.support.assembly import (
+    Assembly,
+    part,
+    properties,
+    ref_target,
+    resources,
+    stack_output,
+)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +170,7 @@ def test_the_hook_function_reaches_the_test_listener_from_the_private_subnets(
     template: dict[str, Any], env: EnvironmentConfig
 ) -> None:
     (function,) = properties(template, "AWS::Lambda::Function")
-    assert function["Handler"] == "deployed_checks.hook.handler"
+    assert function["Handler"] == "deployed_checks.lambda_function.handler"
     # The environment's own markers: prod's hook runs smoke only and writes nothing.
     assert function["Environment"]["Variables"]["CHECKS"] == ",".join(env.checks)
     url = function["Environment"]["Variables"]["TEST_URL"]
@@ -176,13 +184,20 @@ def test_the_hook_function_reaches_the_test_listener_from_the_private_subnets(
         if rule["GroupId"] == function["VpcConfig"]["SecurityGroupIds"][0]
     ]
     assert (egress["FromPort"], egress["ToPort"]) == (8080, 8080)
-    assert group.get("SecurityGroupEgress", []) == [] or all(
-        rule.get("CidrIp") != "0.0.0.0/0" for rule in group["SecurityGroupEgress"]
-    )
+    inline = [
+        (rule["IpProtocol"], rule.get("FromPort"), rule.get("ToPort"), rule.get("CidrIp"))
+        for rule in group.get("SecurityGroupEgress", [])
+    ]
+    # Where the contract checks sign a user in: HTTPS to Cognito through NAT, nothing else
+    # (no cognito-idp endpoint serves a pool with a domain). Elsewhere the test listener only.
+    if checks_sign_in(env):
+        assert inline == [("tcp", 443, 443, "0.0.0.0/0")]
+    else:
+        assert all(cidr != "0.0.0.0/0" for *_, cidr in inline), inline
 
 
-def test_the_hook_role_manages_only_network_interfaces_and_its_logs(
-    template: dict[str, Any],
+def test_the_hook_role_manages_only_network_interfaces_its_logs_and_the_check_user(
+    template: dict[str, Any], assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
 ) -> None:
     (function,) = properties(template, "AWS::Lambda::Function")
     role_id = function["Role"]["Fn::GetAtt"][0]
@@ -191,6 +206,17 @@ def test_the_hook_role_manages_only_network_interfaces_and_its_logs(
         actions = statement["Action"]
         for action in [actions] if isinstance(actions, str) else actions:
             granted[action] = statement["Resource"]
+    # The check user's four calls, on the environment's pool only, where checks sign in.
+    cognito = {action: granted.pop(action) for action in CHECKS_ACTIONS if action in granted}
+    if checks_sign_in(env):
+        assert set(cognito) == set(CHECKS_ACTIONS)
+        stateful = assembly.template(f"{config.project.name}-{env.name}-stateful")
+        (pool_id,) = resources(stateful, "AWS::Cognito::UserPool")
+        for resource in cognito.values():
+            assert stack_output(assembly, resource) == {"Fn::GetAtt": [pool_id, "Arn"]}
+    else:
+        assert cognito == {}
+    assert not [action for action in granted if action.startswith("cognito-idp:")], granted
     assert set(granted) == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -225,5 +251,28 @@ def test_the_hook_asset_is_the_checks_package_and_nothing_else(
         "deployed_checks/__init__.py",
         "deployed_checks/api.py",
         "deployed_checks/hook.py",
+        "deployed_checks/lambda_function.py",
+        "deployed_checks/signin.py",
         "deployed_checks/site.py",
     ]
+
+
+def test_the_hook_knows_the_pool_and_the_checks_client_where_the_contract_checks_sign_in(
+    assembly: Assembly, config: DeliveryConfig, env: EnvironmentConfig
+) -> None:
+    stateless = assembly.template(f"{config.project.name}-{env.name}-stateless")
+    (function,) = properties(part(stateless, "Services"), "AWS::Lambda::Function")
+    variables = function["Environment"]["Variables"]
+    if not checks_sign_in(env):
+        # Prod: smoke only, anonymous; nothing about sign-in reaches its hook.
+        assert set(variables) == {"TEST_URL", "CHECKS"}
+        return
+    stateful = assembly.template(f"{config.project.name}-{env.name}-stateful")
+    (pool_id,) = resources(stateful, "AWS::Cognito::UserPool")
+    assert stack_output(assembly, variables["CHECKS_USER_POOL_ID"]) == {"Ref": pool_id}
+    (checks_client,) = [
+        logical_id
+        for logical_id, client in resources(stateless, "AWS::Cognito::UserPoolClient").items()
+        if client["Properties"]["ExplicitAuthFlows"][0] == "ALLOW_ADMIN_USER_PASSWORD_AUTH"
+    ]
+    assert variables["CHECKS_CLIENT_ID"] == {"Ref": checks_client}

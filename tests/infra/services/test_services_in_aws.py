@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from tests.support.api_process import ApiProcess
 from tests.support.aws_world import World
 from tests.support.cfn import StackInfo
 from tests.support.databases import POSTGRES_URL, postgres_required
+from tests.support.issuer import USER, running_issuer
 from tests.support.local_aws import Decision, describe
 from tests.support.runtimes import role_credentials
 
@@ -187,7 +189,10 @@ def test_api_and_worker_run_with_their_task_roles(
     services = empty_world.stack_of(environment, "stateless")
     local = {"DATABASE_HOST": "127.0.0.1", "DATABASE_SSLMODE": "disable"}
 
-    with empty_world.aws.running(f"services-{environment}") as decisions:
+    with (
+        empty_world.aws.running(f"services-{environment}") as decisions,
+        running_issuer() as issuer,
+    ):
         api_env = task_environment(
             empty_world,
             services,
@@ -197,6 +202,14 @@ def test_api_and_worker_run_with_their_task_roles(
             API_PORT="0",
             DATA_DIR=str(tmp_path / "api"),
         )
+        # The pool's issuer as the task has it; offline, a loopback issuer stands in for it
+        # and signs tokens for the task's own client id (the API validates them as in AWS).
+        region = services.region
+        assert re.fullmatch(
+            rf"https://cognito-idp\.{region}\.amazonaws\.com/{region}_\w+", api_env["AUTH_ISSUER"]
+        ), api_env["AUTH_ISSUER"]
+        issuer.client_id = api_env["AUTH_CLIENT_ID"].split(",")[0]  # the web app's
+        api_env["AUTH_ISSUER"] = issuer.url
         worker_env = task_environment(
             empty_world,
             services,
@@ -211,7 +224,7 @@ def test_api_and_worker_run_with_their_task_roles(
         try:
             url = str(api.wait_for("Todo API listening on", timeout=60)["url"])
             api.wait_for("Application startup complete", timeout=60)
-            site = Site(url)
+            site = Site(url, headers=issuer.headers(USER))
             todo = site.request("POST", "/api/todos", {"text": "proof of the task roles"}).json()
             assert (
                 site.request("PUT", f"/api/todos/{todo['id']}", {"completed": True}).status == 200

@@ -25,6 +25,7 @@ from ops.images.start_check import (
     POSTGRES_IMAGE,
     SYSTEM_BUNDLE,
     DatabaseStandIn,
+    IssuerStandIn,
     LocalAws,
     StartCheckError,
     check_health_command,
@@ -44,6 +45,7 @@ LOCAL_AWS = LocalAws(
     topic_arn="arn:aws:sns:eu-west-1:123456789012:x-events",
     queues={"worker": "http://127.0.0.1:5000/123456789012/x-worker"},
 )
+ISSUER = IssuerStandIn(url="http://127.0.0.1:5001", client_id="startcheckclient", token="t")
 
 
 def _container(name: str, unresolved: list[str]) -> TaskContainer:
@@ -62,16 +64,28 @@ def _container(name: str, unresolved: list[str]) -> TaskContainer:
 
 
 def test_each_task_gets_stand_ins_for_exactly_the_deploy_time_values_it_has() -> None:
-    api = _container("api", ["DATABASE_SECRET_ARN", "DATABASE_HOST", "EVENTS_TOPIC_ARN"])
-    assert LOCAL_AWS.stand_ins(api) == {
+    api = _container(
+        "api",
+        [
+            "DATABASE_SECRET_ARN",
+            "DATABASE_HOST",
+            "EVENTS_TOPIC_ARN",
+            "AUTH_ISSUER",
+            "AUTH_CLIENT_ID",
+        ],
+    )
+    assert LOCAL_AWS.stand_ins(api, ISSUER) == {
         "DATABASE_SECRET_ARN": LOCAL_AWS.secret_arn,
         "DATABASE_HOST": LOCAL_AWS.database_host,
         "EVENTS_TOPIC_ARN": LOCAL_AWS.topic_arn,
+        # Cognito's place: the local issuer whose keys the api fetches.
+        "AUTH_ISSUER": ISSUER.url,
+        "AUTH_CLIENT_ID": ISSUER.client_id,
     }
     # A consumer reads its own queue, the one subscribed to the topic.
     worker = _container("worker", ["QUEUE_URL"])
-    assert LOCAL_AWS.stand_ins(worker) == {"QUEUE_URL": LOCAL_AWS.queues["worker"]}
-    assert LOCAL_AWS.stand_ins(_container("static", [])) == {}
+    assert LOCAL_AWS.stand_ins(worker, ISSUER) == {"QUEUE_URL": LOCAL_AWS.queues["worker"]}
+    assert LOCAL_AWS.stand_ins(_container("static", []), ISSUER) == {}
 
 
 def _service(assembly: Assembly, service: str) -> tuple[ImageSpec, TaskContainer]:
@@ -89,7 +103,7 @@ def _options(argv: list[str], flag: str) -> list[str]:
 @pytest.mark.parametrize("service", ["api", "worker"])
 def test_docker_runs_the_task_definitions_container(assembly: Assembly, service: str) -> None:
     image, container = _service(assembly, service)
-    environment = task_environment(container, LOCAL_AWS.stand_ins(container))
+    environment = task_environment(container, LOCAL_AWS.stand_ins(container, ISSUER))
     bundle, hosts = Path("/w/bundle.crt"), Path("/w/hosts")
     argv = docker_run_argv(
         image_ref=f"local/{service}:pr",

@@ -58,7 +58,8 @@ def test_all_three_pass_in_order_and_the_record_is_written(
     assert verify.main([*ARGS, "--role-arn", "arn:aws:iam::2:role/lookup"]) == SUCCESS
     assert calls.names == ["checks", "bake", "record"]
     checks_given, bake_given, record_given = (argument for _, argument in calls.ran)
-    assert checks_given == {"site_url": site, "markers": "smoke or contract"}
+    # Strict: a check that cannot sign its user in fails the action instead of skipping.
+    assert checks_given == {"site_url": site, "markers": "smoke or contract", "strict": True}
     assert bake_given == [
         "--environment",
         "staging",

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests.support.databases import Database
+from tests.support.issuer import USER, Issuer
 from tests.support.live_server import serve_in_thread
 from todo_common.database import create_session_factory
 from todo_common.models import Todo
@@ -17,9 +18,13 @@ from todo_common.models import Todo
 PARALLEL = 50
 
 
-async def _burst(base_url: str) -> tuple[list[httpx2.Response], list[httpx2.Response], str]:
+async def _burst(
+    base_url: str, headers: dict[str, str]
+) -> tuple[list[httpx2.Response], list[httpx2.Response], str]:
     limits = httpx2.Limits(max_connections=PARALLEL)
-    async with httpx2.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+    async with httpx2.AsyncClient(
+        base_url=base_url, limits=limits, timeout=30, headers=headers
+    ) as client:
         creates = await asyncio.gather(
             *(client.post("/api/todos", json={"text": f"todo {i}"}) for i in range(PARALLEL))
         )
@@ -42,9 +47,11 @@ async def _burst(base_url: str) -> tuple[list[httpx2.Response], list[httpx2.Resp
     return list(creates), list(updates), str(shared)
 
 
-def test_parallel_creates_and_updates_lose_nothing(app: FastAPI, db: Database) -> None:
+def test_parallel_creates_and_updates_lose_nothing(
+    app: FastAPI, db: Database, issuer: Issuer
+) -> None:
     with serve_in_thread(app) as base_url:
-        creates, updates, shared = asyncio.run(_burst(base_url))
+        creates, updates, shared = asyncio.run(_burst(base_url, issuer.headers(USER)))
 
     assert [r.status_code for r in creates] == [201] * PARALLEL
     assert [r.status_code for r in updates] == [200] * (2 * PARALLEL - 1)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.issuer import USER, Issuer
 from tests.support.problems import assert_problem
 from todo_api.app import create_app
 from todo_api.settings import ApiSettings
@@ -30,13 +31,15 @@ def dead_port() -> int:
 
 
 @pytest.fixture
-def dead_db_client(dead_port: int) -> Iterator[TestClient]:
+def dead_db_client(dead_port: int, issuer: Issuer) -> Iterator[TestClient]:
     settings = ApiSettings(
         database_url=f"postgresql://postgres@127.0.0.1:{dead_port}/test",
         database_connect_timeout_seconds=1,
         database_pool_timeout_seconds=1,
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(settings), raise_server_exceptions=False, headers=issuer.headers(USER)
+    ) as client:
         yield client
 
 

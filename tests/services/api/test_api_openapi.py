@@ -68,3 +68,26 @@ def test_docs_page_is_served(client: TestClient) -> None:
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
     assert "/api/openapi.json" in response.text
+
+
+def test_the_bearer_token_is_documented_where_it_is_required(anonymous: TestClient) -> None:
+    """The document itself is public; each protected operation names the scheme and its 401."""
+    document = openapi(anonymous)
+    assert document["components"]["securitySchemes"] == {
+        "HTTPBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "An access token from the issuer (Amazon Cognito; `make dev`: the local one)."
+            ),
+        }
+    }
+    secured = {
+        (path, method): ("security" in operation, "401" in operation["responses"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    public = {("/api/health", "get"), ("/api/ready", "get")}
+    assert {key for key, flags in secured.items() if flags == (True, True)} == set(secured) - public
+    assert {key for key, flags in secured.items() if flags == (False, False)} == public

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.support.databases import Database, make_database
+from tests.support.issuer import USER, Issuer
 from tests.support.problems import assert_problem
 from todo_api.app import create_app
 from todo_api.relay import Housekeeping, Relay, RelayError
@@ -98,7 +99,7 @@ def test_a_rejected_or_rolled_back_change_records_no_event(
     assert client.delete(missing).status_code == 404
     assert client.post("/api/todos", json={"text": "  "}).status_code == 422
     with factory(db)(write=True) as uow:
-        todos.create_todo(uow, "never committed")
+        todos.create_todo(uow, "never committed", owner=USER)
     assert outbox(db) == []
     assert db.count() == 0
 
@@ -109,7 +110,7 @@ def test_relay_publishes_each_event_once_to_the_topic_and_marks_it_sent(
     uows = factory(db)
     for number in range(12):
         with uows(write=True) as uow:
-            todos.create_todo(uow, f"todo {number}")
+            todos.create_todo(uow, f"todo {number}", owner=USER)
             uow.commit()
     relay = Relay(uows, sns_client(sqs_endpoint), topology.topic_arn, batch_size=10)
     assert relay.publish_once() == 10
@@ -144,7 +145,7 @@ def test_events_sns_refuses_stay_pending_and_the_pass_reports_them(
     uows = factory(db)
     for number in range(2):
         with uows(write=True) as uow:
-            todos.create_todo(uow, f"todo {number}")
+            todos.create_todo(uow, f"todo {number}", owner=USER)
             uow.commit()
     accepted, refused = outbox(db)
     with uows(write=True) as uow:
@@ -192,7 +193,7 @@ class FlakySns:
 
 
 def test_sns_down_then_up_loses_nothing_and_duplicates_nothing(
-    db: Database, sqs_endpoint: str, topology: Topology
+    db: Database, sqs_endpoint: str, topology: Topology, issuer: Issuer
 ) -> None:
     dead = sns_client(f"http://127.0.0.1:{free_port()}")  # nothing listens there
     flaky = FlakySns(sns_client(sqs_endpoint), dead)
@@ -208,7 +209,7 @@ def test_sns_down_then_up_loses_nothing_and_duplicates_nothing(
     relay: Relay = app.state.relay
     relay.client = flaky
     relay.max_backoff = 0.05
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, headers=issuer.headers(USER)) as client:
         # While SNS is down, the API keeps working and the events pile up.
         ids = [client.post("/api/todos", json={"text": f"t{n}"}).json()["id"] for n in range(3)]
         assert client.put(f"/api/todos/{ids[0]}", json={"completed": True}).status_code == 200
@@ -259,7 +260,7 @@ def test_concurrent_relays_claim_disjoint_events(
         uows = factory(db)
         for number in range(2):
             with uows(write=True) as uow:
-                todos.create_todo(uow, f"todo {number}")
+                todos.create_todo(uow, f"todo {number}", owner=USER)
                 uow.commit()
         with uows(write=True) as first, uows(write=True) as second:
             mine = first.outbox.claim_pending(1)
@@ -280,6 +281,7 @@ def add_activity(db: Database, count: int) -> list[Activity]:
             text=f"item {n}",
             occurred_at=base + timedelta(seconds=n),
             processed_at=base + timedelta(seconds=n, milliseconds=250),
+            owner_id=USER,
         )
         for n in range(count)
     ]
@@ -326,7 +328,7 @@ def test_housekeeping_forgets_only_old_published_events_and_reports_the_backlog(
     uows = factory(db)
     for number in range(4):
         with uows(write=True) as uow:
-            todos.create_todo(uow, f"todo {number}")
+            todos.create_todo(uow, f"todo {number}", owner=USER)
             uow.commit()
     old, recent, pending = outbox(db)[:2], outbox(db)[2], outbox(db)[3]
     now = datetime.now(UTC) + timedelta(minutes=10)

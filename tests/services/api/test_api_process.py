@@ -17,6 +17,7 @@ import pytest
 
 from config.paths import ROOT
 from tests.support.api_process import ApiProcess, api_env
+from tests.support.issuer import USER, Issuer
 
 
 @pytest.fixture
@@ -68,13 +69,14 @@ def test_serves_on_the_logged_url_and_logs_one_line_per_request(
 
 
 def test_request_in_flight_at_sigterm_completes_then_exit_0(
-    started: tuple[ApiProcess, str, int],
+    started: tuple[ApiProcess, str, int], issuer: Issuer
 ) -> None:
     api, host, port = started
     body = b'{"text": "finished during shutdown"}'
+    token = issuer.token(USER).encode()
     head = (
         b"POST /api/todos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n" % len(body)
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n" % (token, len(body))
     )
     with socket.create_connection((host, port), timeout=10) as conn:
         # The request has started (headers and half the body are in) when

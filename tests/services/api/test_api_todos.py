@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.databases import Database
+from tests.support.issuer import USER
 from todo_common.database import create_session_factory
 from todo_common.models import Todo
 from todo_common.uow import UnitOfWorkFactory
@@ -139,7 +140,9 @@ def test_pagination_is_stable_when_todos_share_a_timestamp(
     ids = {uuid.uuid4() for _ in range(9)}
     with UnitOfWorkFactory(create_session_factory(db.engine))(write=True) as uow:
         for key in ids:
-            uow.todos.add(Todo(id=key, text="tie", created_at=stamp, updated_at=stamp))
+            uow.todos.add(
+                Todo(id=key, text="tie", created_at=stamp, updated_at=stamp, owner_id=USER)
+            )
         uow.commit()
 
     seen: list[str] = []

@@ -95,3 +95,31 @@ def test_concurrent_starts_migrate_once(request: pytest.FixtureRequest) -> None:
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_ownership_keeps_every_existing_row_and_gives_it_no_owner(empty_engine: Engine) -> None:
+    """0003 only expands: rows written before it stay, with a NULL owner (nobody's: no user
+    sees them until an operator assigns them, docs/auth.md), and a release that knows nothing
+    of owners still inserts rows on the new schema."""
+    upgrade(empty_engine, "0002")
+    insert = text(
+        "INSERT INTO todos (id, text, completed, created_at, updated_at, version) "
+        "VALUES (:id, :text, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"
+    )
+    with empty_engine.begin() as conn:
+        conn.execute(insert, {"id": uuid.uuid4().hex, "text": "before"})
+    upgrade(empty_engine)
+    with empty_engine.begin() as conn:  # the previous release's insert, on the new schema
+        conn.execute(insert, {"id": uuid.uuid4().hex, "text": "during the rollout"})
+        rows = conn.execute(text("SELECT text, owner_id FROM todos ORDER BY text")).all()
+    assert [tuple(row) for row in rows] == [("before", None), ("during the rollout", None)]
+    columns = {
+        table: {
+            column["name"]: column["nullable"]
+            for column in inspect(empty_engine).get_columns(table)
+        }
+        for table in ("todos", "outbox", "activity")
+    }
+    assert {table: found["owner_id"] for table, found in columns.items()} == dict.fromkeys(
+        columns, True
+    )

@@ -10,12 +10,16 @@ from todo_api.settings import ApiSettings
 from todo_common.settings import CommonSettings, SettingsError, load_settings
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:todo/db-AbCdEf"
+ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEfGhI"
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing set but what the API cannot start without: whom to trust for tokens."""
     for field in ApiSettings.model_fields:
         monkeypatch.delenv(field.upper(), raising=False)
+    monkeypatch.setenv("AUTH_ISSUER", ISSUER)
+    monkeypatch.setenv("AUTH_CLIENT_ID", "1example23456789")
 
 
 def test_defaults_need_nothing_installed() -> None:
@@ -60,6 +64,13 @@ def test_environment_is_read_case_insensitively_and_typed(monkeypatch: pytest.Mo
         ({"AWS_REGION": "Mars"}, "AWS_REGION"),
         ({"RELAY_BATCH_SIZE": "11"}, "RELAY_BATCH_SIZE"),
         ({"RELAY_MAX_BACKOFF_SECONDS": "0"}, "RELAY_MAX_BACKOFF_SECONDS"),
+        ({"AUTH_ISSUER": "http://cognito-idp.example.com/pool"}, "AUTH_ISSUER"),
+        ({"AUTH_ISSUER": "cognito-idp.eu-west-1.amazonaws.com/pool"}, "AUTH_ISSUER"),
+        ({"AUTH_ISSUER": ""}, "AUTH_ISSUER"),
+        ({"AUTH_JWKS_URL": "http://10.0.0.1/jwks.json"}, "AUTH_JWKS_URL"),
+        ({"AUTH_CLIENT_ID": "a b"}, "AUTH_CLIENT_ID"),
+        ({"AUTH_CLIENT_ID": "web,"}, "AUTH_CLIENT_ID"),
+        ({"AUTH_LEEWAY_SECONDS": "301"}, "AUTH_LEEWAY_SECONDS"),
     ],
 )
 def test_invalid_values_name_the_variable(
@@ -156,3 +167,35 @@ def test_the_topic_region(
     settings = load_settings(ApiSettings)
     assert settings.topic_region == region
     assert settings.events_topic_arn == env.get("EVENTS_TOPIC_ARN")
+
+
+def test_the_api_does_not_start_without_an_issuer_to_trust(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """There is no setting that turns authentication off."""
+    monkeypatch.delenv("AUTH_ISSUER")
+    monkeypatch.delenv("AUTH_CLIENT_ID")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(ApiSettings)
+    assert str(caught.value) == (
+        "invalid setting AUTH_ISSUER: Field required; AUTH_CLIENT_ID: Field required"
+    )
+
+
+def test_the_keys_are_read_beside_the_issuer_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings(ApiSettings).jwks_url == f"{ISSUER}/.well-known/jwks.json"
+    monkeypatch.setenv("AUTH_ISSUER", "http://127.0.0.1:9999")  # the local issuer: loopback
+    monkeypatch.setenv("AUTH_JWKS_URL", "http://localhost:9998/keys")
+    settings = load_settings(ApiSettings)
+    assert (settings.auth_issuer, settings.jwks_url) == (
+        "http://127.0.0.1:9999",
+        "http://localhost:9998/keys",
+    )
+
+
+def test_several_app_clients_may_be_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web app's, and the post-deploy checks' own (dev, staging)."""
+    monkeypatch.setenv("AUTH_CLIENT_ID", "web1example,checks2example")
+    assert load_settings(ApiSettings).client_ids == {"web1example", "checks2example"}

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, select, text, update
 
 from config.paths import ROOT
 from tests.support.databases import Database, make_database
+from tests.support.issuer import USER
 from todo_api.relay import Relay
 from todo_api.settings import ApiSettings
 from todo_common import todos
@@ -156,6 +157,30 @@ def test_poison_messages_reach_the_dlq_and_the_log_says_why(
     assert [str(row.event_id) for row in activity(db)] == [json.loads(good)["eventId"]]
 
 
+def _owner(value: str, data_type: str = "String") -> dict[str, Any]:
+    return {"ownerId": {"DataType": data_type, "StringValue": value}}
+
+
+def test_the_owner_comes_from_the_message_attribute_and_a_bad_one_is_refused(
+    db: Database, sqs_endpoint: str, queues: Queues
+) -> None:
+    """The previous release publishes no ownerId: its events are recorded with no owner. An
+    ownerId that is not a user id never becomes an activity row."""
+    sqs = sqs_client(sqs_endpoint)
+    owned, unowned = event_body(text="owned"), event_body(text="from the previous release")
+    sqs.send_message(QueueUrl=queues.url, MessageBody=owned, MessageAttributes=_owner(USER))
+    sqs.send_message(QueueUrl=queues.url, MessageBody=unowned)
+    for bad in (_owner("x" * 129), _owner("42", data_type="Number")):
+        sqs.send_message(QueueUrl=queues.url, MessageBody=event_body(), MessageAttributes=bad)
+    worker = make_worker(db, sqs_endpoint, queues)
+    until(lambda: queue_depth(sqs_endpoint, queues.dlq_url) == 2, step=worker.poll_once)
+    until(lambda: queue_depth(sqs_endpoint, queues.url) == 0, step=worker.poll_once)
+    assert sorted((row.text, row.owner_id) for row in activity(db)) == [
+        ("from the previous release", None),
+        ("owned", USER),
+    ]
+
+
 def test_a_database_failure_retries_then_dead_letters(
     tmp_path: Path, sqs_endpoint: str, queues: Queues, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -183,7 +208,7 @@ def test_relay_republishing_duplicates_nothing_in_effect(
     uows = UnitOfWorkFactory(create_session_factory(db.engine))
     for name in ("a", "b", "c"):
         with uows(write=True) as uow:
-            todos.create_todo(uow, name)
+            todos.create_todo(uow, name, owner=USER)
             uow.commit()
     relay = Relay(uows, sns_client(sqs_endpoint), topology.topic_arn)
     queues = topology.queues["worker"]  # subscribed to the topic, as in AWS
@@ -195,6 +220,8 @@ def test_relay_republishing_duplicates_nothing_in_effect(
     worker = make_worker(db, sqs_endpoint, queues)
     until(lambda: queue_depth(sqs_endpoint, queues.url) == 0, step=worker.poll_once)
     assert sorted(row.text or "" for row in activity(db)) == ["a", "b", "c"]
+    # The owner travelled beside the body: outbox row, SNS message attribute, SQS, activity row.
+    assert {row.owner_id for row in activity(db)} == {USER}
 
 
 def test_health_check_reads_the_heartbeat(tmp_path: Path) -> None:

@@ -1,1 +1,2 @@
-"""The deployment hook's Lambda asset: this folder is the function's code, stdlib only."""
+"""The deployment hook's Lambda asset: this folder is the function's code: the standard library,
+and boto3 (Lambda's Python runtime has it) for the check user's sign-in only."""

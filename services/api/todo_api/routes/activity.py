@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from todo_api.auth import CurrentUser
 from todo_api.routes.common import (
     BAD_INPUT,
+    SIGNED_IN,
     UNAVAILABLE,
     JsonRoute,
     PageCursor,
@@ -18,7 +20,10 @@ from todo_api.routes.common import (
 from todo_api.schemas import ActivityOut
 from todo_common.repository import Position
 
-router = APIRouter(prefix="/api/activity", tags=["activity"], route_class=JsonRoute)
+# The signed-in user's activity only.
+router = APIRouter(
+    prefix="/api/activity", tags=["activity"], route_class=JsonRoute, responses={**SIGNED_IN}
+)
 
 DEFAULT_LIMIT = 20
 
@@ -40,15 +45,17 @@ DEFAULT_LIMIT = 20
     },
 )
 def list_activity(
+    *,
     request: Request,
     response: Response,
     uow_factory: Uow,
+    user: CurrentUser,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
 ) -> list[ActivityOut]:
     after = page_start(cursor)
     with uow_factory() as uow:
-        rows = uow.activity.list_page(limit + 1, after)
+        rows = uow.activity.list_page(limit + 1, after, owner=user.subject)
     page = paginate(
         rows,
         limit=limit,

@@ -79,7 +79,15 @@ BODY: dict[int | str, dict[str, Any]] = {
     413: problem("The body is over 64 KiB."),
     415: problem("The body is not application/json."),
 }
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: problem("The database is not answering.")}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: problem("The database is not answering, or the issuer's signing keys cannot be read.")
+}
+SIGNED_IN: dict[int | str, dict[str, Any]] = {
+    401: problem(
+        "No access token, or one that is expired, forged, or for another issuer or client "
+        "(`WWW-Authenticate` says which)."
+    )
+}
 
 
 def page_start(cursor: str | None) -> Position | None:

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
+from todo_api.auth import CurrentUser
 from todo_api.problems import NOT_FOUND, ProblemError
 from todo_api.routes.common import (
     BAD_INPUT,
     BODY,
+    SIGNED_IN,
     UNAVAILABLE,
     JsonRoute,
     PageCursor,
@@ -25,7 +27,10 @@ from todo_api.schemas import TodoCreate, TodoOut, TodoUpdate
 from todo_common import todos
 from todo_common.repository import Position
 
-router = APIRouter(prefix="/api/todos", tags=["todos"], route_class=JsonRoute)
+# Every route answers only for the signed-in user's own todos: another user's id is a 404.
+router = APIRouter(
+    prefix="/api/todos", tags=["todos"], route_class=JsonRoute, responses={**SIGNED_IN}
+)
 
 DEFAULT_LIMIT = 50
 
@@ -65,15 +70,17 @@ def _not_found(raw: str) -> ProblemError:
     },
 )
 def list_todos(
+    *,
     request: Request,
     response: Response,
     uow_factory: Uow,
+    user: CurrentUser,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
 ) -> list[TodoOut]:
     after = page_start(cursor)
     with uow_factory() as uow:
-        rows = todos.list_todos(uow, limit + 1, after)
+        rows = todos.list_todos(uow, limit + 1, after, owner=user.subject)
     page = paginate(
         rows,
         limit=limit,
@@ -101,10 +108,10 @@ def list_todos(
     },
 )
 def create_todo(
-    body: TodoCreate, request: Request, response: Response, uow_factory: Uow
+    body: TodoCreate, request: Request, response: Response, uow_factory: Uow, user: CurrentUser
 ) -> TodoOut:
     with uow_factory(write=True) as uow:
-        todo = todos.create_todo(uow, body.text)
+        todo = todos.create_todo(uow, body.text, owner=user.subject)
         uow.commit()
     response.headers["Location"] = f"{request.url.path}/{todo.id}"
     return TodoOut.model_validate(todo)
@@ -115,10 +122,10 @@ def create_todo(
     summary="Get a todo",
     responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
 )
-def get_todo(todo_id: TodoId, uow_factory: Uow) -> TodoOut:
+def get_todo(todo_id: TodoId, uow_factory: Uow, user: CurrentUser) -> TodoOut:
     key = _parse_id(todo_id)
     with uow_factory() as uow:
-        todo = todos.get_todo(uow, key)
+        todo = todos.get_todo(uow, key, owner=user.subject)
     if todo is None:
         raise _not_found(todo_id)
     return TodoOut.model_validate(todo)
@@ -129,10 +136,12 @@ def get_todo(todo_id: TodoId, uow_factory: Uow) -> TodoOut:
     summary="Update a todo's text and/or completed flag",
     responses={**BAD_INPUT, **NOT_FOUND_RESPONSE, **BODY, **UNAVAILABLE},
 )
-def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow) -> TodoOut:
+def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow, user: CurrentUser) -> TodoOut:
     key = _parse_id(todo_id)
     with uow_factory(write=True) as uow:
-        todo = todos.update_todo(uow, key, text=body.text, completed=body.completed)
+        todo = todos.update_todo(
+            uow, key, owner=user.subject, text=body.text, completed=body.completed
+        )
         if todo is None:
             raise _not_found(todo_id)
         uow.commit()
@@ -146,9 +155,9 @@ def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow) -> TodoOut:
     response_class=Response,
     responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
 )
-def delete_todo(todo_id: TodoId, uow_factory: Uow) -> None:
+def delete_todo(todo_id: TodoId, uow_factory: Uow, user: CurrentUser) -> None:
     key = _parse_id(todo_id)
     with uow_factory(write=True) as uow:
-        if not todos.delete_todo(uow, key):
+        if not todos.delete_todo(uow, key, owner=user.subject):
             raise _not_found(todo_id)
         uow.commit()

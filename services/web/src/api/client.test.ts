@@ -1,5 +1,5 @@
 // @vitest-environment node
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   html,
   json,
@@ -18,6 +18,7 @@ import {
   deleteTodo,
   listActivity,
   listTodos,
+  setAuthorization,
   updateTodo,
 } from './client.ts';
 
@@ -172,5 +173,55 @@ describe('listActivity', () => {
     mockFetch({ 'GET /api/activity': () => json([event]) });
 
     expect((await rejection(listActivity())).kind).toBe('unexpected');
+  });
+});
+
+describe('authorization', () => {
+  afterEach(() => setAuthorization(null));
+
+  it('sends the access token as a Bearer token on every request', async () => {
+    const todo = makeTodo('Mine');
+    const api = mockFetch({
+      'GET /api/todos': () => page([todo]),
+      'POST /api/todos': () => json(todo, { status: 201 }),
+      'DELETE /api/todos/:id': () => noContent(),
+    });
+    setAuthorization('access-1');
+
+    await listTodos();
+    await createTodo('Mine');
+    await deleteTodo(todo.id);
+
+    expect(api.requests.map((request) => request.headers.get('Authorization'))).toEqual([
+      'Bearer access-1',
+      'Bearer access-1',
+      'Bearer access-1',
+    ]);
+  });
+
+  it('sends no Authorization header when signed out', async () => {
+    const api = mockFetch({ 'GET /api/todos': () => page([]) });
+    await listTodos();
+    expect(api.requests[0]?.headers.has('Authorization')).toBe(false);
+  });
+
+  it('reports a 401 (the caller signs the user out) and still rejects', async () => {
+    const unauthorized = vi.fn();
+    mockFetch({ 'GET /api/todos': () => problem(401, 'The access token has expired.') });
+    setAuthorization('expired', unauthorized);
+
+    const error = await rejection(listTodos());
+
+    expect(error.status).toBe(401);
+    expect(unauthorized).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not sign out on other errors', async () => {
+    const unauthorized = vi.fn();
+    mockFetch({ 'GET /api/todos': () => problem(404, 'todo not found') });
+    setAuthorization('access-1', unauthorized);
+
+    await rejection(listTodos());
+    expect(unauthorized).not.toHaveBeenCalled();
   });
 });

@@ -2,7 +2,7 @@
  * The one module that talks to the API: fetch, JSON decoding, problem+json
  * errors and Link pagination. Everything goes to the relative path /api,
  * which CloudFront routes to the API in AWS and the Vite dev server proxies
- * locally.
+ * locally, with the signed-in user's access token.
  */
 import { arrayOf, isActivityEvent, isTodo, toActivityEvent, toProblem } from './decode.ts';
 import { nextCursor } from './link.ts';
@@ -61,6 +61,19 @@ export interface ListOptions extends RequestOptions {
 
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
 
+// In memory only (docs/auth.md): nothing for a script to find in storage.
+let accessToken: string | null = null;
+let onUnauthorized: (() => void) | null = null;
+
+/**
+ * The access token every request sends, and what to do when the API answers
+ * 401 (the token expired or was refused): the caller signs the user out.
+ */
+export function setAuthorization(token: string | null, unauthorized?: () => void): void {
+  accessToken = token;
+  onUnauthorized = unauthorized ?? null;
+}
+
 function isJsonMediaType(contentType: string | null): boolean {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
   return mediaType === 'application/json' || mediaType.endsWith('+json');
@@ -97,6 +110,7 @@ async function send(
   options: RequestOptions & { body?: unknown } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = { Accept: 'application/json' };
+  if (accessToken !== null) headers['Authorization'] = `Bearer ${accessToken}`;
   const init: RequestInit = { method, headers };
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -111,6 +125,7 @@ async function send(
     if (isAbortError(error)) throw error;
     throw new ApiError('unreachable', UNREACHABLE_MESSAGE);
   }
+  if (response.status === 401) onUnauthorized?.();
   if (!response.ok) throw await toApiError(response);
   return response;
 }

@@ -1,7 +1,7 @@
 import { act, render, screen, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { vi } from 'vitest';
-import { App } from '../App.tsx';
+import { TodoApp } from '../components/TodoApp.tsx';
 import type { ActivityEvent } from '../api/types.ts';
 import { makeEvent, makeTodo, mockFetch, networkDown, page } from '../test/http.ts';
 import { ACTIVITY_POLL_MS, mergeEvents } from './useActivity.ts';
@@ -27,7 +27,7 @@ function activityRegion(): HTMLElement {
 
 function renderWithActivity(respond: () => Response) {
   const api = mockFetch({ 'GET /api/todos': () => page([]), 'GET /api/activity': respond });
-  render(<App />);
+  render(<TodoApp email="ada@example.com" onSignOut={() => {}} />);
   return () => api.calls('GET /api/activity').length;
 }
 

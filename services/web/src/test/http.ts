@@ -29,7 +29,13 @@ function matches(pattern: string, method: string, path: string): boolean {
 function toRequest(input: RequestInfo | URL, init: RequestInit = {}): RecordedRequest {
   const raw = input instanceof Request ? input.url : input.toString();
   const url = new URL(raw, 'http://localhost');
-  const body = typeof init.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
+  // JSON for the API, a form for the token endpoint.
+  const body =
+    typeof init.body === 'string'
+      ? (JSON.parse(init.body) as unknown)
+      : init.body instanceof URLSearchParams
+        ? Object.fromEntries(init.body)
+        : undefined;
   return {
     method: (init.method ?? 'GET').toUpperCase(),
     path: url.pathname,

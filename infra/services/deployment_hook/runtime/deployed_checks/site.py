@@ -6,7 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -31,6 +31,13 @@ class Site:
         # urlopen also follows file: and custom schemes; a site is only ever http(s).
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"a site URL starts with http:// or https://, got {self.base_url!r}")
+
+    def signed_in(self, access_token: str) -> Site:
+        """This site, with every request carrying ``access_token`` as its Bearer token: the
+        API answers 401 to all but its health routes without one (docs/auth.md)."""
+        if not access_token:
+            raise ValueError("an empty access token signs nobody in")
+        return replace(self, headers={**self.headers, "Authorization": f"Bearer {access_token}"})
 
     def request(self, method: str, path: str, payload: Any = None) -> Response:
         data = None if payload is None else json.dumps(payload).encode()
