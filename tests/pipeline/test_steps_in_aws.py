@@ -20,14 +20,16 @@ import pytest
 
 from config.cloud_assembly import read_cloud_assembly
 from config.model import DeliveryConfig, load_config
-from config.names import release_parameter_name
+from config.names import CHECKS_ROLE_ACTIONS, checks_role_name, release_parameter_name
 from infra.images import ServiceImage, pipeline_images
 from tests.support.api_process import ApiProcess, api_env
 from tests.support.assembly import variant_assembly
 from tests.support.aws_world import World
+from tests.support.cfn import StackInfo
 from tests.support.codebuild import EXECUTION_ID, StepResult, StepRunner
 from tests.support.issuer import running_issuer
 from tests.support.local_aws import Decision, describe
+from tests.support.moto_cognito import Pool, api_trusting
 
 CONFIG = load_config()
 ENVIRONMENTS = [environment.name for environment in CONFIG.environments]
@@ -482,3 +484,65 @@ def test_verify_without_published_images_fails_its_record_in_one_line(
     first = sorted(images.values(), key=lambda image: image.service)[0]
     assert_one_clear_line(result, first.repository_name)
     assert "verify: record  FAILED (exit 1)" in result.stdout
+
+
+def _checks_role(world: World, environment: str) -> tuple[StackInfo, str]:
+    """The stack and logical id of the environment's post-deploy checks role."""
+    name = checks_role_name(CONFIG.project.name, environment)
+    for stack in world.environment_stacks(environment):
+        for logical_id, role in stack.resources("AWS::IAM::Role").items():
+            if role["Properties"].get("RoleName") == name:
+                return stack, logical_id
+    raise AssertionError(f"no role {name} in {environment}'s templates")
+
+
+def _identity(world: World, environment: str, resource_type: str, where: str) -> str:
+    """The physical id of the one ``resource_type`` of ``environment`` whose path has
+    ``where``."""
+    (found,) = [
+        world.resolver.identity(stack, logical_id).ref
+        for stack in world.environment_stacks(environment)
+        for logical_id, resource in stack.resources(resource_type).items()
+        if where in str(resource.get("Metadata", {}).get("aws:cdk:path", ""))
+    ]
+    return str(found)
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging"])
+def test_verify_signs_its_check_user_in_under_its_role_and_removes_it(
+    environment: str, empty_world: World, tmp_path: Path, images: dict[str, ServiceImage]
+) -> None:
+    """The contract checks as the pipeline runs them: the Verify role assumes the
+    environment's checks role, which creates, signs in and deletes a throwaway user of the
+    pool (IAM enforced on each call), and the API accepts that user's token."""
+    released(empty_world, images, environment=environment)
+    stack, role = _checks_role(empty_world, environment)
+    role_arn = empty_world.role(stack, role)
+    pool_id = _identity(empty_world, environment, "AWS::Cognito::UserPool", "/Auth/")
+    client_id = _identity(empty_world, environment, "AWS::Cognito::UserPoolClient", "ChecksSignIn")
+    cognito = empty_world.client("cognito-idp", stack)
+    pool = Pool(cognito=cognito, user_pool_id=pool_id, client_id=client_id)
+    runner = StepRunner(empty_world, tmp_path)
+    outputs = {"ChecksUserPoolId": pool_id, "ChecksClientId": client_id}
+    with api_trusting(pool, tmp_path) as site_url:
+        outputs["SiteUrl"] = site_url
+        markers = runner.environment(runner.steps[f"Verify-{environment}"], outputs=outputs)
+        result = runner.run(
+            f"Verify-{environment}",
+            outputs=outputs,
+            overrides={
+                **NO_WAIT,
+                "CHECK_MARKERS": f"({markers['CHECK_MARKERS']}) and not web and not integration",
+            },
+        )
+    assert_permitted(result)
+    assert result.environment["CHECKS_ROLE_ARN"] == role_arn
+    assert "verify: checks  passed" in result.stdout, result.explain()
+    assert re.search(r"[1-9]\d* passed", result.stdout), "the contract checks ran"
+    assumed = [d for d in _calls(result, "sts:AssumeRole") if d.resource == role_arn]
+    assert assumed, result.explain()
+    pool_arn = f"arn:aws:cognito-idp:{stack.region}:{stack.account}:userpool/{pool_id}"
+    for action in CHECKS_ROLE_ACTIONS:
+        (call,) = [d for d in _calls(result, action) if d.resource == pool_arn]
+        assert f":assumed-role/{role_arn.rsplit('/', 1)[1]}/" in call.caller, call
+    assert pool.usernames() == [], "the check user was left in the pool"

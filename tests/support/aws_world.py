@@ -520,7 +520,44 @@ def _create_log_group(world: World, stack: StackInfo, properties: dict[str, Any]
     )
 
 
+def _create_user_pool(world: World, stack: StackInfo, properties: dict[str, Any]) -> Identity:
+    """The pool as the checks meet it: its sign-in attribute, MFA mode and password policy."""
+    resolved = world.resolve(stack, properties)
+    arguments = {
+        key: resolved[key]
+        for key in ("UsernameAttributes", "AutoVerifiedAttributes", "MfaConfiguration")
+        if key in resolved
+    }
+    if "Policies" in resolved:
+        arguments["Policies"] = {"PasswordPolicy": resolved["Policies"]["PasswordPolicy"]}
+    cognito = world.client("cognito-idp", stack)
+    pool = cognito.create_user_pool(PoolName=resolved["__name__"], **arguments)["UserPool"]
+    return Identity(
+        pool["Id"],
+        {
+            "Arn": pool["Arn"],
+            "UserPoolId": pool["Id"],
+            "ProviderName": f"cognito-idp.{stack.region}.amazonaws.com/{pool['Id']}",
+            "ProviderURL": f"https://cognito-idp.{stack.region}.amazonaws.com/{pool['Id']}",
+        },
+    )
+
+
+def _create_user_pool_client(
+    world: World, stack: StackInfo, properties: dict[str, Any]
+) -> Identity:
+    resolved = world.resolve(stack, properties)
+    client = world.client("cognito-idp", stack).create_user_pool_client(
+        UserPoolId=resolved["UserPoolId"],
+        ClientName=resolved.get("ClientName", resolved["__name__"]),
+        ExplicitAuthFlows=resolved.get("ExplicitAuthFlows", []),
+    )["UserPoolClient"]
+    return Identity(client["ClientId"], {"ClientId": client["ClientId"]})
+
+
 CREATORS: dict[str, Creator] = {
+    "AWS::Cognito::UserPool": _create_user_pool,
+    "AWS::Cognito::UserPoolClient": _create_user_pool_client,
     "AWS::Logs::LogGroup": _create_log_group,
     "AWS::KMS::Key": _create_key,
     "AWS::SNS::Topic": _create_topic,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.support import iam_policy
+from tests.support.moto_cognito import install_joserfc_shim
 from tests.support.request_model import (
     IMPLIED_BY_ACTION,
     ImpliedRule,
@@ -147,6 +148,7 @@ class LocalAws:
 
     def __init__(self) -> None:
         _install_openapi_shim()
+        install_joserfc_shim()  # moto's Cognito signs its tokens with it
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -163,12 +163,30 @@ def _resources_named_in(
         resources = [
             _arn("logs", region, account, f"log-group:{params['logGroupName']}:log-stream:{stream}")
         ]
-    elif service == "cloudwatch" and ("ResourceARN" in params or "AlarmName" in params):
-        resources = [
-            params.get("ResourceARN")
-            or _arn("cloudwatch", region, account, f"alarm:{params['AlarmName']}")
-        ]
+    elif service in _NAMED_BY:
+        resources = _NAMED_BY[service](params, account, region)
     return resources
+
+
+def _user_pool(params: Mapping[str, Any], account: str, region: str) -> list[str] | None:
+    # Resource type userpool (Service Authorization Reference, Amazon Cognito User Pools).
+    if "UserPoolId" not in params:
+        return None
+    return [_arn("cognito-idp", region, account, f"userpool/{params['UserPoolId']}")]
+
+
+def _alarm(params: Mapping[str, Any], account: str, region: str) -> list[str] | None:
+    if "ResourceARN" in params:
+        return [params["ResourceARN"]]
+    if "AlarmName" in params:
+        return [_arn("cloudwatch", region, account, f"alarm:{params['AlarmName']}")]
+    return None
+
+
+_NAMED_BY: dict[str, Callable[[Mapping[str, Any], str, str], list[str] | None]] = {
+    "cognito-idp": _user_pool,
+    "cloudwatch": _alarm,
+}
 
 
 # -------------------------------------------------------------------- companion permissions
