@@ -1,6 +1,9 @@
 """API load benchmark: list and create against the real API (uvicorn +
-PostgreSQL), side by side with a bare ASGI "hello" app on the same uvicorn
-settings (the ceiling), in the same run. Prints requests/s, p50 and p99.
+PostgreSQL), side by side with two ceilings on the same uvicorn settings in the
+same run: a bare ASGI "hello" app, and the same list and create written
+minimally (bench/minimal_app.py: one SQL statement each, the same driver and
+pool, no ORM, no middleware). Prints requests/s, p50 and p99, and each
+scenario against both ceilings.
 
     make bench-api                      # wrk if installed, else the Python generator
     make bench-api BENCH_ARGS="--generator python --duration 5"
@@ -52,6 +55,8 @@ SCHEMA = "todo_bench"
 SEED_TODOS = 1000
 CREATE_BODY = b'{"text": "benchmark todo"}'
 BENCH_USER = "bench-user"
+LIST, CREATE = "GET /api/todos (50/page)", "POST /api/todos"
+MINIMAL = "minimal "
 # Set once the issuer runs: every request to the API sends it (health ignores it).
 AUTHORIZATION: dict[str, str] = {}
 
@@ -253,14 +258,34 @@ def api_scenarios(generator: Generator, args: argparse.Namespace) -> list[Result
             seed(base, SEED_TODOS)
             warm = argparse.Namespace(**{**vars(args), "duration": 1})
             generator("warm-up", base + "/api/todos", "GET", warm)
-            return [
+            results = [
                 # Framework and middleware alone (no database), for reading the ratio.
                 generator("GET /api/health (no DB)", base + "/api/health", "GET", args),
-                generator("GET /api/todos (50/page)", base + "/api/todos", "GET", args),
-                generator("POST /api/todos", base + "/api/todos", "POST", args),
+                generator(LIST, base + "/api/todos", "GET", args),
+                generator(CREATE, base + "/api/todos", "POST", args),
             ]
+        # The second ceiling on the tables the API migrated and seeded, the same pool size.
+        return results + minimal_scenarios(generator, args, api_env)
     finally:
         drop_database()
+
+
+def minimal_scenarios(
+    generator: Generator, args: argparse.Namespace, api_env: dict[str, str]
+) -> list[Result]:
+    """List and create as one SQL statement each (bench/minimal_app.py), same uvicorn."""
+    port = free_port()
+    minimal = [sys.executable, "-m", "uvicorn", "minimal_app:app", "--host", "127.0.0.1"]
+    minimal += ["--port", str(port), "--no-access-log", "--no-server-header"]
+    minimal += ["--timeout-keep-alive", "65", "--log-level", "info"]
+    with server(minimal, api_env, "Uvicorn running on"):
+        base = f"http://127.0.0.1:{port}"
+        warm = argparse.Namespace(**{**vars(args), "duration": 1})
+        generator("warm-up", base + "/api/todos", "GET", warm)
+        return [
+            generator(MINIMAL + LIST, base + "/api/todos", "GET", args),
+            generator(MINIMAL + CREATE, base + "/api/todos", "POST", args),
+        ]
 
 
 def main() -> int:
@@ -288,20 +313,30 @@ def main() -> int:
 
     results += api_scenarios(generator, args)
 
-    ceiling = results[0].rps
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"\nAPI load benchmark: {label}, {args.connections} connections, "
         f"{args.duration}s per scenario, loopback, {os.cpu_count()} cores shared; "
         f"load average after the run: {load}"
     )
-    print(f"{'scenario':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs hello':>10}")
-    for result in results:
-        print(
-            f"{result.name:<26}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-            f"{result.errors:>8}{result.rps / ceiling:>10.1%}"
-        )
+    print_table(results)
     return FAILURE if any(result.errors for result in results) else SUCCESS
+
+
+def print_table(results: list[Result]) -> None:
+    """Each scenario against both ceilings: the bare ASGI hello, and the minimal
+    implementation of the same request (list or create)."""
+    hello = results[0].rps
+    minimal = {r.name.removeprefix(MINIMAL): r.rps for r in results if r.name.startswith(MINIMAL)}
+    header = f"{'scenario':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+    print(f"{header}{'vs hello':>10}{'vs minimal':>12}")
+    for result in results:
+        own = minimal.get(result.name)
+        versus = f"{result.rps / own:>12.1%}" if own and not result.name.startswith(MINIMAL) else ""
+        print(
+            f"{result.name:<34}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
+            f"{result.errors:>8}{result.rps / hello:>10.1%}{versus:>12}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,13 @@ import yaml
 
 from config.cloud_assembly import PIPELINE_TYPE, codepipeline, read_cloud_assembly
 from config.exit_codes import BAD_INPUT, FAILURE, SUCCESS
-from config.model import ConfigError, EnvironmentConfig, config_file, load_config
+from config.model import (
+    ConfigError,
+    EnvironmentConfig,
+    checks_sign_in,
+    config_file,
+    load_config,
+)
 from config.names import CHECKS_ROLE_ACTIONS, checks_role_name
 
 POLICY_FILE = Path(__file__).resolve().parent / "pipeline-integrity.yaml"
@@ -335,48 +341,118 @@ def check_step_roles(
                     )
 
 
+_POOL_ARN = re.compile(r"arn:[^:]+:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+")
+
+
+def _role_named(resource: Mapping[str, Any], role_name: str) -> bool | None:
+    """Whether an IAM role resource is named ``role_name``; None when its name cannot be read
+    offline (a reference: it could be that role)."""
+    if resource.get("Type") != "AWS::IAM::Role":
+        return False
+    name = resource.get("Properties", {}).get("RoleName")
+    if name is None:
+        return False  # CloudFormation names it: never the checks role's literal name
+    flat = _flatten(name)
+    return None if "${" in flat or flat.startswith(("{", "[")) else flat == role_name
+
+
 def check_checks_role_powers(
-    environment: str, templates: Mapping[str, Template], role_name: str
+    environment: str,
+    templates: Mapping[str, Template],
+    role_name: str,
+    *,
+    pipeline_account: str,
 ) -> Iterator[Violation]:
-    """The checks role a pipeline step may assume does what CHECKS_ROLE_ACTIONS say and nothing
-    more: no managed policy, no other action, nothing on "*"."""
+    """The checks role a pipeline step may assume exists once, only the pipeline account may
+    assume it, and it may do CHECKS_ROLE_ACTIONS on a user pool and nothing more. Fails closed:
+    anything the gate cannot read offline is a violation."""
+    found, unreadable = [], []
     for stack, template in sorted(templates.items()):
-        resources = template.get("Resources", {})
-        roles = {
-            logical_id
-            for logical_id, resource in resources.items()
-            if resource["Type"] == "AWS::IAM::Role"
-            and resource.get("Properties", {}).get("RoleName") == role_name
-        }
-        for logical_id in sorted(roles):
-            where = f"{environment}: {stack}/{logical_id} ({role_name})"
-            if resources[logical_id]["Properties"].get("ManagedPolicyArns"):
-                yield Violation("step-roles", f"{where} has managed policies")
-            yield from _checks_role_statements(where, logical_id, resources)
+        for logical_id, resource in sorted(template.get("Resources", {}).items()):
+            named = _role_named(resource, role_name)
+            if named:
+                found.append((stack, logical_id, template.get("Resources", {})))
+            elif named is None:
+                unreadable.append(f"{stack}/{logical_id}")
+    for role in unreadable:
+        yield Violation(
+            "step-roles", f"{environment}: {role} is named by a reference: it could be {role_name}"
+        )
+    if len(found) != 1:
+        yield Violation(
+            "step-roles",
+            f"{environment}: a pipeline step may assume {role_name}, which must be one role of "
+            f"the environment's templates; {len(found)} are",
+        )
+        return
+    stack, logical_id, resources = found[0]
+    where = f"{environment}: {stack}/{logical_id} ({role_name})"
+    properties = resources[logical_id].get("Properties", {})
+    if properties.get("ManagedPolicyArns"):
+        yield Violation("step-roles", f"{where} has managed policies")
+    yield from _checks_role_trust(where, properties, pipeline_account)
+    yield from _checks_role_statements(where, logical_id, role_name, resources)
+
+
+def _checks_role_trust(
+    where: str, properties: Mapping[str, Any], pipeline_account: str
+) -> Iterator[Violation]:
+    trust = properties.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+    for statement in trust if isinstance(trust, list) else [trust]:
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal", {})
+        trusted = principal.get("AWS", []) if isinstance(principal, Mapping) else principal
+        names = [_flatten(value) for value in (trusted if isinstance(trusted, list) else [trusted])]
+        others = [
+            name
+            for name in names
+            if name != pipeline_account
+            and not re.fullmatch(rf"arn:[^:]+:iam::{pipeline_account}:\S+", name)
+        ]
+        if set(principal) - {"AWS"} or others or not names:
+            yield Violation(
+                "step-roles",
+                f"{where} trusts more than the pipeline account: {json.dumps(principal)}",
+            )
+
+
+def _attached(role: str, role_name: str, resources: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The role itself and every policy resource attached to it, by reference or by name."""
+    names = ({"Ref": role}, role_name)
+    attached = []
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        policy = resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}
+        if logical_id == role or (
+            policy and any(name in properties.get("Roles", []) for name in names)
+        ):
+            attached.append((logical_id, resource))
+        elif resource["Type"] == "AWS::IAM::RolePolicy" and properties.get("RoleName") in names:
+            document = {"PolicyDocument": properties.get("PolicyDocument", {})}
+            attached.append((logical_id, {"Type": "AWS::IAM::Policy", "Properties": document}))
+    return attached
 
 
 def _checks_role_statements(
-    where: str, role: str, resources: Mapping[str, Any]
+    where: str, role: str, role_name: str, resources: Mapping[str, Any]
 ) -> Iterator[Violation]:
-    attached = [
-        (logical_id, resource)
-        for logical_id, resource in resources.items()
-        if logical_id == role
-        or (
-            resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}
-            and {"Ref": role} in resource.get("Properties", {}).get("Roles", [])
-        )
-    ]
-    for logical_id, resource in attached:
+    for logical_id, resource in _attached(role, role_name, resources):
         for _where, statement in _statements(logical_id, resource):
+            if statement.get("Effect") != "Allow":
+                continue
+            if "NotAction" in statement or "NotResource" in statement:
+                yield Violation("step-roles", f"{where} has a NotAction or NotResource grant")
             actions = statement.get("Action", [])
             actions = actions if isinstance(actions, list) else [actions]
             extra = sorted(set(map(str, actions)) - set(CHECKS_ROLE_ACTIONS))
-            if statement.get("Effect") == "Allow" and extra:
+            if extra:
                 yield Violation("step-roles", f"{where} may also {', '.join(extra)}")
             targets = statement.get("Resource", [])
-            if "*" in (targets if isinstance(targets, list) else [targets]):
-                yield Violation("step-roles", f"{where} acts on any resource (*)")
+            for target in targets if isinstance(targets, list) else [targets]:
+                flat = _flatten(target)
+                if "*" in flat or (isinstance(target, str) and not _POOL_ARN.fullmatch(target)):
+                    yield Violation("step-roles", f"{where} acts on {flat}, not one user pool")
 
 
 def check_rollback(
@@ -415,8 +491,9 @@ def judge(
 
 
 def checks_roles_of(project: str, environments: Sequence[EnvironmentConfig]) -> dict[str, str]:
-    """{account: the name of its environment's post-deploy checks role}."""
-    return {e.account: checks_role_name(project, e.name) for e in environments}
+    """{account: the name of its environment's post-deploy checks role}, for the environments
+    whose checks sign in (no other has, or may assume, such a role)."""
+    return {e.account: checks_role_name(project, e.name) for e in environments if checks_sign_in(e)}
 
 
 def judge_assembly(
@@ -437,8 +514,12 @@ def judge_assembly(
     powers = [
         violation
         for e in environments
+        if e.account in checks_roles and checks_sign_in(e)
         for violation in check_checks_role_powers(
-            e.name, cloud.templates(e.name), checks_roles[e.account]
+            e.name,
+            cloud.templates(e.name),
+            checks_roles[e.account],
+            pipeline_account=pipeline_account,
         )
     ]
     return powers + judge(

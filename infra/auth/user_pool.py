@@ -104,9 +104,9 @@ class UserPool(Construct):
             acknowledge_nag(
                 self.user_pool,
                 "AwsSolutions-COG2",
-                f"MFA is {auth.mfa} by the environment file (auth.mfa): a todo app's visitors "
-                "choose TOTP themselves; passwords follow a strong policy, and where threat "
-                "protection is enforced adaptive authentication asks risky sign-ins for MFA",
+                f"MFA is {auth.mfa} by the environment file (auth.mfa) in an environment of test "
+                "accounts, whose post-deploy checks sign a throwaway user in without a second "
+                "factor; passwords follow a strong policy; prod requires MFA",
             )
         if auth.feature_plan != "plus":
             acknowledge_nag(

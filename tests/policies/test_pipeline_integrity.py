@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -235,52 +236,120 @@ def test_the_diff_comment_names_each_violated_invariant(
     assert "- `bake-floor`: prod: bakes 0 minutes, the floor is 30" in text
 
 
+def _grant(statement: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "PolicyName": "more",
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+    }
+
+
+ANY_POOL = "arn:aws:cognito-idp:*:*:userpool/*"
+ONE_POOL = "arn:aws:cognito-idp:eu-west-1:222222222222:userpool/eu-west-1_AbC"
+# How a commit could widen the checks role, and what the gate says ("{where}": the role).
+WIDENINGS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "managed policy": (
+        lambda role: role["Properties"].update(
+            ManagedPolicyArns=["arn:aws:iam::aws:policy/AdministratorAccess"]
+        ),
+        "{where} has managed policies",
+    ),
+    "another action": (
+        lambda role: role["Properties"].update(
+            Policies=[_grant({"Effect": "Allow", "Action": "s3:GetObject", "Resource": ONE_POOL})]
+        ),
+        "{where} may also s3:GetObject",
+    ),
+    "every pool": (
+        lambda role: role["Properties"].update(
+            Policies=[
+                _grant(
+                    {
+                        "Effect": "Allow",
+                        "Action": "cognito-idp:AdminDeleteUser",
+                        "Resource": ANY_POOL,
+                    }
+                )
+            ]
+        ),
+        "{where} acts on " + ANY_POOL + ", not one user pool",
+    ),
+    "not action": (
+        lambda role: role["Properties"].update(
+            Policies=[_grant({"Effect": "Allow", "NotAction": "iam:*", "Resource": ONE_POOL})]
+        ),
+        "{where} has a NotAction or NotResource grant",
+    ),
+    "trusts anyone": (
+        lambda role: role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0].update(
+            Principal={"AWS": "*"}
+        ),
+        '{where} trusts more than the pipeline account: {{"AWS": "*"}}',
+    ),
+}
+
+
+@pytest.mark.parametrize("widening", sorted(WIDENINGS))
 def test_the_checks_role_may_be_assumed_only_while_it_can_do_no_more_than_sign_users_in(
-    assembly: Assembly, config: DeliveryConfig, tmp_path: Path
+    assembly: Assembly, config: DeliveryConfig, tmp_path: Path, widening: str
 ) -> None:
     """The Verify step assumes the environment's checks role; a commit that gives that role
-    more (another action, a managed policy) fails the gate, since the pipeline could use it."""
+    more fails the gate, since the pipeline could use it."""
     variant = variant_assembly(assembly.root, tmp_path / "cdk.out")
     dev = config.environments[0]
     role_name = checks_role_name(config.project.name, dev.name)
-    cloud = read_cloud_assembly(variant)
-    (stack,) = [
-        stack
-        for stack in cloud.environment_stacks(dev.name)
-        if any(
-            r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == role_name
-            for r in stack.template["Resources"].values()
-        )
-    ]
-    template = json.loads(stack.template_file.read_text(encoding="utf-8"))
-    (role,) = [
-        logical_id
-        for logical_id, r in template["Resources"].items()
-        if r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == role_name
-    ]
-    template["Resources"][role]["Properties"]["ManagedPolicyArns"] = [
-        "arn:aws:iam::aws:policy/AdministratorAccess"
-    ]
-    template["Resources"][role]["Properties"]["Policies"] = [
-        {
-            "PolicyName": "more",
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
-            },
-        }
-    ]
+    stack, template, role = _checks_role(variant, dev.name, role_name)
+    change, message = WIDENINGS[widening]
+    change(template["Resources"][role])
     stack.template_file.write_text(json.dumps(template), encoding="utf-8")
 
-    found = judge_assembly(
+    found = _judge(variant, config)
+    where = f"{dev.name}: {stack.name}/{role} ({role_name})"
+    assert found == [Violation("step-roles", message.format(where=where))]
+
+
+def test_a_checks_role_the_gate_cannot_find_or_read_fails_closed(
+    assembly: Assembly, config: DeliveryConfig, tmp_path: Path
+) -> None:
+    variant = variant_assembly(assembly.root, tmp_path / "cdk.out")
+    dev = config.environments[0]
+    role_name = checks_role_name(config.project.name, dev.name)
+    stack, template, role = _checks_role(variant, dev.name, role_name)
+    template["Resources"][role]["Properties"]["RoleName"] = {
+        "Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-checks"]]
+    }
+    stack.template_file.write_text(json.dumps(template), encoding="utf-8")
+
+    assert _judge(variant, config) == [
+        Violation(
+            "step-roles",
+            f"{dev.name}: {stack.name}/{role} is named by a reference: it could be {role_name}",
+        ),
+        Violation(
+            "step-roles",
+            f"{dev.name}: a pipeline step may assume {role_name}, which must be one role of the "
+            "environment's templates; 0 are",
+        ),
+    ]
+
+
+def _checks_role(
+    variant: Path, environment: str, role_name: str
+) -> tuple[Any, dict[str, Any], str]:
+    for stack in read_cloud_assembly(variant).environment_stacks(environment):
+        template = json.loads(stack.template_file.read_text(encoding="utf-8"))
+        for logical_id, resource in template["Resources"].items():
+            if (
+                resource["Type"] == "AWS::IAM::Role"
+                and resource["Properties"].get("RoleName") == role_name
+            ):
+                return stack, template, logical_id
+    raise AssertionError(f"no role {role_name} in {environment}")
+
+
+def _judge(variant: Path, config: DeliveryConfig) -> list[Violation]:
+    return judge_assembly(
         variant,
         list(config.environments),
         pipeline_account=config.pipeline.account,
         project=config.project.name,
     )
-    where = f"{dev.name}: {stack.name}/{role} ({role_name})"
-    assert found == [
-        Violation("step-roles", f"{where} has managed policies"),
-        Violation("step-roles", f"{where} may also s3:GetObject"),
-        Violation("step-roles", f"{where} acts on any resource (*)"),
-    ]

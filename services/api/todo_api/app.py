@@ -76,6 +76,7 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
         # (cheap) instead of in threads blocked on the pool (and its timeout).
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.database_pool_size + settings.database_max_overflow
+        await anyio.to_thread.run_sync(app.state.token_validator.keys.warm)
         if relay is not None:
             relay.start()
         yield

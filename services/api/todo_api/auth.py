@@ -58,13 +58,21 @@ class User:
     username: str | None = None
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """The keys come from the configured URL only: a redirect is an error, not a new source."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def fetch_json(url: str) -> Any:
     """GET ``url`` (https, or http on loopback: the settings allow no other) as JSON."""
     # The scheme is checked at start-up (todo_api.settings.check_auth_url): https or loopback.
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-    with urllib.request.urlopen(  # noqa: S310 # nosec B310
-        request, timeout=JWKS_TIMEOUT_SECONDS
-    ) as response:
+    with _OPENER.open(request, timeout=JWKS_TIMEOUT_SECONDS) as response:
         body = response.read(MAX_JWKS_BYTES + 1)
     if len(body) > MAX_JWKS_BYTES:
         raise ValueError(f"over {MAX_JWKS_BYTES} bytes")
@@ -92,14 +100,32 @@ class JwksCache:
 
     def key(self, kid: str) -> jwt.PyJWK | None:
         """The key named ``kid``; None when the issuer has no such key. KeysUnavailableError
-        while no key could be read at all."""
-        with self._lock:
+        while no key could be read at all.
+
+        A known key is served without waiting: only one thread fetches, and while it does the
+        others keep using the keys they know (a fetch may take seconds)."""
+        known, fetched_at = self._keys.get(kid), self._fetched_at
+        fresh = fetched_at is not None and self._clock() - fetched_at < MAX_KEYS_AGE_SECONDS
+        if known is not None and fresh:
+            return known
+        if not self._lock.acquire(blocking=known is None):
+            return known  # another thread is refreshing; this key is still the issuer's
+        try:
             now = self._clock()
             if self._due(kid, now):
                 self._refresh(now)
             if not self._keys and self._failure:
                 raise KeysUnavailableError(f"the issuer's keys are unreachable: {self._failure}")
             return self._keys.get(kid)
+        finally:
+            self._lock.release()
+
+    def warm(self) -> None:
+        """Fetch the keys now (at start-up), so the first requests do not wait for them; a
+        failure is logged and retried on demand."""
+        with self._lock:
+            if self._fetched_at is None:
+                self._refresh(self._clock())
 
     def _due(self, kid: str, now: float) -> bool:
         if self._fetched_at is None:

@@ -41,7 +41,11 @@ def test_sign_up_mfa_and_password_follow_the_environment_file(
     pool = _pool(template)["Properties"]
     auth = env.auth
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is (not auth.self_sign_up)
-    assert pool["MfaConfiguration"] == auth.mfa.upper()
+    # CloudFormation's words: OFF, OPTIONAL, and ON for required.
+    assert (
+        pool["MfaConfiguration"]
+        == {"off": "OFF", "optional": "OPTIONAL", "required": "ON"}[auth.mfa]
+    )
     assert pool.get("EnabledMfas", []) == ([] if auth.mfa == "off" else ["SOFTWARE_TOKEN_MFA"])
     assert pool["Policies"]["PasswordPolicy"] == {
         "MinimumLength": auth.password.min_length,

@@ -7,6 +7,7 @@ fetches over HTTP, as it fetches Cognito's in AWS. Nothing in the validation pat
 from __future__ import annotations
 
 import time
+import urllib.error
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +21,7 @@ from tests.support.databases import Database
 from tests.support.issuer import OTHER_USER, USER, Issuer, running_issuer
 from tests.support.problems import assert_problem
 from todo_api.app import create_app
-from todo_api.auth import MIN_REFETCH_SECONDS, JwksCache
+from todo_api.auth import MAX_KEYS_AGE_SECONDS, MIN_REFETCH_SECONDS, JwksCache, fetch_json
 from todo_devstack.jwks import Signer
 
 SOME_ID = "00000000-0000-4000-8000-000000000000"
@@ -256,3 +257,40 @@ def test_unreachable_keys_are_a_503_not_a_401_or_a_500(db: Database, issuer: Iss
     assert problem["type"] == "urn:todo:problem:keys-unavailable"
     assert problem["detail"].startswith("Authorization: the issuer's keys are unreachable: ")
     assert response.headers["retry-after"] == "5"
+
+
+def test_a_known_key_is_served_while_another_thread_refreshes_the_set() -> None:
+    """A refresh may take seconds (the issuer slow or gone): requests whose key is known do
+    not queue behind it; only one thread fetches."""
+    signer = Signer("k1")
+    now = [0.0]
+    cache = JwksCache("unused", fetch=lambda _url: {"keys": [signer.jwk]}, clock=lambda: now[0])
+    cache.warm()
+    now[0] += MAX_KEYS_AGE_SECONDS  # stale: the next caller would refresh
+    with cache._lock:  # another thread is fetching right now
+        assert cache.key("k1") is not None
+        assert cache.key("k1").key_id == "k1"  # type: ignore[union-attr]
+
+
+def test_the_keys_come_from_their_url_only_a_redirect_is_refused() -> None:
+    import threading  # noqa: PLC0415
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: PLC0415
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere.json")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            fetch_json(f"http://127.0.0.1:{server.server_address[1]}/jwks.json")
+        assert raised.value.code == 302
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -18,9 +18,12 @@ from botocore.config import Config
 from . import hook
 from .signin import SignInError, signed_in
 
-# Cognito's calls must end well within the function's timeout (construct.py), retries included.
+# Cognito's calls must end well within the function's timeout (construct.py), retries included,
+# so that the user's deletion always gets its turn: 4 calls x 2 attempts x (5 + 5) s = 80 s at
+# the very worst, inside the function's 120 s.
 COGNITO_CONNECT_TIMEOUT = 5
-COGNITO_READ_TIMEOUT = 10
+COGNITO_READ_TIMEOUT = 5
+COGNITO_ATTEMPTS = 2
 
 
 def cognito_sign_in() -> AbstractContextManager[str]:
@@ -37,7 +40,7 @@ def cognito_sign_in() -> AbstractContextManager[str]:
         config=Config(
             connect_timeout=COGNITO_CONNECT_TIMEOUT,
             read_timeout=COGNITO_READ_TIMEOUT,
-            retries={"mode": "standard", "max_attempts": 3},
+            retries={"mode": "standard", "total_max_attempts": COGNITO_ATTEMPTS},
         ),
     )
     return signed_in(cognito, user_pool_id=user_pool_id, client_id=client_id)

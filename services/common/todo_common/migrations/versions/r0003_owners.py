@@ -35,6 +35,11 @@ INDEXES = {
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # ADD COLUMN and CREATE INDEX wait for the table's lock: behind a long transaction of
+        # the running release they would hold every write to it. Give up instead; the task
+        # fails its start and ECS starts another, while the running tasks keep serving.
+        op.execute("SET LOCAL lock_timeout = '5s'")
     for table in ("todos", "outbox", "activity"):
         op.add_column(table, sa.Column("owner_id", sa.String(length=OWNER), nullable=True))
     for name, (table, columns) in INDEXES.items():
