@@ -606,6 +606,11 @@ class AuthConfig(_Model):
         return self
 
 
+# The post-deploy check markers that call the API as a signed-in user (smoke reads only the
+# unauthenticated health routes): where one runs, the checks need a test user.
+SIGNED_IN_CHECKS = frozenset({"contract", "integration"})
+
+
 class EnvironmentConfig(_Model):
     name: Name
     account: AccountId
@@ -652,17 +657,28 @@ class EnvironmentConfig(_Model):
             )
         return database
 
+    @field_validator("auth")
+    @classmethod
+    def _checks_sign_in_without_a_second_factor(
+        cls, auth: AuthConfig, info: ValidationInfo
+    ) -> AuthConfig:
+        # The checks' throwaway user has no authenticator: a pool that requires MFA answers
+        # its sign-in with MFA_SETUP, and every deploy would fail its checks and roll back.
+        signed_in = SIGNED_IN_CHECKS.intersection(info.data.get("checks") or [])
+        if auth.mfa == "required" and signed_in:
+            raise ValueError(
+                f'mfa = "required" cannot go with the {", ".join(sorted(signed_in))} checks, '
+                "which sign in a test user without a second factor: make MFA optional here, or "
+                "run only smoke checks"
+            )
+        return auth
+
 
 def effective_auth_domain_prefix(project: ProjectConfig, environment: EnvironmentConfig) -> str:
     """The environment's Cognito prefix domain: auth.domain_prefix, else derived from names."""
     return environment.auth.domain_prefix or auth_domain_prefix(
         project.name, environment.name, environment.account
     )
-
-
-# The post-deploy check markers that call the API as a signed-in user (smoke reads only the
-# unauthenticated health routes): where one runs, the checks need a test user.
-SIGNED_IN_CHECKS = frozenset({"contract", "integration"})
 
 
 def checks_sign_in(environment: EnvironmentConfig) -> bool:

@@ -96,6 +96,10 @@ def _missing_auth(raw: Raw) -> None:
     del _env(raw, "prod")["auth"]
 
 
+def _mfa_required_where_checks_sign_in(raw: Raw) -> None:
+    _env(raw, "staging")["auth"]["mfa"] = "required"
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
@@ -145,6 +149,11 @@ def _missing_auth(raw: Raw) -> None:
             "environment \"dev\": field 'auth.self_sign_up': Input should be a valid boolean",
         ),
         (_missing_auth, "environment \"prod\": field 'auth': required field is missing"),
+        (
+            _mfa_required_where_checks_sign_in,
+            'environment "staging": field \'auth\': mfa = "required" cannot go with the '
+            "contract, integration checks, which sign in a test user without a second factor",
+        ),
     ],
     ids=lambda value: getattr(value, "__name__", "")[1:] if callable(value) else "",
 )
