@@ -137,6 +137,12 @@ CHECKS_ROLE_ACTIONS = (
 )
 
 
+def verify_role_name(project: str, environment: str) -> str:
+    """The pipeline's Verify step role of ``environment`` (its CodeBuild project's), named so
+    that the checks role can trust it alone."""
+    return f"{environment_prefix(project, environment)}-verify"
+
+
 def checks_role_name(project: str, environment: str) -> str:
     """The role in the environment's account that the pipeline's Verify step assumes to
     create, sign in and delete the post-deploy checks' test user (nothing else)."""

@@ -25,6 +25,7 @@ from config.names import (
     health_alarm_name,
     health_alarm_prefix,
     stack_name,
+    verify_role_name,
 )
 from infra.edge import EdgeStack
 from infra.edge.stack import CLOUDFRONT_WAF_REGION
@@ -181,6 +182,7 @@ class EnvironmentStage(Stage):
             auth=environment.auth,
             checks_role_name=checks_role_name(project.name, environment.name),
             checks_trusted_account=self._checks_trusted_account,
+            checks_trusted_role_name=verify_role_name(project.name, environment.name),
             api_path_pattern=http_service_of(self._registry)[1].path_pattern,
             removal_policy=self._removal_policy,
             budget_name=f"{self._prefix}-monthly",

@@ -47,6 +47,12 @@ _GENERATED_POLICY_REASONS: dict[str, str] = {
         "one project; a change report writes only its environment's report of each execution "
         "(change-reports/*/<environment>.md)"
     ),
+    # The Verify step's role where it is named (its checks sign in): the same grants, the
+    # same wildcards, only a role of our own.
+    r"Verify[A-Za-z0-9]+StepRole/DefaultPolicy/Resource": (
+        f"pipeline step role: {_ARTIFACTS}, plus log streams and report groups named after this "
+        "one project"
+    ),
     r"Pipeline/[^/]+/Approve-[a-z0-9-]+/CodePipelineActionRole/DefaultPolicy/Resource": (
         "manual approval action role: GenerateDataKey* on the one KMS key of the notification "
         "topic, so the approval request can be published encrypted"

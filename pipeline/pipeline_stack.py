@@ -10,6 +10,7 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as codepipeline_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -23,6 +24,7 @@ from config.names import (
     pipeline_name,
     protected_image_bound,
     release_parameter_name,
+    verify_role_name,
 )
 from infra.access_logs import AccessLogBucket
 from infra.escape_hatch import cfn_resource
@@ -464,19 +466,28 @@ class PipelineStack(Stack):
             sign_in=self._check_sign_in(config, environment, stage),
         )
 
-    @staticmethod
     def _check_sign_in(
-        config: DeliveryConfig, environment: EnvironmentConfig, stage: EnvironmentStage
+        self, config: DeliveryConfig, environment: EnvironmentConfig, stage: EnvironmentStage
     ) -> CheckSignIn | None:
         """What the environment's checks sign a test user in with, where they do."""
         pool_id, client_id = stage.stateless.checks_user_pool_id, stage.stateless.checks_client_id
         if pool_id is None or client_id is None:
             return None
         name = checks_role_name(config.project.name, environment.name)
+        # Under the CodePipeline construct, with the roles CDK Pipelines makes for the others
+        # (pipeline/acknowledgments.py reasons about its generated policy there).
+        step_role = iam.Role(
+            self.pipeline,
+            f"Verify{environment.name.title().replace('-', '')}StepRole",
+            role_name=verify_role_name(config.project.name, environment.name),
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"The Verify step of {environment.name} (the checks role trusts it)",
+        )
         return CheckSignIn(
             user_pool_id=pool_id,
             client_id=client_id,
             role_arn=f"arn:aws:iam::{environment.account}:role/{name}",
+            step_role=step_role,
         )
 
     def _release_parameter_arn(self, config: DeliveryConfig, environment: str) -> str:

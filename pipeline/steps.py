@@ -35,7 +35,9 @@ def make_step(
     assembly: pipelines.IFileSetProducer | None = None,
     privileged: bool = False,
     timeout_minutes: int = 30,
+    role: iam.IRole | None = None,
 ) -> pipelines.CodeBuildStep:
+    """``role``: the CodeBuild project's own, where it must have a known name; else CDK's."""
     return pipelines.CodeBuildStep(
         step_id,
         input=source,
@@ -48,6 +50,7 @@ def make_step(
         role_policy_statements=list(policies),
         build_environment=codebuild.BuildEnvironment(privileged=privileged),
         timeout=Duration.minutes(timeout_minutes),
+        role=role,
     )
 
 
@@ -134,6 +137,8 @@ class CheckSignIn:
     client_id: CfnOutput
     # The role in the environment's account: fixed name, so known without a reference.
     role_arn: str
+    # The Verify step's own role, named: the checks role trusts it alone (aws:PrincipalArn).
+    step_role: iam.IRole
 
 
 def verify_step(
@@ -192,4 +197,5 @@ def verify_step(
         ],
         # The bake, plus the checks and the record (minutes each) and the install phase.
         timeout_minutes=environment.bake_minutes + VERIFY_OVERHEAD_MINUTES,
+        role=sign_in.step_role if sign_in is not None else None,
     )

@@ -8,7 +8,7 @@ replaced with the stateless stack costs only a sign-in, no user.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -96,8 +96,9 @@ class ChecksSignIn(Construct):
     needs IAM credentials for ``AdminInitiateAuth``, and exists only where checks sign in.
 
     The role lives in the environment's account (Cognito has no resource policy, so a caller
-    in the pipeline account needs a role here); only the pipeline account may assume it, and
-    it may create, set the password of, sign in and delete users of this one pool.
+    in the pipeline account needs a role here); only the pipeline's Verify step role may
+    assume it, and it may create, set the password of, sign in and delete users of this one
+    pool.
     """
 
     def __init__(
@@ -108,6 +109,7 @@ class ChecksSignIn(Construct):
         pool: UserPool,
         role_name: str,
         trusted_account: str,
+        trusted_role_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         # Scoped here, not pool.add_client (that would put it in the pool's stack).
@@ -131,7 +133,22 @@ class ChecksSignIn(Construct):
             self,
             "Role",
             role_name=role_name,
-            assumed_by=iam.AccountPrincipal(trusted_account),
+            # The pipeline account, and in it only the Verify step's role (by ARN in a
+            # condition rather than as the principal: a principal ARN breaks when its role is
+            # recreated, aws:PrincipalArn does not).
+            assumed_by=iam.AccountPrincipal(trusted_account).with_conditions(
+                {
+                    "ArnEquals": {
+                        "aws:PrincipalArn": Stack.of(self).format_arn(
+                            service="iam",
+                            region="",
+                            account=trusted_account,
+                            resource="role",
+                            resource_name=trusted_role_name,
+                        )
+                    }
+                }
+            ),
             description="Post-deploy checks: create, sign in and delete their test user",
             max_session_duration=Duration.hours(1),
         )

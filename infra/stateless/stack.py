@@ -64,6 +64,7 @@ class StatelessStack(EnvironmentStack):
         auth: AuthConfig,
         checks_role_name: str,
         checks_trusted_account: str | None,
+        checks_trusted_role_name: str,
         removal_policy: RemovalPolicy,
         budget_name: str,
         budget: BudgetConfig,
@@ -123,6 +124,7 @@ class StatelessStack(EnvironmentStack):
             auth=auth,
             checks_role_name=checks_role_name,
             checks_trusted_account=checks_trusted_account,
+            checks_trusted_role_name=checks_trusted_role_name,
         )
         # Spend of everything tagged with this project and environment; alerts go to the
         # configured emails and to the environment's alarm topic.
@@ -177,6 +179,7 @@ class StatelessStack(EnvironmentStack):
         auth: AuthConfig,
         checks_role_name: str,
         checks_trusted_account: str | None,
+        checks_trusted_role_name: str,
     ) -> None:
         """The web app's client, its settings file, the API's token settings; the checks'.
 
@@ -215,6 +218,7 @@ class StatelessStack(EnvironmentStack):
             pool=pool,
             role_name=checks_role_name,
             trusted_account=checks_trusted_account,
+            trusted_role_name=checks_trusted_role_name,
         )
         # The checks' users call the API too: from the Verify step and from the blue/green
         # hook, which signs its own user in before the contract checks run against green.

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from config.model import DeliveryConfig, EnvironmentConfig, checks_sign_in
+from config.names import verify_role_name
 from infra.auth.clients import CHECKS_ACTIONS
 from infra.frontend.site import SETTINGS_KEY
 from tests.support.assembly import Assembly, properties, resources, stack_output
@@ -199,11 +200,18 @@ def test_the_checks_sign_in_with_their_own_client_and_role_where_they_need_a_use
     assert checks["AllowedOAuthFlowsUserPoolClient"] is False
     assert "CallbackURLs" not in checks and checks["GenerateSecret"] is False
     (role,) = roles
+    # The pipeline account, and in it the Verify step's role alone (aws:PrincipalArn).
+    verify_role = verify_role_name(config.project.name, env.name)
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Action": "sts:AssumeRole",
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:aws:iam::{config.pipeline.account}:root"},
+            "Condition": {
+                "ArnEquals": {
+                    "aws:PrincipalArn": f"arn:aws:iam::{config.pipeline.account}:role/{verify_role}"
+                }
+            },
         }
     ]
     assert {"ChecksUserPoolId", "ChecksClientId"} <= set(stateless["Outputs"])
