@@ -112,6 +112,15 @@ def server(command: list[str], env: dict[str, str], ready: str) -> Iterator[str]
             proc.kill()
 
 
+def uvicorn(app: str, port: int) -> list[str]:
+    """A ceiling's server: uvicorn with the settings the API's server uses."""
+    return [
+        *(sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)),
+        *("--no-access-log", "--no-server-header", "--timeout-keep-alive", "65"),
+        *("--log-level", "info"),
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -275,10 +284,7 @@ def minimal_scenarios(
 ) -> list[Result]:
     """List and create as one SQL statement each (bench/minimal_app.py), same uvicorn."""
     port = free_port()
-    minimal = [sys.executable, "-m", "uvicorn", "minimal_app:app", "--host", "127.0.0.1"]
-    minimal += ["--port", str(port), "--no-access-log", "--no-server-header"]
-    minimal += ["--timeout-keep-alive", "65", "--log-level", "info"]
-    with server(minimal, api_env, "Uvicorn running on"):
+    with server(uvicorn("minimal_app:app", port), api_env, "Uvicorn running on"):
         base = f"http://127.0.0.1:{port}"
         warm = argparse.Namespace(**{**vars(args), "duration": 1})
         generator("warm-up", base + "/api/todos", "GET", warm)
@@ -303,10 +309,7 @@ def main() -> int:
 
     results: list[Result] = []
     hello_port = free_port()
-    hello = [sys.executable, "-m", "uvicorn", "hello_app:app", "--host", "127.0.0.1"]
-    hello += ["--port", str(hello_port), "--no-access-log", "--no-server-header"]
-    hello += ["--timeout-keep-alive", "65", "--log-level", "info"]
-    with server(hello, {}, "Uvicorn running on"):
+    with server(uvicorn("hello_app:app", hello_port), {}, "Uvicorn running on"):
         base = f"http://127.0.0.1:{hello_port}"
         generator("warm-up", base + "/", "GET", argparse.Namespace(**{**vars(args), "duration": 1}))
         results.append(generator("hello (bare ASGI)", base + "/", "GET", args))

@@ -8,6 +8,8 @@ replaced with the stateless stack costs only a sign-in, no user.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
@@ -26,6 +28,22 @@ _OAUTH_SCOPES = [
 ]
 # The only calls the checks' role may make, on the one pool.
 CHECKS_ACTIONS = CHECKS_ROLE_ACTIONS
+
+
+def _public_client(scope: Construct, pool: UserPool, **flows: Any) -> cognito.UserPoolClient:
+    """An app client without a secret (a browser cannot keep one), that signs in through Cognito
+    alone, hides whether a user exists, and whose tokens can be revoked; ``flows`` say how.
+    Scoped to ``scope``, not pool.add_client, which would put it in the pool's stack."""
+    return cognito.UserPoolClient(
+        scope,
+        "Client",
+        user_pool=pool.user_pool,
+        generate_secret=False,
+        supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+        prevent_user_existence_errors=True,
+        enable_token_revocation=True,
+        **flows,
+    )
 
 
 class WebClient(Construct):
@@ -50,12 +68,9 @@ class WebClient(Construct):
         super().__init__(scope, construct_id)
         # The SPA's route "/" handles the callback; the same URL is where sign-out lands.
         self.redirect_uri = site_url.rstrip("/") + "/"
-        # Scoped here, not pool.add_client (that would put it in the pool's stack).
-        self.client = cognito.UserPoolClient(
+        self.client = _public_client(
             self,
-            "Client",
-            user_pool=pool.user_pool,
-            generate_secret=False,
+            pool,
             # A key set (even false) makes CDK write the list: only the refresh flow stays.
             auth_flows=cognito.AuthFlow(user_srp=False),
             o_auth=cognito.OAuthSettings(
@@ -68,9 +83,6 @@ class WebClient(Construct):
                 callback_urls=[self.redirect_uri],
                 logout_urls=[self.redirect_uri],
             ),
-            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
             access_token_validity=Duration.minutes(auth.access_token_minutes),
             id_token_validity=Duration.minutes(auth.access_token_minutes),
             refresh_token_validity=Duration.days(auth.refresh_token_days),
@@ -112,17 +124,11 @@ class ChecksSignIn(Construct):
         trusted_role_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        # Scoped here, not pool.add_client (that would put it in the pool's stack).
-        self.client = cognito.UserPoolClient(
+        self.client = _public_client(
             self,
-            "Client",
-            user_pool=pool.user_pool,
-            generate_secret=False,
+            pool,
             auth_flows=cognito.AuthFlow(admin_user_password=True),
             disable_o_auth=True,
-            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
             # A check run takes minutes; Cognito's minimums are 5 minutes and 1 hour.
             access_token_validity=Duration.minutes(15),
             id_token_validity=Duration.minutes(15),

@@ -135,47 +135,70 @@ def _resources_named_in(
     service: str, params: Mapping[str, Any], *, account: str, region: str
 ) -> list[str] | None:
     """The resources a request's parameters name, as ARNs (None: no model for them)."""
-    resources: list[str] | None = None
-    if service == "sns" and "TopicArn" in params:
-        resources = [params["TopicArn"]]
-    elif service == "sqs" and "QueueUrl" in params:
-        resources = [queue_arn(params["QueueUrl"])]
-    elif service == "ssm" and ("Name" in params or "Path" in params or "Names" in params):
-        names = params.get("Names") or [params.get("Name") or params.get("Path")]
-        resources = [_parameter_arn(str(name), region, account) for name in names]
-    elif service == "ecr" and "repositoryName" in params:
-        registry = params.get("registryId") or account
-        resources = [_arn("ecr", region, registry, f"repository/{params['repositoryName']}")]
-    elif service == "codepipeline" and ("pipelineName" in params or "name" in params):
-        resources = [
-            _arn("codepipeline", region, account, params.get("pipelineName") or params["name"])
-        ]
-    elif service == "cloudformation" and "StackName" in params:
-        resources = [_stack_arn(params["StackName"], region, account)]
-    elif service == "kms" and "KeyId" in params:
-        key = str(params["KeyId"])
-        resources = [key if key.startswith("arn:") else _arn("kms", region, account, f"key/{key}")]
-    elif service == "logs" and "logGroupName" in params:
-        # Log events are authorized on the stream inside the group: the group ARN with ":*",
-        # as DescribeLogGroups returns it and as policies grant it, covers them.
-        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html
-        stream = params.get("logStreamName", "*")
-        resources = [
-            _arn("logs", region, account, f"log-group:{params['logGroupName']}:log-stream:{stream}")
-        ]
-    elif service in _NAMED_BY:
-        resources = _NAMED_BY[service](params, account, region)
-    return resources
+    named_by = _NAMED_BY.get(service)
+    return None if named_by is None else named_by(params, account, region)
 
 
-def _user_pool(params: Mapping[str, Any], account: str, region: str) -> list[str] | None:
+Params = Mapping[str, Any]
+
+
+def _topic(params: Params, _account: str, _region: str) -> list[str] | None:
+    return [params["TopicArn"]] if "TopicArn" in params else None
+
+
+def _queue(params: Params, _account: str, _region: str) -> list[str] | None:
+    return [queue_arn(params["QueueUrl"])] if "QueueUrl" in params else None
+
+
+def _parameters(params: Params, account: str, region: str) -> list[str] | None:
+    if not ("Name" in params or "Path" in params or "Names" in params):
+        return None
+    names = params.get("Names") or [params.get("Name") or params.get("Path")]
+    return [_parameter_arn(str(name), region, account) for name in names]
+
+
+def _repository(params: Params, account: str, region: str) -> list[str] | None:
+    if "repositoryName" not in params:
+        return None
+    registry = params.get("registryId") or account
+    return [_arn("ecr", region, registry, f"repository/{params['repositoryName']}")]
+
+
+def _pipeline(params: Params, account: str, region: str) -> list[str] | None:
+    name = params.get("pipelineName") or params.get("name")
+    return None if name is None else [_arn("codepipeline", region, account, name)]
+
+
+def _stack(params: Params, account: str, region: str) -> list[str] | None:
+    return [_stack_arn(params["StackName"], region, account)] if "StackName" in params else None
+
+
+def _key(params: Params, account: str, region: str) -> list[str] | None:
+    if "KeyId" not in params:
+        return None
+    key = str(params["KeyId"])
+    return [key if key.startswith("arn:") else _arn("kms", region, account, f"key/{key}")]
+
+
+def _log_stream(params: Params, account: str, region: str) -> list[str] | None:
+    # Log events are authorized on the stream inside the group: the group ARN with ":*",
+    # as DescribeLogGroups returns it and as policies grant it, covers them.
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html
+    if "logGroupName" not in params:
+        return None
+    stream = params.get("logStreamName", "*")
+    group = params["logGroupName"]
+    return [_arn("logs", region, account, f"log-group:{group}:log-stream:{stream}")]
+
+
+def _user_pool(params: Params, account: str, region: str) -> list[str] | None:
     # Resource type userpool (Service Authorization Reference, Amazon Cognito User Pools).
     if "UserPoolId" not in params:
         return None
     return [_arn("cognito-idp", region, account, f"userpool/{params['UserPoolId']}")]
 
 
-def _alarm(params: Mapping[str, Any], account: str, region: str) -> list[str] | None:
+def _alarm(params: Params, account: str, region: str) -> list[str] | None:
     if "ResourceARN" in params:
         return [params["ResourceARN"]]
     if "AlarmName" in params:
@@ -183,7 +206,16 @@ def _alarm(params: Mapping[str, Any], account: str, region: str) -> list[str] | 
     return None
 
 
-_NAMED_BY: dict[str, Callable[[Mapping[str, Any], str, str], list[str] | None]] = {
+# Per service, the ARNs a request's parameters name.
+_NAMED_BY: dict[str, Callable[[Params, str, str], list[str] | None]] = {
+    "sns": _topic,
+    "sqs": _queue,
+    "ssm": _parameters,
+    "ecr": _repository,
+    "codepipeline": _pipeline,
+    "cloudformation": _stack,
+    "kms": _key,
+    "logs": _log_stream,
     "cognito-idp": _user_pool,
     "cloudwatch": _alarm,
 }

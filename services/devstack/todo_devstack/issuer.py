@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from todo_devstack.identity import StoreError, User, UserError, UserStore
 from todo_devstack.issuer_page import error_page, login_page
-from todo_devstack.jwks import Signer
+from todo_devstack.jwks import ACCESS_TOKEN_SECONDS, Signer, access_claims
 
 # Shaped like a Cognito app client id (word characters), as the API checks it.
 CLIENT_ID = "todolocalwebclient"
@@ -51,7 +51,6 @@ DEMO_PASSWORD = "demo-password"  # noqa: S105 - the local demo user's, printed a
 SCOPES = ("openid", "email")
 SUPPORTED_SCOPES = frozenset({"openid", "email", "profile", "phone"})
 CODE_SECONDS = 300
-TOKEN_SECONDS = 3600
 SESSION_SECONDS = 3600
 # 127.0.0.1 cookies are shared by every port: a name no other local service uses.
 SESSION_COOKIE = "todo_local_issuer_session"
@@ -379,31 +378,27 @@ class Issuer:
 
     def _tokens(self, grant: Grant, user: User) -> dict[str, Any]:
         now = int(self.clock())
-        common = {
-            "iss": self.settings.issuer,
-            "sub": user.sub,
-            "auth_time": grant.auth_time,
-            "iat": now,
-            "exp": now + TOKEN_SECONDS,
-        }
-        # A pool that signs in with the email generates each user's username, equal to sub.
-        access = {
-            **common,
-            "client_id": grant.client_id,
-            "token_use": "access",
-            "scope": grant.scope,
-            "jti": str(uuid.uuid4()),
-            "username": user.sub,
-        }
+        times = {"auth_time": grant.auth_time, "iat": now, "exp": now + ACCESS_TOKEN_SECONDS}
+        # A pool that signs in with the email generates each user's username, equal to sub:
+        # access_claims' default.
+        access = access_claims(
+            issuer_url=self.settings.issuer,
+            app_client=grant.client_id,
+            subject=user.sub,
+            scope=grant.scope,
+            **times,
+        )
         body: dict[str, Any] = {
             "access_token": self.key.sign(access),
             "token_type": "Bearer",
-            "expires_in": TOKEN_SECONDS,
+            "expires_in": ACCESS_TOKEN_SECONDS,
         }
         if "openid" in grant.scope.split():
             body["id_token"] = self.key.sign(
                 {
-                    **common,
+                    "iss": self.settings.issuer,
+                    "sub": user.sub,
+                    **times,
                     "aud": grant.client_id,
                     "token_use": "id",
                     "email": user.email,

@@ -199,16 +199,22 @@ def _deleted(aws: Stubbed, stack: SynthesizedStack) -> None:
     )
 
 
+def _review_alone(
+    aws: Stubbed, stacks: list[SynthesizedStack], **options: Any
+) -> list[StackReview]:
+    """The review of ``stacks`` (by default with no deployed templates to compare outputs
+    with), through the stubbed clients, never sleeping."""
+    options = {"deployed": {}, "sleep": lambda _seconds: None, **options}
+    return review_environment(
+        stacks, execution_id=EXECUTION_ID, clients=lambda _stack: aws.clients, **options
+    )
+
+
 def _review(aws: Stubbed, stacks: list[SynthesizedStack], **deployed: Any) -> list[StackReview]:
+    """The review with every stack deployed as this commit has it, unless ``deployed`` says."""
     templates = {stack.name: stack.template for stack in stacks}
     templates.update(deployed)
-    return review_environment(
-        stacks,
-        execution_id=EXECUTION_ID,
-        clients=lambda _stack: aws.clients,
-        deployed=templates,
-        sleep=lambda _seconds: None,
-    )
+    return _review_alone(aws, stacks, deployed=templates)
 
 
 def test_every_stack_is_reviewed_by_cloudformation_when_no_output_it_reads_changes(
@@ -336,13 +342,7 @@ def test_a_change_set_that_cannot_be_read_is_still_deleted_and_the_stack_marked(
     _deleted(aws, stateful)
     warnings: list[str] = []
 
-    (review,) = review_environment(
-        staging[:1],
-        execution_id=EXECUTION_ID,
-        clients=lambda _stack: aws.clients,
-        deployed={},
-        warn=warnings.append,
-    )
+    (review,) = _review_alone(aws, staging[:1], warn=warnings.append)
 
     assert review.verdict is None
     assert review.offline_reason.startswith(
@@ -407,14 +407,7 @@ def test_a_retried_build_deletes_its_earlier_attempts_change_set_first(
     )
     warnings: list[str] = []
 
-    (review,) = review_environment(
-        staging[:1],
-        execution_id=EXECUTION_ID,
-        clients=lambda _stack: aws.clients,
-        deployed={},
-        sleep=lambda _seconds: None,
-        warn=warnings.append,
-    )
+    (review,) = _review_alone(aws, staging[:1], warn=warnings.append)
 
     assert review.verdict is not None
     assert [c.logical_id for c in review.verdict.resources] == ["DatabaseLogs"]
@@ -439,13 +432,7 @@ def test_a_change_set_that_cannot_be_deleted_keeps_its_verdict_and_is_named(
     )
     warnings: list[str] = []
 
-    (review,) = review_environment(
-        staging[:1],
-        execution_id=EXECUTION_ID,
-        clients=lambda _stack: aws.clients,
-        deployed={},
-        warn=warnings.append,
-    )
+    (review,) = _review_alone(aws, staging[:1], warn=warnings.append)
 
     assert review.verdict is not None and review.verdict.outcome == "changes"
     assert review.offline_reason == ""
@@ -490,9 +477,7 @@ def test_a_stack_that_cannot_take_a_true_change_set_now_gets_none_and_says_why(
     stateful = staging[0]
     _exists(aws, stateful, status=status)
 
-    (review,) = review_environment(
-        staging[:1], execution_id=EXECUTION_ID, clients=lambda _stack: aws.clients, deployed={}
-    )
+    (review,) = _review_alone(aws, staging[:1])
 
     assert (review.verdict, review.offline_reason, review.status) == (None, reason, status)
 
@@ -524,13 +509,7 @@ def test_a_change_set_without_a_verdict_is_reported_offline_with_cloudformations
     aws.read.add_response("describe_change_set", {"ChangeSetName": NAME, **page})
     _deleted(aws, stateful)
 
-    (review,) = review_environment(
-        staging[:1],
-        execution_id=EXECUTION_ID,
-        clients=lambda _stack: aws.clients,
-        deployed={},
-        timeout=0,
-    )
+    (review,) = _review_alone(aws, staging[:1], timeout=0)
 
     assert (review.verdict, review.offline_reason) == (None, reason)
 
@@ -549,9 +528,7 @@ def test_a_name_already_in_use_marks_the_stack_with_cloudformations_refusal(
         service_message=f"ChangeSet {NAME} already exists",
     )
 
-    (review,) = review_environment(
-        staging[:1], execution_id=EXECUTION_ID, clients=lambda _stack: aws.clients, deployed={}
-    )
+    (review,) = _review_alone(aws, staging[:1])
 
     assert review.verdict is None
     assert review.offline_reason.endswith(f"ChangeSet {NAME} already exists")
@@ -570,13 +547,7 @@ def test_a_stack_whose_asset_manifest_lacks_its_template_is_marked_not_fatal(
     _reviewed(aws, edge, [])
     warnings: list[str] = []
 
-    first, second = review_environment(
-        [broken, edge],
-        execution_id=EXECUTION_ID,
-        clients=lambda _stack: aws.clients,
-        deployed={},
-        warn=warnings.append,
-    )
+    first, second = _review_alone(aws, [broken, edge], warn=warnings.append)
 
     assert first.offline_reason == (
         "CloudFormation's change set could not be made: "

@@ -34,11 +34,11 @@ from todo_devstack.issuer import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
     SESSION_COOKIE,
-    TOKEN_SECONDS,
     Issuer,
     IssuerSettings,
     s256,
 )
+from todo_devstack.jwks import ACCESS_TOKEN_SECONDS as TOKEN_SECONDS
 from todo_devstack.launch import python_path
 from todo_devstack.sqs import free_port, wait_http
 
