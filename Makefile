@@ -439,6 +439,10 @@ bench-checks: install ## Time the policy gate's scanners (with and without polic
 bench-api: $(VENV)/.installed ## API load benchmark on loopback: list and create (uvicorn, PostgreSQL) vs a bare ASGI hello
 	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) -m bench.api_load $(BENCH_ARGS)
 
+.PHONY: bench-worker
+bench-worker: $(VENV)/.installed ## Worker drain benchmark on loopback: events/s from a backlog of 10,000 (moto SQS, PostgreSQL) vs the queue alone
+	PYTHONPATH=$(SERVICES_PYTHONPATH) $(PY) -m bench.worker_load $(BENCH_ARGS)
+
 # ---------------------------------------------------------------- clean
 .PHONY: clean
 clean: ## Remove build output (keeps the virtualenvs)

@@ -228,10 +228,20 @@ class PipelineConfig(_Model):
         return github
 
 
+def _nat_gateways(value: int) -> int:
+    if value < 1:
+        raise ValueError(
+            f"must be at least 1, got {value}: the tasks in the private subnets reach ECR, "
+            "ECR Public (the trace collector's image), X-Ray and the other AWS APIs only "
+            "through NAT"
+        )
+    return value
+
+
 class NetworkConfig(_Model):
     cidr: Cidr
     max_azs: Annotated[int, Field(ge=2, le=3)]
-    nat_gateways: Annotated[int, Field(ge=1, le=3)]
+    nat_gateways: Annotated[int, Field(le=3), AfterValidator(_nat_gateways)]
     flow_log_retention_days: RetentionDays
 
     @model_validator(mode="after")
@@ -456,6 +466,14 @@ class AlarmsConfig(_Model):
     emails: list[Email]
 
 
+class TracingConfig(_Model):
+    """How much of the services' traffic is traced to X-Ray (docs/tracing.md)."""
+
+    # The share of new traces the services' SDK keeps, 0 to 1 (TRACING_SAMPLE_RATIO). X-Ray
+    # bills every trace recorded.
+    sample_ratio: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.1
+
+
 # CodePipeline's DeploymentWindow rule: six space-separated fields (seconds, always "*",
 # minutes, hours, day of month, month, day of week) and an optional year.
 # https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html
@@ -642,6 +660,8 @@ class EnvironmentConfig(_Model):
     alarms: AlarmsConfig
     # The Cognito user pool the web app signs in with and the API validates tokens of.
     auth: AuthConfig
+    # Sampling of the services' traces (optional: 10 % of new traces without it).
+    tracing: TracingConfig = TracingConfig()
     # Retention of the application's log groups (services, proxy, database).
     log_retention_days: RetentionDays
 

@@ -175,6 +175,7 @@ class EnvironmentStage(Stage):
             log_retention_days=environment.log_retention_days,
             protect_data=environment.protect_data,
             metrics_namespace=f"{project.name}/{environment.name}",
+            trace_sample_ratio=environment.tracing.sample_ratio,
             alarm_emails=environment.alarms.emails,
             web_dist=web_dist,
             frontend=environment.frontend,

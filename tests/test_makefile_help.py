@@ -139,7 +139,13 @@ def test_every_python_recipe_runs_a_module_by_name() -> None:
 
 
 def test_the_benchmarks_import_the_checkout_as_make_runs_them() -> None:
-    for module in ("bench.synth", "bench.checks", "bench.api_load", "bench.suite"):
+    for module in (
+        "bench.synth",
+        "bench.checks",
+        "bench.api_load",
+        "bench.worker_load",
+        "bench.suite",
+    ):
         completed = subprocess.run(
             [sys.executable, "-c", f"import {module}"],
             cwd=ROOT,

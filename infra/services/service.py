@@ -7,7 +7,9 @@ ConsumerService), never from its name:
 - every service: ``SERVICE_NAME`` (``<project>-<name>``), ``METRICS_NAMESPACE`` and
   ``<NAME>_SHUTDOWN_TIMEOUT_SECONDS`` in its environment; a read-only root filesystem with a
   task-local /tmp; its own log group; the circuit breaker and its deployment alarms, both
-  rolling a failed deployment back (an http service's deployment is blue/green, below);
+  rolling a failed deployment back (an http service's deployment is blue/green, below); an
+  ADOT collector beside it that sends its traces to X-Ray (``TRACING_*`` in its environment,
+  infra/services/tracing.py);
 - ``database = true``: the database secret, ``DATABASE_*`` settings and a way in through the
   proxy's security group. Without it the task has neither;
 - ``kind = "http"``: ``<NAME>_PORT``, the load balancer's blue and green target groups and
@@ -46,6 +48,7 @@ from infra.escape_hatch import cfn_resource
 from infra.images import ServiceImage
 from infra.messaging.queues import WorkQueue
 from infra.retention import retention_days
+from infra.services.tracing import COLLECTOR_CPU, TraceCollector, app_environment
 
 # Shutdown, tuned together. On a deployment or scale-in the ALB stops sending new requests
 # and waits DEREGISTRATION_DELAY for in-flight ones; at the same time ECS sends SIGTERM and
@@ -103,6 +106,8 @@ class ServiceContext:
     # The deployment alarms are health alarms: named under the prefix the bake watches.
     health_alarm_prefix: str
     alarm_topic: sns.ITopic
+    # The share of new traces the services' SDK keeps (TRACING_SAMPLE_RATIO).
+    trace_sample_ratio: float
 
 
 class Service(Construct):
@@ -143,6 +148,8 @@ class Service(Construct):
             raise ValueError(f"{name}: an http service needs its target groups and routes")
         self.deployment_alarms = self._deployment_alarms(target_group, blue_green, queue)
         self.service = self._fargate_service(size, blue_green)
+        # The first tasks start with the collector's X-Ray grant already in place.
+        self.service.node.add_dependency(self.tracing.policy)
         self._grant(self.task_definition.task_role, database=database, queue=queue, events=events)
         if database is not None:
             self._allow_into_proxy(database)
@@ -164,6 +171,7 @@ class Service(Construct):
             "SERVICE_NAME": f"{self._context.project}-{self.name}",
             "METRICS_NAMESPACE": self._context.metrics_namespace,
             f"{prefix}_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT.to_seconds()),
+            **app_environment(sample_ratio=self._context.trace_sample_ratio),
         }
         if isinstance(self.spec, HttpService):
             environment[f"{prefix}_PORT"] = str(self.spec.port)
@@ -182,7 +190,8 @@ class Service(Construct):
     def _task_definition(
         self, *, image: ServiceImage, size: ServiceSize, environment: Mapping[str, str]
     ) -> ecs.FargateTaskDefinition:
-        """The task: one container on a read-only root filesystem with a scratch /tmp."""
+        """The task: the service's container on a read-only root filesystem with a scratch
+        /tmp, and the trace collector beside it."""
         task_definition = ecs.FargateTaskDefinition(
             self,
             "Task",
@@ -193,14 +202,22 @@ class Service(Construct):
                 cpu_architecture=ecs.CpuArchitecture.X86_64,
             ),
         )
-        container = self._container(task_definition, image=image, environment=environment)
+        # The app's CPU reservation is the task's less the collector's: unset, its weight
+        # against the collector's reservation would be the kernel's minimum (2 shares).
+        app_cpu = size.cpu - COLLECTOR_CPU
+        if app_cpu <= 0:
+            raise ValueError(f"{self.name}: cpu {size.cpu} leaves nothing beside the collector")
+        container = self._container(
+            task_definition, image=image, environment=environment, cpu=app_cpu
+        )
         self.container = container
         acknowledge_nag(
             task_definition,
             "AwsSolutions-ECS2",
             "the variables are identifiers only (secret ARN, proxy host, queue URL, topic ARN, "
-            "token issuer URL and client id, timeouts); the app reads the credentials from "
-            "Secrets Manager with its task role",
+            "token issuer URL and client id, timeouts, the tracing endpoint and ratio, the trace "
+            "collector's configuration); the app reads the credentials from Secrets Manager "
+            "with its task role",
         )
         # The only writable path: a task-local scratch volume at /tmp.
         task_definition.add_volume(name="tmp")
@@ -212,6 +229,13 @@ class Service(Construct):
                 read_only=False,
             )
         )
+        self.tracing = TraceCollector(
+            self,
+            "Tracing",
+            task_definition=task_definition,
+            log_group=self.log_group,
+            stream_prefix=f"{self.name}-tracing",
+        )
         _explain_execution_policy(task_definition)
         return task_definition
 
@@ -221,6 +245,7 @@ class Service(Construct):
         *,
         image: ServiceImage,
         environment: Mapping[str, str],
+        cpu: int,
     ) -> ecs.ContainerDefinition:
         """The service's container: its image from ECR, its logs in its own log group."""
         context = self._context
@@ -242,6 +267,7 @@ class Service(Construct):
             self.name,
             image=ecs.ContainerImage.from_ecr_repository(repository, tag=image.tag),
             essential=True,
+            cpu=cpu,
             environment=dict(environment),
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix=self.name,

@@ -96,6 +96,8 @@ class Services(Construct):
         log_key: kms.IKey,
         protect_data: bool,
         metrics_namespace: str,
+        # The share of new traces every service keeps (docs/tracing.md).
+        trace_sample_ratio: float,
     ) -> None:
         super().__init__(scope, construct_id)
         self.metrics_namespace = metrics_namespace
@@ -157,6 +159,7 @@ class Services(Construct):
             min_healthy_percent=100 if protect_data else 50,
             health_alarm_prefix=health_alarm_prefix,
             alarm_topic=alarm_topic,
+            trace_sample_ratio=trace_sample_ratio,
         )
         self.members: dict[str, Service] = {}
         # The outbox backlog of every publisher, from the EMF metrics its relay logs.

@@ -56,6 +56,7 @@ class StatelessStack(EnvironmentStack):
         log_retention_days: int,
         protect_data: bool,
         metrics_namespace: str,
+        trace_sample_ratio: float,
         alarm_emails: list[str],
         web_dist: Path,
         frontend: FrontendConfig,
@@ -92,6 +93,7 @@ class StatelessStack(EnvironmentStack):
             log_key=stateful.log_key,
             protect_data=protect_data,
             metrics_namespace=metrics_namespace,
+            trace_sample_ratio=trace_sample_ratio,
         )
         CfnOutput(
             self,

@@ -55,6 +55,22 @@ def test_shipped_file_is_valid_and_describes_three_environments(config: Delivery
     assert set(config.consumers) == {"worker"}
 
 
+def test_tracing_keeps_every_trace_before_prod_and_a_tenth_in_it(config: DeliveryConfig) -> None:
+    ratios = {env.name: env.tracing.sample_ratio for env in config.environments}
+    assert ratios == {"dev": 1.0, "staging": 1.0, "prod": 0.1}
+
+
+def test_an_environment_without_tracing_keeps_a_tenth_of_its_traces(
+    raw_config: Raw, tmp_path: Path
+) -> None:
+    document = copy.deepcopy(raw_config)
+    del _env(document, "dev")["tracing"]
+    _env(document, "staging")["tracing"]["sample_ratio"] = 1  # an integer is a ratio too
+    config = load_config(_write(tmp_path, document))
+    assert config.environment("dev").tracing.sample_ratio == 0.1
+    assert config.environment("staging").tracing.sample_ratio == 1.0
+
+
 def test_known_regions_are_the_regions_a_boto3_session_lists() -> None:
     """Read from botocore's data file, they are what boto3 itself answers, per partition."""
     import boto3  # noqa: PLC0415 - the reference the file reading must match
@@ -374,6 +390,26 @@ def _log_retention_not_accepted(raw: Raw) -> None:
     _env(raw, "staging")["log_retention_days"] = 10
 
 
+def _no_nat(raw: Raw) -> None:
+    _env(raw, "dev")["network"]["nat_gateways"] = 0
+
+
+def _sample_ratio_above_one(raw: Raw) -> None:
+    _env(raw, "prod")["tracing"]["sample_ratio"] = 1.5
+
+
+def _sample_ratio_as_string(raw: Raw) -> None:
+    _env(raw, "staging")["tracing"]["sample_ratio"] = "0.5"
+
+
+def _sample_ratio_not_a_number(raw: Raw) -> None:
+    _env(raw, "dev")["tracing"]["sample_ratio"] = float("nan")
+
+
+def _unknown_tracing_key(raw: Raw) -> None:
+    _env(raw, "dev")["tracing"]["exporter"] = "otlp"
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
@@ -633,6 +669,29 @@ def _log_retention_not_accepted(raw: Raw) -> None:
         (
             _log_retention_not_accepted,
             "environment \"staging\": field 'log_retention_days': Input should be 1, 3",
+        ),
+        (
+            _no_nat,
+            "environment \"dev\": field 'network.nat_gateways': must be at least 1, got 0: the "
+            "tasks in the private subnets reach ECR, ECR Public (the trace collector's image), "
+            "X-Ray and the other AWS APIs only through NAT",
+        ),
+        (
+            _sample_ratio_above_one,
+            "environment \"prod\": field 'tracing.sample_ratio': Input should be less than or "
+            "equal to 1",
+        ),
+        (
+            _sample_ratio_as_string,
+            "environment \"staging\": field 'tracing.sample_ratio': Input should be a valid number",
+        ),
+        (
+            _sample_ratio_not_a_number,
+            "environment \"dev\": field 'tracing.sample_ratio': Input should be a finite number",
+        ),
+        (
+            _unknown_tracing_key,
+            "environment \"dev\": field 'tracing.exporter': unknown key",
         ),
     ],
     ids=lambda value: getattr(value, "__name__", "")[1:] if callable(value) else "",

@@ -22,7 +22,7 @@ from policies.gate import (
     run_checkov,
     templates_in,
 )
-from tests.support.assembly import NETWORK, Assembly, top_construct
+from tests.support.assembly import ENVIRONMENTS, NETWORK, Assembly, top_construct
 from tests.support.scanners import (
     decode_checkov,
     decode_findings,
@@ -135,6 +135,12 @@ CUSTOM_SKIPS = {
     ("Pipeline/Pipeline/Assets/FileRole/DefaultPolicy/Resource", "CKV_TODO_7"),
     ("Pipeline/DeliveryMetrics/Role/DefaultPolicy/Resource", "CKV_TODO_7"),
     ("Pipeline/DeliveryMetrics/DeadLetters/Resource", "CKV_TODO_4"),
+    # Each service's trace collector: X-Ray's two writes, which have no resource type.
+    *(
+        (f"Pipeline/{env}/Stateless/Services/{service}/Tracing/XRayWrite/Resource", "CKV_TODO_7")
+        for env in ENVIRONMENTS
+        for service in ("Api", "Worker")
+    ),
 }
 
 
@@ -142,24 +148,34 @@ def test_custom_check_skips_are_scoped_to_the_resources_named(
     assembly: Assembly, tmp_path: Path
 ) -> None:
     """Exactly the named resources skip our checks, and each of them needs its skip."""
-    custom: dict[tuple[str, str], str] = {}
+    # (construct path, check) -> (template file name, logical id)
+    custom: dict[tuple[str, str], tuple[str, str]] = {}
+    holding: list[Path] = []
     for template_file in templates_in(assembly.root):
         paths = _construct_paths(template_file)
-        for logical_id, _, skip in _checkov_skips(json.loads(template_file.read_text())):
+        skips = _checkov_skips(json.loads(template_file.read_text()))
+        for logical_id, _, skip in skips:
             if skip["id"] in CUSTOM_CHECK_IDS:
-                custom[(paths[logical_id], skip["id"])] = logical_id
+                custom[(paths[logical_id], skip["id"])] = (template_file.name, logical_id)
+        if any(skip["id"] in CUSTOM_CHECK_IDS for _, _, skip in skips):
+            holding.append(template_file)
     assert set(custom) == CUSTOM_SKIPS
 
-    # All of them are in the pipeline's template: without them, exactly they fail.
-    template = assembly.pipeline_template
-
-    for resource in template["Resources"].values():
-        checkov = resource.get("Metadata", {}).get("checkov", {})
-        checkov["skip"] = [s for s in checkov.get("skip", []) if s["id"] not in CUSTOM_CHECK_IDS]
-    (tmp_path / "Pipeline.template.json").write_text(json.dumps(template))
+    # The templates that hold them, without them: exactly they fail.
+    for template_file in holding:
+        template = json.loads(template_file.read_text())
+        for resource in template["Resources"].values():
+            checkov = resource.get("Metadata", {}).get("checkov", {})
+            checkov["skip"] = [
+                s for s in checkov.get("skip", []) if s["id"] not in CUSTOM_CHECK_IDS
+            ]
+        (tmp_path / template_file.name).write_text(json.dumps(template))
     report = run_checkov(tmp_path, checks=sorted({check for _, check in CUSTOM_SKIPS}))
-    failed = {(f.rule, f.location.rsplit(".", 1)[-1]) for f in report.failed}
-    assert failed == {(check, logical_id) for (_, check), logical_id in custom.items()}
+    failed = {
+        (f.rule, Path(f.location.split(" ", 1)[0]).name, f.location.rsplit(".", 1)[-1])
+        for f in report.failed
+    }
+    assert failed == {(check, *where) for (_, check), where in custom.items()}
 
 
 def test_checkov_fails_when_a_skip_is_removed(assembly: Assembly, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
@@ -34,6 +35,8 @@ from todo_api.app import create_app
 from todo_api.settings import ApiSettings
 from todo_common.database import SQLITE_FILE, create_db_engine
 from todo_common.migrate import upgrade
+from todo_common.settings import CommonSettings
+from todo_common.tracing import build_provider, install
 from todo_devstack.sqs import Queues, create_queues, free_port, start_moto
 from todo_devstack.sqs import client as sqs_client
 from todo_devstack.topology import Topology, create_topology, sns_client
@@ -161,3 +164,22 @@ def topology(sqs_endpoint: str) -> Topology:
         CONSUMERS,
         max_receive_count=2,
     )
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    """Every span this test process ends, from the first use on: a process has one tracer
+    provider, so later tests of the same xdist worker run traced too (which must change
+    nothing they check)."""
+    exporter = InMemorySpanExporter()
+    provider = build_provider(CommonSettings(), exporter=exporter)
+    assert provider is not None
+    install(provider)
+    return exporter
+
+
+@pytest.fixture
+def spans(span_exporter: InMemorySpanExporter) -> InMemorySpanExporter:
+    """The in-memory exporter, emptied for this test."""
+    span_exporter.clear()
+    return span_exporter

@@ -15,7 +15,11 @@ from sqlalchemy import Engine
 
 from todo_api import __version__
 from todo_api.auth import JwksCache, TokenValidator
-from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from todo_api.middleware import (
+    BodySizeLimitMiddleware,
+    LivenessMiddleware,
+    RequestContextMiddleware,
+)
 from todo_api.problems import PROBLEM_JSON, install_problem_handlers
 from todo_api.relay import Housekeeping, Relay
 from todo_api.routes import activity, health, todos
@@ -86,6 +90,16 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
         log.info("database pool closed")
 
     app = FastAPI(
+        # FastAPI's own OpenTelemetry: a server span per request once a tracer provider is
+        # installed (todo_common.tracing), none for the liveness probe. Only the request span:
+        # the operation spans (dependencies, serialization) would cost more than they show,
+        # and metrics and logs go to CloudWatch their own way.
+        telemetry={
+            "operation_spans": False,
+            "metrics": False,
+            "logs": False,
+            "exclude": lambda scope: scope.get("path") == health.LIVENESS_PATH,
+        },
         title="Todo API",
         version=__version__,
         description=DESCRIPTION,
@@ -104,8 +118,10 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> FastAPI:
     app.include_router(health.router)
     app.state.api_routes = [*todos.router.routes, *activity.router.routes, *health.router.routes]
     install_problem_handlers(app)
-    # Added last runs first: the request id exists before the body is checked.
+    # Added last runs first: the request id exists before the probe is answered or the body
+    # is checked.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(LivenessMiddleware, path=health.LIVENESS_PATH, body=health.LIVE)
     app.add_middleware(RequestContextMiddleware)
 
     def openapi() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio.to_thread
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -40,6 +41,12 @@ RETRY_SECONDS = 5.0
 # Known keys are refreshed this often even when every kid is known (a revoked key drops out).
 MAX_KEYS_AGE_SECONDS = 3600.0
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "token_use", "client_id"]
+# A token proven once is taken at its word until it expires, but for no longer than this: the
+# signature check (and the worker thread it needs) cost a request more than its own SQL, and a
+# client sends the same token for an hour. A key the issuer withdraws stops counting within
+# this time; the cache holds at most MAX_VERIFIED_TOKENS tokens (the oldest go first).
+VERIFIED_TOKEN_SECONDS = 300.0
+MAX_VERIFIED_TOKENS = 10_000
 
 
 class InvalidTokenError(Exception):
@@ -176,15 +183,47 @@ class TokenValidator:
     """Checks an access token against one issuer and its app clients we accept."""
 
     def __init__(
-        self, *, issuer: str, client_ids: frozenset[str], keys: JwksCache, leeway: int
+        self,
+        *,
+        issuer: str,
+        client_ids: frozenset[str],
+        keys: JwksCache,
+        leeway: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
         self.client_ids = client_ids
         self.keys = keys
         self.leeway = leeway
+        self._clock = clock
+        # token -> (its user, until when it is taken without a check: epoch seconds)
+        self._verified: dict[str, tuple[User, float]] = {}
+
+    def verified(self, token: str) -> User | None:
+        """The user of a token :meth:`validate` accepted and that is still good; else None.
+
+        Never blocks and does no cryptography: fit for the event loop."""
+        entry = self._verified.get(token)
+        if entry is None:
+            return None
+        user, until = entry
+        if self._clock() < until:
+            return user
+        self._verified.pop(token, None)
+        return None
 
     def validate(self, token: str) -> User:
         """The token's user; InvalidTokenError or KeysUnavailableError otherwise."""
+        user, expires = self._check(token)
+        if len(self._verified) >= MAX_VERIFIED_TOKENS:
+            # dicts keep insertion order: the first key is the oldest entry.
+            self._verified.pop(next(iter(self._verified)), None)
+        # exp + leeway is what jwt.decode itself would still accept.
+        until = min(expires + self.leeway, self._clock() + VERIFIED_TOKEN_SECONDS)
+        self._verified[token] = (user, until)
+        return user
+
+    def _check(self, token: str) -> tuple[User, float]:
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidTokenError("the token is too long")
         key = self._signing_key(token)
@@ -209,7 +248,8 @@ class TokenValidator:
         if not isinstance(subject, str) or not 0 < len(subject) <= 128:
             raise InvalidTokenError("the token's subject is not a user id")
         username = claims.get("username")
-        return User(subject=subject, username=username if isinstance(username, str) else None)
+        user = User(subject=subject, username=username if isinstance(username, str) else None)
+        return user, float(claims["exp"])
 
     def _signing_key(self, token: str) -> jwt.PyJWK:
         try:
@@ -250,16 +290,26 @@ def _unauthorized(reason: str, *, error: str | None) -> ProblemError:
     )
 
 
-def current_user(
+async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The signed-in user of this request, or a 401 problem."""
+    """The signed-in user of this request, or a 401 problem.
+
+    A token already proven is answered on the event loop; a new one is checked in a worker
+    thread (fetching the keys may block for seconds)."""
     if credentials is None:
         raise _unauthorized("a Bearer access token is required", error=None)
     validator: TokenValidator = request.app.state.token_validator
+    user = validator.verified(credentials.credentials)
+    if user is not None:
+        return user
+    return await anyio.to_thread.run_sync(_validated, validator, credentials.credentials)
+
+
+def _validated(validator: TokenValidator, token: str) -> User:
     try:
-        return validator.validate(credentials.credentials)
+        return validator.validate(token)
     except InvalidTokenError as error:
         raise _unauthorized(str(error), error="invalid_token") from None
     except KeysUnavailableError as error:

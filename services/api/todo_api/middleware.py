@@ -1,6 +1,7 @@
-"""Pure ASGI middleware: request id + access log + last-resort 500, body limit.
+"""Pure ASGI middleware: request id + access log + last-resort 500, the liveness answer,
+body limit.
 
-Both are plain ASGI (no BaseHTTPMiddleware): they add no task per request and
+All are plain ASGI (no BaseHTTPMiddleware): they add no task per request and
 never buffer a response.
 """
 
@@ -88,6 +89,34 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+class LivenessMiddleware:
+    """Answers ``GET <path>`` with ``body`` itself, before routing and the framework.
+
+    The load balancer probes every task every few seconds, and a liveness answer depends on
+    nothing: it costs what the server costs, not what routing, dependencies and serialization
+    cost. Inside :class:`RequestContextMiddleware`, so the probe still gets its request id and
+    its access line. Other methods go on to the router (a 405 naming the allowed ones), and the
+    route documents the answer in the OpenAPI document.
+    """
+
+    def __init__(self, app: ASGIApp, *, path: str, body: bytes) -> None:
+        self.app = app
+        self.path = path
+        self.headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        start = {"type": "http.response.start", "status": 200, "headers": list(self.headers)}
+        await send(start)
+        await send({"type": "http.response.body", "body": self.body})
 
 
 class BodySizeLimitMiddleware:

@@ -14,6 +14,10 @@ delivery is at-least-once, and the consumers' idempotency absorbs duplicates.
 
 A relay failure never fails an API request: the requests only write rows.
 
+Each event is published in its own producer span, a child of the context its row kept (the
+request that made the change, todo_common.tracing); that span's context goes with the message as
+the ``traceparent`` attribute, so the worker continues the same trace.
+
 Housekeeping (:meth:`Relay.housekeeping`, about once a minute): published rows older than the
 retention are deleted in bounded batches, and the backlog (pending events and the age of the
 oldest) is logged in CloudWatch's embedded metric format, so an alarm sees a relay that has
@@ -26,17 +30,20 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from opentelemetry import trace
 from sqlalchemy.exc import SQLAlchemyError
 
 from todo_common.events import OWNER_ATTRIBUTE
 from todo_common.metrics import emf_fields
 from todo_common.todos import utc_now
+from todo_common.tracing import TRACE_ATTRIBUTE, context_of, current_traceparent, tracer
 from todo_common.uow import UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -68,14 +75,35 @@ class Housekeeping:
     service_name: str = "todo-api"
 
 
-def _entry(index: int, event: OutboxEvent) -> dict[str, Any]:
-    """The event's PublishBatch entry: its body, and its owner as a message attribute."""
+def _entry(index: int, event: OutboxEvent, span: trace.Span) -> dict[str, Any]:
+    """The event's PublishBatch entry: its body; its owner and the context of its publication
+    span as message attributes."""
     entry: dict[str, Any] = {"Id": str(index), "Message": event.body}
+    attributes = {}
     if event.owner_id is not None:
-        entry["MessageAttributes"] = {
-            OWNER_ATTRIBUTE: {"DataType": "String", "StringValue": event.owner_id}
-        }
+        attributes[OWNER_ATTRIBUTE] = {"DataType": "String", "StringValue": event.owner_id}
+    traceparent = current_traceparent(span)
+    if traceparent is not None:
+        attributes[TRACE_ATTRIBUTE] = {"DataType": "String", "StringValue": traceparent}
+    if attributes:
+        entry["MessageAttributes"] = attributes
     return entry
+
+
+def _publish_span(event: OutboxEvent, topic_arn: str) -> trace.Span:
+    """The event's publication, in the trace of the request that wrote it (a new trace for a
+    row written untraced)."""
+    return tracer.start_span(
+        f"{event.type} publish",
+        context=context_of(event.trace_parent),
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "aws_sns",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": topic_arn,
+            "messaging.message.id": str(event.id),
+        },
+    )
 
 
 class Relay:
@@ -117,22 +145,38 @@ class Relay:
             events = uow.outbox.claim_pending(self.batch_size)
             if not events:
                 return 0
-            entries = [_entry(index, event) for index, event in enumerate(events)]
-            response = self.client.publish_batch(
-                TopicArn=self.topic_arn, PublishBatchRequestEntries=entries
-            )
-            sent = [events[int(ok["Id"])].id for ok in response.get("Successful", [])]
-            for failed in response.get("Failed", []):
-                log.warning(
-                    "SNS refused event %s: %s",
-                    events[int(failed["Id"])].id,
-                    failed.get("Message", failed.get("Code")),
-                )
+            spans = [_publish_span(event, self.topic_arn) for event in events]
+            try:
+                sent = self._publish(events, spans)
+            finally:
+                for span in spans:
+                    span.end()
             uow.outbox.mark_sent(sent, utc_now())
             uow.commit()
         if len(sent) < len(events):
             raise RelayError(f"{len(events) - len(sent)} of {len(events)} events refused by SNS")
         return len(sent)
+
+    def _publish(self, events: list[OutboxEvent], spans: list[trace.Span]) -> list[uuid.UUID]:
+        """One PublishBatch of ``events``; the ids SNS accepted. Each span records its outcome."""
+        entries = [
+            _entry(index, event, span)
+            for index, (event, span) in enumerate(zip(events, spans, strict=True))
+        ]
+        try:
+            response = self.client.publish_batch(
+                TopicArn=self.topic_arn, PublishBatchRequestEntries=entries
+            )
+        except Exception as error:
+            for span in spans:
+                span.set_status(trace.StatusCode.ERROR, type(error).__name__)
+            raise
+        sent = [events[int(ok["Id"])].id for ok in response.get("Successful", [])]
+        for failed in response.get("Failed", []):
+            reason = failed.get("Message", failed.get("Code"))
+            spans[int(failed["Id"])].set_status(trace.StatusCode.ERROR, str(reason))
+            log.warning("SNS refused event %s: %s", events[int(failed["Id"])].id, reason)
+        return sent
 
     def housekeeping(self, now: datetime | None = None) -> OutboxStatus:
         """Delete published rows past the retention; log the backlog as metrics."""

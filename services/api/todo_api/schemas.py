@@ -15,6 +15,7 @@ from pydantic import (
     PlainSerializer,
     StrictBool,
     StringConstraints,
+    TypeAdapter,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -55,7 +56,9 @@ TodoText = Annotated[
 
 
 def _utc_millis(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Called for every timestamp of every row shown: what the database returns is already UTC.
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 UtcMillis = Annotated[
@@ -122,6 +125,11 @@ class TodoOut(BaseModel):
     updated_at: UtcMillis = Field(description="When it last changed (UTC, milliseconds).")
 
 
+# The response bodies' serializers, built once.
+TODO: TypeAdapter[TodoOut] = TypeAdapter(TodoOut)
+TODO_PAGE: TypeAdapter[list[TodoOut]] = TypeAdapter(list[TodoOut])
+
+
 class ActivityOut(BaseModel):
     """One processed event, as the worker recorded it."""
 
@@ -133,6 +141,9 @@ class ActivityOut(BaseModel):
     text: str | None = Field(description="The todo's text after the change.")
     occurred_at: UtcMillis = Field(description="When the change happened (UTC, milliseconds).")
     processed_at: UtcMillis = Field(description="When the worker recorded it.")
+
+
+ACTIVITY_PAGE: TypeAdapter[list[ActivityOut]] = TypeAdapter(list[ActivityOut])
 
 
 class Health(BaseModel):

@@ -21,6 +21,7 @@ from todo_api.app import create_app
 from todo_api.settings import ApiSettings
 from todo_common.logs import configure_logging
 from todo_common.migrate import start_database
+from todo_common.tracing import configure_tracing, shutdown_tracing
 
 log = logging.getLogger("todo_api")
 
@@ -53,6 +54,7 @@ def _note_signal(signum: int, _frame: FrameType | None) -> None:
 def serve(settings: ApiSettings) -> int:
     """Migrate, bind and serve until SIGTERM/SIGINT; the process's exit code."""
     configure_logging(settings.log_level, settings.service_name)
+    configure_tracing(settings)
 
     engine = start_database(settings)
     if engine is None:
@@ -78,5 +80,8 @@ def serve(settings: ApiSettings) -> int:
         signal.signal(signum, _note_signal)
     url = url_of(sock)
     log.info("Todo API listening on %s (docs: %s/api/docs)", url, url, extra={"url": url})
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        shutdown_tracing()
     return 0 if server.started else 1

@@ -26,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import expression
 from sqlalchemy.types import TypeDecorator
 
+from todo_common.tracing import TRACEPARENT_LENGTH
+
 TEXT_MAX_LENGTH = 500
 # The issuer's user id (Cognito's `sub`, a UUID; room for other issuers' ids).
 OWNER_MAX_LENGTH = 128
@@ -117,6 +119,9 @@ class OutboxEvent(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Published as the message attribute ownerId, beside the (version 1) body.
     owner_id: Mapped[str | None] = mapped_column(String(OWNER_MAX_LENGTH), nullable=True)
+    # The W3C traceparent of the span that wrote the row: the relay publishes the event in
+    # the same trace (todo_common.tracing). NULL: written untraced, or by an older release.
+    trace_parent: Mapped[str | None] = mapped_column(String(TRACEPARENT_LENGTH), nullable=True)
 
     __table_args__ = (
         # The relay's scan: pending rows, oldest first.

@@ -7,13 +7,75 @@ none) is not there for the caller, exactly as a missing one."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BindParameter,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from todo_common.models import Activity, OutboxEvent, Todo
+
+# A page of todos is read as these columns, not as ORM objects: a page is shown, never changed,
+# and tracking 50 objects in the session cost more than the query itself.
+TodoRow = Row[uuid.UUID, str, bool, datetime, datetime]
+_PAGE_COLUMNS = (Todo.id, Todo.text, Todo.completed, Todo.created_at, Todo.updated_at)
+
+
+def _table(model: type[DeclarativeBase]) -> Table:
+    table = model.__table__
+    if not isinstance(table, Table):  # pragma: no cover - every model here maps one table
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
+# Built once; the values come with each execution (no statement built and keyed per insert).
+_INSERT_TODO = insert(_table(Todo))
+_INSERT_OUTBOX = insert(_table(OutboxEvent))
+
+
+def _bound(model: type[DeclarativeBase], prefix: str) -> dict[str, BindParameter[Any]]:
+    return {
+        column.key: bindparam(prefix + column.key, type_=column.type)
+        for column in _table(model).columns
+    }
+
+
+# PostgreSQL: a new todo and its event in one statement (a data-modifying WITH), atomic on its
+# own and one round trip fewer for every create.
+_INSERT_TODO_AND_EVENT = (
+    insert(_table(OutboxEvent))
+    .values(_bound(OutboxEvent, "event_"))
+    .add_cte(insert(_table(Todo)).values(_bound(Todo, "todo_")).cte("new_todo"))
+)
+
+
+def _prefixed(row: DeclarativeBase, prefix: str) -> dict[str, Any]:
+    return {prefix + column.key: getattr(row, column.key) for column in _table(type(row)).columns}
+
+
+def _insert_values(row: DeclarativeBase) -> dict[str, Any]:
+    """The column values set on a new ORM object; the unset ones take the column defaults."""
+    table = _table(type(row))
+    return {
+        column.key: value
+        for column in table.columns
+        if (value := getattr(row, column.key)) is not None
+    }
 
 
 @dataclass(frozen=True)
@@ -29,8 +91,8 @@ class TodoRepository:
         self.session = session
 
     def add(self, todo: Todo) -> Todo:
-        self.session.add(todo)
-        self.session.flush()
+        """Insert ``todo`` as one INSERT; the object is a value, not tracked by the session."""
+        self.session.execute(_INSERT_TODO, _insert_values(todo))
         return todo
 
     def get(self, todo_id: uuid.UUID, *, owner: str, for_update: bool = False) -> Todo | None:
@@ -41,10 +103,13 @@ class TodoRepository:
             statement = statement.with_for_update()
         return self.session.scalars(statement).one_or_none()
 
-    def list_page(self, limit: int, after: Position | None = None, *, owner: str) -> list[Todo]:
-        """Up to ``limit`` of ``owner``'s todos, newest first, strictly after ``after``."""
+    def list_page(
+        self, limit: int, after: Position | None = None, *, owner: str
+    ) -> Sequence[TodoRow]:
+        """Up to ``limit`` of ``owner``'s todos, newest first, strictly after ``after``: rows of
+        (id, text, completed, created_at, updated_at), by those names."""
         statement = (
-            select(Todo)
+            select(*_PAGE_COLUMNS)
             .where(Todo.owner_id == owner)
             .order_by(Todo.created_at.desc(), Todo.id.desc())
             .limit(limit)
@@ -56,7 +121,8 @@ class TodoRepository:
                     and_(Todo.created_at == after.created_at, Todo.id < after.id),
                 )
             )
-        return list(self.session.scalars(statement))
+        rows: Sequence[TodoRow] = self.session.execute(statement).all()
+        return rows
 
     def delete_returning_text(self, todo_id: uuid.UUID, *, owner: str) -> str | None:
         """Delete ``owner``'s todo; its text, or None if ``owner`` has no such todo."""
@@ -72,9 +138,17 @@ class OutboxRepository:
         self.session = session
         self.added = 0
 
-    def add(self, event: OutboxEvent) -> OutboxEvent:
-        self.session.add(event)
-        self.session.flush()
+    def add(self, event: OutboxEvent, *, new_todo: Todo | None = None) -> OutboxEvent:
+        """Insert ``event`` in the caller's transaction (the outbox guarantee); with
+        ``new_todo``, insert that todo too, in the same statement where the database can."""
+        if new_todo is None:
+            self.session.execute(_INSERT_OUTBOX, _insert_values(event))
+        elif self.session.get_bind().dialect.name == "postgresql":
+            values = _prefixed(new_todo, "todo_") | _prefixed(event, "event_")
+            self.session.execute(_INSERT_TODO_AND_EVENT, values)
+        else:
+            self.session.execute(_INSERT_TODO, _insert_values(new_todo))
+            self.session.execute(_INSERT_OUTBOX, _insert_values(event))
         self.added += 1
         return event
 
@@ -134,6 +208,28 @@ class ActivityRepository:
         self.session.add(activity)
         self.session.flush()
         return activity
+
+    def add_new(self, entries: Sequence[Activity]) -> set[uuid.UUID]:
+        """Insert the entries whose event id is not recorded yet; the event ids inserted.
+
+        One statement, ``INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING event_id``: a
+        duplicate (already there, committed by another worker meanwhile, or twice in
+        ``entries``) is skipped by the database, not raised, so it never aborts the others."""
+        if not entries:
+            return set()
+        table = _table(Activity)
+        # The mapped attributes are named as their columns.
+        rows = [{column.key: getattr(entry, column.key) for column in table.c} for entry in entries]
+        dialect = self.session.get_bind().dialect.name
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # On the table, not the ORM entity, with the rows as parameters: a statement compiled
+        # once and cached, sent as one multi-row INSERT (SQLAlchemy's "insertmanyvalues").
+        statement = (
+            upsert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.event_id])
+            .returning(table.c.event_id)
+        )
+        return set(self.session.scalars(statement, rows))
 
     def list_page(self, limit: int, after: Position | None = None, *, owner: str) -> list[Activity]:
         """Up to ``limit`` of ``owner``'s entries, newest first (by occurredAt), strictly after

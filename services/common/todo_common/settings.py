@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+TracingExporter = Literal["none", "console", "otlp"]
 
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[\w-]{1,256}$")
@@ -71,10 +72,24 @@ class CommonSettings(BaseSettings):
     sqs_endpoint_url: str | None = Field(default=None, min_length=1, max_length=2048)
     aws_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
 
+    # Tracing (docs/tracing.md): in AWS the task's collector sidecar listens on loopback and
+    # forwards to X-Ray; locally spans go to the console or nowhere. The ratio samples new
+    # traces; a trace continued from an event keeps the decision its request made.
+    tracing_exporter: TracingExporter = "none"
+    tracing_endpoint: str = Field(
+        default="http://127.0.0.1:4318/v1/traces", pattern=r"^https?://[^\s/]+(/\S*)?$"
+    )
+    tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("tracing_exporter", mode="before")
+    @classmethod
+    def _lower_exporter(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod

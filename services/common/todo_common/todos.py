@@ -12,6 +12,7 @@ a todo that does not exist.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from todo_common.events import (
@@ -22,8 +23,9 @@ from todo_common.events import (
     EventType,
     new_event,
 )
-from todo_common.models import Todo
-from todo_common.repository import Position
+from todo_common.models import OutboxEvent, Todo
+from todo_common.repository import Position, TodoRow
+from todo_common.tracing import current_traceparent, tracer
 from todo_common.uow import UnitOfWork
 
 
@@ -45,8 +47,7 @@ def create_todo(uow: UnitOfWork, text: str, *, owner: str) -> Todo:
         version=1,
         owner_id=owner,
     )
-    uow.todos.add(todo)
-    uow.outbox.add(new_event(TODO_CREATED, todo.id, todo.text, now, owner=owner))
+    _to_outbox(uow, new_event(TODO_CREATED, todo.id, todo.text, now, owner=owner), new_todo=todo)
     return todo
 
 
@@ -56,7 +57,7 @@ def get_todo(uow: UnitOfWork, todo_id: uuid.UUID, *, owner: str) -> Todo | None:
 
 def list_todos(
     uow: UnitOfWork, limit: int, after: Position | None = None, *, owner: str
-) -> list[Todo]:
+) -> Sequence[TodoRow]:
     return uow.todos.list_page(limit, after, owner=owner)
 
 
@@ -83,7 +84,7 @@ def update_todo(
     # Completing (false -> true) is its own event; anything else, reopening
     # included, is an update.
     kind: EventType = TODO_COMPLETED if todo.completed and not was_completed else TODO_UPDATED
-    uow.outbox.add(new_event(kind, todo.id, todo.text, todo.updated_at, owner=owner))
+    _to_outbox(uow, new_event(kind, todo.id, todo.text, todo.updated_at, owner=owner))
     return todo
 
 
@@ -91,5 +92,15 @@ def delete_todo(uow: UnitOfWork, todo_id: uuid.UUID, *, owner: str) -> bool:
     text = uow.todos.delete_returning_text(todo_id, owner=owner)
     if text is None:
         return False
-    uow.outbox.add(new_event(TODO_DELETED, todo_id, text, utc_now(), owner=owner))
+    _to_outbox(uow, new_event(TODO_DELETED, todo_id, text, utc_now(), owner=owner))
     return True
+
+
+def _to_outbox(uow: UnitOfWork, event: OutboxEvent, *, new_todo: Todo | None = None) -> None:
+    """The change's event into the outbox (with ``new_todo``, the todo too, in one statement),
+    in its own span: the row keeps that span's context, so the relay's publication and the
+    worker's write continue the request's trace."""
+    attributes = {"messaging.message.id": str(event.id), "todo.id": str(event.todo_id)}
+    with tracer.start_as_current_span(f"{event.type} outbox", attributes=attributes):
+        event.trace_parent = current_traceparent()
+        uow.outbox.add(event, new_todo=new_todo)

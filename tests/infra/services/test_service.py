@@ -15,6 +15,7 @@ from aws_cdk import App
 from config.model import ConsumerAlarms, ConsumerService, DeliveryConfig
 from config.paths import ROOT
 from infra.images import ServiceImage
+from infra.services.tracing import XRAY_ACTIONS
 from infra.stage import EnvironmentStage
 from tests.support.assembly import properties, resources
 
@@ -111,11 +112,13 @@ def test_a_consumer_without_database_gets_no_database_access(
     assert variables["SERVICE_NAME"] == f"todo-{THIRD}"
     assert variables[f"{THIRD.upper()}_SHUTDOWN_TIMEOUT_SECONDS"] == "20"
     actions = _task_role_actions(services, third["task"])
+    # Its queue, and the trace collector's X-Ray writes every service's task role has.
     assert actions == {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
         "kms:Decrypt",
+        *XRAY_ACTIONS,
     }
     # One way into the proxy per service that declares the database: the api and the worker.
     to_proxy = [

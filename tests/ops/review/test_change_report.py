@@ -153,8 +153,8 @@ def test_the_report_lists_each_migration_with_its_class(assembly: Assembly) -> N
     text, _ = build_report(
         environment="dev", deployed=proposed, proposed=proposed, commit="abc", migrations=with_drop
     )
-    assert "| `0004` (drop_column.migration) | destructive |" in text
-    assert "**Destructive migrations: `0004`: the previous release may fail on them.**" in text
+    assert "| `0005` (drop_column.migration) | destructive |" in text
+    assert "**Destructive migrations: `0005`: the previous release may fail on them.**" in text
 
 
 def test_the_approver_reads_cloudformations_verdict_first_and_what_is_offline_marked(

@@ -1,6 +1,6 @@
 """Migrations only expand: the previous release keeps working on the new schema.
 
-Each fixture in fixtures/migrations/ is a migration 0004 on top of this tree's. The destructive
+Each fixture in fixtures/migrations/ is a migration 0005 on top of this tree's. The destructive
 ones fail the check with the way to split them; the expansions pass the static reading, and
 then the previous release's own tests run against PostgreSQL migrated with them: one passes,
 and one that only looks like an expansion fails there.
@@ -41,13 +41,13 @@ pytestmark = pytest.mark.checkout
 )
 def test_each_operation_is_classified(fixture: str, operations: list[str]) -> None:
     migration = classify(FIXTURES / fixture)
-    assert migration.revision == "0004"
+    assert migration.revision == "0005"
     assert [finding.operation for finding in migration.findings] == operations
     assert migration.kind == ("destructive" if operations else "expand")
 
 
-MIGRATION = """revision = "0004"
-down_revision = "0003"
+MIGRATION = """revision = "0005"
+down_revision = "0004"
 {extra}
 
 def upgrade() -> None:
@@ -92,9 +92,9 @@ def test_destructive_sql_helpers_and_keywords_are_seen(
 
 
 def test_a_migration_of_any_file_name_is_read(repository: Path) -> None:
-    _add(repository, "drop_column.migration", name="0004_no_prefix.py")
-    assert [m.path.name for m in new_migrations("base", repository)] == ["0004_no_prefix.py"]
-    assert {m.path.name for m in all_migrations(repository)} >= {"0004_no_prefix.py"}
+    _add(repository, "drop_column.migration", name="0005_no_prefix.py")
+    assert [m.path.name for m in new_migrations("base", repository)] == ["0005_no_prefix.py"]
+    assert {m.path.name for m in all_migrations(repository)} >= {"0005_no_prefix.py"}
 
 
 def test_the_shipped_migrations_all_expand() -> None:
@@ -102,6 +102,7 @@ def test_the_shipped_migrations_all_expand() -> None:
         ("0001", "expand"),
         ("0002", "expand"),
         ("0003", "expand"),
+        ("0004", "expand"),
     ]
 
 
@@ -121,7 +122,7 @@ def repository(tmp_path: Path) -> Path:
     return repo
 
 
-def _add(repo: Path, fixture: str, name: str = "r0004_fixture.py") -> None:
+def _add(repo: Path, fixture: str, name: str = "r0005_fixture.py") -> None:
     shutil.copy(FIXTURES / fixture, repo / VERSIONS / name)
     _git(repo, "add", "--all")
     _git(repo, "commit", "--quiet", "-m", fixture)
@@ -140,7 +141,7 @@ def test_a_destructive_migration_fails_with_how_to_split_it(
     _add(repository, "rename_column.migration")
     assert check("base", root=repository, tests=PREVIOUS_TESTS) == FAILURE
     err = capsys.readouterr().err
-    assert "r0004_fixture.py, line 19: op.alter_column(" in err
+    assert "r0005_fixture.py, line 19: op.alter_column(" in err
     assert "is destructive; split it: release 1 adds the new column and writes both" in err
     assert "the previous release still runs on this schema" in err
 
@@ -159,7 +160,7 @@ def test_the_previous_release_runs_its_tests_on_the_migrated_schema(
     _add(repository, fixture)
     assert check("base", root=repository, tests=PREVIOUS_TESTS) == outcome
     out = capsys.readouterr()
-    assert "migration 0004 (r0004_fixture.py): expand" in out.out
+    assert "migration 0005 (r0005_fixture.py): expand" in out.out
     if outcome == FAILURE:
         assert "base's tests fail on the new schema" in out.err
 
@@ -167,12 +168,12 @@ def test_the_previous_release_runs_its_tests_on_the_migrated_schema(
 def test_an_unreadable_migration_or_ref_is_one_clear_error(
     repository: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (repository / VERSIONS / "r0004_broken.py").write_text("def upgrade(:\n", encoding="utf-8")
+    (repository / VERSIONS / "r0005_broken.py").write_text("def upgrade(:\n", encoding="utf-8")
     _git(repository, "add", "--all")
     _git(repository, "commit", "--quiet", "-m", "broken")
     assert check_cli(repository, "base") == BAD_INPUT
     err = capsys.readouterr().err
-    assert "r0004_broken.py: cannot read" in err and "Traceback" not in err
+    assert "r0005_broken.py: cannot read" in err and "Traceback" not in err
     assert check_cli(repository, "no-such-ref") == BAD_INPUT
     assert "git ref 'no-such-ref' is not in this clone" in capsys.readouterr().err
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from config.exit_codes import BAD_INPUT
+from infra.services.tracing import COLLECTOR_NAME
 from ops.review.template_diff import (
     OFFLINE_LIMITS,
     diff_assemblies,
@@ -571,12 +572,14 @@ def test_a_change_to_the_api_code_replaces_the_api_task_definition_alone(
     and every other resource stay as they are, in every environment."""
 
     def what(stack: str, logical_id: str) -> set[str]:
-        """A task definition's containers, or the containers of the one a service runs."""
+        """A task definition's app containers, or those of the one a service runs (the trace
+        collector beside every app is left out)."""
         resources = api_change_assembly.template(stack)["Resources"]
         resource = resources[logical_id]
         if resource["Type"] == "AWS::ECS::Service":
             resource = resources[resource["Properties"]["TaskDefinition"]["Ref"]]
-        return {d["Name"] for d in resource["Properties"].get("ContainerDefinitions", [])}
+        names = {d["Name"] for d in resource["Properties"].get("ContainerDefinitions", [])}
+        return names - {COLLECTOR_NAME}
 
     changed = {
         env.environment: [

@@ -21,7 +21,15 @@ from tests.support.databases import Database
 from tests.support.issuer import OTHER_USER, USER, Issuer, running_issuer
 from tests.support.problems import assert_problem
 from todo_api.app import create_app
-from todo_api.auth import MAX_KEYS_AGE_SECONDS, MIN_REFETCH_SECONDS, JwksCache, fetch_json
+from todo_api.auth import (
+    MAX_KEYS_AGE_SECONDS,
+    MIN_REFETCH_SECONDS,
+    VERIFIED_TOKEN_SECONDS,
+    InvalidTokenError,
+    JwksCache,
+    TokenValidator,
+    fetch_json,
+)
 from todo_devstack.jwks import Signer
 
 SOME_ID = "00000000-0000-4000-8000-000000000000"
@@ -294,3 +302,77 @@ def test_the_keys_come_from_their_url_only_a_redirect_is_refused() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ----------------------------------------------------------------- tokens proven once
+
+
+def _validator(issuer: Issuer, now: list[float]) -> TokenValidator:
+    return TokenValidator(
+        issuer=issuer.url,
+        client_ids=frozenset({issuer.client_id}),
+        keys=JwksCache(f"{issuer.url.rstrip('/')}/.well-known/jwks.json"),
+        leeway=30,
+        clock=lambda: now[0],
+    )
+
+
+def test_a_proven_token_is_taken_until_it_expires_or_its_time_in_the_cache_ends(
+    issuer: Issuer,
+) -> None:
+    now = [time.time()]
+    validator = _validator(issuer, now)
+    long_lived = issuer.token(USER, exp=int(now[0]) + 3 * 3600)
+    short_lived = issuer.token(OTHER_USER, exp=int(now[0]) + 60)
+    assert validator.verified(long_lived) is None  # never checked: not taken
+    assert validator.validate(long_lived).subject == USER
+    assert validator.validate(short_lived).subject == OTHER_USER
+    now[0] += 60 + 29
+    assert validator.verified(long_lived) is not None
+    assert validator.verified(short_lived) is not None  # within the leeway jwt.decode allows
+    now[0] += 2
+    assert validator.verified(short_lived) is None  # expired: checked again (and refused)
+    now[0] += VERIFIED_TOKEN_SECONDS
+    assert validator.verified(long_lived) is None  # proven too long ago: checked again
+
+
+def test_a_refused_token_is_never_taken(issuer: Issuer) -> None:
+    validator = _validator(issuer, [time.time()])
+    forged = issuer.token(USER, key=issuer.stranger)
+    with pytest.raises(InvalidTokenError):
+        validator.validate(forged)
+    assert validator.verified(forged) is None
+
+
+def test_the_cache_of_proven_tokens_is_bounded_oldest_first(
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("todo_api.auth.MAX_VERIFIED_TOKENS", 3)
+    validator = _validator(issuer, [time.time()])
+    tokens = [issuer.token(f"user-{n}") for n in range(4)]
+    for token in tokens:
+        validator.validate(token)
+    assert [validator.verified(token) is not None for token in tokens] == [
+        False,
+        True,
+        True,
+        True,
+    ]
+
+
+def test_a_proven_token_is_answered_without_a_worker_thread(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check of a new token may fetch keys and runs in a thread; a proven one is a dict
+    look-up on the event loop."""
+    assert client.get("/api/todos").status_code == 200
+    checks: list[str] = []
+    real = TokenValidator.validate
+
+    def counted(self: TokenValidator, token: str) -> Any:
+        checks.append(token)
+        return real(self, token)
+
+    monkeypatch.setattr(TokenValidator, "validate", counted)
+    assert [client.get("/api/todos").status_code for _ in range(3)] == [200] * 3
+    assert checks == []

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.support.issuer import USER, Issuer
@@ -69,3 +70,21 @@ def test_requests_needing_a_dead_database_are_503_with_retry_after(
     problem = assert_problem(response, 503)
     assert problem["type"] == "urn:todo:problem:database-unavailable"
     assert response.headers["retry-after"] == "1"
+
+
+def test_liveness_is_answered_ahead_of_the_router(app: FastAPI) -> None:
+    """The probe costs what the server costs: its answer needs no route, dependency or
+    serializer, and still carries the request id."""
+    routes = list(app.router.routes)
+    app.router.routes.clear()
+    try:
+        with TestClient(app) as bare:
+            response = bare.get("/api/health", headers={"X-Request-ID": "probe-2"})
+            assert response.status_code == 200
+            assert response.json() == {"status": "ok"}
+            assert response.headers["content-type"] == "application/json"
+            assert response.headers["x-request-id"] == "probe-2"
+            # Anything but GET is the router's: with no routes, a 404.
+            assert bare.post("/api/health").status_code == 404
+    finally:
+        app.router.routes[:] = routes

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import create_engine, select, text, update
 
 from config.paths import ROOT
@@ -27,7 +28,7 @@ from todo_common import todos
 from todo_common.database import create_session_factory
 from todo_common.migrate import LOCK_KEY
 from todo_common.models import Activity, OutboxEvent
-from todo_common.uow import UnitOfWorkFactory
+from todo_common.uow import UnitOfWork, UnitOfWorkFactory
 from todo_devstack.sqs import REGION, Queues
 from todo_devstack.sqs import client as sqs_client
 from todo_devstack.topology import Topology, sns_client
@@ -99,6 +100,42 @@ def event_body(**overrides: Any) -> str:
         **overrides,
     }
     return json.dumps(body)
+
+
+class CountingUnitsOfWork(UnitOfWorkFactory):
+    """The worker's factory, counting the write transactions it opens."""
+
+    writes = 0
+
+    def __call__(self, *, write: bool = False) -> UnitOfWork:
+        self.writes += write
+        return super().__call__(write=write)
+
+
+def counting_worker(db: Database, endpoint: str, queues: Queues, **extra: Any) -> Worker:
+    settings = worker_settings(db, endpoint, queues.url, **extra)
+    uows = CountingUnitsOfWork(create_session_factory(db.engine))
+    return Worker(uows, sqs_client(endpoint), settings)
+
+
+def sqs_calls(worker: Worker) -> list[str]:
+    """The names of the SQS operations ``worker`` calls from now on, in order."""
+    calls: list[str] = []
+
+    def record(**kwargs: Any) -> None:
+        calls.append(kwargs["model"].name)
+
+    worker.client.meta.events.register("before-call.sqs", record)
+    return calls
+
+
+def send_batch(endpoint: str, url: str, bodies: list[str]) -> None:
+    entries = [
+        {"Id": str(index), "MessageBody": body, "MessageAttributes": _owner(USER)}
+        for index, body in enumerate(bodies)
+    ]
+    response = sqs_client(endpoint).send_message_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
+    assert not response.get("Failed"), response
 
 
 def test_a_duplicate_delivery_has_one_effect(
@@ -392,3 +429,173 @@ def test_sigterm_during_start_up_still_exits_0(
         assert "worker stopped" in output
     finally:
         db.engine.dispose()
+
+
+# ------------------------------------------------------------------ the batch path
+def test_a_receive_is_recorded_in_one_transaction_and_deleted_with_one_call(
+    db: Database, sqs_endpoint: str, queues: Queues, caplog: pytest.LogCaptureFixture
+) -> None:
+    bodies = [event_body(text=f"todo {index}") for index in range(10)]
+    send_batch(sqs_endpoint, queues.url, bodies)
+    worker = counting_worker(db, sqs_endpoint, queues)
+    calls = sqs_calls(worker)
+
+    with caplog.at_level(logging.INFO, logger="todo_worker"):
+        assert worker.poll_once() == 10
+
+    assert sorted(row.text or "" for row in activity(db)) == sorted(
+        json.loads(body)["text"] for body in bodies
+    )
+    assert {row.owner_id for row in activity(db)} == {USER}
+    assert isinstance(worker.uow_factory, CountingUnitsOfWork)
+    assert worker.uow_factory.writes == 1
+    assert calls == ["ReceiveMessage", "DeleteMessageBatch"]
+    assert queue_depth(sqs_endpoint, queues.url) == 0
+    recorded = [r for r in caplog.records if r.getMessage().startswith("recorded ")]
+    assert len(recorded) == 10
+
+
+def test_duplicates_in_a_batch_and_of_recorded_events_change_nothing(
+    db: Database, sqs_endpoint: str, queues: Queues, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, twice, new = event_body(text="old"), event_body(text="twice"), event_body(text="new")
+    send_batch(sqs_endpoint, queues.url, [old])
+    make_worker(db, sqs_endpoint, queues).poll_once()
+    [first] = activity(db)
+
+    send_batch(sqs_endpoint, queues.url, [old, twice, new, twice])
+    worker = counting_worker(db, sqs_endpoint, queues)
+    with caplog.at_level(logging.INFO, logger="todo_worker"):
+        assert worker.poll_once() == 4
+
+    rows = {row.text or "": row for row in activity(db)}
+    assert sorted(rows) == ["new", "old", "twice"]
+    # The event recorded before is left as it was, not written again.
+    assert rows["old"].processed_at == first.processed_at
+    assert isinstance(worker.uow_factory, CountingUnitsOfWork)
+    assert worker.uow_factory.writes == 1
+    assert queue_depth(sqs_endpoint, queues.url) == 0
+    outcomes = sorted(
+        (r.getMessage().split()[0], r.__dict__["event_id"])
+        for r in caplog.records
+        if r.getMessage().startswith(("recorded ", "duplicate "))
+    )
+    ids = {name: json.loads(body)["eventId"] for name, body in (("old", old), ("twice", twice))}
+    assert outcomes == sorted(
+        [
+            ("duplicate", ids["old"]),
+            ("duplicate", ids["twice"]),
+            ("recorded", ids["twice"]),
+            ("recorded", json.loads(new)["eventId"]),
+        ]
+    )
+
+
+@pytest.mark.postgres
+def test_a_message_failing_in_a_batch_does_not_hold_back_the_others(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqs_endpoint: str,
+    queues: Queues,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL refuses a NUL character in text: the batch's transaction fails on that one
+    row, and the others are recorded one by one; the bad one is retried, then dead-lettered."""
+    db = make_database("postgres", tmp_path, request)
+    good = [event_body(text=f"good {index}") for index in range(5)]
+    bad = event_body(text="nul \u0000 inside")
+    send_batch(sqs_endpoint, queues.url, [*good[:2], bad, *good[2:]])
+    worker = counting_worker(db, sqs_endpoint, queues)
+    calls = sqs_calls(worker)
+    try:
+        with caplog.at_level(logging.WARNING, logger="todo_worker"):
+            assert worker.poll_once() == 5
+            assert sorted(row.text or "" for row in activity(db)) == [f"good {i}" for i in range(5)]
+            # The good ones went with one DeleteMessageBatch; the bad one was made visible again.
+            assert calls.count("DeleteMessageBatch") == 1
+            assert calls.count("ChangeMessageVisibility") == 1
+            assert "DeleteMessage" not in calls
+            until(lambda: queue_depth(sqs_endpoint, queues.dlq_url) == 1, step=worker.poll_once)
+        assert queue_depth(sqs_endpoint, queues.url) == 0
+        assert any("recording it one by one" in r.getMessage() for r in caplog.records)
+        failed = [
+            r for r in caplog.records if "will be retried, then dead-lettered" in r.getMessage()
+        ]
+        assert {r.__dict__["event_id"] for r in failed} == {json.loads(bad)["eventId"]}
+        dead = sqs_client(sqs_endpoint).receive_message(QueueUrl=queues.dlq_url)["Messages"]
+        assert [message["Body"] for message in dead] == [bad]
+    finally:
+        db.engine.dispose()
+
+
+def test_a_database_outage_fails_the_batch_without_retrying_it_one_by_one(
+    tmp_path: Path, sqs_endpoint: str, queues: Queues, caplog: pytest.LogCaptureFixture
+) -> None:
+    send_batch(sqs_endpoint, queues.url, [event_body() for _ in range(3)])
+    settings = worker_settings(
+        Database("sqlite", ApiSettings(data_dir=tmp_path), None),  # type: ignore[arg-type]
+        sqs_endpoint,
+        queues.url,
+    )
+    unreachable = create_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    uows = CountingUnitsOfWork(create_session_factory(unreachable))
+    worker = Worker(uows, sqs_client(sqs_endpoint), settings)
+    with caplog.at_level(logging.WARNING, logger="todo_worker"):
+        done = worker.poll_once()
+    # One attempt for the batch, then every message is retried later: none deleted.
+    assert uows.writes == 1
+    assert done == 0
+    assert not any("one by one" in r.getMessage() for r in caplog.records)
+    failed = [r for r in caplog.records if "will be retried, then dead-lettered" in r.getMessage()]
+    assert len(failed) == 3
+    assert queue_depth(sqs_endpoint, queues.url) == 3
+
+
+def test_a_message_the_batch_delete_refuses_is_redelivered_as_a_harmless_duplicate(
+    db: Database, sqs_endpoint: str, queues: Queues, caplog: pytest.LogCaptureFixture
+) -> None:
+    bodies = [event_body(text=f"todo {index}") for index in range(4)]
+    send_batch(sqs_endpoint, queues.url, bodies)
+    worker = counting_worker(db, sqs_endpoint, queues, worker_visibility_timeout_seconds=1)
+    spoiled: list[str] = []
+
+    def spoil_first_handle(params: dict[str, Any], **_kwargs: Any) -> None:
+        # SQS refuses that one entry (ReceiptHandleIsInvalid) and deletes the others.
+        if not spoiled:
+            entry = params["Entries"][0]
+            spoiled.append(entry["Id"])
+            entry["ReceiptHandle"] = "not-a-receipt-handle"
+
+    worker.client.meta.events.register(
+        "before-parameter-build.sqs.DeleteMessageBatch", spoil_first_handle
+    )
+    with caplog.at_level(logging.INFO, logger="todo_worker"):
+        assert worker.poll_once() == 4
+        assert spoiled
+        assert queue_depth(sqs_endpoint, queues.url) == 1
+        # Visible again after the visibility timeout: recorded already, so only deleted.
+        until(lambda: queue_depth(sqs_endpoint, queues.url) == 0, step=worker.poll_once)
+    assert len(activity(db)) == 4
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "could not delete message" in warnings[0]
+    assert "ReceiptHandleIsInvalid" in warnings[0]
+    duplicates = [r for r in caplog.records if r.getMessage().startswith("duplicate ")]
+    assert len(duplicates) == 1
+
+
+def test_more_receive_loops_than_database_connections_is_refused() -> None:
+    with pytest.raises(ValidationError, match="more receive loops than database connections"):
+        WorkerSettings.model_validate(
+            {"queue_url": "https://sqs.us-east-1.amazonaws.com/1/q", "worker_concurrency": 11}
+        )
+    settings = WorkerSettings.model_validate(
+        {
+            "queue_url": "https://sqs.us-east-1.amazonaws.com/1/q",
+            "worker_concurrency": 11,
+            "database_max_overflow": 1,
+        }
+    )
+    assert settings.worker_concurrency == 11

@@ -13,11 +13,12 @@ from todo_api.routes.common import (
     PageCursor,
     PageLimit,
     Uow,
+    json_response,
     next_page_header,
     page_start,
     paginate,
 )
-from todo_api.schemas import ActivityOut
+from todo_api.schemas import ACTIVITY_PAGE, ActivityOut
 from todo_common.repository import Position
 
 # The signed-in user's activity only.
@@ -47,20 +48,18 @@ DEFAULT_LIMIT = 20
 def list_activity(
     *,
     request: Request,
-    response: Response,
     uow_factory: Uow,
     user: CurrentUser,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
-) -> list[ActivityOut]:
+) -> Response:
     after = page_start(cursor)
     with uow_factory() as uow:
         rows = uow.activity.list_page(limit + 1, after, owner=user.subject)
-    page = paginate(
+    page, headers = paginate(
         rows,
         limit=limit,
         request=request,
-        response=response,
         position=lambda row: Position(created_at=row.occurred_at, id=row.event_id),
     )
-    return [ActivityOut.model_validate(row) for row in page]
+    return json_response(ACTIVITY_PAGE, page, headers=headers)

@@ -18,12 +18,13 @@ from todo_api.routes.common import (
     PageCursor,
     PageLimit,
     Uow,
+    json_response,
     next_page_header,
     page_start,
     paginate,
 )
 from todo_api.routes.common import NOT_FOUND as NOT_FOUND_RESPONSE
-from todo_api.schemas import TodoCreate, TodoOut, TodoUpdate
+from todo_api.schemas import TODO, TODO_PAGE, TodoCreate, TodoOut, TodoUpdate
 from todo_common import todos
 from todo_common.repository import Position
 
@@ -72,29 +73,28 @@ def _not_found(raw: str) -> ProblemError:
 def list_todos(
     *,
     request: Request,
-    response: Response,
     uow_factory: Uow,
     user: CurrentUser,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
-) -> list[TodoOut]:
+) -> Response:
     after = page_start(cursor)
     with uow_factory() as uow:
         rows = todos.list_todos(uow, limit + 1, after, owner=user.subject)
-    page = paginate(
+    page, headers = paginate(
         rows,
         limit=limit,
         request=request,
-        response=response,
         position=lambda todo: Position(created_at=todo.created_at, id=todo.id),
     )
-    return [TodoOut.model_validate(todo) for todo in page]
+    return json_response(TODO_PAGE, page, headers=headers)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a todo",
+    response_model=TodoOut,
     responses={
         201: {
             "description": "Created.",
@@ -108,35 +108,37 @@ def list_todos(
     },
 )
 def create_todo(
-    body: TodoCreate, request: Request, response: Response, uow_factory: Uow, user: CurrentUser
-) -> TodoOut:
+    body: TodoCreate, request: Request, uow_factory: Uow, user: CurrentUser
+) -> Response:
     with uow_factory(write=True) as uow:
         todo = todos.create_todo(uow, body.text, owner=user.subject)
         uow.commit()
-    response.headers["Location"] = f"{request.url.path}/{todo.id}"
-    return TodoOut.model_validate(todo)
+    location = {"Location": f"{request.url.path}/{todo.id}"}
+    return json_response(TODO, todo, status_code=status.HTTP_201_CREATED, headers=location)
 
 
 @router.get(
     "/{todo_id}",
     summary="Get a todo",
+    response_model=TodoOut,
     responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
 )
-def get_todo(todo_id: TodoId, uow_factory: Uow, user: CurrentUser) -> TodoOut:
+def get_todo(todo_id: TodoId, uow_factory: Uow, user: CurrentUser) -> Response:
     key = _parse_id(todo_id)
     with uow_factory() as uow:
         todo = todos.get_todo(uow, key, owner=user.subject)
     if todo is None:
         raise _not_found(todo_id)
-    return TodoOut.model_validate(todo)
+    return json_response(TODO, todo)
 
 
 @router.put(
     "/{todo_id}",
     summary="Update a todo's text and/or completed flag",
+    response_model=TodoOut,
     responses={**BAD_INPUT, **NOT_FOUND_RESPONSE, **BODY, **UNAVAILABLE},
 )
-def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow, user: CurrentUser) -> TodoOut:
+def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow, user: CurrentUser) -> Response:
     key = _parse_id(todo_id)
     with uow_factory(write=True) as uow:
         todo = todos.update_todo(
@@ -145,7 +147,7 @@ def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow, user: Curre
         if todo is None:
             raise _not_found(todo_id)
         uow.commit()
-    return TodoOut.model_validate(todo)
+    return json_response(TODO, todo)
 
 
 @router.delete(
