@@ -236,6 +236,14 @@ class Service(Construct):
             log_group=self.log_group,
             stream_prefix=f"{self.name}-tracing",
         )
+        # Started first, so stopped last (ECS reverses a start dependency at shutdown): the
+        # collector is still there for the spans of the app's drain.
+        container.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=self.tracing.container,
+                condition=ecs.ContainerDependencyCondition.START,
+            )
+        )
         _explain_execution_policy(task_definition)
         return task_definition
 

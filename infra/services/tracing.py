@@ -7,8 +7,9 @@ to X-Ray (PutTraceSegments) in the stack's region. Why this path, what it costs 
 when traces do not show up: docs/tracing.md.
 
 The collector is never essential: when it stops, fails its health check or cannot reach X-Ray,
-the app keeps serving and only its spans are lost. The app does not wait for it either (no
-``dependsOn``): a collector that cannot start must not keep the app from starting.
+the app keeps serving and only its spans are lost. The app depends on the collector's START only
+(not its health): ECS then stops the two in reverse order, so the collector still takes the spans
+of the app's drain, and a collector that starts and fails keeps nothing from starting.
 """
 
 from __future__ import annotations
@@ -38,14 +39,20 @@ COLLECTOR_NAME = "otel-collector"
 # The image's own unprivileged user (`aoc`, uid and gid 4317 in its Dockerfile), named again
 # here so that an upstream image that went back to root would still run without it.
 COLLECTOR_USER = "4317:4317"
-# Its share of the task: 1/16 vCPU reserved and 128 MiB at most. The app keeps the rest.
+# Its share of the task: 1/16 vCPU reserved and 256 MiB at most (at 128 MiB the Go collector
+# spends its time in forced garbage collection). The app keeps the rest.
 COLLECTOR_CPU = 64
 COLLECTOR_MEMORY_RESERVATION_MIB = 64
-COLLECTOR_MEMORY_LIMIT_MIB = 128
+COLLECTOR_MEMORY_LIMIT_MIB = 256
 # The memory_limiter refuses spans above this (the app's exporter retries, then drops them),
-# well below the container's hard limit, where the kernel would kill the collector.
-MEMORY_LIMITER_LIMIT_MIB = 100
-MEMORY_LIMITER_SPIKE_MIB = 25
+# well below the container's hard limit, where the kernel would kill the collector; the Go
+# runtime is told the same budget, so it collects before the limiter has to refuse.
+MEMORY_LIMITER_LIMIT_MIB = 200
+MEMORY_LIMITER_SPIKE_MIB = 50
+GO_MEMORY_LIMIT = "200MiB"
+# The collector is stopped after the app (the app depends on its start, and ECS stops in
+# reverse): this long to export what the app sent while it drained.
+COLLECTOR_STOP_TIMEOUT = Duration.seconds(10)
 
 LOOPBACK = "127.0.0.1"
 OTLP_HTTP_PORT = 4318
@@ -137,7 +144,11 @@ class TraceCollector(Construct):
             user=COLLECTOR_USER,
             readonly_root_filesystem=True,
             # The image reads this variable in preference to its --config file.
-            environment={"AOT_CONFIG_CONTENT": yaml.safe_dump(self.config, sort_keys=False)},
+            environment={
+                "AOT_CONFIG_CONTENT": yaml.safe_dump(self.config, sort_keys=False),
+                "GOMEMLIMIT": GO_MEMORY_LIMIT,
+            },
+            stop_timeout=COLLECTOR_STOP_TIMEOUT,
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix=stream_prefix,
                 log_group=log_group,

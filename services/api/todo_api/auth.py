@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -196,8 +197,10 @@ class TokenValidator:
         self.keys = keys
         self.leeway = leeway
         self._clock = clock
-        # token -> (its user, until when it is taken without a check: epoch seconds)
-        self._verified: dict[str, tuple[User, float]] = {}
+        # token -> (its user, until when it is taken without a check: epoch seconds), oldest
+        # first; changed by the worker threads that check tokens and by the event loop.
+        self._verified: OrderedDict[str, tuple[User, float]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def verified(self, token: str) -> User | None:
         """The user of a token :meth:`validate` accepted and that is still good; else None.
@@ -209,18 +212,19 @@ class TokenValidator:
         user, until = entry
         if self._clock() < until:
             return user
-        self._verified.pop(token, None)
+        with self._verified_lock:
+            self._verified.pop(token, None)
         return None
 
     def validate(self, token: str) -> User:
         """The token's user; InvalidTokenError or KeysUnavailableError otherwise."""
         user, expires = self._check(token)
-        if len(self._verified) >= MAX_VERIFIED_TOKENS:
-            # dicts keep insertion order: the first key is the oldest entry.
-            self._verified.pop(next(iter(self._verified)), None)
         # exp + leeway is what jwt.decode itself would still accept.
         until = min(expires + self.leeway, self._clock() + VERIFIED_TOKEN_SECONDS)
-        self._verified[token] = (user, until)
+        with self._verified_lock:
+            while len(self._verified) >= MAX_VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
+            self._verified[token] = (user, until)
         return user
 
     def _check(self, token: str) -> tuple[User, float]:

@@ -101,6 +101,10 @@ def _to_outbox(uow: UnitOfWork, event: OutboxEvent, *, new_todo: Todo | None = N
     in its own span: the row keeps that span's context, so the relay's publication and the
     worker's write continue the request's trace."""
     attributes = {"messaging.message.id": str(event.id), "todo.id": str(event.todo_id)}
-    with tracer.start_as_current_span(f"{event.type} outbox", attributes=attributes):
+    # No exception recorded in the span: a database error's text carries the row's values
+    # (the todo's text, the owner), which have no place in X-Ray.
+    with tracer.start_as_current_span(
+        f"{event.type} outbox", attributes=attributes, record_exception=False
+    ):
         event.trace_parent = current_traceparent()
         uow.outbox.add(event, new_todo=new_todo)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import sys
+import threading
 import time
 from typing import Final
 
@@ -30,7 +31,7 @@ from opentelemetry.propagators.textmap import (
     default_setter,
 )
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -49,6 +50,12 @@ log = logging.getLogger(__name__)
 TRACE_ATTRIBUTE: Final = "traceparent"
 # "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>"
 TRACEPARENT_LENGTH: Final = 55
+# One export's wait for the collector, and the whole flush at shutdown: the drain (the API's
+# API_SHUTDOWN_TIMEOUT_SECONDS, 20 s) plus this stays inside ECS's 30 s stop timeout.
+EXPORT_TIMEOUT_SECONDS: Final = 2.0
+SHUTDOWN_FLUSH_SECONDS: Final = 3.0
+# An attribute comes from a request at most this long (X-Ray refuses a segment over 64 KB).
+MAX_ATTRIBUTE_LENGTH: Final = 1024
 
 tracer = trace.get_tracer("todo")
 _propagator = TraceContextTextMapPropagator()
@@ -81,7 +88,7 @@ def build_provider(
         # Batched off the request path: a slow or absent collector costs dropped spans, never
         # a slow request (the queue is bounded and the export has its own timeout).
         processor = BatchSpanProcessor(
-            OTLPSpanExporter(endpoint=settings.tracing_endpoint, timeout=5)
+            OTLPSpanExporter(endpoint=settings.tracing_endpoint, timeout=EXPORT_TIMEOUT_SECONDS)
         )
     elif settings.tracing_exporter == "console":
         processor = SimpleSpanProcessor(
@@ -97,6 +104,7 @@ def build_provider(
         # decision, so a sampled request is followed through the queue to the worker.
         sampler=ParentBased(TraceIdRatioBased(settings.tracing_sample_ratio)),
         id_generator=XRayIdGenerator(),
+        span_limits=SpanLimits(max_attribute_length=MAX_ATTRIBUTE_LENGTH),
     )
     provider.add_span_processor(processor)
     return provider
@@ -151,11 +159,22 @@ def configure_tracing(settings: CommonSettings) -> None:
         )
 
 
-def shutdown_tracing() -> None:
-    """Export what is still queued (bounded by the exporter's timeout) before the process ends."""
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, TracerProvider):
-        provider.shutdown()
+def shutdown_tracing(
+    timeout: float = SHUTDOWN_FLUSH_SECONDS, provider: trace.TracerProvider | None = None
+) -> None:
+    """Export what is still queued, for at most ``timeout`` seconds, before the process ends.
+
+    The SDK's own shutdown retries each batch against an absent collector and may wait half a
+    minute: past ECS's stop timeout the task is killed, its last log lines with it. What is not
+    sent by then is dropped."""
+    provider = provider or trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return
+    flushing = threading.Thread(target=provider.shutdown, name="tracing-shutdown", daemon=True)
+    flushing.start()
+    flushing.join(timeout)
+    if flushing.is_alive():
+        log.warning("tracing: spans not exported within %.0f s at shutdown were dropped", timeout)
 
 
 def current_traceparent(span: trace.Span | None = None) -> str | None:

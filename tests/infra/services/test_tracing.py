@@ -68,10 +68,16 @@ def test_each_service_runs_the_pinned_collector_beside_it_never_essential(
         app, collector = _container(task, name), _container(task, COLLECTOR_NAME)
         assert collector["Image"] == COLLECTOR_IMAGE
         assert f":{COLLECTOR_VERSION}@sha256:" in collector["Image"]
-        # Tracing failure never stops the app: the collector is not essential, the app does
-        # not wait for it, and a crashed collector restarts alone.
+        # Tracing failure never stops the app: the collector is not essential, the app waits
+        # for its start only (so ECS stops it after the app), and a crashed collector restarts
+        # alone.
         assert app["Essential"] is True and collector["Essential"] is False
-        assert "DependsOn" not in app
+        assert app["DependsOn"] == [{"ContainerName": COLLECTOR_NAME, "Condition": "START"}]
+        assert collector["StopTimeout"] == 10
+        assert (
+            collector["Environment"]
+            and {"Name": "GOMEMLIMIT", "Value": "200MiB"} in (collector["Environment"])
+        )
         assert collector["RestartPolicy"]["Enabled"] is True
         assert collector["ReadonlyRootFilesystem"] is True
         user, _, group = collector["User"].partition(":")

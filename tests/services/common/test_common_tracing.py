@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +21,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from todo_common.logs import JsonFormatter
 from todo_common.settings import CommonSettings, SettingsError, load_settings
 from todo_common.tracing import (
+    EXPORT_TIMEOUT_SECONDS,
     XRayIdGenerator,
     build_provider,
     context_of,
     current_traceparent,
+    shutdown_tracing,
     xray_trace_id,
 )
 
@@ -188,3 +191,22 @@ def test_a_bad_tracing_setting_is_named(
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=f"invalid setting {variable}: "):
         load_settings(CommonSettings)
+
+
+def test_shutdown_gives_a_silent_collector_a_bounded_time_then_drops_the_spans() -> None:
+    """ECS kills a task 30 s after SIGTERM: the flush must not outlast the drain's margin, even
+    when the collector accepts the connection and never answers."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        settings = CommonSettings(
+            tracing_exporter="otlp", tracing_endpoint=f"http://127.0.0.1:{port}/v1/traces"
+        )
+        provider = build_provider(settings)
+        assert provider is not None
+        provider.get_tracer("test").start_span("last request").end()
+        started = time.monotonic()
+        shutdown_tracing(timeout=0.5, provider=provider)
+        # The SDK alone would wait at least one export timeout, and retry.
+        assert time.monotonic() - started < EXPORT_TIMEOUT_SECONDS
