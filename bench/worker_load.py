@@ -241,12 +241,7 @@ def worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
                 raise RuntimeError(f"the worker did not start; its log: {LOG}")
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=30)
         logger.join(timeout=5)
 
 
@@ -384,23 +379,19 @@ def serve_moto(port: int) -> None:
 
 def start_patched_moto(port: int) -> subprocess.Popen[bytes]:
     """todo_devstack.sqs.start_moto, with the server of :func:`serve_moto`."""
-    from todo_devstack.sqs import LOCAL_CREDENTIALS, wait_http  # noqa: PLC0415 - services path
+    from todo_devstack.sqs import start_moto  # noqa: PLC0415 - services path
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.worker_load", "--serve-moto", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env={**os.environ, **LOCAL_CREDENTIALS},
-    )
+    return start_moto(port, server=["bench.worker_load", "--serve-moto", str(port)], cwd=ROOT)
+
+
+def stop(process: subprocess.Popen[Any], *, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    process.terminate()
     try:
-        wait_http(f"http://127.0.0.1:{port}/moto-api/", timeout=30, process=process)
-    except BaseException:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-        raise
-    return process
 
 
 # ------------------------------------------------------------------ the stack
@@ -418,12 +409,7 @@ def local_stack(*, stock_moto: bool) -> Iterator[Stack]:
     try:
         yield Stack(client(endpoint), endpoint, moto.pid)
     finally:
-        moto.terminate()
-        try:
-            moto.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            moto.kill()
-            moto.wait()
+        stop(moto, timeout=10)
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 

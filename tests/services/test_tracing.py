@@ -7,8 +7,6 @@ import io
 import itertools
 import json
 import logging
-import tempfile
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import ReadableSpan
@@ -16,32 +14,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from tests.support.databases import Database
+from tests.support.worker import worker_on
 from todo_api.relay import Relay
 from todo_common.database import create_session_factory
 from todo_common.logs import JsonFormatter
 from todo_common.tracing import xray_trace_id
 from todo_common.uow import UnitOfWorkFactory
-from todo_devstack.sqs import REGION
-from todo_devstack.sqs import client as sqs_client
 from todo_devstack.topology import Topology, sns_client
-from todo_worker.settings import WorkerSettings
-from todo_worker.worker import Worker
-
-
-def _worker(db: Database, endpoint: str, queue_url: str) -> Worker:
-    settings = WorkerSettings.model_validate(
-        {
-            **db.settings.model_dump(include={"database_url", "database_schema", "data_dir"}),
-            "queue_url": queue_url,
-            "sqs_endpoint_url": endpoint,
-            "aws_region": REGION,
-            "worker_wait_time_seconds": 0,
-            "worker_heartbeat_file": Path(tempfile.mkdtemp()) / "heartbeat",
-        }
-    )
-    return Worker(
-        UnitOfWorkFactory(create_session_factory(db.engine)), sqs_client(endpoint), settings
-    )
 
 
 def _deliver(db: Database, endpoint: str, topology: Topology) -> None:
@@ -52,7 +31,7 @@ def _deliver(db: Database, endpoint: str, topology: Topology) -> None:
         topology.topic_arn,
     )
     assert relay.publish_once() == 1
-    assert _worker(db, endpoint, topology.queues["worker"].url).poll_once() == 1
+    assert worker_on(db, endpoint, topology.queues["worker"].url).poll_once() == 1
 
 
 def _trace(spans: InMemorySpanExporter, change: str) -> list[ReadableSpan]:
@@ -70,6 +49,17 @@ def _trace(spans: InMemorySpanExporter, change: str) -> list[ReadableSpan]:
     assert all(span.parent is None or span.parent.span_id in by_id for span in ours), ours
     assert root.kind is SpanKind.SERVER
     return sorted(ours, key=depth)
+
+
+def _across_the_queue(request: str, change: str) -> list[tuple[str, SpanKind]]:
+    """The chain of one change's trace: its request, outbox row, publication and processing."""
+    return [
+        (request, SpanKind.SERVER),
+        (f"{change} outbox", SpanKind.INTERNAL),
+        (f"{change} publish", SpanKind.PRODUCER),
+        (f"{change} process", SpanKind.CONSUMER),
+        ("activity write", SpanKind.INTERNAL),
+    ]
 
 
 def _chain(spans: list[ReadableSpan]) -> list[tuple[str, SpanKind]]:
@@ -91,13 +81,7 @@ def test_a_create_is_one_trace_from_the_request_to_the_workers_write(
     _deliver(db, sqs_endpoint, topology)
 
     trace = _trace(spans, "todo.created")
-    assert _chain(trace) == [
-        ("POST /api/todos", SpanKind.SERVER),
-        ("todo.created outbox", SpanKind.INTERNAL),
-        ("todo.created publish", SpanKind.PRODUCER),
-        ("todo.created process", SpanKind.CONSUMER),
-        ("activity write", SpanKind.INTERNAL),
-    ]
+    assert _chain(trace) == _across_the_queue("POST /api/todos", "todo.created")
     server, outbox, publish, process, _write = trace
     assert server.attributes is not None and server.attributes["http.route"] == "/api/todos"
     assert server.attributes["http.response.status_code"] == 201
@@ -122,13 +106,7 @@ def test_a_completion_is_its_own_trace_across_the_queue(
     _deliver(db, sqs_endpoint, topology)
 
     completed = _trace(spans, "todo.completed")
-    assert _chain(completed) == [
-        ("PUT /api/todos/{todo_id}", SpanKind.SERVER),
-        ("todo.completed outbox", SpanKind.INTERNAL),
-        ("todo.completed publish", SpanKind.PRODUCER),
-        ("todo.completed process", SpanKind.CONSUMER),
-        ("activity write", SpanKind.INTERNAL),
-    ]
+    assert _chain(completed) == _across_the_queue("PUT /api/todos/{todo_id}", "todo.completed")
     created = _trace(spans, "todo.created")
     assert created[0].context.trace_id != completed[0].context.trace_id
 

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,15 +47,22 @@ def wait_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None 
             time.sleep(0.1)
 
 
-def start_moto(port: int, *, quiet: bool = True) -> subprocess.Popen[bytes]:
-    """moto's server on 127.0.0.1:port, in its own process group; waits until it answers."""
+def start_moto(
+    port: int, *, quiet: bool = True, server: list[str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """moto's server on 127.0.0.1:port, in its own process group; waits until it answers.
+
+    ``server``: the arguments after ``python -m`` of another moto server on that port (the
+    worker benchmark's, which drops moto's per-message queue scans), run in ``cwd``."""
     output = subprocess.DEVNULL if quiet else None
+    module = server or ["moto.server", "-H", "127.0.0.1", "-p", str(port)]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", *module],
         stdout=output,
         stderr=output,
         start_new_session=True,
         env={**os.environ, **LOCAL_CREDENTIALS},
+        cwd=cwd,
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/moto-api/", timeout=30, process=process)

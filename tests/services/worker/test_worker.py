@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from sqlalchemy import create_engine, select, text, update
 from config.paths import ROOT
 from tests.support.databases import Database, make_database
 from tests.support.issuer import USER
+from tests.support.worker import worker_on, worker_settings
 from todo_api.relay import Relay
 from todo_api.settings import ApiSettings
 from todo_common import todos
@@ -41,26 +41,8 @@ PYTHONPATH = os.pathsep.join(
 )
 
 
-def worker_settings(db: Database, endpoint: str, queue_url: str, **extra: Any) -> WorkerSettings:
-    base = db.settings.model_dump(include={"database_url", "database_schema", "data_dir"})
-    return WorkerSettings.model_validate(
-        {
-            **base,
-            "queue_url": queue_url,
-            "sqs_endpoint_url": endpoint,
-            "aws_region": REGION,
-            "worker_wait_time_seconds": 0,
-            "worker_retry_delay_seconds": 0,
-            "worker_heartbeat_file": Path(tempfile.mkdtemp()) / "heartbeat",
-            **extra,
-        }
-    )
-
-
 def make_worker(db: Database, endpoint: str, queues: Queues) -> Worker:
-    settings = worker_settings(db, endpoint, queues.url)
-    uows = UnitOfWorkFactory(create_session_factory(db.engine))
-    return Worker(uows, sqs_client(endpoint), settings)
+    return worker_on(db, endpoint, queues.url)
 
 
 def activity(db: Database) -> list[Activity]:
