@@ -1,5 +1,5 @@
-"""Pure ASGI middleware: request id + access log + last-resort 500, the liveness answer,
-body limit.
+"""Pure ASGI middleware: request id + access log + last-resort 500, body limit; and the
+liveness answer, which the application serves ahead of all of them.
 
 All are plain ASGI (no BaseHTTPMiddleware): they add no task per request and
 never buffer a response.
@@ -8,26 +8,59 @@ never buffer a response.
 from __future__ import annotations
 
 import logging
+import os
+import random
 import re
 import time
-import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.problems import problem_response
-from todo_common.logs import request_id_var
+from todo_common.logs import log_fast, request_id_var
 
 log = logging.getLogger("todo_api.access")
 errors_log = logging.getLogger("todo_api.errors")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()  # as ASGI servers give header names
 # An incoming id is kept only if it is short and harmless in logs and headers.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
 
+# Request ids are labels, not secrets: 128 bits from a generator seeded once by the system.
+# uuid4 asks the system for every id (os.urandom), which lets go of the GIL; under load the
+# event loop then waited for a worker thread to hand it back before it could answer.
+_ids = random.Random(os.urandom(32))  # noqa: S311 - not used for anything secret
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return f"{_ids.getrandbits(128):032x}"
+
+
+def request_id_of(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` if it is well-formed, else a new one."""
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID_NAME:
+            incoming = value.decode("latin-1")
+            return incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
+    return new_request_id()
+
+
+def log_access(scope: Scope, status: int, started: float, request_id: str) -> None:
+    """The one access line of a request (status 0: no response was sent)."""
+    method, path = scope["method"], scope["path"]
+    log_fast(
+        log,
+        f"{method} {path} {status}",
+        request_id,
+        {
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        },
+    )
 
 
 class RequestContextMiddleware:
@@ -46,8 +79,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
+        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -75,34 +107,21 @@ class RequestContextMiddleware:
             else:  # the response had started: all we can do is cut it short
                 raise
         finally:
-            log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "request_id": request_id,
-                },
-            )
+            log_access(scope, status, started, request_id)
             request_id_var.reset(token)
 
 
-class LivenessMiddleware:
-    """Answers ``GET <path>`` with ``body`` itself, before routing and the framework.
+class LivenessProbe:
+    """Answers ``GET <path>`` with ``body``, ahead of the framework and every middleware.
 
     The load balancer probes every task every few seconds, and a liveness answer depends on
-    nothing: it costs what the server costs, not what routing, dependencies and serialization
-    cost. Inside :class:`RequestContextMiddleware`, so the probe still gets its request id and
-    its access line. Other methods go on to the router (a 405 naming the allowed ones), and the
-    route documents the answer in the OpenAPI document.
+    nothing: it costs what the server costs, not what FastAPI's layers, routing and
+    serialization cost. It keeps what every response has: its request id (header and access
+    line). Other methods go on to the router (a 405 naming the allowed ones), and the route
+    documents the answer in the OpenAPI document.
     """
 
-    def __init__(self, app: ASGIApp, *, path: str, body: bytes) -> None:
-        self.app = app
+    def __init__(self, *, path: str, body: bytes) -> None:
         self.path = path
         self.headers = [
             (b"content-type", b"application/json"),
@@ -110,13 +129,22 @@ class LivenessMiddleware:
         ]
         self.body = body
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "GET":
-            await self.app(scope, receive, send)
-            return
-        start = {"type": "http.response.start", "status": 200, "headers": list(self.headers)}
-        await send(start)
-        await send({"type": "http.response.body", "body": self.body})
+    def answers(self, scope: Scope) -> bool:
+        return bool(
+            scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "GET"
+        )
+
+    async def __call__(self, scope: Scope, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = request_id_of(scope)
+        status = 0
+        try:
+            headers = [*self.headers, (_REQUEST_ID_NAME, request_id.encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            status = 200
+            await send({"type": "http.response.body", "body": self.body})
+        finally:
+            log_access(scope, status, started, request_id)
 
 
 class BodySizeLimitMiddleware:

@@ -88,3 +88,23 @@ def test_liveness_is_answered_ahead_of_the_router(app: FastAPI) -> None:
             assert bare.post("/api/health").status_code == 404
     finally:
         app.router.routes[:] = routes
+
+
+def test_liveness_is_answered_ahead_of_the_framework_layers(app: FastAPI) -> None:
+    """FastAPI's middleware (telemetry, errors, body limit, ours) never sees the probe: with
+    every layer replaced by one that fails, the probe still answers, and nothing else does."""
+
+    async def broken(_scope: object, _receive: object, _send: object) -> None:
+        raise RuntimeError("the framework's layers ran")
+
+    saved = app.middleware_stack
+    app.middleware_stack = broken
+    try:
+        bare = TestClient(app, raise_server_exceptions=False)  # no lifespan: it would fail too
+        response = bare.get("/api/health", headers={"X-Request-ID": "probe-3"})
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+        assert response.headers["x-request-id"] == "probe-3"
+        assert bare.get("/api/ready").status_code == 500
+    finally:
+        app.middleware_stack = saved

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["health"], route_class=JsonRoute)
 
 LIVENESS_PATH = "/api/health"
-# The liveness answer, served by todo_api.middleware.LivenessMiddleware ahead of the router.
+# The liveness answer, served by todo_api.middleware.LivenessProbe ahead of the framework.
 LIVE = Health(status="ok").model_dump_json().encode()
 
 
@@ -26,7 +26,7 @@ async def health() -> Health:
     """200 while the process serves requests. Calls no dependency: the load
     balancer's health check must not fail a task because the database blinked.
 
-    A GET is answered by LivenessMiddleware before routing (this function documents it)."""
+    A GET is answered by LivenessProbe before FastAPI runs (this function documents it)."""
     return Health(status="ok")
 
 
