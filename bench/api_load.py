@@ -5,8 +5,12 @@ minimally (bench/minimal_app.py: one SQL statement each, the same driver and
 pool, no ORM, no middleware). Prints requests/s, p50 and p99, and each
 scenario against both ceilings.
 
+All three servers run at once; every scenario is measured right after its own ceiling, in
+``--rounds`` rounds, and the figures are medians (a ratio is the median of the rounds' own
+ratios): on a shared machine a single pass drifted by 15 % from one run to the next.
+
     make bench-api                      # wrk if installed, else the Python generator
-    make bench-api BENCH_ARGS="--generator python --duration 5"
+    make bench-api BENCH_ARGS="--generator python --duration 5 --rounds 1"
 
 Loopback only (127.0.0.1), every run bounded in time (and the Python
 generator also in request count); the servers are stopped at the end.
@@ -243,8 +247,31 @@ def run_python(name: str, url: str, method: str, args: argparse.Namespace) -> Re
 
 
 # --------------------------------------------------------------------- main
-def api_scenarios(generator: Generator, args: argparse.Namespace) -> list[Result]:
-    """Health, list and create on the real API, signed in as one user."""
+@dataclass
+class Pair:
+    """A scenario and its ceiling, measured one right after the other in every round."""
+
+    name: str
+    path: str
+    method: str
+    ceiling: str
+    ceiling_server: str  # a key of running_servers()
+    ceiling_path: str
+
+
+PAIRS = (
+    Pair("GET /api/health (no DB)", "/api/health", "GET", "hello (bare ASGI)", "hello", "/"),
+    Pair(LIST, "/api/todos", "GET", MINIMAL + LIST, "minimal", "/api/todos"),
+    Pair(CREATE, "/api/todos", "POST", MINIMAL + CREATE, "minimal", "/api/todos"),
+)
+
+
+@contextmanager
+def running_servers() -> Iterator[dict[str, str]]:
+    """The hello ceiling, the API (signed in as one user, seeded) and the minimal ceiling on
+    the API's migrated tables with the same pool size, all at once; yields each one's base URL.
+    An idle server costs nothing, and measuring a scenario right next to its ceiling keeps the
+    machine's drift out of the ratio."""
     # Needs services/devstack on the path, as make bench-api sets it.
     from tests.support.issuer import running_issuer  # noqa: PLC0415
 
@@ -256,42 +283,49 @@ def api_scenarios(generator: Generator, args: argparse.Namespace) -> list[Result
         "DATABASE_POOL_SIZE": "10",
         "LOG_LEVEL": "INFO",
     }
+    hello_port, minimal_port = free_port(), free_port()
+    api = [sys.executable, "-m", "todo_api"]
     try:
-        api = [sys.executable, "-m", "todo_api"]
         with (
+            server(uvicorn("hello_app:app", hello_port), {}, "Uvicorn running on"),
             running_issuer() as issuer,
             server(api, {**api_env, **issuer.settings}, "Todo API listening on") as line,
         ):
             AUTHORIZATION.update(issuer.headers(BENCH_USER))
-            base = json.loads(line)["url"]
-            seed(base, SEED_TODOS)
-            warm = argparse.Namespace(**{**vars(args), "duration": 1})
-            generator("warm-up", base + "/api/todos", "GET", warm)
-            results = [
-                # Framework and middleware alone (no database), for reading the ratio.
-                generator("GET /api/health (no DB)", base + "/api/health", "GET", args),
-                generator(LIST, base + "/api/todos", "GET", args),
-                generator(CREATE, base + "/api/todos", "POST", args),
-            ]
-        # The second ceiling on the tables the API migrated and seeded, the same pool size.
-        return results + minimal_scenarios(generator, args, api_env)
+            api_base = json.loads(line)["url"]
+            seed(api_base, SEED_TODOS)
+            minimal = uvicorn("minimal_app:app", minimal_port)
+            with server(minimal, api_env, "Uvicorn running on"):
+                yield {
+                    "hello": f"http://127.0.0.1:{hello_port}",
+                    "api": api_base,
+                    "minimal": f"http://127.0.0.1:{minimal_port}",
+                }
     finally:
         drop_database()
 
 
-def minimal_scenarios(
-    generator: Generator, args: argparse.Namespace, api_env: dict[str, str]
-) -> list[Result]:
-    """List and create as one SQL statement each (bench/minimal_app.py), same uvicorn."""
-    port = free_port()
-    with server(uvicorn("minimal_app:app", port), api_env, "Uvicorn running on"):
-        base = f"http://127.0.0.1:{port}"
+def measure(generator: Generator, args: argparse.Namespace) -> dict[str, list[Result]]:
+    """Every pair, ceiling first, ``args.rounds`` times over; each name's results in order."""
+    results: dict[str, list[Result]] = {}
+    with running_servers() as base:
         warm = argparse.Namespace(**{**vars(args), "duration": 1})
-        generator("warm-up", base + "/api/todos", "GET", warm)
-        return [
-            generator(MINIMAL + LIST, base + "/api/todos", "GET", args),
-            generator(MINIMAL + CREATE, base + "/api/todos", "POST", args),
-        ]
+        for url in (
+            base["hello"] + "/",
+            base["api"] + "/api/todos",
+            base["minimal"] + "/api/todos",
+        ):
+            generator("warm-up", url, "GET", warm)
+        for _ in range(args.rounds):
+            for pair in PAIRS:
+                ceiling_url = base["hello"] + "/" if pair.path == "/api/health" else None
+                ceiling_url = ceiling_url or base["minimal"] + pair.path
+                for name, url in (
+                    (pair.ceiling, ceiling_url),
+                    (pair.name, base["api"] + pair.path),
+                ):
+                    results.setdefault(name, []).append(generator(name, url, pair.method, args))
+    return results
 
 
 def main() -> int:
@@ -299,46 +333,47 @@ def main() -> int:
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--rounds", type=int, default=3, help="each pair measured this often")
     parser.add_argument("--max-requests", type=int, default=200_000, help="python generator cap")
     args = parser.parse_args()
     if not 1 <= args.duration <= 60 or not 1 <= args.connections <= 256:
         parser.error("duration must be 1..60 s and connections 1..256")
+    if not 1 <= args.rounds <= 10:
+        parser.error("rounds must be 1..10")
     use_wrk = args.generator == "wrk" or (args.generator == "auto" and shutil.which("wrk"))
     generator = run_wrk if use_wrk else run_python
     label = "wrk (1 thread)" if use_wrk else "python asyncio"
 
-    results: list[Result] = []
-    hello_port = free_port()
-    with server(uvicorn("hello_app:app", hello_port), {}, "Uvicorn running on"):
-        base = f"http://127.0.0.1:{hello_port}"
-        generator("warm-up", base + "/", "GET", argparse.Namespace(**{**vars(args), "duration": 1}))
-        results.append(generator("hello (bare ASGI)", base + "/", "GET", args))
-
-    results += api_scenarios(generator, args)
-
+    results = measure(generator, args)
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"\nAPI load benchmark: {label}, {args.connections} connections, "
-        f"{args.duration}s per scenario, loopback, {os.cpu_count()} cores shared; "
-        f"load average after the run: {load}"
+        f"{args.duration}s per scenario, {args.rounds} rounds (each scenario right after its "
+        f"ceiling), loopback, {os.cpu_count()} cores shared; load average after the run: {load}"
     )
     print_table(results)
-    return FAILURE if any(result.errors for result in results) else SUCCESS
+    return FAILURE if any(r.errors for rounds in results.values() for r in rounds) else SUCCESS
 
 
-def print_table(results: list[Result]) -> None:
-    """Each scenario against both ceilings: the bare ASGI hello, and the minimal
-    implementation of the same request (list or create)."""
-    hello = results[0].rps
-    minimal = {r.name.removeprefix(MINIMAL): r.rps for r in results if r.name.startswith(MINIMAL)}
+def print_table(results: dict[str, list[Result]]) -> None:
+    """Medians over the rounds; each scenario against both ceilings, the ratio being the median
+    of the rounds' own ratios (a scenario and its ceiling were measured back to back)."""
+    hello = results[PAIRS[0].ceiling]  # the ceiling of everything
     header = f"{'scenario':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-    print(f"{header}{'vs hello':>10}{'vs minimal':>12}")
-    for result in results:
-        own = minimal.get(result.name)
-        versus = f"{result.rps / own:>12.1%}" if own and not result.name.startswith(MINIMAL) else ""
+    print(f"{header}{'vs hello':>10}{'vs minimal':>12}   (ratio per round)")
+    ceilings = {pair.name: pair.ceiling for pair in PAIRS}
+    for name, rounds in results.items():
+        own = results.get(ceilings.get(name, ""))
+        versus = [r.rps / c.rps for r, c in zip(rounds, own, strict=True) if c.rps] if own else []
+        shown = "" if not versus or name == PAIRS[0].name else f"{statistics.median(versus):>12.1%}"
+        each = "  ".join(f"{ratio:.0%}" for ratio in versus)
         print(
-            f"{result.name:<34}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-            f"{result.errors:>8}{result.rps / hello:>10.1%}{versus:>12}"
+            f"{name:<34}{statistics.median(r.rps for r in rounds):>10.0f}"
+            f"{statistics.median(r.p50_ms for r in rounds):>10.2f}"
+            f"{statistics.median(r.p99_ms for r in rounds):>10.2f}"
+            f"{sum(r.errors for r in rounds):>8}"
+            f"{statistics.median(r.rps / h.rps for r, h in zip(rounds, hello, strict=True)):>10.1%}"
+            f"{shown:>12}   {each}"
         )
 
 

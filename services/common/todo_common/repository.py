@@ -64,6 +64,22 @@ _INSERT_TODO_AND_EVENT = (
 )
 
 
+# The two list statements, built once: building and keying a select for every page cost a
+# quarter of what reading the page did.
+_FIRST_PAGE = (
+    select(*_PAGE_COLUMNS)
+    .where(Todo.owner_id == bindparam("owner"))
+    .order_by(Todo.created_at.desc(), Todo.id.desc())
+    .limit(bindparam("limit"))
+)
+_NEXT_PAGE = _FIRST_PAGE.where(
+    or_(
+        Todo.created_at < bindparam("created_at"),
+        and_(Todo.created_at == bindparam("created_at"), Todo.id < bindparam("id")),
+    )
+)
+
+
 def _prefixed(row: DeclarativeBase, prefix: str) -> dict[str, Any]:
     return {prefix + column.key: getattr(row, column.key) for column in _table(type(row)).columns}
 
@@ -108,21 +124,10 @@ class TodoRepository:
     ) -> Sequence[TodoRow]:
         """Up to ``limit`` of ``owner``'s todos, newest first, strictly after ``after``: rows of
         (id, text, completed, created_at, updated_at), by those names."""
-        statement = (
-            select(*_PAGE_COLUMNS)
-            .where(Todo.owner_id == owner)
-            .order_by(Todo.created_at.desc(), Todo.id.desc())
-            .limit(limit)
-        )
-        if after is not None:
-            statement = statement.where(
-                or_(
-                    Todo.created_at < after.created_at,
-                    and_(Todo.created_at == after.created_at, Todo.id < after.id),
-                )
-            )
-        rows: Sequence[TodoRow] = self.session.execute(statement).all()
-        return rows
+        if after is None:
+            return self.session.execute(_FIRST_PAGE, {"owner": owner, "limit": limit}).all()
+        values = {"owner": owner, "limit": limit, "created_at": after.created_at, "id": after.id}
+        return self.session.execute(_NEXT_PAGE, values).all()
 
     def delete_returning_text(self, todo_id: uuid.UUID, *, owner: str) -> str | None:
         """Delete ``owner``'s todo; its text, or None if ``owner`` has no such todo."""
