@@ -32,6 +32,8 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 # uuid4 asks the system for every id (os.urandom), which lets go of the GIL; under load the
 # event loop then waited for a worker thread to hand it back before it could answer.
 _ids = random.Random(os.urandom(32))  # noqa: S311 - not used for anything secret
+# A forked process (a pre-forking server) would otherwise repeat its parent's sequence.
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
 
 
 def new_request_id() -> str:

@@ -32,8 +32,9 @@ _RESERVED = frozenset(
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one compact JSON object (UTF-8 as it is, anything JSON has no
-    type for as its ``str``, NaN and infinities as null: CloudWatch parses every line).
+    """Formats a record as one compact JSON object: UTF-8 as it is; datetimes, UUIDs, sets and
+    enums as pydantic writes them (ISO 8601, text, arrays, values); anything else as its
+    ``str``; NaN and infinities as null, so that CloudWatch parses every line.
 
     Every request writes a line: the time's text is reused within a second, and the line is
     encoded by pydantic's serializer (compiled; a fifth of what the json module costs)."""
@@ -41,16 +42,16 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
-        self._second = -1
-        self._second_text = ""
+        # (second, its text), replaced as one value: threads format lines concurrently.
+        self._second: tuple[int, str] = (-1, "")
 
     def _time(self, created: float) -> str:
         second = int(created)
-        if second != self._second:
-            stamp = datetime.fromtimestamp(second, tz=UTC)
-            self._second_text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+        cached, text = self._second
+        if second != cached:
+            text = datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, text)
+        return f"{text}.{int((created - second) * 1000):03d}Z"
 
     def entry(
         self, created: float, level: str, logger: str, message: str, request_id: str | None
@@ -172,18 +173,19 @@ def log_fast(logger: logging.Logger, message: str, request_id: str, fields: dict
         return
     handler = _installed
     formatter = handler.formatter if handler is not None else None
-    if handler is None or not isinstance(formatter, JsonFormatter) or not _only_to(handler, logger):
+    # Exactly the JSON formatter: a subclass may format differently.
+    if handler is None or type(formatter) is not JsonFormatter or not _only_to(handler, logger):
         logger.info("%s", message, extra={"request_id": request_id, **fields})
         return
-    entry = formatter.entry(time.time(), "INFO", logger.name, message, request_id)
-    for key, value in fields.items():
-        entry.setdefault(key, value)
-    line = formatter.encode(entry)
-    with handler.lock:  # type: ignore[union-attr] # created by Handler.__init__
-        try:
+    try:
+        entry = formatter.entry(time.time(), "INFO", logger.name, message, request_id)
+        for key, value in fields.items():
+            entry.setdefault(key, value)
+        line = formatter.encode(entry)
+        with handler.lock:  # type: ignore[union-attr] # created by Handler.__init__
             handler.write_line(line, logging.INFO)
-        except Exception:  # as Handler.emit: a failed write is reported, not raised
-            handler.handleError(logging.makeLogRecord({"name": logger.name, "msg": message}))
+    except Exception:  # as Handler.emit: a failed line is reported, never raised to the request
+        handler.handleError(logging.makeLogRecord({"name": logger.name, "msg": message}))
 
 
 def buffered_stdout() -> TextIO:

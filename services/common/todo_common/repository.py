@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Integer,
     Row,
     Table,
     and_,
@@ -70,7 +71,7 @@ _FIRST_PAGE = (
     select(*_PAGE_COLUMNS)
     .where(Todo.owner_id == bindparam("owner"))
     .order_by(Todo.created_at.desc(), Todo.id.desc())
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit", type_=Integer))
 )
 _NEXT_PAGE = _FIRST_PAGE.where(
     or_(

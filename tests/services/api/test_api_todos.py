@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.databases import Database
 from tests.support.issuer import USER
+from todo_api.middleware import new_request_id
 from todo_common.database import create_session_factory
 from todo_common.models import Todo
 from todo_common.uow import UnitOfWorkFactory
@@ -186,3 +188,19 @@ def test_every_response_carries_a_request_id(client: TestClient) -> None:
     # A header that would be unsafe in logs is replaced, not echoed.
     replaced = client.get("/api/todos", headers={"X-Request-ID": "x" * 200})
     assert replaced.headers["x-request-id"] != "x" * 200
+
+
+def test_a_forked_process_does_not_repeat_its_parents_request_ids() -> None:
+    """A pre-forking server's workers each draw their own ids."""
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(writer, new_request_id().encode())
+        os._exit(0)
+    os.close(writer)
+    parents = new_request_id()
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as pipe:
+        childs = pipe.read()
+    assert re.fullmatch(r"[0-9a-f]{32}", childs)
+    assert childs != parents

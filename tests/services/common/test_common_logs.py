@@ -113,3 +113,21 @@ def test_a_fast_line_below_the_level_is_dropped(stream: io.StringIO) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     log_fast(logging.getLogger("todo.test.access"), "GET / 200", "req-9", {"status": 200})
     assert stream.getvalue() == ""
+
+
+def test_a_fast_line_that_cannot_be_written_is_reported_not_raised(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Broken(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise OSError("the pipe is gone")
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("INFO", "todo-test", stream=Broken())
+    try:
+        log_fast(logging.getLogger("todo.test.access"), "GET / 200", "req-10", {"status": 200})
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert "the pipe is gone" in capsys.readouterr().err
