@@ -104,6 +104,7 @@ def server(command: list[str], env: dict[str, str], ready: str) -> Iterator[str]
         if (not line and proc.poll() is not None) or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"{command} did not start")
+
     # Keep draining the logs so the server never blocks on a full pipe: in blocks, not lines,
     # so that reading the API's access lines costs the shared cores as little as it can.
     def drain() -> None:
@@ -362,7 +363,7 @@ def main() -> int:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"\nAPI load benchmark: {label}, {args.connections} connections, "
-        f"{args.duration}s per scenario, {args.rounds} rounds (each scenario right after its "
+        f"{args.duration}s per scenario, {args.rounds} rounds (each scenario back to back with its "
         f"ceiling), loopback, {os.cpu_count()} cores shared; load average after the run: {load}"
     )
     print_table(results)
