@@ -16,7 +16,6 @@ from opentelemetry.trace import SpanKind
 from tests.support.databases import Database
 from tests.support.worker import worker_on
 from todo_api.relay import Relay
-from todo_common.database import create_session_factory
 from todo_common.logs import JsonFormatter
 from todo_common.tracing import xray_trace_id
 from todo_common.uow import UnitOfWorkFactory
@@ -26,7 +25,7 @@ from todo_devstack.topology import Topology, sns_client
 def _deliver(db: Database, endpoint: str, topology: Topology) -> None:
     """What the relay thread and the worker process do, once each."""
     relay = Relay(
-        UnitOfWorkFactory(create_session_factory(db.engine)),
+        UnitOfWorkFactory(db.engine),
         sns_client(endpoint),
         topology.topic_arn,
     )

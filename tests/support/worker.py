@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.databases import Database
-from todo_common.database import create_session_factory
 from todo_common.uow import UnitOfWorkFactory
 from todo_devstack.sqs import REGION
 from todo_devstack.sqs import client as sqs_client
@@ -35,5 +34,5 @@ def worker_settings(db: Database, endpoint: str, queue_url: str, **extra: Any) -
 def worker_on(db: Database, endpoint: str, queue_url: str) -> Worker:
     """One receive loop of the worker on ``queue_url``."""
     settings = worker_settings(db, endpoint, queue_url)
-    uows = UnitOfWorkFactory(create_session_factory(db.engine))
+    uows = UnitOfWorkFactory(db.engine)
     return Worker(uows, sqs_client(endpoint), settings)

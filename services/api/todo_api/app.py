@@ -21,7 +21,7 @@ from todo_api.problems import PROBLEM_JSON, install_problem_handlers
 from todo_api.relay import Housekeeping, Relay
 from todo_api.routes import activity, health, todos
 from todo_api.settings import ApiSettings
-from todo_common.database import create_db_engine, create_session_factory
+from todo_common.database import create_db_engine
 from todo_common.queue import sns_client
 from todo_common.uow import UnitOfWorkFactory
 
@@ -66,7 +66,7 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> TodoApi:
     the in-flight requests finish.
     """
     db = engine if engine is not None else create_db_engine(settings)
-    uow_factory = UnitOfWorkFactory(create_session_factory(db))
+    uow_factory = UnitOfWorkFactory(db)
     relay: Relay | None = None
     if settings.events_topic_arn:
         relay = Relay(

@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from todo_common.settings import CommonSettings
@@ -289,10 +288,6 @@ def _sqlite_engine(url: URL, settings: CommonSettings) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
-
-
-def create_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
 def ping(engine: Engine) -> None:

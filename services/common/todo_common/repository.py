@@ -10,10 +10,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BindParameter,
+    Connection,
     Integer,
     Row,
     Table,
@@ -95,6 +96,17 @@ def _insert_values(row: DeclarativeBase) -> dict[str, Any]:
     }
 
 
+class Transaction(Protocol):
+    """What a repository works in (a unit of work): Core statements go to ``connection``, ORM
+    ones to ``session``, which is bound to that connection and opened only when used."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+    @property
+    def session(self) -> Session: ...
+
+
 @dataclass(frozen=True)
 class Position:
     """A keyset position in the newest-first order: (created_at, id)."""
@@ -104,12 +116,12 @@ class Position:
 
 
 class TodoRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self._in = transaction
 
     def add(self, todo: Todo) -> Todo:
-        """Insert ``todo`` as one INSERT; the object is a value, not tracked by the session."""
-        self.session.execute(_INSERT_TODO, _insert_values(todo))
+        """Insert ``todo`` as one INSERT; the object is a value, not tracked by a session."""
+        self._in.connection.execute(_INSERT_TODO, _insert_values(todo))
         return todo
 
     def get(self, todo_id: uuid.UUID, *, owner: str, for_update: bool = False) -> Todo | None:
@@ -118,21 +130,22 @@ class TodoRepository:
             # PostgreSQL: row lock until commit, so concurrent partial updates
             # of one todo serialize instead of overwriting each other.
             statement = statement.with_for_update()
-        return self.session.scalars(statement).one_or_none()
+        return self._in.session.scalars(statement).one_or_none()
 
     def list_page(
         self, limit: int, after: Position | None = None, *, owner: str
     ) -> Sequence[TodoRow]:
         """Up to ``limit`` of ``owner``'s todos, newest first, strictly after ``after``: rows of
         (id, text, completed, created_at, updated_at), by those names."""
+        connection = self._in.connection
         if after is None:
-            return self.session.execute(_FIRST_PAGE, {"owner": owner, "limit": limit}).all()
+            return connection.execute(_FIRST_PAGE, {"owner": owner, "limit": limit}).all()
         values = {"owner": owner, "limit": limit, "created_at": after.created_at, "id": after.id}
-        return self.session.execute(_NEXT_PAGE, values).all()
+        return connection.execute(_NEXT_PAGE, values).all()
 
     def delete_returning_text(self, todo_id: uuid.UUID, *, owner: str) -> str | None:
         """Delete ``owner``'s todo; its text, or None if ``owner`` has no such todo."""
-        result = self.session.execute(
+        result = self._in.connection.execute(
             delete(Todo).where(Todo.id == todo_id, Todo.owner_id == owner).returning(Todo.text),
         )
         row = result.first()
@@ -140,21 +153,22 @@ class TodoRepository:
 
 
 class OutboxRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self._in = transaction
         self.added = 0
 
     def add(self, event: OutboxEvent, *, new_todo: Todo | None = None) -> OutboxEvent:
         """Insert ``event`` in the caller's transaction (the outbox guarantee); with
         ``new_todo``, insert that todo too, in the same statement where the database can."""
+        connection = self._in.connection
         if new_todo is None:
-            self.session.execute(_INSERT_OUTBOX, _insert_values(event))
-        elif self.session.get_bind().dialect.name == "postgresql":
+            connection.execute(_INSERT_OUTBOX, _insert_values(event))
+        elif connection.dialect.name == "postgresql":
             values = _prefixed(new_todo, "todo_") | _prefixed(event, "event_")
-            self.session.execute(_INSERT_TODO_AND_EVENT, values)
+            connection.execute(_INSERT_TODO_AND_EVENT, values)
         else:
-            self.session.execute(_INSERT_TODO, _insert_values(new_todo))
-            self.session.execute(_INSERT_OUTBOX, _insert_values(event))
+            connection.execute(_INSERT_TODO, _insert_values(new_todo))
+            connection.execute(_INSERT_OUTBOX, _insert_values(event))
         self.added += 1
         return event
 
@@ -170,22 +184,22 @@ class OutboxRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return list(self.session.scalars(statement))
+        return list(self._in.session.scalars(statement))
 
     def mark_sent(self, ids: list[uuid.UUID], sent_at: datetime) -> None:
         if ids:
-            self.session.execute(
+            self._in.connection.execute(
                 update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(sent_at=sent_at)
             )
 
     def pending_count(self) -> int:
         statement = select(func.count()).where(OutboxEvent.sent_at.is_(None))
-        return int(self.session.execute(statement).scalar_one())
+        return int(self._in.connection.execute(statement).scalar_one())
 
     def oldest_pending_at(self) -> datetime | None:
         """When the oldest unsent event happened: how far publication lags."""
         statement = select(func.min(OutboxEvent.occurred_at)).where(OutboxEvent.sent_at.is_(None))
-        return self.session.execute(statement).scalar_one()
+        return self._in.connection.execute(statement).scalar_one()
 
     def delete_sent_before(self, cutoff: datetime, limit: int) -> int:
         """Forget up to ``limit`` events published before ``cutoff``; pending ones stay.
@@ -197,22 +211,24 @@ class OutboxRepository:
             .order_by(OutboxEvent.sent_at)
             .limit(limit)
         )
-        ids = list(self.session.scalars(doomed))
+        connection = self._in.connection
+        ids = list(connection.scalars(doomed))
         if ids:
-            self.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
+            connection.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
         return len(ids)
 
 
 class ActivityRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self._in = transaction
 
     def get(self, event_id: uuid.UUID) -> Activity | None:
-        return self.session.get(Activity, event_id)
+        return self._in.session.get(Activity, event_id)
 
     def add(self, activity: Activity) -> Activity:
-        self.session.add(activity)
-        self.session.flush()
+        session = self._in.session
+        session.add(activity)
+        session.flush()
         return activity
 
     def add_new(self, entries: Sequence[Activity]) -> set[uuid.UUID]:
@@ -226,8 +242,8 @@ class ActivityRepository:
         table = _table(Activity)
         # The mapped attributes are named as their columns.
         rows = [{column.key: getattr(entry, column.key) for column in table.c} for entry in entries]
-        dialect = self.session.get_bind().dialect.name
-        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        connection = self._in.connection
+        upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         # On the table, not the ORM entity, with the rows as parameters: a statement compiled
         # once and cached, sent as one multi-row INSERT (SQLAlchemy's "insertmanyvalues").
         statement = (
@@ -235,7 +251,7 @@ class ActivityRepository:
             .on_conflict_do_nothing(index_elements=[table.c.event_id])
             .returning(table.c.event_id)
         )
-        return set(self.session.scalars(statement, rows))
+        return set(connection.scalars(statement, rows))
 
     def list_page(self, limit: int, after: Position | None = None, *, owner: str) -> list[Activity]:
         """Up to ``limit`` of ``owner``'s entries, newest first (by occurredAt), strictly after
@@ -253,4 +269,4 @@ class ActivityRepository:
                     and_(Activity.occurred_at == after.created_at, Activity.event_id < after.id),
                 )
             )
-        return list(self.session.scalars(statement))
+        return list(self._in.session.scalars(statement))

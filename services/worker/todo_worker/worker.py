@@ -40,7 +40,7 @@ from opentelemetry import trace
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from todo_common.database import DatabaseConfigError, create_session_factory
+from todo_common.database import DatabaseConfigError
 from todo_common.events import OWNER_ATTRIBUTE, EventMessage, InvalidEventError, parse_event
 from todo_common.logs import configure_logging
 from todo_common.migrate import start_database
@@ -373,7 +373,7 @@ def run(settings: WorkerSettings, early_signals: list[int] | None = None) -> int
     if engine is None:
         return 1
     client = sqs_client(settings, read_timeout=settings.worker_wait_time_seconds + 10)
-    uows = UnitOfWorkFactory(create_session_factory(engine))
+    uows = UnitOfWorkFactory(engine)
     stopping = threading.Event()
     # Several receive loops, one client and one pool: a loop mostly waits on SQS or the
     # database, and one loop's round trips alone cap a process below the API's create rate.

@@ -8,11 +8,11 @@ import uuid
 import httpx2
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.support.databases import Database
 from tests.support.issuer import USER, Issuer
 from tests.support.live_server import serve_in_thread
-from todo_common.database import create_session_factory
 from todo_common.models import Todo
 
 PARALLEL = 50
@@ -58,7 +58,7 @@ def test_parallel_creates_and_updates_lose_nothing(
     created_ids = {r.json()["id"] for r in creates}
     assert len(created_ids) == PARALLEL
 
-    with create_session_factory(db.engine)() as session:
+    with Session(db.engine) as session:
         rows = {str(todo.id): todo for todo in session.scalars(select(Todo))}
     assert set(rows) == created_ids
     # Every one of the 50 updates of the shared todo was applied on top of the

@@ -21,7 +21,6 @@ from tests.support.problems import assert_problem
 from todo_api.app import create_app
 from todo_api.relay import Housekeeping, Relay, RelayError
 from todo_common import todos
-from todo_common.database import create_session_factory
 from todo_common.events import parse_event
 from todo_common.models import Activity, OutboxEvent
 from todo_common.uow import UnitOfWorkFactory
@@ -31,7 +30,7 @@ from todo_devstack.topology import Topology, sns_client
 
 
 def outbox(db: Database) -> list[OutboxEvent]:
-    with UnitOfWorkFactory(create_session_factory(db.engine))() as uow:
+    with UnitOfWorkFactory(db.engine)() as uow:
         statement = select(OutboxEvent).order_by(OutboxEvent.occurred_at, OutboxEvent.type)
         return list(uow.session.scalars(statement))
 
@@ -55,7 +54,7 @@ def drain(endpoint: str, queue_url: str, expected: int, timeout: float = 10) -> 
 
 
 def factory(db: Database) -> UnitOfWorkFactory:
-    return UnitOfWorkFactory(create_session_factory(db.engine))
+    return UnitOfWorkFactory(db.engine)
 
 
 def test_every_change_records_one_event_in_its_transaction(

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from tests.support.databases import Database
 from tests.support.issuer import USER
 from todo_api.middleware import new_request_id
-from todo_common.database import create_session_factory
 from todo_common.models import Todo
 from todo_common.uow import UnitOfWorkFactory
 
@@ -140,7 +139,7 @@ def test_pagination_is_stable_when_todos_share_a_timestamp(
     # Same millisecond for all: the id breaks the tie, nothing is skipped or repeated.
     stamp = datetime(2026, 1, 1, tzinfo=UTC)
     ids = {uuid.uuid4() for _ in range(9)}
-    with UnitOfWorkFactory(create_session_factory(db.engine))(write=True) as uow:
+    with UnitOfWorkFactory(db.engine)(write=True) as uow:
         for key in ids:
             uow.todos.add(
                 Todo(id=key, text="tie", created_at=stamp, updated_at=stamp, owner_id=USER)

@@ -25,7 +25,6 @@ from tests.support.worker import worker_on, worker_settings
 from todo_api.relay import Relay
 from todo_api.settings import ApiSettings
 from todo_common import todos
-from todo_common.database import create_session_factory
 from todo_common.migrate import LOCK_KEY
 from todo_common.models import Activity, OutboxEvent
 from todo_common.uow import UnitOfWork, UnitOfWorkFactory
@@ -46,7 +45,7 @@ def make_worker(db: Database, endpoint: str, queues: Queues) -> Worker:
 
 
 def activity(db: Database) -> list[Activity]:
-    with UnitOfWorkFactory(create_session_factory(db.engine))() as uow:
+    with UnitOfWorkFactory(db.engine)() as uow:
         return list(uow.session.scalars(select(Activity).order_by(Activity.occurred_at)))
 
 
@@ -96,7 +95,7 @@ class CountingUnitsOfWork(UnitOfWorkFactory):
 
 def counting_worker(db: Database, endpoint: str, queues: Queues, **extra: Any) -> Worker:
     settings = worker_settings(db, endpoint, queues.url, **extra)
-    uows = CountingUnitsOfWork(create_session_factory(db.engine))
+    uows = CountingUnitsOfWork(db.engine)
     return Worker(uows, sqs_client(endpoint), settings)
 
 
@@ -214,7 +213,7 @@ def test_a_database_failure_retries_then_dead_letters(
     unreachable = create_engine(
         "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
     )
-    worker.uow_factory = UnitOfWorkFactory(create_session_factory(unreachable))
+    worker.uow_factory = UnitOfWorkFactory(unreachable)
     with caplog.at_level(logging.ERROR, logger="todo_worker"):
         until(lambda: queue_depth(sqs_endpoint, queues.dlq_url) == 1, step=worker.poll_once)
     assert any("will be retried, then dead-lettered" in r.getMessage() for r in caplog.records)
@@ -224,7 +223,7 @@ def test_a_database_failure_retries_then_dead_letters(
 def test_relay_republishing_duplicates_nothing_in_effect(
     db: Database, sqs_endpoint: str, topology: Topology
 ) -> None:
-    uows = UnitOfWorkFactory(create_session_factory(db.engine))
+    uows = UnitOfWorkFactory(db.engine)
     for name in ("a", "b", "c"):
         with uows(write=True) as uow:
             todos.create_todo(uow, name, owner=USER)
@@ -522,7 +521,7 @@ def test_a_database_outage_fails_the_batch_without_retrying_it_one_by_one(
     unreachable = create_engine(
         "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
     )
-    uows = CountingUnitsOfWork(create_session_factory(unreachable))
+    uows = CountingUnitsOfWork(unreachable)
     worker = Worker(uows, sqs_client(sqs_endpoint), settings)
     with caplog.at_level(logging.WARNING, logger="todo_worker"):
         done = worker.poll_once()
