@@ -187,6 +187,7 @@ class OutboxRepository:
         return list(self._in.session.scalars(statement))
 
     def mark_sent(self, ids: list[uuid.UUID], sent_at: datetime) -> None:
+        """A Core UPDATE: the claimed objects in memory keep ``sent_at`` unset."""
         if ids:
             self._in.connection.execute(
                 update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(sent_at=sent_at)

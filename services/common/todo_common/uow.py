@@ -109,8 +109,11 @@ class UnitOfWork:
 
     def commit(self) -> None:
         if self._session is not None:
+            # Flushes, then commits the transaction the session joined...
             self._session.commit()
-        else:
+        # ...which it joins only once it has run SQL: a session opened but never used still
+        # leaves this unit's Core statements to commit here.
+        if self.connection.in_transaction():
             self.connection.commit()
         if self.outbox.added and self._on_events is not None:
             self.outbox.added = 0

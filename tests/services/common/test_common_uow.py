@@ -4,9 +4,10 @@ connection back in the pool however the block ends (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.pool import QueuePool
 
 from tests.support.databases import Database
@@ -31,6 +32,13 @@ def _checked_out(db: Database) -> int:
     pool = db.engine.pool
     assert isinstance(pool, QueuePool)
     return pool.checkedout()
+
+
+def _autocommit(connection: Connection) -> bool:
+    """Whether the driver's connection (psycopg's) is in autocommit right now."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    return bool(driver.autocommit)
 
 
 def test_an_orm_change_and_its_core_event_commit_together(db: Database) -> None:
@@ -100,3 +108,57 @@ def test_a_unit_is_refused_outside_its_block(db: Database) -> None:
         pass
     with pytest.raises(RuntimeError, match="outside its `with` block"):
         _ = uow.session
+
+
+def test_core_statements_commit_even_when_the_session_was_opened_but_never_used(
+    db: Database,
+) -> None:
+    units = UnitOfWorkFactory(db.engine)
+    with units(write=True) as uow:
+        todo = todos.create_todo(uow, "Buy milk", owner=OWNER)
+        uow.commit()
+    with units(write=True) as uow:
+        uow.session.flush()  # a session that has run no SQL has joined no transaction
+        assert todos.delete_todo(uow, todo.id, owner=OWNER) is True
+        uow.commit()
+
+    assert _state(db) == ([], ["todo.created", "todo.deleted"])
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_write_takes_sqlite_s_write_lock_at_once_and_a_read_after_it_does_not(
+    db: Database,
+) -> None:
+    begins: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        units = UnitOfWorkFactory(db.engine)
+        with units(write=True) as uow:
+            todos.create_todo(uow, "Buy milk", owner=OWNER)
+            uow.commit()
+        with units() as uow:
+            todos.list_todos(uow, 10, owner=OWNER)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
+
+
+@pytest.mark.parametrize(
+    "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_postgres_read_in_autocommit_hands_the_next_write_a_transaction(db: Database) -> None:
+    units = UnitOfWorkFactory(db.engine)
+    with units() as uow:
+        assert _autocommit(uow.connection) is True
+        todos.list_todos(uow, 10, owner=OWNER)
+    with units(write=True) as uow:
+        assert _autocommit(uow.connection) is False
+        todos.create_todo(uow, "Buy milk", owner=OWNER)
+        uow.commit()
+    assert _state(db) == ([("Buy milk", 1)], ["todo.created"])
+    assert _checked_out(db) == 0
