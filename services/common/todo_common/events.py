@@ -22,7 +22,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from todo_common.models import TEXT_MAX_LENGTH, OutboxEvent
+from todo_common.models import TEXT_MAX_LENGTH, NewEvent
 
 SCHEMA_VERSION = 1
 EventType = Literal["todo.created", "todo.updated", "todo.completed", "todo.deleted"]
@@ -93,7 +93,7 @@ def new_event(
     occurred_at: datetime,
     *,
     owner: str | None,
-) -> OutboxEvent:
+) -> NewEvent:
     """An outbox row for a change to one todo, with its message body and owner."""
     message = EventMessage.model_validate(
         {
@@ -105,13 +105,12 @@ def new_event(
             "text": text,
         }
     )
-    return OutboxEvent(
+    return NewEvent(
         id=message.event_id,
         type=type_,
         todo_id=todo_id,
         occurred_at=occurred_at,
         schema_version=SCHEMA_VERSION,
         body=message.to_body(),
-        sent_at=None,
         owner_id=owner,
     )

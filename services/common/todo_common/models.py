@@ -4,11 +4,16 @@ Next to ``todos``: ``outbox``, the domain events written in the same
 transaction as each change (published to SQS by the API's relay), and
 ``activity``, one row per event the worker processed (keyed by the event id,
 which makes processing idempotent).
+
+A row about to be inserted is a plain value (:class:`NewTodo`, :class:`NewEvent`), its fields
+named as the table's columns: the ORM maps rows read back; building an ORM object only to
+insert its values cost a create more than the insert's own statement building did.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -100,6 +105,19 @@ class Todo(Base):
         return f"Todo(id={self.id}, completed={self.completed}, version={self.version})"
 
 
+@dataclass(frozen=True, slots=True)
+class NewTodo:
+    """A todo to insert: every column of ``todos``."""
+
+    id: uuid.UUID
+    text: str
+    created_at: datetime
+    updated_at: datetime
+    owner_id: str | None
+    completed: bool = False
+    version: int = 1
+
+
 EVENT_TYPE_MAX_LENGTH = 32
 
 
@@ -127,6 +145,21 @@ class OutboxEvent(Base):
         # The relay's scan: pending rows, oldest first.
         Index("ix_outbox_sent_at_occurred_at", "sent_at", "occurred_at"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An outbox row to insert: every column of ``outbox`` (pending: no ``sent_at``)."""
+
+    id: uuid.UUID
+    type: str
+    todo_id: uuid.UUID
+    occurred_at: datetime
+    schema_version: int
+    body: str
+    owner_id: str | None
+    trace_parent: str | None = None
+    sent_at: datetime | None = None
 
 
 class Activity(Base):

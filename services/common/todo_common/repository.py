@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from todo_common.models import Activity, OutboxEvent, Todo
+from todo_common.models import Activity, NewEvent, NewTodo, OutboxEvent, Todo
 
 # A page of todos is read as these columns, not as ORM objects: a page is shown, never changed,
 # and tracking 50 objects in the session cost more than the query itself.
@@ -82,18 +82,17 @@ _NEXT_PAGE = _FIRST_PAGE.where(
 )
 
 
-def _prefixed(row: DeclarativeBase, prefix: str) -> dict[str, Any]:
-    return {prefix + column.key: getattr(row, column.key) for column in _table(type(row)).columns}
+# The fields of a new row's value, in order; each is named as its column.
+_TODO_FIELDS = tuple(field.name for field in fields(NewTodo))
+_EVENT_FIELDS = tuple(field.name for field in fields(NewEvent))
 
 
-def _insert_values(row: DeclarativeBase) -> dict[str, Any]:
-    """The column values set on a new ORM object; the unset ones take the column defaults."""
-    table = _table(type(row))
-    return {
-        column.key: value
-        for column in table.columns
-        if (value := getattr(row, column.key)) is not None
-    }
+def _todo_values(todo: NewTodo, prefix: str = "") -> dict[str, Any]:
+    return {prefix + name: getattr(todo, name) for name in _TODO_FIELDS}
+
+
+def _event_values(event: NewEvent, prefix: str = "") -> dict[str, Any]:
+    return {prefix + name: getattr(event, name) for name in _EVENT_FIELDS}
 
 
 class Transaction(Protocol):
@@ -119,9 +118,9 @@ class TodoRepository:
     def __init__(self, transaction: Transaction) -> None:
         self._in = transaction
 
-    def add(self, todo: Todo) -> Todo:
-        """Insert ``todo`` as one INSERT; the object is a value, not tracked by a session."""
-        self._in.connection.execute(_INSERT_TODO, _insert_values(todo))
+    def add(self, todo: NewTodo) -> NewTodo:
+        """Insert ``todo`` as one INSERT."""
+        self._in.connection.execute(_INSERT_TODO, _todo_values(todo))
         return todo
 
     def get(self, todo_id: uuid.UUID, *, owner: str, for_update: bool = False) -> Todo | None:
@@ -157,18 +156,18 @@ class OutboxRepository:
         self._in = transaction
         self.added = 0
 
-    def add(self, event: OutboxEvent, *, new_todo: Todo | None = None) -> OutboxEvent:
+    def add(self, event: NewEvent, *, new_todo: NewTodo | None = None) -> NewEvent:
         """Insert ``event`` in the caller's transaction (the outbox guarantee); with
         ``new_todo``, insert that todo too, in the same statement where the database can."""
         connection = self._in.connection
         if new_todo is None:
-            connection.execute(_INSERT_OUTBOX, _insert_values(event))
+            connection.execute(_INSERT_OUTBOX, _event_values(event))
         elif connection.dialect.name == "postgresql":
-            values = _prefixed(new_todo, "todo_") | _prefixed(event, "event_")
+            values = _todo_values(new_todo, "todo_") | _event_values(event, "event_")
             connection.execute(_INSERT_TODO_AND_EVENT, values)
         else:
-            connection.execute(_INSERT_TODO, _insert_values(new_todo))
-            connection.execute(_INSERT_OUTBOX, _insert_values(event))
+            connection.execute(_INSERT_TODO, _todo_values(new_todo))
+            connection.execute(_INSERT_OUTBOX, _event_values(event))
         self.added += 1
         return event
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from todo_common.events import (
@@ -23,7 +24,7 @@ from todo_common.events import (
     EventType,
     new_event,
 )
-from todo_common.models import OutboxEvent, Todo
+from todo_common.models import NewEvent, NewTodo, Todo
 from todo_common.repository import Position, TodoRow
 from todo_common.tracing import current_traceparent, tracer
 from todo_common.uow import UnitOfWork
@@ -36,17 +37,9 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def create_todo(uow: UnitOfWork, text: str, *, owner: str) -> Todo:
+def create_todo(uow: UnitOfWork, text: str, *, owner: str) -> NewTodo:
     now = utc_now()
-    todo = Todo(
-        id=uuid.uuid4(),
-        text=text,
-        completed=False,
-        created_at=now,
-        updated_at=now,
-        version=1,
-        owner_id=owner,
-    )
+    todo = NewTodo(id=uuid.uuid4(), text=text, created_at=now, updated_at=now, owner_id=owner)
     _to_outbox(uow, new_event(TODO_CREATED, todo.id, todo.text, now, owner=owner), new_todo=todo)
     return todo
 
@@ -96,7 +89,7 @@ def delete_todo(uow: UnitOfWork, todo_id: uuid.UUID, *, owner: str) -> bool:
     return True
 
 
-def _to_outbox(uow: UnitOfWork, event: OutboxEvent, *, new_todo: Todo | None = None) -> None:
+def _to_outbox(uow: UnitOfWork, event: NewEvent, *, new_todo: NewTodo | None = None) -> None:
     """The change's event into the outbox (with ``new_todo``, the todo too, in one statement),
     in its own span: the row keeps that span's context, so the relay's publication and the
     worker's write continue the request's trace."""
@@ -106,5 +99,4 @@ def _to_outbox(uow: UnitOfWork, event: OutboxEvent, *, new_todo: Todo | None = N
     with tracer.start_as_current_span(
         f"{event.type} outbox", attributes=attributes, record_exception=False
     ):
-        event.trace_parent = current_traceparent()
-        uow.outbox.add(event, new_todo=new_todo)
+        uow.outbox.add(replace(event, trace_parent=current_traceparent()), new_todo=new_todo)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from tests.support.databases import Database
 from tests.support.issuer import USER
 from todo_api.middleware import new_request_id
-from todo_common.models import Todo
+from todo_common.models import NewTodo
 from todo_common.uow import UnitOfWorkFactory
 
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -142,7 +142,7 @@ def test_pagination_is_stable_when_todos_share_a_timestamp(
     with UnitOfWorkFactory(db.engine)(write=True) as uow:
         for key in ids:
             uow.todos.add(
-                Todo(id=key, text="tie", created_at=stamp, updated_at=stamp, owner_id=USER)
+                NewTodo(id=key, text="tie", created_at=stamp, updated_at=stamp, owner_id=USER)
             )
         uow.commit()
 
