@@ -4,6 +4,7 @@ inserted as its default without a word (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Table, select
@@ -14,14 +15,17 @@ from todo_common import todos
 from todo_common.models import NewEvent, NewTodo, OutboxEvent, Todo
 from todo_common.uow import UnitOfWorkFactory
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 
 @pytest.mark.parametrize(("value", "model"), [(NewTodo, Todo), (NewEvent, OutboxEvent)])
 def test_a_new_row_names_exactly_its_table_s_columns(
-    value: type[object], model: type[DeclarativeBase]
+    value: type[DataclassInstance], model: type[DeclarativeBase]
 ) -> None:
     table = model.__table__
     assert isinstance(table, Table)
-    assert sorted(field.name for field in fields(value)) == sorted(table.columns.keys())  # type: ignore[arg-type]
+    assert sorted(field.name for field in fields(value)) == sorted(table.columns.keys())
 
 
 def test_a_created_todo_and_its_event_are_stored_as_their_values(db: Database) -> None:
