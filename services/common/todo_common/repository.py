@@ -82,17 +82,13 @@ _NEXT_PAGE = _FIRST_PAGE.where(
 )
 
 
-# The fields of a new row's value, in order; each is named as its column.
-_TODO_FIELDS = tuple(field.name for field in fields(NewTodo))
-_EVENT_FIELDS = tuple(field.name for field in fields(NewEvent))
+# The fields of each kind of new row, read once; each is named as its column.
+_FIELDS = {kind: tuple(field.name for field in fields(kind)) for kind in (NewTodo, NewEvent)}
 
 
-def _todo_values(todo: NewTodo, prefix: str = "") -> dict[str, Any]:
-    return {prefix + name: getattr(todo, name) for name in _TODO_FIELDS}
-
-
-def _event_values(event: NewEvent, prefix: str = "") -> dict[str, Any]:
-    return {prefix + name: getattr(event, name) for name in _EVENT_FIELDS}
+def _values(row: NewTodo | NewEvent, prefix: str = "") -> dict[str, Any]:
+    """A new row's column values, as bound parameters (each name after ``prefix``)."""
+    return {prefix + name: getattr(row, name) for name in _FIELDS[type(row)]}
 
 
 class Transaction(Protocol):
@@ -120,7 +116,7 @@ class TodoRepository:
 
     def add(self, todo: NewTodo) -> NewTodo:
         """Insert ``todo`` as one INSERT."""
-        self._in.connection.execute(_INSERT_TODO, _todo_values(todo))
+        self._in.connection.execute(_INSERT_TODO, _values(todo))
         return todo
 
     def get(self, todo_id: uuid.UUID, *, owner: str, for_update: bool = False) -> Todo | None:
@@ -161,13 +157,13 @@ class OutboxRepository:
         ``new_todo``, insert that todo too, in the same statement where the database can."""
         connection = self._in.connection
         if new_todo is None:
-            connection.execute(_INSERT_OUTBOX, _event_values(event))
+            connection.execute(_INSERT_OUTBOX, _values(event))
         elif connection.dialect.name == "postgresql":
-            values = _todo_values(new_todo, "todo_") | _event_values(event, "event_")
+            values = _values(new_todo, "todo_") | _values(event, "event_")
             connection.execute(_INSERT_TODO_AND_EVENT, values)
         else:
-            connection.execute(_INSERT_TODO, _todo_values(new_todo))
-            connection.execute(_INSERT_OUTBOX, _event_values(event))
+            connection.execute(_INSERT_TODO, _values(new_todo))
+            connection.execute(_INSERT_OUTBOX, _values(event))
         self.added += 1
         return event
 
