@@ -56,20 +56,6 @@ class EventMessage(BaseModel):
     schema_version: Annotated[StrictInt, Field(alias="schemaVersion", ge=1, le=1)]
     text: Annotated[str | None, Field(max_length=TEXT_MAX_LENGTH)] = None
 
-    def to_body(self) -> str:
-        return json.dumps(
-            {
-                "eventId": str(self.event_id),
-                "type": self.type,
-                "todoId": str(self.todo_id),
-                "occurredAt": utc_millis(self.occurred_at),
-                "schemaVersion": self.schema_version,
-                "text": self.text,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-
 
 def parse_event(body: str) -> EventMessage:
     """The event in a message body, or :class:`InvalidEventError` saying why."""
@@ -86,6 +72,28 @@ def parse_event(body: str) -> EventMessage:
     return event
 
 
+def event_body(
+    event_id: uuid.UUID,
+    type_: EventType,
+    todo_id: uuid.UUID,
+    occurred_at: datetime,
+    text: str | None,
+) -> str:
+    """The version-1 message body of an event: what :func:`parse_event` reads back."""
+    return json.dumps(
+        {
+            "eventId": str(event_id),
+            "type": type_,
+            "todoId": str(todo_id),
+            "occurredAt": utc_millis(occurred_at),
+            "schemaVersion": SCHEMA_VERSION,
+            "text": text,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
 def new_event(
     type_: EventType,
     todo_id: uuid.UUID,
@@ -95,22 +103,13 @@ def new_event(
     owner: str | None,
 ) -> NewEvent:
     """An outbox row for a change to one todo, with its message body and owner."""
-    message = EventMessage.model_validate(
-        {
-            "eventId": uuid.uuid4(),
-            "type": type_,
-            "todoId": todo_id,
-            "occurredAt": occurred_at,
-            "schemaVersion": SCHEMA_VERSION,
-            "text": text,
-        }
-    )
+    event_id = uuid.uuid4()
     return NewEvent(
-        id=message.event_id,
+        id=event_id,
         type=type_,
         todo_id=todo_id,
         occurred_at=occurred_at,
         schema_version=SCHEMA_VERSION,
-        body=message.to_body(),
+        body=event_body(event_id, type_, todo_id, occurred_at, text),
         owner_id=owner,
     )

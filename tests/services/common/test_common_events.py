@@ -1,0 +1,54 @@
+"""The outbox event a change writes is the version-1 message the worker reads back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from todo_common.events import TODO_COMPLETED, TODO_CREATED, TODO_DELETED, new_event, parse_event
+
+WHEN = datetime(2026, 12, 4, 9, 30, 15, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["Buy milk", 'Café ☕ «quoted» "and" \\slashed', None])
+def test_new_event_body_reads_back_as_the_same_event(text: str | None) -> None:
+    todo_id = uuid.uuid4()
+    event = new_event(TODO_COMPLETED, todo_id, text, WHEN, owner="user-1")
+
+    message = parse_event(event.body)
+
+    assert (message.event_id, message.type, message.todo_id) == (event.id, TODO_COMPLETED, todo_id)
+    assert (message.occurred_at, message.schema_version, message.text) == (WHEN, 1, text)
+    assert (event.type, event.todo_id, event.occurred_at, event.owner_id) == (
+        TODO_COMPLETED,
+        todo_id,
+        WHEN,
+        "user-1",
+    )
+
+
+def test_new_event_body_is_the_compact_version_1_document() -> None:
+    # Another zone on the way in: the body says the same instant in UTC, to the millisecond.
+    local = WHEN.astimezone(timezone(timedelta(hours=-5)))
+    event = new_event(TODO_CREATED, uuid.UUID(int=7), "Café", local, owner=None)
+
+    assert json.loads(event.body) == {
+        "eventId": str(event.id),
+        "type": "todo.created",
+        "todoId": "00000000-0000-0000-0000-000000000007",
+        "occurredAt": "2026-12-04T09:30:15.123Z",
+        "schemaVersion": 1,
+        "text": "Café",
+    }
+    assert "Café" in event.body  # UTF-8 as is, not \u escapes
+    assert ", " not in event.body and ": " not in event.body
+
+
+def test_every_event_has_its_own_id() -> None:
+    todo_id = uuid.uuid4()
+    first, second = (new_event(TODO_DELETED, todo_id, None, WHEN, owner="u") for _ in range(2))
+    assert first.id != second.id
+    assert parse_event(first.body).event_id == first.id
