@@ -16,12 +16,13 @@ from starlette.types import Receive, Scope, Send
 
 from todo_api import __version__
 from todo_api.auth import JwksCache, TokenValidator
+from todo_api.database import Database
 from todo_api.middleware import BodySizeLimitMiddleware, LivenessProbe, RequestContextMiddleware
 from todo_api.problems import PROBLEM_JSON, install_problem_handlers
 from todo_api.relay import Housekeeping, Relay
 from todo_api.routes import activity, health, todos
 from todo_api.settings import ApiSettings
-from todo_common.database import create_db_engine
+from todo_common.database import create_db_engine, create_event_loop_engine
 from todo_common.queue import sns_client
 from todo_common.uow import UnitOfWorkFactory
 
@@ -62,15 +63,25 @@ class TodoApi(FastAPI):
 def create_app(settings: ApiSettings, engine: Engine | None = None) -> TodoApi:
     """Build the API on ``engine`` (made from ``settings`` if not given).
 
+    On PostgreSQL the requests run on an engine of their own made from ``settings`` beside
+    ``engine`` (todo_api.database); ``engine`` serves the relay and the migrations.
+
     The lifespan closes the engine's pool at shutdown, after uvicorn has let
     the in-flight requests finish.
     """
     db = engine if engine is not None else create_db_engine(settings)
-    uow_factory = UnitOfWorkFactory(db)
+    # PostgreSQL: the requests' units of work run on the event loop, on their own engine
+    # (todo_api.database); the relay's thread keeps the blocking one.
+    loop_engine = (
+        create_event_loop_engine(settings, beside=db) if db.dialect.name == "postgresql" else None
+    )
+    units = UnitOfWorkFactory(loop_engine.sync_engine if loop_engine is not None else db)
+    connections = settings.database_pool_size + settings.database_max_overflow
+    database = Database(units, loop_engine=loop_engine, connections=connections)
     relay: Relay | None = None
     if settings.events_topic_arn:
         relay = Relay(
-            uow_factory,
+            UnitOfWorkFactory(db),
             # Short reads: a hung SNS call must not hold the relay (or shutdown) long.
             sns_client(settings, read_timeout=10),
             settings.events_topic_arn,
@@ -83,21 +94,22 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> TodoApi:
                 service_name=settings.service_name,
             ),
         )
-        uow_factory.on_events = relay.notify
+        units.on_events = relay.notify
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # The endpoints that touch the database run in worker threads; no more
-        # of them than pooled connections, so requests queue on the event loop
-        # (cheap) instead of in threads blocked on the pool (and its timeout).
+        # SQLite's units of work run in worker threads (todo_api.database): no more of them
+        # than pooled connections, so requests queue on the event loop (cheap) instead of in
+        # threads blocked on the pool (and its timeout).
         limiter = anyio.to_thread.current_default_thread_limiter()
-        limiter.total_tokens = settings.database_pool_size + settings.database_max_overflow
+        limiter.total_tokens = connections
         await anyio.to_thread.run_sync(app.state.token_validator.keys.warm)
         if relay is not None:
             relay.start()
         yield
         if relay is not None:
             relay.stop()
+        await database.close()
         db.dispose()
         log.info("database pool closed")
 
@@ -122,7 +134,7 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> TodoApi:
         lifespan=lifespan,
     )
     app.state.engine = db
-    app.state.uow_factory = uow_factory
+    app.state.database = database
     app.state.token_validator = token_validator(settings)
     app.state.relay = relay
     app.include_router(todos.router)

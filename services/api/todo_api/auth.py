@@ -89,7 +89,7 @@ def fetch_json(url: str) -> Any:
 
 class JwksCache:
     """The issuer's signing keys by kid, fetched when first needed and refreshed on an unknown
-    kid (rate-limited) or when old. Thread-safe: the routes run in worker threads."""
+    kid (rate-limited) or when old. Thread-safe: new tokens are checked in worker threads."""
 
     def __init__(
         self,

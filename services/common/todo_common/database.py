@@ -15,6 +15,7 @@ Three sources, in order of precedence:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
@@ -23,13 +24,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
 
 from todo_common.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +149,12 @@ def system_ca_file(candidates: tuple[str, ...] = OS_CA_BUNDLES) -> str:
 def boto3_secrets_client(region: str | None) -> Callable[[], SecretsClient]:
     def factory() -> SecretsClient:
         import boto3  # noqa: PLC0415 - only needed when a secret ARN is configured
+        from botocore.config import Config  # noqa: PLC0415 - as boto3
 
-        client: SecretsClient = boto3.client("secretsmanager", region_name=region)
+        # Bounded: a connection waits for its credentials, and botocore's defaults (60 s to
+        # connect, 60 s to read, retried) would hold it for minutes on an unreachable endpoint.
+        bounded = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
+        client: SecretsClient = boto3.client("secretsmanager", region_name=region, config=bounded)
         return client
 
     return factory
@@ -232,27 +242,71 @@ def create_db_engine(
     url, credentials = resolve_url(settings, credentials)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings)
-    engine = create_engine(
-        url,
-        connect_args=postgres_connect_args(settings, from_secret=credentials is not None),
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        pool_timeout=settings.database_pool_timeout_seconds,
-        pool_recycle=settings.database_pool_recycle_seconds,
-        pool_pre_ping=True,
-    )
-    if credentials is not None:
-        provider = credentials
-
-        @event.listens_for(engine, "do_connect")
-        def _inject_credentials(
-            _dialect: Any, _record: ConnectionPoolEntry, _cargs: Any, cparams: dict[str, Any]
-        ) -> None:
-            secret = provider.get()
-            cparams["user"] = secret.username
-            cparams["password"] = secret.password
-
+    engine = create_engine(url, **_postgres_options(settings, credentials))
+    _add_credentials(engine, credentials, on_event_loop=False)
     return engine
+
+
+def create_event_loop_engine(
+    settings: CommonSettings, beside: Engine | None = None
+) -> AsyncEngine | None:
+    """For PostgreSQL, the engine of :func:`create_db_engine` on psycopg's asyncio connections:
+    its work runs on an event loop, each wait for the database a pause of the loop and not of
+    a thread (todo_api.database). ``beside``: an engine of :func:`create_db_engine` whose
+    secret credentials (and their cache) this one shares. None for SQLite, which has no
+    asyncio driver here."""
+    credentials = _secret_credentials.get(beside) if beside is not None else None
+    url, credentials = resolve_url(settings, credentials)
+    if url.get_backend_name() == "sqlite":
+        return None
+    # Imported here: it needs greenlet, which only the API's image installs.
+    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
+    engine = create_async_engine(url, **_postgres_options(settings, credentials))
+    _add_credentials(engine.sync_engine, credentials, on_event_loop=True)
+    return engine
+
+
+def _postgres_options(
+    settings: CommonSettings, credentials: SecretCredentials | None
+) -> dict[str, Any]:
+    return {
+        "connect_args": postgres_connect_args(settings, from_secret=credentials is not None),
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout_seconds,
+        "pool_recycle": settings.database_pool_recycle_seconds,
+        "pool_pre_ping": True,
+    }
+
+
+# Each engine's secret credentials, for the engines made beside it.
+_secret_credentials: WeakKeyDictionary[Engine, SecretCredentials] = WeakKeyDictionary()
+
+
+def _add_credentials(
+    engine: Engine, credentials: SecretCredentials | None, *, on_event_loop: bool
+) -> None:
+    """Every new connection logs in with the secret's current credentials.
+
+    ``on_event_loop``: the engine's connections open in a greenlet on the event loop, where a
+    call to Secrets Manager (the cached credentials expired) would stop every request until it
+    answered: there the credentials are looked up in a thread, and the loop serves on."""
+    if credentials is None:
+        return
+    _secret_credentials[engine] = credentials
+    provider = credentials
+
+    @event.listens_for(engine, "do_connect")
+    def _inject_credentials(
+        _dialect: Any, _record: ConnectionPoolEntry, _cargs: Any, cparams: dict[str, Any]
+    ) -> None:
+        if on_event_loop:
+            secret: Credentials = await_only(asyncio.to_thread(provider.get))
+        else:
+            secret = provider.get()
+        cparams["user"] = secret.username
+        cparams["password"] = secret.password
 
 
 def _sqlite_engine(url: URL, settings: CommonSettings) -> Engine:

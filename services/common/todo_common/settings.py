@@ -49,8 +49,8 @@ class CommonSettings(BaseSettings):
 
     # A fixed pool by default: overflow connections are opened and closed per
     # burst, and a new PostgreSQL connection (TLS to the proxy) costs far more
-    # than waiting for a pooled one. The API also caps its worker threads at
-    # pool size + overflow, so a request thread never waits for a connection.
+    # than waiting for a pooled one. The API also runs at most pool size + overflow
+    # units of work at once, so a request never waits in the pool (todo_api.database).
     database_pool_size: int = Field(default=10, ge=1, le=100)
     database_max_overflow: int = Field(default=0, ge=0, le=100)
     database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=120)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,11 @@ from sqlalchemy import Engine, text
 
 from tests.support.databases import POSTGRES_URL
 from todo_common.database import (
+    Credentials,
     DatabaseConfigError,
     SecretCredentials,
     create_db_engine,
+    create_event_loop_engine,
     parse_rds_secret,
     postgres_connect_args,
     resolve_url,
@@ -185,6 +189,51 @@ def test_an_engine_from_a_secret_connects_with_the_secret_credentials(
         assert app == "todo"
     finally:
         engine.dispose()
+
+
+class RecordingCredentials(SecretCredentials):
+    """Secret credentials that note the thread of every look-up."""
+
+    threads: list[int]
+
+    def get(self) -> Credentials:
+        self.threads.append(threading.get_ident())
+        return super().get()
+
+
+@pytest.mark.postgres
+def test_the_event_loop_engine_shares_the_secret_and_reads_it_off_the_loop(
+    postgres_admin: Engine,
+) -> None:
+    local = postgres_admin.url
+    secret = rds_secret(host=local.host, port=local.port, dbname=local.database, password="x")
+    secret = json.dumps({**json.loads(secret), "username": local.username})
+    settings = CommonSettings(database_secret_arn=ARN, database_sslmode="disable")
+    now = [0.0]
+    # Two answers: one at start-up, one once the cache has expired. A third call (a provider
+    # of the loop engine's own, say) finds no answer and fails.
+    client = stubbed_client(secret, secret)
+    provider = RecordingCredentials(ARN, lambda: client, ttl=300, clock=lambda: now[0])
+    provider.threads = []
+    blocking = create_db_engine(settings, provider)
+    loop_engine = create_event_loop_engine(settings, beside=blocking)
+    assert loop_engine is not None
+    now[0] = 301  # expired: the loop engine's first connection fetches the secret again
+
+    async def current_user() -> tuple[str, int]:
+        async with loop_engine.connect() as conn:
+            user = (await conn.execute(text("SELECT current_user"))).scalar_one()
+        await loop_engine.dispose()
+        return str(user), threading.get_ident()
+
+    try:
+        user, loop_thread = asyncio.run(current_user())
+    finally:
+        blocking.dispose()
+    assert user == local.username
+    # The connection's look-up (the fetch from Secrets Manager) ran in a thread, not the loop's.
+    assert provider.threads[-1] != loop_thread
+    assert provider._fetched_at == 301
 
 
 def test_postgres_url_default_is_the_local_test_database() -> None:

@@ -9,10 +9,10 @@ from todo_api.routes.common import (
     BAD_INPUT,
     SIGNED_IN,
     UNAVAILABLE,
+    Db,
     JsonRoute,
     PageCursor,
     PageLimit,
-    Uow,
     json_response,
     next_page_header,
     page_start,
@@ -45,17 +45,16 @@ DEFAULT_LIMIT = 20
         **UNAVAILABLE,
     },
 )
-def list_activity(
+async def list_activity(
     *,
     request: Request,
-    uow_factory: Uow,
+    db: Db,
     user: CurrentUser,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
 ) -> Response:
     after = page_start(cursor)
-    with uow_factory() as uow:
-        rows = uow.activity.list_page(limit + 1, after, owner=user.subject)
+    rows = await db.read(lambda uow: uow.activity.list_page(limit + 1, after, owner=user.subject))
     page, headers = paginate(
         rows,
         limit=limit,

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from starlette.responses import Response
 
+from todo_api.database import Database
 from todo_api.pagination import (
     MAX_CURSOR_LENGTH,
     InvalidCursorError,
@@ -19,7 +20,6 @@ from todo_api.pagination import (
 )
 from todo_api.problems import INVALID_CURSOR, FieldError, Problem, ProblemError
 from todo_common.repository import Position
-from todo_common.uow import UnitOfWorkFactory
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -55,16 +55,16 @@ class JsonRoute(APIRoute):
         return json_only
 
 
-async def get_uow_factory(request: Request) -> UnitOfWorkFactory:
+async def get_database(request: Request) -> Database:
     # async: FastAPI would run a plain def dependency in a worker thread,
     # one more thread hop per request for a dictionary look-up.
-    factory = request.app.state.uow_factory
-    if not isinstance(factory, UnitOfWorkFactory):  # pragma: no cover - wiring error
-        raise TypeError("app.state.uow_factory is not a UnitOfWorkFactory")
-    return factory
+    database = request.app.state.database
+    if not isinstance(database, Database):  # pragma: no cover - wiring error
+        raise TypeError("app.state.database is not a Database")
+    return database
 
 
-Uow = Annotated[UnitOfWorkFactory, Depends(get_uow_factory)]
+Db = Annotated[Database, Depends(get_database)]
 
 
 def problem(description: str) -> dict[str, Any]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
-from sqlalchemy import Engine
+from fastapi import APIRouter
 from sqlalchemy.exc import SQLAlchemyError
 
 from todo_api.problems import DATABASE_UNAVAILABLE, ProblemError
-from todo_api.routes.common import UNAVAILABLE, JsonRoute
+from todo_api.routes.common import UNAVAILABLE, Db, JsonRoute
 from todo_api.schemas import Health
-from todo_common.database import ping
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["health"], route_class=JsonRoute)
@@ -31,11 +29,10 @@ async def health() -> Health:
 
 
 @router.get("/ready", summary="Readiness: the database answers", responses=UNAVAILABLE)
-def ready(request: Request) -> Health:
-    """200 when a database round-trip succeeds, 503 otherwise."""
-    engine: Engine = request.app.state.engine
+async def ready(db: Db) -> Health:
+    """200 when a database round-trip succeeds (on the engine the requests use), 503 otherwise."""
     try:
-        ping(engine)
+        await db.ping()
     except SQLAlchemyError as error:
         log.warning("not ready: %s", type(error).__name__)
         raise ProblemError(

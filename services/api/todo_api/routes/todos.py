@@ -14,10 +14,10 @@ from todo_api.routes.common import (
     BODY,
     SIGNED_IN,
     UNAVAILABLE,
+    Db,
     JsonRoute,
     PageCursor,
     PageLimit,
-    Uow,
     json_response,
     next_page_header,
     page_start,
@@ -26,7 +26,9 @@ from todo_api.routes.common import (
 from todo_api.routes.common import NOT_FOUND as NOT_FOUND_RESPONSE
 from todo_api.schemas import TODO, TODO_PAGE, TodoCreate, TodoOut, TodoUpdate
 from todo_common import todos
+from todo_common.models import Todo
 from todo_common.repository import Position
+from todo_common.uow import UnitOfWork
 
 # Every route answers only for the signed-in user's own todos: another user's id is a 404.
 router = APIRouter(
@@ -70,17 +72,16 @@ def _not_found(raw: str) -> ProblemError:
         **UNAVAILABLE,
     },
 )
-def list_todos(
+async def list_todos(
     *,
     request: Request,
-    uow_factory: Uow,
+    db: Db,
     user: CurrentUser,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
 ) -> Response:
     after = page_start(cursor)
-    with uow_factory() as uow:
-        rows = todos.list_todos(uow, limit + 1, after, owner=user.subject)
+    rows = await db.read(lambda uow: todos.list_todos(uow, limit + 1, after, owner=user.subject))
     page, headers = paginate(
         rows,
         limit=limit,
@@ -107,12 +108,8 @@ def list_todos(
         **UNAVAILABLE,
     },
 )
-def create_todo(
-    body: TodoCreate, request: Request, uow_factory: Uow, user: CurrentUser
-) -> Response:
-    with uow_factory(write=True) as uow:
-        todo = todos.create_todo(uow, body.text, owner=user.subject)
-        uow.commit()
+async def create_todo(body: TodoCreate, request: Request, db: Db, user: CurrentUser) -> Response:
+    todo = await db.write(lambda uow: todos.create_todo(uow, body.text, owner=user.subject))
     location = {"Location": f"{request.url.path}/{todo.id}"}
     return json_response(TODO, todo, status_code=status.HTTP_201_CREATED, headers=location)
 
@@ -123,10 +120,9 @@ def create_todo(
     response_model=TodoOut,
     responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
 )
-def get_todo(todo_id: TodoId, uow_factory: Uow, user: CurrentUser) -> Response:
+async def get_todo(todo_id: TodoId, db: Db, user: CurrentUser) -> Response:
     key = _parse_id(todo_id)
-    with uow_factory() as uow:
-        todo = todos.get_todo(uow, key, owner=user.subject)
+    todo = await db.read(lambda uow: todos.get_todo(uow, key, owner=user.subject))
     if todo is None:
         raise _not_found(todo_id)
     return json_response(TODO, todo)
@@ -138,16 +134,18 @@ def get_todo(todo_id: TodoId, uow_factory: Uow, user: CurrentUser) -> Response:
     response_model=TodoOut,
     responses={**BAD_INPUT, **NOT_FOUND_RESPONSE, **BODY, **UNAVAILABLE},
 )
-def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow, user: CurrentUser) -> Response:
+async def update_todo(todo_id: TodoId, body: TodoUpdate, db: Db, user: CurrentUser) -> Response:
     key = _parse_id(todo_id)
-    with uow_factory(write=True) as uow:
+
+    def update(uow: UnitOfWork) -> Todo:
         todo = todos.update_todo(
             uow, key, owner=user.subject, text=body.text, completed=body.completed
         )
         if todo is None:
             raise _not_found(todo_id)
-        uow.commit()
-    return json_response(TODO, todo)
+        return todo
+
+    return json_response(TODO, await db.write(update))
 
 
 @router.delete(
@@ -157,9 +155,11 @@ def update_todo(todo_id: TodoId, body: TodoUpdate, uow_factory: Uow, user: Curre
     response_class=Response,
     responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
 )
-def delete_todo(todo_id: TodoId, uow_factory: Uow, user: CurrentUser) -> None:
+async def delete_todo(todo_id: TodoId, db: Db, user: CurrentUser) -> None:
     key = _parse_id(todo_id)
-    with uow_factory(write=True) as uow:
+
+    def delete(uow: UnitOfWork) -> None:
         if not todos.delete_todo(uow, key, owner=user.subject):
             raise _not_found(todo_id)
-        uow.commit()
+
+    await db.write(delete)
