@@ -60,6 +60,21 @@ class TodoApi(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def requests_database(settings: ApiSettings, db: Engine) -> Database:
+    """Where the requests run their units of work: on PostgreSQL on the event loop, on an engine
+    of their own beside ``db`` (todo_api.database; the relay's thread keeps ``db``); on SQLite
+    in worker threads on ``db``."""
+    loop_engine = (
+        create_event_loop_engine(settings, beside=db) if db.dialect.name == "postgresql" else None
+    )
+    if loop_engine is not None and loop_engine.sync_engine.url != db.url:
+        # The requests would write to one database and the relay publish from another.
+        raise ValueError("engine is not the database settings name")
+    units = UnitOfWorkFactory(loop_engine.sync_engine if loop_engine is not None else db)
+    connections = settings.database_pool_size + settings.database_max_overflow
+    return Database(units, loop_engine=loop_engine, connections=connections)
+
+
 def create_app(settings: ApiSettings, engine: Engine | None = None) -> TodoApi:
     """Build the API on ``engine`` (made from ``settings`` if not given).
 
@@ -70,14 +85,8 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> TodoApi:
     the in-flight requests finish.
     """
     db = engine if engine is not None else create_db_engine(settings)
-    # PostgreSQL: the requests' units of work run on the event loop, on their own engine
-    # (todo_api.database); the relay's thread keeps the blocking one.
-    loop_engine = (
-        create_event_loop_engine(settings, beside=db) if db.dialect.name == "postgresql" else None
-    )
-    units = UnitOfWorkFactory(loop_engine.sync_engine if loop_engine is not None else db)
-    connections = settings.database_pool_size + settings.database_max_overflow
-    database = Database(units, loop_engine=loop_engine, connections=connections)
+    database = requests_database(settings, db)
+    units, connections = database.units, database.connections
     relay: Relay | None = None
     if settings.events_topic_arn:
         relay = Relay(

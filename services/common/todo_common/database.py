@@ -153,7 +153,7 @@ def boto3_secrets_client(region: str | None) -> Callable[[], SecretsClient]:
 
         # Bounded: a connection waits for its credentials, and botocore's defaults (60 s to
         # connect, 60 s to read, retried) would hold it for minutes on an unreachable endpoint.
-        bounded = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
+        bounded = Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 2})
         client: SecretsClient = boto3.client("secretsmanager", region_name=region, config=bounded)
         return client
 
