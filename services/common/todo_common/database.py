@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from weakref import WeakKeyDictionary
 
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -301,10 +303,15 @@ def _add_credentials(
     def _inject_credentials(
         _dialect: Any, _record: ConnectionPoolEntry, _cargs: Any, cparams: dict[str, Any]
     ) -> None:
-        if on_event_loop:
-            secret: Credentials = await_only(asyncio.to_thread(provider.get))
-        else:
-            secret = provider.get()
+        try:
+            if on_event_loop:
+                secret: Credentials = await_only(asyncio.to_thread(provider.get))
+            else:
+                secret = provider.get()
+        except (DatabaseConfigError, BotoCoreError, ClientError) as error:
+            # As a DB-API error, SQLAlchemy reports it as an OperationalError: the services
+            # answer "the database is unavailable" (a 503, not ready), not a crash (a 500).
+            raise psycopg.OperationalError(f"database credentials unavailable: {error}") from error
         cparams["user"] = secret.username
         cparams["password"] = secret.password
 

@@ -12,6 +12,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.util import greenlet_spawn
 
 from tests.support.databases import POSTGRES_URL
 from todo_common.database import (
@@ -234,6 +236,46 @@ def test_the_event_loop_engine_shares_the_secret_and_reads_it_off_the_loop(
     # The connection's look-up (the fetch from Secrets Manager) ran in a thread, not the loop's.
     assert provider.threads[-1] != loop_thread
     assert provider._fetched_at == 301
+
+
+@pytest.mark.parametrize("on_event_loop", [False, True], ids=["blocking", "event-loop"])
+def test_credentials_that_cannot_be_read_are_an_unavailable_database(on_event_loop: bool) -> None:
+    # The secret answers at start-up, then Secrets Manager throttles once the cache expired.
+    secret = rds_secret(host="127.0.0.1", port=1, password="x")
+    client = boto3.client(
+        "secretsmanager",
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    stubber = Stubber(client)
+    stubber.add_response(
+        "get_secret_value",
+        {"ARN": ARN, "Name": "todo/db", "SecretString": secret},
+        {"SecretId": ARN},
+    )
+    stubber.add_client_error("get_secret_value", "ThrottlingException")
+    stubber.activate()
+    now = [0.0]
+    provider = SecretCredentials(ARN, lambda: client, ttl=300, clock=lambda: now[0])
+    settings = CommonSettings(database_secret_arn=ARN, database_sslmode="disable")
+    blocking = create_db_engine(settings, provider)
+    loop_engine = create_event_loop_engine(settings, beside=blocking)
+    assert loop_engine is not None
+    now[0] = 301
+
+    def connect(engine: Engine) -> None:
+        with engine.connect():
+            pass
+
+    try:
+        with pytest.raises(OperationalError, match=r"credentials unavailable.*Throttling"):
+            if on_event_loop:
+                asyncio.run(greenlet_spawn(connect, loop_engine.sync_engine))
+            else:
+                connect(blocking)
+    finally:
+        blocking.dispose()
 
 
 def test_postgres_url_default_is_the_local_test_database() -> None:
