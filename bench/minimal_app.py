@@ -1,14 +1,13 @@
 """The second ceiling: the API's list and create written minimally, on the same server.
 
 One SQL statement each, through the same driver (psycopg 3) and the same pool (the engine
-todo_common.database makes from the same settings), run where the API runs its database work:
-on PostgreSQL in a greenlet on the event loop, on psycopg's asyncio connections
-(todo_api.database); on SQLite in a worker thread. No ORM, no framework, no middleware, no
-token check. The statements do the
-database work the API's do: the list reads one owner's newest 51 rows (the API reads one
-more than a page, to know whether another follows) and the create writes the todo and its
-outbox event in one statement. What the API costs on top of this is what its layers cost:
-the figures the benchmark compares.
+todo_common.database makes from the same settings), run by the API's own runner
+(todo_api.database): on PostgreSQL in a greenlet on the event loop, on psycopg's asyncio
+connections; on SQLite in a worker thread. No ORM, no framework, no middleware, no token check.
+The statements do the database work the API's do: the list reads one owner's newest 51 rows
+(the API reads one more than a page, to know whether another follows) and the create writes
+the todo and its outbox event in one statement. What the API costs on top of this is what its
+layers cost: the figures the benchmark compares.
 
     uvicorn minimal_app:app      (settings from the environment, as the API reads them;
                                   BENCH_OWNER: whose todos, the benchmark's signed-in user)
@@ -16,17 +15,14 @@ the figures the benchmark compares.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio.to_thread
-from sqlalchemy.util import greenlet_spawn
-
-from todo_common.database import create_db_engine, create_event_loop_engine
+from todo_api.database import Database
+from todo_common.database import create_db_engine
 from todo_common.settings import CommonSettings
 
 LIST = (
@@ -42,20 +38,10 @@ CREATE = (
 )
 OWNER = os.environ.get("BENCH_OWNER", "bench-user")
 _settings = CommonSettings()
-_loop_engine = create_event_loop_engine(_settings)
-_engine = _loop_engine.sync_engine if _loop_engine is not None else create_db_engine(_settings)
-
-
-# As the API bounds its units of work (todo_api.database): no more at once than connections.
-_slots = asyncio.Semaphore(_settings.database_pool_size + _settings.database_max_overflow)
-
-
-async def _run(function: Any, *args: Any) -> bytes:
-    if _loop_engine is None:
-        return await anyio.to_thread.run_sync(function, *args)
-    async with _slots:
-        result: bytes = await greenlet_spawn(function, *args)
-    return result
+_blocking = create_db_engine(_settings)
+# The API's own runner: the statements run where, and as many at once as, the API's do.
+_database = Database.beside(_blocking, _settings)
+_engine = _database.units.engine
 
 
 def _todo(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -121,10 +107,8 @@ async def _lifespan(receive: Any, send: Any) -> None:
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            if _loop_engine is not None:
-                await _loop_engine.dispose()
-            else:
-                _engine.dispose()
+            await _database.close()
+            _blocking.dispose()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -134,10 +118,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _lifespan(receive, send)
         return
     if scope["method"] == "POST":
-        payload = await _run(_create, await _body(receive))
+        body = await _body(receive)
+        payload = await _database.run(lambda _: _create(body))
         status = 201
     else:
-        payload = await _run(_list)
+        payload = await _database.run(lambda _: _list())
         status = 200
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -92,4 +92,4 @@ def test_a_page_is_at_most_fifty_of_the_owners_newest(minimal: ModuleType) -> No
     assert len(page) == 50
     assert [todo["text"] for todo in page[:2]] == ["t51", "t50"]
     # The loop path: on PostgreSQL its statements run as the API's do (todo_api.database).
-    assert minimal._loop_engine is not None
+    assert minimal._database.on_event_loop

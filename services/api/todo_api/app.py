@@ -22,7 +22,7 @@ from todo_api.problems import PROBLEM_JSON, install_problem_handlers
 from todo_api.relay import Housekeeping, Relay
 from todo_api.routes import activity, health, todos
 from todo_api.settings import ApiSettings
-from todo_common.database import create_db_engine, create_event_loop_engine
+from todo_common.database import create_db_engine
 from todo_common.queue import sns_client
 from todo_common.uow import UnitOfWorkFactory
 
@@ -60,21 +60,6 @@ class TodoApi(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def requests_database(settings: ApiSettings, db: Engine) -> Database:
-    """Where the requests run their units of work: on PostgreSQL on the event loop, on an engine
-    of their own beside ``db`` (todo_api.database; the relay's thread keeps ``db``); on SQLite
-    in worker threads on ``db``."""
-    loop_engine = (
-        create_event_loop_engine(settings, beside=db) if db.dialect.name == "postgresql" else None
-    )
-    if loop_engine is not None and loop_engine.sync_engine.url != db.url:
-        # The requests would write to one database and the relay publish from another.
-        raise ValueError("engine is not the database settings name")
-    units = UnitOfWorkFactory(loop_engine.sync_engine if loop_engine is not None else db)
-    connections = settings.database_pool_size + settings.database_max_overflow
-    return Database(units, loop_engine=loop_engine, connections=connections)
-
-
 def create_app(settings: ApiSettings, engine: Engine | None = None) -> TodoApi:
     """Build the API on ``engine`` (made from ``settings`` if not given).
 
@@ -85,7 +70,7 @@ def create_app(settings: ApiSettings, engine: Engine | None = None) -> TodoApi:
     the in-flight requests finish.
     """
     db = engine if engine is not None else create_db_engine(settings)
-    database = requests_database(settings, db)
+    database = Database.beside(db, settings)
     units, connections = database.units, database.connections
     relay: Relay | None = None
     if settings.events_topic_arn:

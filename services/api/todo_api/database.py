@@ -23,10 +23,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio.to_thread
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from todo_common.database import ping
+from todo_common.database import create_event_loop_engine, ping
+from todo_common.settings import CommonSettings
 from todo_common.uow import UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
@@ -51,6 +53,19 @@ class Database:
         # in order and for as long as it takes, not in the pool (which gives up after
         # DATABASE_POOL_TIMEOUT_SECONDS). Made on the loop that first needs it.
         self._slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def beside(cls, engine: Engine, settings: CommonSettings) -> Database:
+        """The requests' database for ``settings``, beside ``engine`` (which serves the relay
+        and the migrations): on PostgreSQL on an asyncio engine of its own, sharing
+        ``engine``'s secret credentials; on SQLite in worker threads on ``engine``."""
+        loop_engine = create_event_loop_engine(settings, beside=engine)
+        if loop_engine is not None and loop_engine.sync_engine.url != engine.url:
+            # The requests would write to one database and the relay publish from another.
+            raise ValueError("engine is not the database settings name")
+        units = UnitOfWorkFactory(loop_engine.sync_engine if loop_engine is not None else engine)
+        connections = settings.database_pool_size + settings.database_max_overflow
+        return cls(units, loop_engine=loop_engine, connections=connections)
 
     @property
     def on_event_loop(self) -> bool:
@@ -93,9 +108,8 @@ class Database:
         await self.run(lambda units: ping(units.engine))
 
     async def close(self) -> None:
-        """Close the pool (at shutdown, once the requests have finished)."""
+        """Close the requests' own pool, if any (at shutdown, once the requests have finished);
+        the engine it was made beside is its owner's to dispose."""
         self._slots = None
         if self.loop_engine is not None:
             await self.loop_engine.dispose()
-        else:
-            self.units.engine.dispose()

@@ -46,8 +46,9 @@ def rds_secret(**overrides: Any) -> str:
     return json.dumps(secret)
 
 
-def stubbed_client(*secret_strings: str) -> Any:
-    """A real boto3 Secrets Manager client whose answers are stubbed (no network)."""
+def stubbed_client(*secret_strings: str, then_error: str | None = None) -> Any:
+    """A real boto3 Secrets Manager client whose answers are stubbed (no network): the
+    secrets in turn, then the error code ``then_error``, if given."""
     client = boto3.client(
         "secretsmanager",
         region_name="eu-west-1",
@@ -61,8 +62,17 @@ def stubbed_client(*secret_strings: str) -> Any:
             {"ARN": ARN, "Name": "todo/db", "SecretString": secret_string},
             {"SecretId": ARN},
         )
+    if then_error is not None:
+        stubber.add_client_error("get_secret_value", then_error)
     stubber.activate()
     return client
+
+
+def local_secret(postgres_admin: Engine) -> str:
+    """A secret that names the test PostgreSQL and its user."""
+    local = postgres_admin.url
+    secret = rds_secret(host=local.host, port=local.port, dbname=local.database, password="x")
+    return json.dumps({**json.loads(secret), "username": local.username})
 
 
 def test_no_url_and_no_secret_means_sqlite_under_data_dir(tmp_path: Path) -> None:
@@ -178,8 +188,7 @@ def test_an_engine_from_a_secret_connects_with_the_secret_credentials(
     postgres_admin: Engine,
 ) -> None:
     local = postgres_admin.url
-    secret = rds_secret(host=local.host, port=local.port, dbname=local.database, password="x")
-    secret = json.dumps({**json.loads(secret), "username": local.username})
+    secret = local_secret(postgres_admin)
     settings = CommonSettings(database_secret_arn=ARN, database_sslmode="disable")
     provider = SecretCredentials(ARN, lambda: stubbed_client(secret), ttl=300)
     engine = create_db_engine(settings, provider)
@@ -208,8 +217,7 @@ def test_the_event_loop_engine_shares_the_secret_and_reads_it_off_the_loop(
     postgres_admin: Engine,
 ) -> None:
     local = postgres_admin.url
-    secret = rds_secret(host=local.host, port=local.port, dbname=local.database, password="x")
-    secret = json.dumps({**json.loads(secret), "username": local.username})
+    secret = local_secret(postgres_admin)
     settings = CommonSettings(database_secret_arn=ARN, database_sslmode="disable")
     now = [0.0]
     # Two answers: one at start-up, one once the cache has expired. A third call (a provider
@@ -242,20 +250,7 @@ def test_the_event_loop_engine_shares_the_secret_and_reads_it_off_the_loop(
 def test_credentials_that_cannot_be_read_are_an_unavailable_database(on_event_loop: bool) -> None:
     # The secret answers at start-up, then Secrets Manager throttles once the cache expired.
     secret = rds_secret(host="127.0.0.1", port=1, password="x")
-    client = boto3.client(
-        "secretsmanager",
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    stubber = Stubber(client)
-    stubber.add_response(
-        "get_secret_value",
-        {"ARN": ARN, "Name": "todo/db", "SecretString": secret},
-        {"SecretId": ARN},
-    )
-    stubber.add_client_error("get_secret_value", "ThrottlingException")
-    stubber.activate()
+    client = stubbed_client(secret, then_error="ThrottlingException")
     now = [0.0]
     provider = SecretCredentials(ARN, lambda: client, ttl=300, clock=lambda: now[0])
     settings = CommonSettings(database_secret_arn=ARN, database_sslmode="disable")
