@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from todo_common.events import utc_millis
 from todo_common.models import TEXT_MAX_LENGTH
 
 _ALLOWED_CONTROL = {"\t", "\n", "\r"}
@@ -55,15 +56,9 @@ TodoText = Annotated[
 ]
 
 
-def _utc_millis(value: datetime) -> str:
-    # Called for every timestamp of every row shown: what the database returns is already UTC.
-    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
 UtcMillis = Annotated[
     datetime,
-    PlainSerializer(_utc_millis, return_type=str),
+    PlainSerializer(utc_millis, return_type=str),
     WithJsonSchema(
         {
             "type": "string",

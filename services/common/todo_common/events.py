@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -40,8 +40,18 @@ class InvalidEventError(ValueError):
     """A message body that is not a version-1 event; ``str()`` says why."""
 
 
+_ZERO = timedelta(0)
+
+
 def utc_millis(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``value`` in UTC, to the millisecond: ``2026-01-31T12:00:00.000Z`` (how the API and
+    the events show every timestamp)."""
+    # At offset zero already (datetime.UTC, or the database session's Etc/UTC) it is formatted
+    # as it is: called for every timestamp of every page, the conversion cost what the
+    # formatting did.
+    if value.utcoffset() != _ZERO:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class EventMessage(BaseModel):

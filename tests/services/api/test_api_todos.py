@@ -6,13 +6,17 @@ import os
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
 
-from tests.support.databases import Database
-from tests.support.issuer import USER
+from tests.support.databases import Database, make_database
+from tests.support.issuer import USER, Issuer
+from todo_api.app import create_app
 from todo_api.middleware import new_request_id
 from todo_common.models import NewTodo
 from todo_common.uow import UnitOfWorkFactory
@@ -203,3 +207,36 @@ def test_a_forked_process_does_not_repeat_its_parents_request_ids() -> None:
         childs = pipe.read()
     assert re.fullmatch(r"[0-9a-f]{32}", childs)
     assert childs != parents
+
+
+def _sessions_in_kolkata(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _set_time_zone(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET TIME ZONE 'Asia/Kolkata'")
+        cursor.close()
+        dbapi_connection.commit()  # the pool hands out connections outside a transaction
+
+
+@pytest.mark.postgres
+def test_timestamps_show_in_utc_whatever_the_database_session_s_time_zone(
+    request: pytest.FixtureRequest, tmp_path: Path, issuer: Issuer
+) -> None:
+    # PostgreSQL's timestamps are read as psycopg gives them, in the session's time zone; what
+    # the API shows is UTC all the same, and a cursor names the same instant.
+    db = make_database("postgres", tmp_path, request)
+    app = create_app(db.settings, db.engine)
+    for engine in (db.engine, app.state.database.loop_engine.sync_engine):
+        _sessions_in_kolkata(engine)
+
+    with TestClient(app, headers=issuer.headers(USER)) as client:
+        first, second = create(client, "Buy milk"), create(client, "Walk the dog")
+        page = client.get("/api/todos", params={"limit": 1})
+        rest = client.get(NEXT.fullmatch(page.headers["Link"])["url"])  # type: ignore[index]
+        one = client.get(f"/api/todos/{first['id']}").json()
+    with UnitOfWorkFactory(db.engine)() as uow:
+        stored = uow.todos.list_page(1, owner=USER)[0].created_at
+    db.engine.dispose()
+
+    assert stored.utcoffset() == timedelta(hours=5, minutes=30)
+    assert (page.json(), rest.json(), one) == ([second], [first], first)

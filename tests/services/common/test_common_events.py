@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from todo_common.events import TODO_COMPLETED, TODO_CREATED, TODO_DELETED, new_event, parse_event
+from todo_common.events import (
+    TODO_COMPLETED,
+    TODO_CREATED,
+    TODO_DELETED,
+    new_event,
+    parse_event,
+    utc_millis,
+)
 
 WHEN = datetime(2026, 12, 4, 9, 30, 15, 123000, tzinfo=UTC)
 
@@ -52,3 +60,21 @@ def test_every_event_has_its_own_id() -> None:
     first, second = (new_event(TODO_DELETED, todo_id, None, WHEN, owner="u") for _ in range(2))
     assert first.id != second.id
     assert parse_event(first.body).event_id == first.id
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        UTC,
+        ZoneInfo("Etc/UTC"),
+        ZoneInfo("Europe/London"),
+        ZoneInfo("Asia/Kolkata"),
+        timezone(-timedelta(hours=5)),
+    ],
+    ids=str,
+)
+def test_a_timestamp_shows_as_utc_to_the_millisecond_from_any_zone(zone: tzinfo) -> None:
+    # Etc/UTC is what Debian's PostgreSQL sessions give; London is at offset zero in December.
+    assert (
+        utc_millis(WHEN.replace(microsecond=123999).astimezone(zone)) == "2026-12-04T09:30:15.123Z"
+    )
