@@ -1,6 +1,6 @@
 """Access tokens: who is asking, proven by the issuer's signature (docs/auth.md).
 
-Every route but health and readiness depends on :func:`current_user`. The token is a Cognito
+Every route but health and readiness depends on :data:`current_user`. The token is a Cognito
 access token (or the local issuer's, shaped the same): RS256, signed by a key of the issuer's
 JWKS, for our app client, not expired. Anything else is a 401 problem with
 ``WWW-Authenticate``; the keys unreachable is a 503.
@@ -21,7 +21,9 @@ from typing import Annotated, Any
 import anyio.to_thread
 import jwt
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from fastapi.security.utils import get_authorization_scheme_param
 
 from todo_api.problems import TYPE_PREFIX, ProblemError
 
@@ -271,14 +273,6 @@ class TokenValidator:
         return key
 
 
-# auto_error off: a missing header is our own 401 problem, not FastAPI's plain 403.
-_bearer = HTTPBearer(
-    auto_error=False,
-    bearerFormat="JWT",
-    description="An access token from the issuer (Amazon Cognito; `make dev`: the local one).",
-)
-
-
 def _unauthorized(reason: str, *, error: str | None) -> ProblemError:
     """A 401 problem; RFC 6750's challenge names the error when a token was sent."""
     challenge = 'Bearer realm="todo"'
@@ -294,21 +288,35 @@ def _unauthorized(reason: str, *, error: str | None) -> ProblemError:
     )
 
 
-async def current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    """The signed-in user of this request, or a 401 problem.
+class BearerUser(SecurityBase):
+    """The dependency that answers who is asking: the bearer token of the ``Authorization``
+    header, checked. Documented in OpenAPI as FastAPI's ``HTTPBearer`` is (the scheme and its
+    name), and one dependency instead of two: ``HTTPBearer``'s credentials object, solved as a
+    dependency of its own, cost every request more than looking up the token did."""
 
-    A token already proven is answered on the event loop; a new one is checked in a worker
-    thread (fetching the keys may block for seconds)."""
-    if credentials is None:
-        raise _unauthorized("a Bearer access token is required", error=None)
-    validator: TokenValidator = request.app.state.token_validator
-    user = validator.verified(credentials.credentials)
-    if user is not None:
-        return user
-    return await anyio.to_thread.run_sync(_validated, validator, credentials.credentials)
+    def __init__(self, *, description: str) -> None:
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        self.scheme_name = "HTTPBearer"
+
+    async def __call__(self, request: Request) -> User:
+        """The signed-in user of this request, or a 401 problem (no bearer token: our own
+        problem, not FastAPI's plain 403).
+
+        A token already proven is answered on the event loop; a new one is checked in a worker
+        thread (fetching the keys may block for seconds)."""
+        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        if not token or scheme.lower() != "bearer":
+            raise _unauthorized("a Bearer access token is required", error=None)
+        validator: TokenValidator = request.app.state.token_validator
+        user = validator.verified(token)
+        if user is not None:
+            return user
+        return await anyio.to_thread.run_sync(_validated, validator, token)
+
+
+current_user = BearerUser(
+    description="An access token from the issuer (Amazon Cognito; `make dev`: the local one)."
+)
 
 
 def _validated(validator: TokenValidator, token: str) -> User:
