@@ -10,13 +10,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     BindParameter,
     Connection,
     Integer,
-    Row,
     Table,
     and_,
     bindparam,
@@ -32,9 +31,22 @@ from sqlalchemy.orm import DeclarativeBase, Session
 
 from todo_common.models import Activity, NewEvent, NewTodo, OutboxEvent, Todo
 
-# A page of todos is read as these columns, not as ORM objects: a page is shown, never changed,
-# and tracking 50 objects in the session cost more than the query itself.
-TodoRow = Row[uuid.UUID, str, bool, datetime, datetime]
+
+class TodoRow(NamedTuple):
+    """One todo of a page, as shown.
+
+    A page of todos is read as these columns, not as ORM objects: a page is shown, never
+    changed, and tracking 50 objects in the session cost more than the query itself. Nor as
+    SQLAlchemy's rows: a Row finds an attribute by name only after the usual lookup has failed,
+    and reading a page's 250 values that way cost the list a seventh of its CPU."""
+
+    id: uuid.UUID
+    text: str
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 _PAGE_COLUMNS = (Todo.id, Todo.text, Todo.completed, Todo.created_at, Todo.updated_at)
 
 
@@ -132,16 +144,13 @@ class TodoRepository:
             statement = statement.with_for_update()
         return self._in.session.scalars(statement).one_or_none()
 
-    def list_page(
-        self, limit: int, after: Position | None = None, *, owner: str
-    ) -> Sequence[TodoRow]:
-        """Up to ``limit`` of ``owner``'s todos, newest first, strictly after ``after``: rows of
-        (id, text, completed, created_at, updated_at), by those names."""
-        connection = self._in.connection
-        if after is None:
-            return connection.execute(_FIRST_PAGE, {"owner": owner, "limit": limit}).all()
-        values = {"owner": owner, "limit": limit, "created_at": after.created_at, "id": after.id}
-        return connection.execute(_NEXT_PAGE, values).all()
+    def list_page(self, limit: int, after: Position | None = None, *, owner: str) -> list[TodoRow]:
+        """Up to ``limit`` of ``owner``'s todos, newest first, strictly after ``after``."""
+        values: dict[str, Any] = {"owner": owner, "limit": limit}
+        if after is not None:
+            values |= {"created_at": after.created_at, "id": after.id}
+        result = self._in.connection.execute(_FIRST_PAGE if after is None else _NEXT_PAGE, values)
+        return [TodoRow._make(row) for row in result]
 
     def delete_returning_text(self, todo_id: uuid.UUID, *, owner: str) -> str | None:
         """Delete ``owner``'s todo; its text, or None if ``owner`` has no such todo."""

@@ -12,7 +12,6 @@ a todo that does not exist.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -50,7 +49,7 @@ def get_todo(uow: UnitOfWork, todo_id: uuid.UUID, *, owner: str) -> Todo | None:
 
 def list_todos(
     uow: UnitOfWork, limit: int, after: Position | None = None, *, owner: str
-) -> Sequence[TodoRow]:
+) -> list[TodoRow]:
     return uow.todos.list_page(limit, after, owner=owner)
 
 

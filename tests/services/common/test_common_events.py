@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from todo_common.events import (
     TODO_COMPLETED,
@@ -78,3 +80,12 @@ def test_a_timestamp_shows_as_utc_to_the_millisecond_from_any_zone(zone: tzinfo)
     assert (
         utc_millis(WHEN.replace(microsecond=123999).astimezone(zone)) == "2026-12-04T09:30:15.123Z"
     )
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_utc_millis_is_iso_8601_in_utc_truncated_to_the_millisecond(value: datetime) -> None:
+    try:
+        expected = value.astimezone(UTC).isoformat(timespec="milliseconds")
+    except OverflowError:  # within hours of year 1 or 9999: no such instant in UTC
+        return
+    assert utc_millis(value) == expected.removesuffix("+00:00") + "Z"
