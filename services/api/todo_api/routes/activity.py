@@ -9,10 +9,10 @@ from todo_api.routes.common import (
     BAD_INPUT,
     SIGNED_IN,
     UNAVAILABLE,
-    Db,
     JsonRoute,
     PageCursor,
     PageLimit,
+    database,
     json_response,
     next_page_header,
     page_start,
@@ -48,12 +48,12 @@ DEFAULT_LIMIT = 20
 async def list_activity(
     *,
     request: Request,
-    db: Db,
     user: CurrentUser,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
 ) -> Response:
     after = page_start(cursor)
+    db = database(request)
     rows = await db.read(lambda uow: uow.activity.list_page(limit + 1, after, owner=user.subject))
     page, headers = paginate(
         rows,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from todo_api.problems import DATABASE_UNAVAILABLE, ProblemError
-from todo_api.routes.common import UNAVAILABLE, Db, JsonRoute
+from todo_api.routes.common import UNAVAILABLE, JsonRoute, database
 from todo_api.schemas import Health
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,10 @@ async def health() -> Health:
 
 
 @router.get("/ready", summary="Readiness: the database answers", responses=UNAVAILABLE)
-async def ready(db: Db) -> Health:
+async def ready(request: Request) -> Health:
     """200 when a database round-trip succeeds (on the engine the requests use), 503 otherwise."""
     try:
-        await db.ping()
+        await database(request).ping()
     except SQLAlchemyError as error:
         log.warning("not ready: %s", type(error).__name__)
         raise ProblemError(

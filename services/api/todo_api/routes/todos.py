@@ -14,10 +14,10 @@ from todo_api.routes.common import (
     BODY,
     SIGNED_IN,
     UNAVAILABLE,
-    Db,
     JsonRoute,
     PageCursor,
     PageLimit,
+    database,
     json_response,
     next_page_header,
     page_start,
@@ -75,12 +75,12 @@ def _not_found(raw: str) -> ProblemError:
 async def list_todos(
     *,
     request: Request,
-    db: Db,
     user: CurrentUser,
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
 ) -> Response:
     after = page_start(cursor)
+    db = database(request)
     rows = await db.read(lambda uow: todos.list_todos(uow, limit + 1, after, owner=user.subject))
     page, headers = paginate(
         rows,
@@ -108,10 +108,11 @@ async def list_todos(
         **UNAVAILABLE,
     },
 )
-async def create_todo(body: TodoCreate, request: Request, db: Db, user: CurrentUser) -> Response:
-    todo = await db.write(lambda uow: todos.create_todo(uow, body.text, owner=user.subject))
-    location = {"Location": f"{request.url.path}/{todo.id}"}
-    return json_response(TODO, todo, status_code=status.HTTP_201_CREATED, headers=location)
+async def create_todo(body: TodoCreate, request: Request, user: CurrentUser) -> Response:
+    db = database(request)
+    new = await db.write(lambda uow: todos.create_todo(uow, body.text, owner=user.subject))
+    location = {"Location": f"{router.prefix}/{new.id}"}
+    return json_response(TODO, new, status_code=status.HTTP_201_CREATED, headers=location)
 
 
 @router.get(
@@ -120,8 +121,9 @@ async def create_todo(body: TodoCreate, request: Request, db: Db, user: CurrentU
     response_model=TodoOut,
     responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
 )
-async def get_todo(todo_id: TodoId, db: Db, user: CurrentUser) -> Response:
+async def get_todo(todo_id: TodoId, request: Request, user: CurrentUser) -> Response:
     key = _parse_id(todo_id)
+    db = database(request)
     todo = await db.read(lambda uow: todos.get_todo(uow, key, owner=user.subject))
     if todo is None:
         raise _not_found(todo_id)
@@ -134,7 +136,9 @@ async def get_todo(todo_id: TodoId, db: Db, user: CurrentUser) -> Response:
     response_model=TodoOut,
     responses={**BAD_INPUT, **NOT_FOUND_RESPONSE, **BODY, **UNAVAILABLE},
 )
-async def update_todo(todo_id: TodoId, body: TodoUpdate, db: Db, user: CurrentUser) -> Response:
+async def update_todo(
+    todo_id: TodoId, body: TodoUpdate, request: Request, user: CurrentUser
+) -> Response:
     key = _parse_id(todo_id)
 
     def update(uow: UnitOfWork) -> Todo:
@@ -145,7 +149,7 @@ async def update_todo(todo_id: TodoId, body: TodoUpdate, db: Db, user: CurrentUs
             raise _not_found(todo_id)
         return todo
 
-    return json_response(TODO, await db.write(update))
+    return json_response(TODO, await database(request).write(update))
 
 
 @router.delete(
@@ -155,11 +159,11 @@ async def update_todo(todo_id: TodoId, body: TodoUpdate, db: Db, user: CurrentUs
     response_class=Response,
     responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE},
 )
-async def delete_todo(todo_id: TodoId, db: Db, user: CurrentUser) -> None:
+async def delete_todo(todo_id: TodoId, request: Request, user: CurrentUser) -> None:
     key = _parse_id(todo_id)
 
     def delete(uow: UnitOfWork) -> None:
         if not todos.delete_todo(uow, key, owner=user.subject):
             raise _not_found(todo_id)
 
-    await db.write(delete)
+    await database(request).write(delete)
