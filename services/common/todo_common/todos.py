@@ -92,10 +92,16 @@ def _to_outbox(uow: UnitOfWork, event: NewEvent, *, new_todo: NewTodo | None = N
     """The change's event into the outbox (with ``new_todo``, the todo too, in one statement),
     in its own span: the row keeps that span's context, so the relay's publication and the
     worker's write continue the request's trace."""
-    attributes = {"messaging.message.id": str(event.id), "todo.id": str(event.todo_id)}
     # No exception recorded in the span: a database error's text carries the row's values
     # (the todo's text, the owner), which have no place in X-Ray.
-    with tracer.start_as_current_span(
-        f"{event.type} outbox", attributes=attributes, record_exception=False
-    ):
-        uow.outbox.add(replace(event, trace_parent=current_traceparent()), new_todo=new_todo)
+    with tracer.start_as_current_span(f"{event.type} outbox", record_exception=False) as span:
+        # With tracing off the span records nothing and has no context to pass on: its
+        # attributes and a copy of the event would be built for nothing on every change.
+        if span.is_recording():
+            span.set_attributes(
+                {"messaging.message.id": str(event.id), "todo.id": str(event.todo_id)}
+            )
+        trace_parent = current_traceparent()
+        if trace_parent is not None:
+            event = replace(event, trace_parent=trace_parent)
+        uow.outbox.add(event, new_todo=new_todo)
