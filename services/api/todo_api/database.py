@@ -11,7 +11,7 @@ Why not a worker thread per unit of work, as FastAPI runs a plain ``def`` route:
 event loop and the threads contend for the GIL after every database round trip. Measured with
 ``make bench-api`` (2 cores, 32 connections), a create cost about 1,450 µs of CPU that way and
 about 980 µs on the loop, and the API served about half again as many creates and a quarter
-more pages a second (services/api/README.md).
+more pages a second (docs/performance.md).
 
 SQLite has no asyncio driver here; its units of work run in worker threads, as before.
 """

@@ -84,7 +84,7 @@ def serve(settings: ApiSettings) -> int:
     # What start-up built (the app, its schemas, the models, the modules) lives as long as the
     # process: out of the collector's way, a full collection no longer walks all of it. Those
     # walks were the API's tail at low load: p99 of a create 30 ms at 4 connections, 6 ms
-    # without them (make bench-api --connections 4; services/api/README.md).
+    # without them (make bench-api --connections 4; docs/performance.md).
     gc.collect()  # what start-up left as garbage is not kept forever
     gc.freeze()
     try:

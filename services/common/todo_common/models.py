@@ -7,7 +7,7 @@ which makes processing idempotent).
 
 A row about to be inserted is a plain value (:class:`NewTodo`, :class:`NewEvent`), its fields
 named as the table's columns. The ORM maps the rows read back: ORM objects built only to be
-inserted cost every create CPU for nothing (services/api/README.md has the figures).
+inserted cost every create CPU for nothing (docs/performance.md has the figures).
 """
 
 from __future__ import annotations
@@ -75,16 +75,13 @@ class UTCDateTime(TypeDecorator[datetime]):
     ) -> Callable[[Any], datetime | None] | None:
         if dialect.name == "postgresql":
             # Nothing to do per value: converting each one to datetime.UTC cost a page of 50
-            # todos a fifth of its CPU (services/api/README.md).
+            # todos a twentieth of its CPU (docs/performance.md).
             return None
         return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        # Only SQLite's values come here (result_processor), stored as naive UTC.
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):

@@ -73,7 +73,8 @@ def _bound(model: type[DeclarativeBase], prefix: str) -> dict[str, BindParameter
 # own and one round trip fewer for every create. Compiled once and sent as the driver's own SQL
 # (psycopg adapts the UUIDs, aware datetimes and strings itself): what SQLAlchemy does for every
 # execution of a Core statement (its cache key, the bind processing) cost a create a twentieth
-# of its CPU (services/api/README.md).
+# of its CPU (docs/performance.md). Waived with it: the checks that every timestamp is aware and
+# the completed flag a bool; utc_now() and NewTodo make them so (tests/services/common).
 _INSERT_TODO_AND_EVENT = (
     insert(_table(OutboxEvent))
     .values(_bound(OutboxEvent, "event_"))

@@ -95,8 +95,8 @@ def _to_outbox(uow: UnitOfWork, event: NewEvent, *, new_todo: NewTodo | None = N
     # No exception recorded in the span: a database error's text carries the row's values
     # (the todo's text, the owner), which have no place in X-Ray.
     with tracer.start_as_current_span(f"{event.type} outbox", record_exception=False) as span:
-        # With tracing off the span records nothing and has no context to pass on: its
-        # attributes and a copy of the event would be built for nothing on every change.
+        # A span that is not sampled records nothing, and with tracing off there is no context
+        # to pass on either: its attributes, or a copy of the event, would be built for nothing.
         if span.is_recording():
             span.set_attributes(
                 {"messaging.message.id": str(event.id), "todo.id": str(event.todo_id)}

@@ -376,3 +376,25 @@ def test_a_proven_token_is_answered_without_a_worker_thread(
     monkeypatch.setattr(TokenValidator, "validate", counted)
     assert [client.get("/api/todos").status_code for _ in range(3)] == [200] * 3
     assert checks == []
+
+
+@pytest.mark.parametrize(
+    ("scheme", "token", "signed_in"),
+    [
+        ("bearer", "{token}", True),  # the scheme is case-insensitive (RFC 7235)
+        ("BEARER", "{token}", True),
+        ("Bearer", "", False),
+        ("Basic", "{token}", False),
+        ("", "{token}", False),
+    ],
+)
+def test_the_authorization_header_is_read_as_a_bearer_credential(
+    anonymous: TestClient, issuer: Issuer, scheme: str, token: str, signed_in: bool
+) -> None:
+    header = f"{scheme} {token.format(token=issuer.token(USER))}".strip()
+    response = anonymous.get("/api/todos", headers={"Authorization": header})
+    if signed_in:
+        assert response.status_code == 200, response.text
+        return
+    problem = assert_problem(response, 401, instance="/api/todos")
+    assert problem["detail"] == "Authorization: a Bearer access token is required"

@@ -228,15 +228,19 @@ def test_timestamps_show_in_utc_whatever_the_database_session_s_time_zone(
     app = create_app(db.settings, db.engine)
     for engine in (db.engine, app.state.database.loop_engine.sync_engine):
         _sessions_in_kolkata(engine)
+    db.engine.dispose()  # the connection that emptied the tables is in the server's zone
 
     with TestClient(app, headers=issuer.headers(USER)) as client:
         first, second = create(client, "Buy milk"), create(client, "Walk the dog")
         page = client.get("/api/todos", params={"limit": 1})
         rest = client.get(NEXT.fullmatch(page.headers["Link"])["url"])  # type: ignore[index]
+        done = client.put(f"/api/todos/{first['id']}", json={"completed": True}).json()
         one = client.get(f"/api/todos/{first['id']}").json()
     with UnitOfWorkFactory(db.engine)() as uow:
         stored = uow.todos.list_page(1, owner=USER)[0].created_at
     db.engine.dispose()
 
     assert stored.utcoffset() == timedelta(hours=5, minutes=30)
-    assert (page.json(), rest.json(), one) == ([second], [first], first)
+    assert (page.json(), rest.json()) == ([second], [first])
+    assert one == done == {**first, "completed": True, "updatedAt": done["updatedAt"]}
+    assert STAMP.match(done["updatedAt"]) and done["updatedAt"] >= first["createdAt"]

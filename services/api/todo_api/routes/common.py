@@ -1,5 +1,5 @@
-"""What every route module shares: the JSON-only route class, dependencies and
-the documented error responses."""
+"""What every route module shares: the JSON-only route class, the requests' database, the
+page parameters and links, the JSON responses and the documented error responses."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def database(request: Request) -> Database:
     """The requests' database (todo_api.database), kept in the application's state.
 
     A call, not a dependency: solved by FastAPI for every request, the dependency cost a create
-    more than a tenth of what its own SQL statement's execution did (services/api/README.md)."""
+    more than a tenth of what its own SQL statement's execution did (docs/performance.md)."""
     found = request.app.state.database
     if not isinstance(found, Database):  # pragma: no cover - wiring error
         raise TypeError("app.state.database is not a Database")
