@@ -152,8 +152,9 @@ class LivenessProbe:
 class BodySizeLimitMiddleware:
     """413 for a body over ``max_bytes``, decided before anything parses it.
 
-    A declared ``Content-Length`` over the limit is refused without reading;
-    otherwise the body is read (at most ``max_bytes`` + one chunk) and handed
+    A declared ``Content-Length`` over the limit is refused without reading, and one within it
+    is passed on as it comes: HTTP/1.1 framing ends the body there (the server hands on no more
+    than it declares). A chunked body is read (at most ``max_bytes`` + one chunk) and handed
     on whole, so handlers never see a partial body.
     """
 
@@ -168,13 +169,17 @@ class BodySizeLimitMiddleware:
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        if declared is None and not chunked:
-            await self.app(scope, receive, send)
+        if not chunked and (declared is None or declared.isdigit()):
+            # No body, or one that ends where it says it does.
+            if declared is not None and int(declared) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
-            return
+        await self._read_whole(scope, receive, send)
 
+    async def _read_whole(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A body of unknown length, read up to the limit and handed on whole."""
         chunks: list[bytes] = []
         size = 0
         while True:

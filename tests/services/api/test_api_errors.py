@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.support.databases import Database
 from tests.support.problems import assert_problem
+from todo_api.middleware import BodySizeLimitMiddleware
 
 
 @pytest.fixture
@@ -278,3 +281,39 @@ def test_an_unexpected_error_is_a_500_problem_with_the_request_id(
     logged = [r for r in caplog.records if r.name == "todo_api.errors"]
     assert logged
     assert logged[0].exc_info is not None
+
+
+@pytest.mark.parametrize(
+    ("headers", "handed_on"),
+    [
+        # A declared length ends the body where it says: passed on as it comes, unread.
+        ([(b"content-length", b"6")], [b"abc", b"def"]),
+        # A chunked body is read to its end (within the limit) and handed on whole.
+        ([(b"transfer-encoding", b"chunked")], [b"abcdef"]),
+    ],
+)
+def test_a_body_within_the_limit_reaches_the_app_whole(
+    headers: list[tuple[bytes, bytes]], handed_on: list[bytes]
+) -> None:
+    sent = iter([b"abc", b"def"])
+    seen: list[bytes] = []
+
+    async def receive() -> Message:
+        chunk = next(sent)
+        return {"type": "http.request", "body": chunk, "more_body": chunk != b"def"}
+
+    async def app(_scope: Scope, inner_receive: Receive, _send: Send) -> None:
+        while True:
+            message = await inner_receive()
+            seen.append(message["body"])
+            if not message["more_body"]:
+                return
+
+    async def send(_message: Message) -> None:
+        raise AssertionError("nothing is answered for the app")
+
+    limited = BodySizeLimitMiddleware(app, max_bytes=6)
+    scope = {"type": "http", "method": "POST", "path": "/api/todos", "headers": headers}
+    asyncio.run(limited(scope, receive, send))
+
+    assert seen == handed_on

@@ -89,3 +89,17 @@ def test_utc_millis_is_iso_8601_in_utc_truncated_to_the_millisecond(value: datet
     except OverflowError:  # within hours of year 1 or 9999: no such instant in UTC
         return
     assert utc_millis(value) == expected.removesuffix("+00:00") + "Z"
+
+
+@given(st.one_of(st.none(), st.text()))
+def test_an_event_body_is_what_the_json_module_writes_compact_and_utf_8(text: str | None) -> None:
+    event = new_event(TODO_CREATED, uuid.UUID(int=7), text, WHEN, owner=None)
+    expected = {
+        "eventId": str(event.id),
+        "type": "todo.created",
+        "todoId": "00000000-0000-0000-0000-000000000007",
+        "occurredAt": "2026-12-04T09:30:15.123Z",
+        "schemaVersion": 1,
+        "text": text,
+    }
+    assert event.body == json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
