@@ -153,9 +153,10 @@ class BodySizeLimitMiddleware:
     """413 for a body over ``max_bytes``, decided before anything parses it.
 
     A declared ``Content-Length`` over the limit is refused without reading, and one within it
-    is passed on as it comes: HTTP/1.1 framing ends the body there (the server hands on no more
-    than it declares). A chunked body is read (at most ``max_bytes`` + one chunk) and handed
-    on whole, so handlers never see a partial body.
+    is passed on as it comes: HTTP/1.1 framing ends the body there (uvicorn's parsers hand on
+    exactly the declared bytes; a client that hangs up before them is FastAPI's 400). A body
+    of unknown length (chunked, or a length that is not a number) is read (at most
+    ``max_bytes`` + one chunk) and handed on whole, so handlers never see a partial body.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -169,7 +170,7 @@ class BodySizeLimitMiddleware:
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        if not chunked and (declared is None or declared.isdigit()):
+        if not chunked and (declared is None or (declared.isascii() and declared.isdigit())):
             # No body, or one that ends where it says it does.
             if declared is not None and int(declared) > self.max_bytes:
                 await self._too_large(scope, receive, send)

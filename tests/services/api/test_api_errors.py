@@ -317,3 +317,29 @@ def test_a_body_within_the_limit_reaches_the_app_whole(
     asyncio.run(limited(scope, receive, send))
 
     assert seen == handed_on
+
+
+@pytest.mark.parametrize("length", [b"7", "²".encode("latin-1")])
+def test_a_declared_length_over_the_limit_is_refused_unread(length: bytes) -> None:
+    # "²" is a digit to str.isdigit, not a number to int: read ahead as a body of unknown
+    # length (and refused once it passes the limit), never a 500.
+    body = iter([b"abcdefg"])
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if length == b"7":
+            raise AssertionError("a body declared over the limit is not read")
+        return {"type": "http.request", "body": next(body), "more_body": False}
+
+    async def app(_scope: Scope, _receive: Receive, _send: Send) -> None:
+        raise AssertionError("the app never sees it")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    limited = BodySizeLimitMiddleware(app, max_bytes=6)
+    headers = [(b"content-length", length)]
+    scope = {"type": "http", "method": "POST", "path": "/api/todos", "headers": headers}
+    asyncio.run(limited(scope, receive, send))
+
+    assert sent[0]["status"] == 413
