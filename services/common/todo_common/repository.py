@@ -47,7 +47,8 @@ class TodoRow(NamedTuple):
     updated_at: datetime
 
 
-_PAGE_COLUMNS = (Todo.id, Todo.text, Todo.completed, Todo.created_at, Todo.updated_at)
+# The columns a page reads: the row's fields, by name.
+_PAGE_COLUMNS = tuple(getattr(Todo, name) for name in TodoRow._fields)
 
 
 def _table(model: type[DeclarativeBase]) -> Table:

@@ -78,12 +78,8 @@ class UnitOfWork:
         connection = self._engine.connect()
         try:
             if self._write:
-                # Opens the transaction now; on SQLite as a write transaction (WRITE_OPTION:
-                # BEGIN IMMEDIATE). PostgreSQL has one kind of transaction, and setting an option
-                # copies the connection's options on every create.
-                if connection.dialect.name == "sqlite":
-                    connection.execution_options(**{WRITE_OPTION: True})
-                connection.begin()
+                # Opens the transaction now, as a write transaction (see WRITE_OPTION).
+                connection.execution_options(**{WRITE_OPTION: True}).begin()
             elif connection.dialect.name == "postgresql":
                 # A read is one statement, atomic on its own: autocommit saves the
                 # BEGIN and ROLLBACK round trips. The pool restores the isolation

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.support.databases import Database
 from tests.support.problems import assert_problem
@@ -283,6 +283,14 @@ def test_an_unexpected_error_is_a_500_problem_with_the_request_id(
     assert logged[0].exc_info is not None
 
 
+def _through_a_6_byte_limit(
+    app: ASGIApp, headers: list[tuple[bytes, bytes]], receive: Receive, send: Send
+) -> None:
+    """One POST through the body limit (6 bytes) in front of ``app``."""
+    scope = {"type": "http", "method": "POST", "path": "/api/todos", "headers": headers}
+    asyncio.run(BodySizeLimitMiddleware(app, max_bytes=6)(scope, receive, send))
+
+
 @pytest.mark.parametrize(
     ("headers", "handed_on"),
     [
@@ -312,9 +320,7 @@ def test_a_body_within_the_limit_reaches_the_app_whole(
     async def send(_message: Message) -> None:
         raise AssertionError("nothing is answered for the app")
 
-    limited = BodySizeLimitMiddleware(app, max_bytes=6)
-    scope = {"type": "http", "method": "POST", "path": "/api/todos", "headers": headers}
-    asyncio.run(limited(scope, receive, send))
+    _through_a_6_byte_limit(app, headers, receive, send)
 
     assert seen == handed_on
 
@@ -337,9 +343,6 @@ def test_a_declared_length_over_the_limit_is_refused_unread(length: bytes) -> No
     async def send(message: Message) -> None:
         sent.append(message)
 
-    limited = BodySizeLimitMiddleware(app, max_bytes=6)
-    headers = [(b"content-length", length)]
-    scope = {"type": "http", "method": "POST", "path": "/api/todos", "headers": headers}
-    asyncio.run(limited(scope, receive, send))
+    _through_a_6_byte_limit(app, [(b"content-length", length)], receive, send)
 
     assert sent[0]["status"] == 413

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from tests.support.databases import Database
 from todo_common import todos
 from todo_common.models import NewEvent, NewTodo, OutboxEvent, Todo, UTCDateTime
-from todo_common.repository import _INSERT_TODO_AND_EVENT, _INSERT_TODO_AND_EVENT_SQL, _PSYCOPG
+from todo_common.repository import _PSYCOPG
 from todo_common.uow import UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -51,24 +51,8 @@ def test_a_created_todo_and_its_event_are_stored_as_their_values(db: Database) -
 
 def test_a_timestamp_is_read_as_psycopg_gives_it_and_sqlite_s_is_made_aware_utc() -> None:
     # psycopg reads timestamptz aware already: no work per value (a page has a hundred).
-    psycopg_dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-    assert UTCDateTime().result_processor(psycopg_dialect, None) is None
+    assert UTCDateTime().result_processor(_PSYCOPG, None) is None
     from_sqlite = UTCDateTime().result_processor(sqlite.pysqlite.dialect(), None)
     assert from_sqlite is not None
     stored = datetime(2026, 12, 4, 9, 30, 15, 123000)  # SQLite keeps naive UTC
     assert from_sqlite(stored) == stored.replace(tzinfo=UTC)
-
-
-def test_the_postgres_create_statement_waives_only_the_timestamp_and_boolean_checks() -> None:
-    # It is sent as the driver's SQL, without SQLAlchemy's bind processing: safe only while the
-    # values it skips are the timestamps utc_now() makes and a bool. A column whose type needs
-    # its processing (JSON, an enum, a decorator) must not join it unnoticed.
-    compiled = _INSERT_TODO_AND_EVENT.compile(dialect=_PSYCOPG)
-    assert str(compiled) == _INSERT_TODO_AND_EVENT_SQL
-    assert set(compiled._bind_processors) == {
-        "todo_completed",
-        "todo_created_at",
-        "todo_updated_at",
-        "event_occurred_at",
-        "event_sent_at",
-    }
